@@ -1,0 +1,63 @@
+# pulsarload: `make setup` builds/finds the interpreters and installs everything;
+# `make test` runs the whole suite against a real local Pulsar broker it starts itself.
+SHELL := /bin/bash
+VENV := .venv
+VENV_GIL := .venv-gil
+PY := $(VENV)/bin/python
+PY_GIL := $(VENV_GIL)/bin/python
+STAMP := $(VENV)/.pulsarload-installed
+STAMP_GIL := $(VENV_GIL)/.pulsarload-installed
+PYTEST_ARGS ?=
+
+.PHONY: setup test test-unit test-integration lint format demo broker-start broker-stop bench clean
+
+setup: $(STAMP) $(STAMP_GIL) broker-jars
+
+# Interpreters: scripts/setup-python.sh finds a free-threaded CPython or builds one (cached).
+$(PY) $(PY_GIL): scripts/setup-python.sh
+	./scripts/setup-python.sh
+
+$(STAMP): $(PY) pyproject.toml
+	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -c "import sys; assert not sys._is_gil_enabled(), 'GIL is on in .venv'"
+	touch $@
+
+$(STAMP_GIL): $(PY_GIL) pyproject.toml
+	$(PY_GIL) -m pip install -q -e '.[test,official]'
+	touch $@
+
+# The broker's jars (Maven Central), cached under ~/.cache/pulsarload.
+broker-jars: $(STAMP)
+	$(PY) -c "from pulsarload.broker.standalone import ensure_classpath; from pulsarload.config import LocalBrokerSettings; print(len(ensure_classpath(LocalBrokerSettings())), 'broker jars ready')"
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: setup
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+
+format: setup
+	$(VENV)/bin/ruff format src tests
+	$(VENV)/bin/ruff check --fix src tests
+
+broker-start: setup
+	$(VENV)/bin/pulsarload broker start
+
+broker-stop:
+	$(VENV)/bin/pulsarload broker stop
+
+demo: setup broker-start
+	$(VENV)/bin/pulsarload produce persistent://public/default/pulsarload-demo
+
+bench: setup
+	$(VENV)/bin/pulsarload bench
+
+clean:
+	rm -rf $(VENV) $(VENV_GIL) build *.egg-info src/*.egg-info .pytest_cache
