@@ -6,9 +6,15 @@ the defaults below. Later issues extend the settings model; defaults stay here.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pulsarload.errors import ConfigError
 
@@ -98,3 +104,279 @@ class LocalBrokerSettings:
     @property
     def admin_url(self) -> str:
         return f"http://localhost:{self.web_port}"
+
+
+# =========================================================================== load settings
+#
+# One settings model for both controllers. Every field's metadata says how it may be set:
+# `env` (environment variable), `min`/`max`, `choices`. Sources merge with the precedence
+# flags > environment > profile > preset > defaults (`resolve_settings`).
+
+
+ENGINES = ("native", "official")
+COMPRESSIONS = ("none", "lz4", "zlib", "zstd", "snappy")
+ROUTING_MODES = ("round_robin", "single", "key_hash")
+HASHING_SCHEMES = ("java_string", "murmur3_32")
+SUBSCRIPTION_TYPES = ("exclusive", "shared", "failover", "key_shared")
+INITIAL_POSITIONS = ("latest", "earliest")
+CONSUMER_MODES = ("poll", "listener")
+ACK_STRATEGIES = ("immediate", "grouped", "delayed", "cumulative", "none")
+SCENARIOS = ("sustained", "ramp", "spike", "chaos", "backpressure", "max-rate")
+DEFAULT_MAX_THREADS = 32
+
+
+def _opt(default: Any, *, env: str | None = None, help: str = "", **limits: Any) -> Any:
+    """A settings field with its environment variable, limits and help in one place."""
+    meta = {"env": env, "help": help, **limits}
+    if isinstance(default, (list, dict, tuple)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """What both controllers share: where, with which engine, for how long, and what to write."""
+
+    topic: str = _opt(DEFAULT_TOPIC, env="PULSARLOAD_TOPIC", help="topic to load")
+    service_url: str = _opt(DEFAULT_BROKER_URL, env="PULSAR_BROKER_URL", help="broker URL")
+    admin_url: str = _opt(DEFAULT_ADMIN_URL, env="PULSAR_ADMIN_URL", help="admin REST URL")
+    engine: str = _opt("native", env="PULSARLOAD_ENGINE", choices=ENGINES)
+    auth_token: str | None = _opt(None, env="PULSARLOAD_AUTH_TOKEN", help="JWT for token auth")
+    tls_ca_file: str | None = _opt(None, env="PULSARLOAD_TLS_CA_FILE")
+    tls_validate_hostname: bool = _opt(True, env="PULSARLOAD_TLS_VALIDATE_HOSTNAME")
+    threads: int = _opt(1, env="PULSARLOAD_THREADS", min=0, max=1024)
+    max_threads: int = _opt(DEFAULT_MAX_THREADS, env="PULSARLOAD_MAX_THREADS", min=1, max=1024)
+    duration_s: float = _opt(0.0, env="PULSARLOAD_DURATION", min=0, help="0 = until stopped")
+    messages: int = _opt(0, env="PULSARLOAD_MESSAGES", min=0, help="0 = no limit")
+    warmup_s: float = _opt(0.0, env="PULSARLOAD_WARMUP", min=0)
+    stats_interval_s: float = _opt(1.0, env="PULSARLOAD_STATS_INTERVAL", min=0.1, max=3600)
+    verify: bool = _opt(False, env="PULSARLOAD_VERIFY")
+    headless: bool = _opt(False, env="PULSARLOAD_HEADLESS")
+    report: str | None = _opt(None, env="PULSARLOAD_REPORT")
+    export_dir: str | None = _opt(None, env="PULSARLOAD_EXPORT_DIR")
+    histogram_log: str | None = _opt(None, env="PULSARLOAD_HISTOGRAM_LOG")
+    prometheus_port: int = _opt(0, env="PULSARLOAD_PROMETHEUS_PORT", min=0, max=65535)
+    thresholds: tuple[str, ...] = _opt((), help="pass/fail conditions, e.g. p99_ms<50")
+    operation_timeout_s: float = _opt(30.0, env="PULSARLOAD_OPERATION_TIMEOUT", min=0.1, max=3600)
+    connections_per_broker: int = _opt(1, env="PULSARLOAD_CONNECTIONS", min=1, max=64)
+
+
+@dataclass(frozen=True, slots=True)
+class ProduceSettings(RunSettings):
+    """The producer controller's settings."""
+
+    rate: float = _opt(0.0, env="PULSARLOAD_RATE", min=0, help="msg/s over all threads; 0 = max")
+    size: int = _opt(1024, env="PULSARLOAD_SIZE", min=0, max=100 * 1024 * 1024)
+    size_distribution: str = _opt("fixed", choices=("fixed", "uniform", "normal"))
+    size_max: int = _opt(0, min=0, max=100 * 1024 * 1024)
+    payload: str = _opt(
+        "random", env="PULSARLOAD_PAYLOAD",
+        choices=("random", "sequential", "pattern", "compressible", "file"),
+    )
+    payload_file: str | None = _opt(None, env="PULSARLOAD_PAYLOAD_FILE")
+    batching: bool = _opt(True, env="PULSARLOAD_BATCHING")
+    batch_max_messages: int = _opt(1000, env="PULSARLOAD_BATCH_MAX_MESSAGES", min=1, max=100_000)
+    batch_max_bytes: int = _opt(128 * 1024, env="PULSARLOAD_BATCH_MAX_BYTES", min=1, max=5 * 1024 * 1024)
+    batch_delay_ms: float = _opt(1.0, env="PULSARLOAD_BATCH_DELAY_MS", min=0, max=60_000)
+    compression: str = _opt("none", env="PULSARLOAD_COMPRESSION", choices=COMPRESSIONS)
+    routing: str = _opt("round_robin", env="PULSARLOAD_ROUTING", choices=ROUTING_MODES)
+    hashing: str = _opt("java_string", choices=HASHING_SCHEMES)
+    key_mode: str = _opt("none", env="PULSARLOAD_KEY_MODE", choices=("none", "sequential", "random", "set"))
+    keys: tuple[str, ...] = _opt(())
+    properties: tuple[str, ...] = _opt((), help="K=V message properties")
+    send_timeout_ms: int = _opt(30_000, env="PULSARLOAD_SEND_TIMEOUT_MS", min=0, max=3_600_000)
+    max_pending: int = _opt(1000, env="PULSARLOAD_MAX_PENDING", min=1, max=10_000_000)
+    block_if_queue_full: bool = _opt(True)
+    partitions: int = _opt(0, env="PULSARLOAD_PARTITIONS", min=0, max=10_000)
+    producer_name: str | None = _opt(None, env="PULSARLOAD_PRODUCER_NAME", help="name prefix")
+    scenario: str = _opt("sustained", env="PULSARLOAD_SCENARIO", choices=SCENARIOS)
+    burst_multiplier: float = _opt(5.0, min=1, max=1000)
+    burst_seconds: float = _opt(5.0, min=0.1, max=3600)
+    rate_step_fine: float = _opt(100.0, min=1)
+    rate_step_coarse: float = _opt(1000.0, min=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumeSettings(RunSettings):
+    """The consumer controller's settings."""
+
+    pattern: str | None = _opt(None, env="PULSARLOAD_PATTERN", help="topic regex instead of TOPIC")
+    subscription: str = _opt("pulsarload-sub", env="PULSARLOAD_SUBSCRIPTION")
+    subscription_type: str = _opt("exclusive", env="PULSARLOAD_SUBSCRIPTION_TYPE", choices=SUBSCRIPTION_TYPES)
+    initial_position: str = _opt("latest", env="PULSARLOAD_INITIAL_POSITION", choices=INITIAL_POSITIONS)
+    receiver_queue_size: int = _opt(1000, env="PULSARLOAD_RECEIVER_QUEUE_SIZE", min=1, max=1_000_000)
+    mode: str = _opt("poll", env="PULSARLOAD_CONSUMER_MODE", choices=CONSUMER_MODES)
+    ack: str = _opt("immediate", env="PULSARLOAD_ACK", choices=ACK_STRATEGIES)
+    ack_delay_ms: float = _opt(0.0, min=0, max=3_600_000)
+    nack_ratio: float = _opt(0.0, env="PULSARLOAD_NACK_RATIO", min=0, max=1)
+    processing_ms: float = _opt(0.0, env="PULSARLOAD_PROCESSING_MS", min=0, max=3_600_000)
+    dlq_topic: str | None = _opt(None)
+    max_redeliveries: int = _opt(0, min=0, max=1_000_000)
+    seek: str | None = _opt(None, help="earliest, latest, a message id ledger:entry, or a time")
+    priority: int = _opt(0, min=0, max=1_000_000)
+    consumer_name: str | None = _opt(None, env="PULSARLOAD_CONSUMER_NAME", help="name prefix")
+
+
+#: Presets: named starting points below profiles and flags.
+PRESETS: dict[str, dict[str, Any]] = {
+    "low": {"rate": 100.0, "threads": 1, "size": 256},
+    "medium": {"rate": 10_000.0, "threads": 2, "size": 1024},
+    "high": {"rate": 0.0, "threads": 4, "size": 1024, "batch_max_messages": 1000},
+    "stress": {"rate": 0.0, "threads": 8, "size": 1024, "compression": "lz4"},
+    "sustained": {"rate": 5_000.0, "threads": 2, "size": 1024, "duration_s": 600.0},
+}
+
+
+def settings_fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
+    return {f.name: f for f in dataclasses.fields(cls)}
+
+
+def _field_type(cls: type, name: str) -> Any:
+    hint = typing.get_type_hints(cls)[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return args[0]
+    return hint
+
+
+def _coerce(cls: type, name: str, value: Any, source: str) -> Any:
+    """Turn a string (environment) or a TOML value into the field's type, or say what's wrong."""
+    kind = _field_type(cls, name)
+    origin = typing.get_origin(kind)
+    label = f"{name} (from {source})"
+    if value is None:
+        return None
+    if origin is tuple:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError(f"{label}: expected a list of strings, got {value!r}")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if isinstance(value, str) and value.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{label}: expected true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ConfigError(f"{label}: expected a whole number, got {value!r}")
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{label}: expected a whole number, got {value!r}") from None
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ConfigError(f"{label}: expected a number, got {value!r}")
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{label}: expected a number, got {value!r}") from None
+    if not isinstance(value, str):
+        raise ConfigError(f"{label}: expected text, got {value!r}")
+    return value
+
+
+def validate_settings(settings: RunSettings) -> None:
+    """Check every field against its limits; the error names the setting and the allowed range."""
+    for name, f in settings_fields(type(settings)).items():
+        value = getattr(settings, name)
+        meta = f.metadata
+        if value is None:
+            continue
+        if "choices" in meta and value not in meta["choices"]:
+            raise ConfigError(f"{name}={value!r} is not allowed; use one of {', '.join(meta['choices'])}")
+        lo, hi = meta.get("min"), meta.get("max")
+        if lo is not None and value < lo or hi is not None and value > hi:
+            bounds = f"{lo if lo is not None else '-inf'}..{hi if hi is not None else 'inf'}"
+            raise ConfigError(f"{name}={value} is out of range {bounds}")
+    if settings.threads > settings.max_threads:
+        raise ConfigError(f"threads={settings.threads} exceeds max_threads={settings.max_threads}")
+
+
+def _check_known(cls: type, values: Mapping[str, Any], source: str) -> None:
+    known = settings_fields(cls)
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"unknown setting {key!r} in {source}; known settings: {', '.join(sorted(known))}")
+
+
+def env_values(cls: type, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    environ = os.environ if environ is None else environ
+    found: dict[str, Any] = {}
+    for name, f in settings_fields(cls).items():
+        var = f.metadata.get("env")
+        if var and environ.get(var, "") != "":
+            found[name] = _coerce(cls, name, environ[var], f"environment variable {var}")
+    return found
+
+
+def profile_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "pulsarload" / "profiles"
+
+
+def profile_path(name_or_path: str) -> Path:
+    """A profile is a TOML file: a path, or a name under ~/.config/pulsarload/profiles/."""
+    if "/" in name_or_path or name_or_path.endswith(".toml"):
+        return Path(name_or_path)
+    return profile_dir() / f"{name_or_path}.toml"
+
+
+def load_profile(cls: type, name_or_path: str) -> dict[str, Any]:
+    path = profile_path(name_or_path)
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"profile {name_or_path!r} not found at {path}; save one with --save-profile") from None
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"profile {path} cannot be read: {err}") from None
+    _check_known(cls, raw, f"profile {path}")
+    return {k: _coerce(cls, k, v, f"profile {path}") for k, v in raw.items()}
+
+
+def save_profile(settings: RunSettings, name_or_path: str) -> Path:
+    """Write the settings that differ from the defaults as a TOML profile (atomically)."""
+    import tomli_w
+
+    defaults = type(settings)()
+    data = {
+        name: (list(value) if isinstance(value, tuple) else value)
+        for name in settings_fields(type(settings))
+        if (value := getattr(settings, name)) != getattr(defaults, name) and value is not None
+    }
+    path = profile_path(name_or_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(tomli_w.dumps(data))
+    tmp.replace(path)
+    return path
+
+
+def resolve_settings[S: RunSettings](
+    cls: type[S],
+    flags: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    profile: str | None = None,
+    preset: str | None = None,
+) -> S:
+    """Merge defaults < preset < profile < environment < flags, then validate."""
+    merged: dict[str, Any] = {}
+    known = settings_fields(cls)
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigError(f"preset {preset!r} is unknown; use one of {', '.join(PRESETS)}")
+        merged.update({k: v for k, v in PRESETS[preset].items() if k in known})
+    if profile is not None:
+        merged.update(load_profile(cls, profile))
+    merged.update(env_values(cls, environ))
+    if flags:
+        _check_known(cls, flags, "flags")
+        merged.update({k: v for k, v in flags.items() if v is not None})
+    settings = cls(**merged)
+    validate_settings(settings)
+    return settings
