@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 setup: $(STAMP) $(STAMP_GIL) broker-jars
 
 # Interpreters: scripts/setup-python.sh finds a free-threaded CPython or builds one (cached).
-$(PY) $(PY_GIL): scripts/setup-python.sh
+$(PY) $(PY_GIL) &: scripts/setup-python.sh
 	./scripts/setup-python.sh
 
 $(STAMP): $(PY) pyproject.toml
