@@ -1,0 +1,70 @@
+"""Imports point down the layer list only (DESIGN.md): nothing imports a layer above it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "pulsarload"
+
+# Rank of each layer; a module may import its own layer or any lower rank.
+# `errors` is the shared root of user-facing errors; `config` is the single home of defaults
+# and sits just above the client (the client keeps its own option classes).
+RANK = {
+    "errors": 0,
+    "wire": 0,
+    "client": 1,
+    "config": 2,
+    "engines": 3,
+    "metrics": 3,
+    "load": 4,
+    "ui": 5,
+    "doctor": 6,
+    "cli": 6,
+    "bench": 6,
+    "broker": 2,
+}
+# metrics must not depend on engines (or the other way round): they are siblings.
+FORBIDDEN = {("metrics", "engines"), ("engines", "metrics"), ("broker", "client")}
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "pulsarload" or len(parts) < 2:
+        return None
+    return parts[1]
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_imports_point_down_only() -> None:
+    wrong = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        here = layer_of(".".join(rel.parts))
+        if here is None or here not in RANK:
+            continue
+        for target in imports_of(path):
+            there = layer_of(target)
+            if there is None or there == here or there not in RANK:
+                continue
+            if RANK[there] > RANK[here] or (here, there) in FORBIDDEN:
+                wrong.append(f"{rel}: imports {target} ({here} -> {there})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_layer_has_a_docstring() -> None:
+    for layer in ("wire", "client", "engines", "metrics", "load", "ui", "broker"):
+        init = PACKAGE / layer / "__init__.py"
+        assert init.exists(), init
+        doc = ast.get_docstring(ast.parse(init.read_text()))
+        assert doc and len(doc) > 80, f"{init} needs a one-paragraph docstring"
