@@ -1,0 +1,256 @@
+"""Public enums and the settings dataclasses of the client and producers.
+
+Names and defaults follow the official Python client (`pulsar.Client`, `create_producer`) so code
+written for it moves over; every enum argument also takes its lowercase name (`"lz4"`). All checks
+happen here, before any socket is opened: a bad value raises `InvalidConfiguration` (a
+`ValueError`) whose message starts with the field's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum
+from typing import Any
+
+from pulsarload.client.errors import InvalidConfiguration
+from pulsarload.client.topics import topic_name
+from pulsarload.client.urls import ServiceUrl, parse_service_url
+
+__all__ = [
+    "ClientConfig",
+    "CompressionType",
+    "HashingScheme",
+    "PartitionsRoutingMode",
+    "ProducerAccessMode",
+    "ProducerConfig",
+    "coerce_enum",
+]
+
+
+class CompressionType(IntEnum):
+    """Payload compression; values are MessageMetadata.compression on the wire."""
+
+    NONE = 0
+    LZ4 = 1
+    ZLib = 2
+    ZSTD = 3
+    SNAPPY = 4
+    ZLIB = 2  # alias: the proto's spelling
+
+
+class PartitionsRoutingMode(IntEnum):
+    """How a producer on a partitioned topic picks a partition for a message without a key."""
+
+    UseSinglePartition = 0
+    RoundRobinDistribution = 1
+    CustomPartition = 2
+    # The Java client's spellings.
+    SinglePartition = 0
+    RoundRobinPartition = 1
+
+
+class HashingScheme(IntEnum):
+    """Hash of a message key -> partition (`hash & 0x7fffffff) % partitions`)."""
+
+    JavaStringHash = 0
+    Murmur3_32Hash = 1
+
+
+class ProducerAccessMode(IntEnum):
+    """CommandProducer.producer_access_mode."""
+
+    Shared = 0
+    Exclusive = 1
+    WaitForExclusive = 2
+    ExclusiveWithFencing = 3
+
+
+_ALIASES: dict[type[Enum], dict[str, str]] = {
+    PartitionsRoutingMode: {
+        "single": "UseSinglePartition",
+        "singlepartition": "UseSinglePartition",
+        "roundrobin": "RoundRobinDistribution",
+        "roundrobinpartition": "RoundRobinDistribution",
+        "custom": "CustomPartition",
+    },
+    HashingScheme: {
+        "java": "JavaStringHash",
+        "javastring": "JavaStringHash",
+        "murmur3": "Murmur3_32Hash",
+        "murmur332": "Murmur3_32Hash",
+        "murmur": "Murmur3_32Hash",
+    },
+}
+
+
+def _squash(text: str) -> str:
+    return text.replace("_", "").replace("-", "").replace(" ", "").lower()
+
+
+def coerce_enum[E: Enum](enum_cls: type[E], value: object, field_name: str) -> E:
+    """An enum member from a member, its (case-insensitive) name, or an official-client enum."""
+    if isinstance(value, enum_cls):
+        return value
+    name: object = value
+    if not isinstance(value, str) and hasattr(value, "name"):
+        name = value.name  # e.g. the official client's pulsar.CompressionType.LZ4
+    if isinstance(name, str):
+        key = _squash(name)
+        for member_name, member in enum_cls.__members__.items():
+            if _squash(member_name) == key:
+                return member
+        alias = _ALIASES.get(enum_cls, {}).get(key)
+        if alias is not None:
+            return enum_cls[alias]
+    choices = ", ".join(sorted({m.name.lower() for m in enum_cls}))
+    raise InvalidConfiguration(f"{field_name}: unknown value {value!r}; choose one of {choices}")
+
+
+def _check_int(name: str, value: object, minimum: int = 0, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidConfiguration(f"{name}: expected an integer, got {value!r}")
+    if value < minimum:
+        raise InvalidConfiguration(f"{name}: must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise InvalidConfiguration(f"{name}: must be <= {maximum}, got {value}")
+    return value
+
+
+def _check_number(name: str, value: object, minimum: float = 0.0, allow_none: bool = False) -> Any:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidConfiguration(f"{name}: expected a number, got {value!r}")
+    if value < minimum:
+        raise InvalidConfiguration(f"{name}: must be >= {minimum}, got {value}")
+    return value
+
+
+def _check_properties(name: str, props: object) -> dict[str, str]:
+    if props is None:
+        return {}
+    if not isinstance(props, Mapping):
+        raise InvalidConfiguration(f"{name}: expected a dict of str -> str, got {props!r}")
+    for k, v in props.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise InvalidConfiguration(f"{name}: keys and values must be str, got {k!r}: {v!r}")
+    return dict(props)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """Client-wide settings (connections, timeouts, TLS, reconnect backoff)."""
+
+    service_url: str
+    operation_timeout_seconds: float = 30.0
+    connection_timeout_ms: int = 10_000
+    use_tls: bool = False
+    tls_trust_certs_file_path: str | None = None
+    tls_allow_insecure_connection: bool = False
+    tls_validate_hostname: bool = False
+    #: Sockets per broker; producers spread over them so threads do not share a write lock.
+    connections_per_broker: int = 1
+    keep_alive_interval_seconds: float = 30.0
+    initial_backoff_interval_ms: int = 100
+    max_backoff_interval_ms: int = 60_000
+    #: Stop reconnecting a producer after this long (None: keep trying, as the official clients).
+    reconnect_give_up_seconds: float | None = None
+    #: Ceiling for lookup redirects before a lookup fails.
+    max_lookup_redirects: int = 20
+    parsed_url: ServiceUrl = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parsed_url", parse_service_url(self.service_url))
+        _check_number("operation_timeout_seconds", self.operation_timeout_seconds, 0.001)
+        _check_int("connection_timeout_ms", self.connection_timeout_ms, 1)
+        _check_int("connections_per_broker", self.connections_per_broker, 1, 1024)
+        _check_number("keep_alive_interval_seconds", self.keep_alive_interval_seconds, 0.001)
+        _check_int("initial_backoff_interval_ms", self.initial_backoff_interval_ms, 1)
+        _check_int(
+            "max_backoff_interval_ms",
+            self.max_backoff_interval_ms,
+            self.initial_backoff_interval_ms,
+        )
+        _check_number("reconnect_give_up_seconds", self.reconnect_give_up_seconds, 0, True)
+        _check_int("max_lookup_redirects", self.max_lookup_redirects, 1, 1000)
+        if self.tls_trust_certs_file_path is not None and not isinstance(
+            self.tls_trust_certs_file_path, str
+        ):
+            raise InvalidConfiguration(
+                f"tls_trust_certs_file_path: expected a path string, got "
+                f"{self.tls_trust_certs_file_path!r}"
+            )
+
+    @property
+    def tls(self) -> bool:
+        return self.use_tls or self.parsed_url.tls
+
+
+#: `message_router(message, num_partitions) -> partition index`, as the official client.
+MessageRouter = Callable[[Any, int], int]
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerConfig:
+    """One producer's settings, validated and normalised (enums, full topic name)."""
+
+    topic: str
+    producer_name: str | None = None
+    send_timeout_millis: int = 30_000
+    compression_type: CompressionType = CompressionType.NONE
+    max_pending_messages: int = 1000
+    block_if_queue_full: bool = False
+    batching_enabled: bool = True
+    batching_max_messages: int = 1000
+    batching_max_allowed_size_in_bytes: int = 128 * 1024
+    batching_max_publish_delay_ms: float = 10
+    message_routing_mode: PartitionsRoutingMode = PartitionsRoutingMode.RoundRobinDistribution
+    hashing_scheme: HashingScheme = HashingScheme.JavaStringHash
+    message_router: MessageRouter | None = None
+    #: Messages over the broker's max size are split into chunks (sent alone, never batched).
+    chunking_enabled: bool = False
+    initial_sequence_id: int | None = None
+    access_mode: ProducerAccessMode = ProducerAccessMode.Shared
+    properties: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        s = object.__setattr__
+        s(self, "topic", topic_name(self.topic, "topic"))
+        if self.producer_name is not None and (
+            not isinstance(self.producer_name, str) or not self.producer_name
+        ):
+            raise InvalidConfiguration(
+                f"producer_name: expected a non-empty string or None, got {self.producer_name!r}"
+            )
+        _check_int("send_timeout_millis", self.send_timeout_millis)
+        s(
+            self,
+            "compression_type",
+            coerce_enum(CompressionType, self.compression_type, "compression_type"),
+        )
+        _check_int("max_pending_messages", self.max_pending_messages)
+        _check_int("batching_max_messages", self.batching_max_messages, 1)
+        _check_int("batching_max_allowed_size_in_bytes", self.batching_max_allowed_size_in_bytes, 1)
+        _check_number("batching_max_publish_delay_ms", self.batching_max_publish_delay_ms)
+        s(
+            self,
+            "message_routing_mode",
+            coerce_enum(PartitionsRoutingMode, self.message_routing_mode, "message_routing_mode"),
+        )
+        s(self, "hashing_scheme", coerce_enum(HashingScheme, self.hashing_scheme, "hashing_scheme"))
+        s(self, "access_mode", coerce_enum(ProducerAccessMode, self.access_mode, "access_mode"))
+        if self.message_router is not None:
+            if not callable(self.message_router):
+                raise InvalidConfiguration(
+                    f"message_router: expected a callable(message, num_partitions), "
+                    f"got {self.message_router!r}"
+                )
+            s(self, "message_routing_mode", PartitionsRoutingMode.CustomPartition)
+        elif self.message_routing_mode is PartitionsRoutingMode.CustomPartition:
+            raise InvalidConfiguration(
+                "message_router: CustomPartition routing needs a message_router callable"
+            )
+        if self.initial_sequence_id is not None:
+            _check_int("initial_sequence_id", self.initial_sequence_id, -1, 2**63 - 1)
+        s(self, "properties", _check_properties("properties", self.properties))
