@@ -3,4 +3,88 @@
 It owns all socket I/O: one socket and one reader thread per broker connection, request-id
 futures with timeouts, keep-alive, reconnect with backoff. Its public names follow the
 official Python client (Client, create_producer, subscribe) so code moves over with few changes.
+
+    client = Client("pulsar://localhost:6650")
+    producer = client.create_producer("my-topic", compression_type="lz4")
+    producer.send(b"hello", properties={"k": "v"}, partition_key="key")
+    producer.send_async(b"hi", lambda result, msg_id: ...)
+    producer.send_batch([b"a", b"b"], lambda result, msg_id, count: ...)   # the fast path
+    client.close()
+
+Errors: every error is a `PulsarError`; broker `ServerError` codes map to one class each
+(`SERVER_ERRORS`) with a `retriable` flag; bad arguments raise a `ValueError` subclass naming
+the field before any I/O. Byte counters: `client.bytes_in` / `bytes_out` and per connection.
 """
+
+from pulsarload.client.auth import Authentication, AuthenticationToken
+from pulsarload.client.client import Client
+from pulsarload.client.connection import Connection
+from pulsarload.client.errors import (
+    SERVER_ERRORS,
+    AlreadyClosed,
+    BrokerError,
+    ConnectError,
+    InvalidConfiguration,
+    InvalidTopicName,
+    InvalidUrl,
+    MessageTooBig,
+    NotConnected,
+    ProducerQueueIsFull,
+    PulsarError,
+    Result,
+    Timeout,
+    TimeoutError,
+    TopicNotFound,
+    TopicTerminated,
+    error_from_server,
+)
+from pulsarload.client.producer import (
+    BatchCallback,
+    PartitionedProducer,
+    Producer,
+    SendCallback,
+)
+from pulsarload.client.settings import (
+    ClientConfig,
+    CompressionType,
+    HashingScheme,
+    PartitionsRoutingMode,
+    ProducerAccessMode,
+    ProducerConfig,
+)
+from pulsarload.wire.message_id import MessageId
+
+__all__ = [
+    "SERVER_ERRORS",
+    "AlreadyClosed",
+    "Authentication",
+    "AuthenticationToken",
+    "BatchCallback",
+    "BrokerError",
+    "Client",
+    "ClientConfig",
+    "CompressionType",
+    "ConnectError",
+    "Connection",
+    "HashingScheme",
+    "InvalidConfiguration",
+    "InvalidTopicName",
+    "InvalidUrl",
+    "MessageId",
+    "MessageTooBig",
+    "NotConnected",
+    "PartitionedProducer",
+    "PartitionsRoutingMode",
+    "Producer",
+    "ProducerAccessMode",
+    "ProducerConfig",
+    "ProducerQueueIsFull",
+    "PulsarError",
+    "Result",
+    "SendCallback",
+    "Timeout",
+    "TimeoutError",
+    "TopicNotFound",
+    "TopicTerminated",
+    "error_from_server",
+]

@@ -1,67 +1,28 @@
 """Partition routing: key hashes compatible with the Java/C++ clients, and the routers.
 
-A keyed message goes to `(hash(key) & 0x7fffffff) % partitions` so that our producers and the
-official ones put the same key on the same partition. Without a key the routing mode decides.
+A keyed message goes to `(hash(key) & 0x7fffffff) % partitions` (hashes from `wire.hashing`)
+so that our producers and the official ones put the same key on the same partition. Without a
+key the routing mode decides.
 """
 
 from __future__ import annotations
 
 import random
-import struct
 from collections.abc import Callable
 from typing import Any
 
 from pulsarload.client.settings import HashingScheme, PartitionsRoutingMode
+from pulsarload.wire.hashing import hash_key, java_string_hash, murmur3_32
 
 __all__ = ["RouteInfo", "Router", "java_string_hash", "murmur3_32"]
 
-_MASK32 = 0xFFFFFFFF
-
-
-def java_string_hash(text: str) -> int:
-    """Java's `String.hashCode()` (over UTF-16 code units), as a signed 32-bit int."""
-    h = 0
-    data = text.encode("utf-16-be", "surrogatepass")
-    for (unit,) in struct.iter_unpack(">H", data):
-        h = (31 * h + unit) & _MASK32
-    return h - (1 << 32) if h & 0x80000000 else h
-
-
-def murmur3_32(data: bytes, seed: int = 0) -> int:
-    """MurmurHash3 x86 32-bit of `data` (unsigned)."""
-    c1, c2 = 0xCC9E2D51, 0x1B873593
-    h = seed & _MASK32
-    n = len(data)
-    full = n - (n & 3)
-    for (k,) in struct.iter_unpack("<I", data[:full]):
-        k = (k * c1) & _MASK32
-        k = ((k << 15) | (k >> 17)) & _MASK32
-        k = (k * c2) & _MASK32
-        h ^= k
-        h = ((h << 13) | (h >> 19)) & _MASK32
-        h = (h * 5 + 0xE6546B64) & _MASK32
-    tail = data[full:]
-    if tail:
-        k = int.from_bytes(tail, "little")
-        k = (k * c1) & _MASK32
-        k = ((k << 15) | (k >> 17)) & _MASK32
-        k = (k * c2) & _MASK32
-        h ^= k
-    h ^= n
-    h ^= h >> 16
-    h = (h * 0x85EBCA6B) & _MASK32
-    h ^= h >> 13
-    h = (h * 0xC2B2AE35) & _MASK32
-    h ^= h >> 16
-    return h
-
 
 def _hash_java(key: str) -> int:
-    return java_string_hash(key) & 0x7FFFFFFF
+    return hash_key(key, "java_string")
 
 
 def _hash_murmur(key: str) -> int:
-    return murmur3_32(key.encode("utf-8")) & 0x7FFFFFFF
+    return hash_key(key, "murmur3_32")
 
 
 HASHES: dict[HashingScheme, Callable[[str], int]] = {

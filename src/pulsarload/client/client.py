@@ -1,0 +1,234 @@
+"""`Client`: the entry point, shaped like the official `pulsar.Client`.
+
+It owns the connection pool, the lookup service and one housekeeping thread; producers get
+their connections from the pool (spread over `connections_per_broker` sockets per broker).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pulsarload.client.auth import Authentication
+from pulsarload.client.connection import Connection
+from pulsarload.client.errors import AlreadyClosed, InvalidConfiguration
+from pulsarload.client.lookup import LookupService
+from pulsarload.client.pool import ConnectionPool
+from pulsarload.client.producer import PartitionedProducer, Producer
+from pulsarload.client.settings import (
+    ClientConfig,
+    CompressionType,
+    HashingScheme,
+    PartitionsRoutingMode,
+    ProducerAccessMode,
+    ProducerConfig,
+)
+from pulsarload.client.timer import HousekeepingThread
+from pulsarload.client.topics import partition_name, topic_name
+
+__all__ = ["Client"]
+
+log = logging.getLogger(__name__)
+
+
+class Client:
+    """A Pulsar client over the native protocol implementation.
+
+    Arguments follow the official client; `io_threads`, `message_listener_threads`,
+    `concurrent_lookup_requests`, `log_conf_file_path`, `stats_interval_in_seconds` and
+    `logger` are accepted for compatibility and ignored (each connection has its own reader
+    thread). Extra: `connections_per_broker`, `keep_alive_interval_seconds`, the reconnect
+    backoff (`initial_backoff_interval_ms`, `max_backoff_interval_ms`,
+    `reconnect_give_up_seconds`) and `max_lookup_redirects`.
+    """
+
+    def __init__(
+        self,
+        service_url: str,
+        authentication: Authentication | None = None,
+        operation_timeout_seconds: float = 30,
+        io_threads: int = 1,
+        message_listener_threads: int = 1,
+        concurrent_lookup_requests: int = 50000,
+        log_conf_file_path: str | None = None,
+        use_tls: bool = False,
+        tls_trust_certs_file_path: str | None = None,
+        tls_allow_insecure_connection: bool = False,
+        stats_interval_in_seconds: int = 600,
+        logger: Any = None,
+        connection_timeout_ms: int = 10000,
+        tls_validate_hostname: bool = False,
+        *,
+        connections_per_broker: int = 1,
+        keep_alive_interval_seconds: float = 30,
+        initial_backoff_interval_ms: int = 100,
+        max_backoff_interval_ms: int = 60000,
+        reconnect_give_up_seconds: float | None = None,
+        max_lookup_redirects: int = 20,
+    ) -> None:
+        if authentication is not None and not isinstance(authentication, Authentication):
+            raise InvalidConfiguration(
+                f"authentication: expected an AuthenticationToken, got {authentication!r}"
+            )
+        self._config = ClientConfig(
+            service_url=service_url,
+            operation_timeout_seconds=operation_timeout_seconds,
+            connection_timeout_ms=connection_timeout_ms,
+            use_tls=use_tls,
+            tls_trust_certs_file_path=tls_trust_certs_file_path,
+            tls_allow_insecure_connection=tls_allow_insecure_connection,
+            tls_validate_hostname=tls_validate_hostname,
+            connections_per_broker=connections_per_broker,
+            keep_alive_interval_seconds=keep_alive_interval_seconds,
+            initial_backoff_interval_ms=initial_backoff_interval_ms,
+            max_backoff_interval_ms=max_backoff_interval_ms,
+            reconnect_give_up_seconds=reconnect_give_up_seconds,
+            max_lookup_redirects=max_lookup_redirects,
+        )
+        self._pool = ConnectionPool(self._config, authentication)
+        self._lookup = LookupService(self._pool)
+        self._housekeeping = HousekeepingThread()
+        self._lock = threading.Lock()
+        self._producer_ids = 0
+        self._producers: list[Producer] = []
+        self._closed = False
+
+    @property
+    def config(self) -> ClientConfig:
+        return self._config
+
+    # --- producers -------------------------------------------------------------------------------
+
+    def create_producer(
+        self,
+        topic: str,
+        producer_name: str | None = None,
+        schema: Any = None,
+        initial_sequence_id: int | None = None,
+        send_timeout_millis: int = 30000,
+        compression_type: CompressionType | str = CompressionType.NONE,
+        max_pending_messages: int = 1000,
+        max_pending_messages_across_partitions: int = 50000,
+        block_if_queue_full: bool = False,
+        batching_enabled: bool = True,
+        batching_max_messages: int = 1000,
+        batching_max_allowed_size_in_bytes: int = 128 * 1024,
+        batching_max_publish_delay_ms: float = 10,
+        chunking_enabled: bool = False,
+        message_routing_mode: PartitionsRoutingMode | str = (
+            PartitionsRoutingMode.RoundRobinDistribution
+        ),
+        lazy_start_partitioned_producers: bool = False,
+        properties: Mapping[str, str] | None = None,
+        batching_type: Any = None,
+        encryption_key: Any = None,
+        crypto_key_reader: Any = None,
+        access_mode: ProducerAccessMode | str = ProducerAccessMode.Shared,
+        message_router: Callable[[Any, int], int] | None = None,
+        hashing_scheme: HashingScheme | str = HashingScheme.JavaStringHash,
+    ) -> Producer | PartitionedProducer:
+        """Create a producer (validated before any I/O); a partitioned topic gets one
+        producer per partition behind a router. Raises the mapped broker error, or
+        `ConnectError` naming the address when the broker cannot be reached in time."""
+        if schema is not None:
+            raise InvalidConfiguration("schema: schemas are not supported; send bytes")
+        if encryption_key is not None or crypto_key_reader is not None:
+            raise InvalidConfiguration("encryption_key: end-to-end encryption is not supported")
+        conf = ProducerConfig(
+            topic=topic,
+            producer_name=producer_name,
+            send_timeout_millis=send_timeout_millis,
+            compression_type=compression_type,  # type: ignore[arg-type]
+            max_pending_messages=max_pending_messages,
+            block_if_queue_full=block_if_queue_full,
+            batching_enabled=batching_enabled,
+            batching_max_messages=batching_max_messages,
+            batching_max_allowed_size_in_bytes=batching_max_allowed_size_in_bytes,
+            batching_max_publish_delay_ms=batching_max_publish_delay_ms,
+            message_routing_mode=message_routing_mode,  # type: ignore[arg-type]
+            hashing_scheme=hashing_scheme,  # type: ignore[arg-type]
+            message_router=message_router,
+            chunking_enabled=chunking_enabled,
+            initial_sequence_id=initial_sequence_id,
+            access_mode=access_mode,  # type: ignore[arg-type]
+            properties=properties,
+        )
+        return self.create_producer_from_config(conf)
+
+    def create_producer_from_config(self, conf: ProducerConfig) -> Producer | PartitionedProducer:
+        """Create a producer from a ready `ProducerConfig` (what the load layer uses)."""
+        self._check_open()
+        partitions = self._lookup.partitions(conf.topic)
+        if partitions > 0:
+            producer: Producer | PartitionedProducer = PartitionedProducer(self, conf, partitions)
+        else:
+            single = Producer(self, conf)
+            single._start()
+            producer = single
+        return producer
+
+    def _new_producer_id(self) -> int:
+        with self._lock:
+            self._producer_ids += 1
+            return self._producer_ids
+
+    def _register_producer(self, producer: Producer) -> None:
+        with self._lock:
+            self._producers.append(producer)
+
+    def _forget_producer(self, producer: Producer) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._producers.remove(producer)
+
+    # --- topics ----------------------------------------------------------------------------------
+
+    def get_topic_partitions(self, topic: str) -> list[str]:
+        """The partition topic names of `topic`, or `[topic]` if it is not partitioned."""
+        self._check_open()
+        full = topic_name(topic)
+        n = self._lookup.partitions(full)
+        return [partition_name(full, i) for i in range(n)] if n else [full]
+
+    # --- state -----------------------------------------------------------------------------------
+
+    def connections(self) -> list[Connection]:
+        """Live connections (each has `bytes_in` / `bytes_out` counters)."""
+        return self._pool.connections()
+
+    @property
+    def bytes_in(self) -> int:
+        """Bytes received over the client's lifetime."""
+        return self._pool.bytes_in
+
+    @property
+    def bytes_out(self) -> int:
+        """Bytes written over the client's lifetime."""
+        return self._pool.bytes_out
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise AlreadyClosed("client is closed")
+
+    def close(self) -> None:
+        """Close every producer (flushing what they hold), then every connection."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            producers = list(self._producers)
+        for p in producers:
+            try:
+                p.close()
+            except Exception:
+                log.exception("closing %r", p)
+        self._housekeeping.stop()
+        self._pool.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

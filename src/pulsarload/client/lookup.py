@@ -1,0 +1,144 @@
+"""Topic lookup (which broker owns a topic) and partitioned-topic metadata, over binary protocol.
+
+Lookup starts at the service URL with authoritative=false, follows Redirects (carrying the
+response's authoritative flag) up to `max_lookup_redirects` hops, and honours
+proxy_through_service_url (keep talking to the service URL, naming the broker in CONNECT).
+Retriable failures (broker not ready, throttling, connection loss) are retried with backoff
+until the operation timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pulsarload.client.backoff import Backoff
+from pulsarload.client.errors import (
+    ConnectError,
+    LookupFailed,
+    PulsarError,
+    error_from_server,
+)
+from pulsarload.client.pool import ConnectionPool
+from pulsarload.client.settings import ClientConfig
+from pulsarload.client.urls import Address, AddressRotation, parse_broker_url
+from pulsarload.wire.commands import (
+    CommandLookupTopic,
+    CommandLookupTopicResponse,
+    CommandPartitionedTopicMetadata,
+    CommandPartitionedTopicMetadataResponse,
+)
+from pulsarload.wire.enums import LookupType, PartitionedMetadataResponse
+
+__all__ = ["LookupResult", "LookupService"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    """Where to talk to a topic: the owning broker, reached through `physical`."""
+
+    logical: Address
+    physical: Address
+
+    @property
+    def proxied(self) -> bool:
+        return self.logical != self.physical
+
+
+def retry_operation[T](attempt: Callable[[], T], config: ClientConfig, what: str) -> T:
+    """Run `attempt()` until it succeeds or fails for good, retrying retriable errors with
+    backoff. Connection failures get `connection_timeout_ms` in all, other retriable errors the
+    operation timeout; then the last error is raised as is (a `ConnectError` names the address).
+    """
+    start = time.monotonic()
+    backoff = Backoff(
+        config.initial_backoff_interval_ms / 1000, config.max_backoff_interval_ms / 1000
+    )
+    while True:
+        try:
+            return attempt()
+        except PulsarError as err:
+            if not err.retriable:
+                raise
+            budget = (
+                config.connection_timeout_ms / 1000
+                if isinstance(err, ConnectError)
+                else config.operation_timeout_seconds
+            )
+            left = start + budget - time.monotonic()
+            if left <= 0:
+                raise
+            delay = min(backoff.next_delay(), left)
+            log.debug("%s failed (%s); retrying in %.3f s", what, err, delay)
+            time.sleep(delay)
+
+
+class LookupService:
+    """Lookups for one client (thread-safe; holds no per-topic state)."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+        self.config = pool.config
+        self._service = AddressRotation(self.config.parsed_url)
+
+    def _retrying[T](self, what: str, attempt: Callable[[], T]) -> T:
+        return retry_operation(attempt, self.config, what)
+
+    def lookup(self, topic: str) -> LookupResult:
+        """The broker that serves `topic` (a full name, one partition or non-partitioned)."""
+        return self._retrying(f"lookup of {topic}", lambda: self._lookup_once(topic))
+
+    def _lookup_once(self, topic: str) -> LookupResult:
+        service = self._service.next()
+        conn = self.pool.get(service, service, slot=0)
+        authoritative = False
+        tls = self.config.tls
+        for _ in range(self.config.max_lookup_redirects):
+            resp: CommandLookupTopicResponse = conn.request(
+                lambda rid, a=authoritative: CommandLookupTopic(
+                    topic=topic, request_id=rid, authoritative=a
+                ),
+                f"LOOKUP {topic}",
+            )
+            if resp.response == LookupType.Failed or resp.response is None:
+                if resp.error is not None:
+                    raise error_from_server(resp.error, resp.message)
+                raise LookupFailed(f"lookup of {topic} failed: {resp.message or 'no reason given'}")
+            url = resp.brokerServiceUrlTls if tls else resp.brokerServiceUrl
+            if not url:
+                raise LookupFailed(
+                    f"lookup of {topic}: broker sent no {'TLS ' if tls else ''}service URL"
+                )
+            broker = parse_broker_url(url, "lookup response brokerServiceUrl")
+            physical = service if resp.proxy_through_service_url else broker
+            if resp.response == LookupType.Redirect:
+                authoritative = bool(resp.authoritative)
+                conn = self.pool.get(broker, physical, slot=0)
+                continue
+            return LookupResult(broker, physical)
+        raise LookupFailed(
+            f"lookup of {topic}: more than {self.config.max_lookup_redirects} redirects"
+        )
+
+    def partitions(self, topic: str) -> int:
+        """Number of partitions of `topic` (0: not partitioned)."""
+        return self._retrying(
+            f"partition metadata of {topic}", lambda: self._partitions_once(topic)
+        )
+
+    def _partitions_once(self, topic: str) -> int:
+        service = self._service.next()
+        conn = self.pool.get(service, service, slot=0)
+        resp: CommandPartitionedTopicMetadataResponse = conn.request(
+            lambda rid: CommandPartitionedTopicMetadata(topic=topic, request_id=rid),
+            f"PARTITIONED_METADATA {topic}",
+        )
+        if resp.response == PartitionedMetadataResponse.Failed:
+            if resp.error is not None:
+                raise error_from_server(resp.error, resp.message)
+            raise LookupFailed(f"partition metadata of {topic} failed: {resp.message}")
+        return resp.partitions or 0

@@ -1,0 +1,127 @@
+"""Connection pool: live connections keyed by (logical address, physical address, slot).
+
+`connections_per_broker` slots per broker let several producer threads write to separate
+sockets (no shared write lock). `get()` hands slots out round-robin; `get(slot=0)` is what lookups
+use. Connecting happens outside the pool lock, so a slow broker never blocks other brokers;
+threads asking for the same slot at once share one connect attempt. Closed connections drop out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+from pulsarload.client.auth import Authentication
+from pulsarload.client.connection import Connection
+from pulsarload.client.errors import AlreadyClosed
+from pulsarload.client.settings import ClientConfig
+from pulsarload.client.urls import Address
+
+__all__ = ["ConnectionPool"]
+
+type PoolKey = tuple[Address, Address, int]
+
+
+class ConnectionPool:
+    """Shared by one client; thread-safe."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        authentication: Authentication | None = None,
+        *,
+        connection_factory: Any = Connection.open,
+    ) -> None:
+        self.config = config
+        self.auth = authentication
+        self._factory = connection_factory
+        self._lock = threading.Lock()
+        self._conns: dict[PoolKey, Connection] = {}
+        self._connecting: dict[PoolKey, Future[Connection]] = {}
+        self._slots = itertools.count()
+        self._closed = False
+        # Bytes moved by connections that have since closed, so totals never go backwards.
+        self._gone_in = 0
+        self._gone_out = 0
+
+    def get(
+        self, logical: Address, physical: Address | None = None, slot: int | None = None
+    ) -> Connection:
+        """A live connection to `logical` (through `physical`, if a proxy), creating it if needed."""
+        physical = physical or logical
+        n = self.config.connections_per_broker
+        if slot is None:
+            with self._lock:
+                slot = next(self._slots) % n
+        key = (logical, physical, slot % n)
+        with self._lock:
+            if self._closed:
+                raise AlreadyClosed("client is closed")
+            conn = self._conns.get(key)
+            if conn is not None and not conn.closed:
+                return conn
+            fut = self._connecting.get(key)
+            owner = fut is None
+            if owner:
+                fut = Future()
+                self._connecting[key] = fut
+        assert fut is not None
+        if not owner:
+            # Another thread is connecting; its connect timeout bounds this wait.
+            return fut.result()
+        try:
+            conn = self._factory(logical, physical, self.config, self.auth)
+        except BaseException as err:
+            with self._lock:
+                self._connecting.pop(key, None)
+            fut.set_exception(err)
+            raise
+        with self._lock:
+            self._connecting.pop(key, None)
+            closed = self._closed
+            if not closed:
+                self._conns[key] = conn
+        if closed:
+            conn.close()
+            err = AlreadyClosed("client is closed")
+            fut.set_exception(err)
+            raise err
+        conn.add_close_listener(lambda c, k=key: self._forget(k, c))
+        fut.set_result(conn)
+        return conn
+
+    def _forget(self, key: PoolKey, conn: Connection) -> None:
+        with self._lock:
+            if self._conns.get(key) is conn:
+                del self._conns[key]
+                self._gone_in += conn.bytes_in
+                self._gone_out += conn.bytes_out
+
+    def connections(self) -> list[Connection]:
+        """A snapshot of the live connections (for byte counters and tests)."""
+        with self._lock:
+            return [c for c in self._conns.values() if not c.closed]
+
+    @property
+    def bytes_in(self) -> int:
+        """Bytes received over the client's lifetime (all connections, closed ones too)."""
+        with self._lock:
+            return self._gone_in + sum(c.bytes_in for c in self._conns.values())
+
+    @property
+    def bytes_out(self) -> int:
+        """Bytes written over the client's lifetime."""
+        with self._lock:
+            return self._gone_out + sum(c.bytes_out for c in self._conns.values())
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            conns = list(self._conns.values())
+            self._conns.clear()
+        for conn in conns:
+            conn.close()
+        for conn in conns:
+            conn.join(1.0)

@@ -1,0 +1,1139 @@
+"""Producers: batching, compression, chunking, send timeouts, reconnect-and-resend, bulk sends.
+
+Threads and locks (per producer; nothing here is shared between producers):
+- `_lock` orders sends: sequence ids are assigned, frames built into the pending queue and
+  written to the socket under it, so the broker sees sequence ids in order. Permits for the
+  bounded queue are taken *before* it, so a blocked sender never holds it.
+- `_pending_lock` (with `_pending_cond`) guards the in-flight queue; the connection's reader
+  thread takes only this one to match SEND_RECEIPTs, so receipts never wait for a writer.
+- The client's housekeeping thread flushes due batches and expires timed-out sends.
+- A reconnect thread (started on connection loss, CLOSE_PRODUCER or a retriable SEND_ERROR)
+  looks the topic up again, re-creates the producer with backoff and jitter, and resends the
+  in-flight frames in order before new sends go out; their callbacks fire on their receipts.
+
+Each in-flight entry keeps its encoded frame, so a resend is a plain socket write.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import logging
+import math
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from pulsarload.client.backoff import Backoff
+from pulsarload.client.errors import (
+    AlreadyClosed,
+    ChecksumError,
+    InvalidMessage,
+    MessageTooBig,
+    NotConnected,
+    ProducerBlockedQuotaExceededException,
+    ProducerBusy,
+    ProducerFenced,
+    ProducerQueueIsFull,
+    PulsarError,
+    Result,
+    TimeoutError,
+    TopicTerminated,
+    error_from_server,
+    result_of,
+)
+from pulsarload.client.lookup import retry_operation
+from pulsarload.client.routing import Router
+from pulsarload.client.settings import CompressionType, ProducerConfig
+from pulsarload.client.topics import partition_name
+from pulsarload.wire.batch import MessageShape, SendFrameBuilder
+from pulsarload.wire.commands import (
+    CommandCloseProducer,
+    CommandProducer,
+    CommandProducerSuccess,
+    CommandSend,
+    CommandSendError,
+    CommandSendReceipt,
+)
+from pulsarload.wire.compression import get_codec
+from pulsarload.wire.enums import CommandType
+from pulsarload.wire.enums import CompressionType as WireCompression
+from pulsarload.wire.enums import ProducerAccessMode as WireAccessMode
+from pulsarload.wire.frames import DEFAULT_MAX_MESSAGE_SIZE, Frame, encode_payload_command
+from pulsarload.wire.message_id import MessageId
+from pulsarload.wire.messages import (
+    MessageIdData,
+    MessageMetadata,
+    SingleMessageMetadata,
+    key_values,
+)
+
+if TYPE_CHECKING:
+    from pulsarload.client.client import Client
+    from pulsarload.client.connection import Connection
+
+__all__ = ["BatchCallback", "PartitionedProducer", "Producer", "SendCallback"]
+
+log = logging.getLogger(__name__)
+
+#: `callback(result, msg_id)`, as the official client's send_async.
+SendCallback = Callable[[Result, MessageId | None], None]
+#: `callback(result, msg_id, msg_count)` for `send_batch`: one call per batch.
+BatchCallback = Callable[[Result, MessageId | None, int], None]
+# Internal per-message completion: (error or None, message id or None).
+_Completion = Callable[[PulsarError | None, MessageId | None], None]
+
+_U32 = struct.Struct(">I").pack
+# Room kept for MessageMetadata, command and frame headers when checking sizes.
+_HEADROOM = 2048
+
+_INIT, _READY, _CONNECTING, _CLOSED, _FAILED = range(5)
+
+_KIND_SINGLE, _KIND_BATCH, _KIND_BULK = range(3)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class _Entry:
+    """One SEND frame in flight: its sequence range, frame bytes and who to tell."""
+
+    __slots__ = ("callback", "count", "deadline", "frame", "kind", "seq")
+
+    def __init__(
+        self, seq: int, count: int, frame: bytes, kind: int, callback: Any, deadline: float
+    ) -> None:
+        self.seq = seq
+        self.count = count
+        self.frame = frame
+        self.kind = kind
+        # _KIND_SINGLE: _Completion | None; _KIND_BATCH: list[_Completion | None];
+        # _KIND_BULK: BatchCallback | None.
+        self.callback = callback
+        self.deadline = deadline
+
+
+def _safe_call(fn: Callable[..., Any], *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("send callback %r raised", fn)
+
+
+def _user_completion(callback: SendCallback) -> _Completion:
+    def done(err: PulsarError | None, msg_id: MessageId | None) -> None:
+        callback(result_of(err), msg_id)
+
+    return done
+
+
+def _check_content(content: object) -> bytes | bytearray | memoryview:
+    if not isinstance(content, bytes | bytearray | memoryview):
+        raise InvalidMessage(f"content: expected bytes, got {type(content).__name__}")
+    return content
+
+
+def _check_props(properties: Mapping[str, str] | None) -> Mapping[str, str] | None:
+    if not properties:
+        return None
+    if not isinstance(properties, Mapping):
+        raise InvalidMessage(f"properties: expected a dict of str -> str, got {properties!r}")
+    for k, v in properties.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise InvalidMessage(f"properties: keys and values must be str, got {k!r}: {v!r}")
+    return properties
+
+
+def _deliver_at_ms(deliver_at: object, deliver_after: object) -> int | None:
+    """Absolute delivery time in ms; `deliver_at` is epoch ms, `deliver_after` a timedelta
+    or milliseconds (the official client takes a timedelta)."""
+    if deliver_at is not None:
+        if isinstance(deliver_at, bool) or not isinstance(deliver_at, int):
+            raise InvalidMessage(
+                f"deliver_at: expected epoch milliseconds (int), got {deliver_at!r}"
+            )
+        return deliver_at
+    if deliver_after is not None:
+        if isinstance(deliver_after, timedelta):
+            ms = deliver_after.total_seconds() * 1000
+        elif isinstance(deliver_after, int | float) and not isinstance(deliver_after, bool):
+            ms = float(deliver_after)
+        else:
+            raise InvalidMessage(
+                f"deliver_after: expected a timedelta or milliseconds, got {deliver_after!r}"
+            )
+        if ms < 0:
+            raise InvalidMessage(f"deliver_after: must be >= 0, got {deliver_after!r}")
+        return _now_ms() + int(ms)
+    return None
+
+
+class _Message:
+    """The per-message fields of a `send`, validated once."""
+
+    __slots__ = ("content", "deliver_at", "event_time", "key", "ordering_key", "properties", "seq")
+
+    def __init__(
+        self,
+        content: object,
+        properties: Mapping[str, str] | None,
+        partition_key: str | None,
+        ordering_key: str | bytes | None,
+        sequence_id: int | None,
+        event_timestamp: int | None,
+        deliver_at: object,
+        deliver_after: object,
+    ) -> None:
+        self.content = _check_content(content)
+        self.properties = _check_props(properties)
+        if partition_key is not None and not isinstance(partition_key, str):
+            raise InvalidMessage(f"partition_key: expected str, got {partition_key!r}")
+        self.key = partition_key
+        if isinstance(ordering_key, str):
+            ordering_key = ordering_key.encode()
+        if ordering_key is not None and not isinstance(ordering_key, bytes):
+            raise InvalidMessage(f"ordering_key: expected str or bytes, got {ordering_key!r}")
+        self.ordering_key = ordering_key
+        if sequence_id is not None and (
+            isinstance(sequence_id, bool) or not isinstance(sequence_id, int) or sequence_id < 0
+        ):
+            raise InvalidMessage(f"sequence_id: expected an int >= 0, got {sequence_id!r}")
+        self.seq = sequence_id
+        if event_timestamp is not None and (
+            isinstance(event_timestamp, bool)
+            or not isinstance(event_timestamp, int)
+            or event_timestamp < 0
+        ):
+            raise InvalidMessage(
+                f"event_timestamp: expected epoch milliseconds >= 0, got {event_timestamp!r}"
+            )
+        self.event_time = event_timestamp
+        self.deliver_at = _deliver_at_ms(deliver_at, deliver_after)
+
+
+class Producer:
+    """A producer on one topic or one partition. Create with `Client.create_producer`."""
+
+    def __init__(
+        self,
+        client: Client,
+        config: ProducerConfig,
+        topic: str | None = None,
+        partition: int = -1,
+    ) -> None:
+        self._client = client
+        self._conf = config
+        self._topic = topic or config.topic
+        self._partition = partition
+        self._producer_id = client._new_producer_id()
+        self._name: str = config.producer_name or ""
+        self._user_named = config.producer_name is not None
+        ctype = config.compression_type
+        self._compression = None if ctype is CompressionType.NONE else WireCompression(int(ctype))
+        self._codec = get_codec(int(ctype)) if self._compression is not None else None
+        self._send_timeout = (
+            config.send_timeout_millis / 1000.0 if config.send_timeout_millis > 0 else math.inf
+        )
+        self._max_pending = config.max_pending_messages
+        self._block = config.block_if_queue_full
+        self._batching = config.batching_enabled
+        self._batch_max_msgs = config.batching_max_messages
+        self._batch_max_bytes = config.batching_max_allowed_size_in_bytes
+        self._batch_delay = config.batching_max_publish_delay_ms / 1000.0
+        self._metadata = key_values(config.properties or {})
+        self._access_mode = WireAccessMode(int(config.access_mode))
+        self._housekeeping = client._housekeeping
+
+        self._state = _INIT
+        self._state_lock = threading.Lock()
+        self._conn: Connection | None = None
+        self._epoch = 0
+        self._max_message_size = DEFAULT_MAX_MESSAGE_SIZE
+        self._next_seq = 0
+        self._fatal: PulsarError | None = None
+        self._closing = False
+        self._closed_event = threading.Event()
+
+        self._lock = threading.Lock()
+        self._pending: deque[_Entry] = deque()
+        self._pending_lock = threading.Lock()
+        self._pending_cond = threading.Condition(self._pending_lock)
+        self._pending_msgs = 0
+        self._entries_added = 0
+        self._entries_done = 0
+
+        self._batch_pieces: list[bytes] = []
+        self._batch_callbacks: list[_Completion | None] = []
+        self._batch_bytes = 0
+        self._batch_first_seq = 0
+        self._batch_last_seq = 0
+        self._batch_deadline = math.inf
+        self._builders: dict[int, tuple[str, SendFrameBuilder, MessageShape | None]] = {}
+
+    # --- creation ----------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        """Create the producer on its broker (retrying retriable errors within the operation
+        timeout), then join the housekeeping thread."""
+        conn, resp = retry_operation(
+            self._create_on_broker, self._client._config, f"creating a producer on {self._topic}"
+        )
+        initial = self._conf.initial_sequence_id
+        if initial is not None:
+            self._next_seq = initial + 1
+        else:
+            last = resp.last_sequence_id
+            self._next_seq = last + 1 if last is not None and last >= 0 else 0
+        self._attach(conn, resp)
+        self._state = _READY
+        self._housekeeping.add(self)
+        self._client._register_producer(self)
+
+    def _create_on_broker(self) -> tuple[Connection, CommandProducerSuccess]:
+        client = self._client
+        where = client._lookup.lookup(self._topic)
+        conn = client._pool.get(where.logical, where.physical)
+        conn.register_producer(self._producer_id, self)
+        wait_forever = self._access_mode == WireAccessMode.WaitForExclusive
+        try:
+            resp: CommandProducerSuccess = conn.request(
+                lambda rid: CommandProducer(
+                    topic=self._topic,
+                    producer_id=self._producer_id,
+                    request_id=rid,
+                    producer_name=self._name or None,
+                    metadata=self._metadata,
+                    epoch=self._epoch,
+                    user_provided_producer_name=True if self._user_named else None,
+                    producer_access_mode=self._access_mode,
+                ),
+                f"PRODUCER {self._topic}",
+                None if wait_forever else -1.0,
+            )
+        except BaseException as err:
+            conn.unregister_producer(self._producer_id, self)
+            if isinstance(err, TimeoutError):
+                # The broker may still create it: tell it to drop that producer.
+                self._send_close(conn)
+            raise
+        return conn, resp
+
+    def _attach(self, conn: Connection, resp: CommandProducerSuccess) -> None:
+        self._conn = conn
+        self._name = resp.producer_name
+        self._max_message_size = conn.max_message_size
+
+    def _send_close(self, conn: Connection) -> None:
+        with contextlib.suppress(PulsarError):
+            conn.send_command(
+                CommandCloseProducer(
+                    producer_id=self._producer_id, request_id=conn.requests.next_id()
+                )
+            )
+
+    # --- public info ---------------------------------------------------------------------------
+
+    def topic(self) -> str:
+        return self._topic
+
+    def producer_name(self) -> str:
+        return self._name
+
+    def last_sequence_id(self) -> int:
+        """The sequence id of the last message sent (or -1)."""
+        return self._next_seq - 1
+
+    def is_connected(self) -> bool:
+        return self._state == _READY and self._conn is not None and not self._conn.closed
+
+    @property
+    def pending_messages(self) -> int:
+        """Messages queued or in flight (not yet acknowledged or failed)."""
+        return self._pending_msgs
+
+    @property
+    def connection(self) -> Connection | None:
+        return self._conn
+
+    def __repr__(self) -> str:
+        return f"<Producer {self._name or '?'} on {self._topic}>"
+
+    # --- sending -------------------------------------------------------------------------------
+
+    def send(
+        self,
+        content: bytes,
+        properties: Mapping[str, str] | None = None,
+        partition_key: str | None = None,
+        ordering_key: str | bytes | None = None,
+        sequence_id: int | None = None,
+        event_timestamp: int | None = None,
+        deliver_at: int | None = None,
+        deliver_after: timedelta | float | None = None,
+    ) -> MessageId:
+        """Send one message and wait for its receipt; raises the mapped error on failure."""
+        msg = _Message(
+            content,
+            properties,
+            partition_key,
+            ordering_key,
+            sequence_id,
+            event_timestamp,
+            deliver_at,
+            deliver_after,
+        )
+        fut: Future[MessageId | None] = Future()
+
+        def done(err: PulsarError | None, msg_id: MessageId | None) -> None:
+            if err is None:
+                fut.set_result(msg_id)
+            else:
+                fut.set_exception(err)
+
+        self._send_message(msg, done)
+        # The send timeout bounds the wait (plus the batch delay); without one, as the
+        # official client, wait for the receipt or a failure.
+        limit = (
+            None if math.isinf(self._send_timeout) else self._send_timeout + self._batch_delay + 5
+        )
+        try:
+            result = fut.result(limit)
+        except PulsarError:
+            raise
+        except builtins.TimeoutError:  # the wait itself ran out (the future's own timeout)
+            raise TimeoutError(f"send to {self._topic}: no receipt within {limit:g} s") from None
+        assert result is not None
+        return result
+
+    def send_async(
+        self,
+        content: bytes,
+        callback: SendCallback | None,
+        properties: Mapping[str, str] | None = None,
+        partition_key: str | None = None,
+        ordering_key: str | bytes | None = None,
+        sequence_id: int | None = None,
+        event_timestamp: int | None = None,
+        deliver_at: int | None = None,
+        deliver_after: timedelta | float | None = None,
+    ) -> None:
+        """Queue one message; `callback(result, msg_id)` runs when it is acked or fails.
+
+        Raises at once only for bad input, a closed producer, or a full queue when
+        `block_if_queue_full` is off (`ProducerQueueIsFull`), as the official client.
+        """
+        msg = _Message(
+            content,
+            properties,
+            partition_key,
+            ordering_key,
+            sequence_id,
+            event_timestamp,
+            deliver_at,
+            deliver_after,
+        )
+        self._send_message(msg, _user_completion(callback) if callback is not None else None)
+
+    def send_batch(
+        self,
+        payloads: Sequence[bytes],
+        callback: BatchCallback | None = None,
+        *,
+        shape: MessageShape | None = None,
+    ) -> int:
+        """The fast path: send `payloads` as ONE batched entry; returns its first sequence id.
+
+        Built by the wire layer's `SendFrameBuilder`: per-message Python work is none (a join
+        of cached per-size headers); compression, checksum and metadata happen once per batch.
+        `callback(result, msg_id, msg_count)` runs once when the broker acks the batch or it
+        fails: record latency and counts per batch from it. Every message gets the
+        properties/keys of `shape` (a `wire.batch.MessageShape`; default: none).
+        """
+        n = len(payloads)
+        if n == 0:
+            raise InvalidMessage("payloads: send_batch needs at least one payload")
+        return self._send_bulk(
+            n,
+            callback,
+            shape,
+            lambda b, seq, now, last: b.batch(payloads, seq, now, highest_sequence_id=last),
+        )
+
+    def send_repeated(
+        self,
+        payload: bytes,
+        count: int,
+        callback: BatchCallback | None = None,
+        *,
+        shape: MessageShape | None = None,
+    ) -> int:
+        """The payload-template fast path: one batch of `payload` sent `count` times."""
+        if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
+            raise InvalidMessage(f"count: expected an int >= 1, got {count!r}")
+        _check_content(payload)
+        return self._send_bulk(
+            count,
+            callback,
+            shape,
+            lambda b, seq, now, last: b.repeated(
+                payload, count, seq, now, highest_sequence_id=last
+            ),
+        )
+
+    def _builder(self, shape: MessageShape | None) -> SendFrameBuilder:
+        """The frame builder for this producer name and shape (rebuilt if the name changes)."""
+        key = id(shape) if shape is not None else 0
+        b = self._builders.get(key)
+        if b is None or b[0] != self._name or b[2] is not shape:
+            builder = SendFrameBuilder(
+                self._producer_id,
+                self._name,
+                compression=int(self._conf.compression_type),
+                shape=shape,
+            )
+            if len(self._builders) > 64:
+                self._builders.clear()
+            self._builders[key] = (self._name, builder, shape)
+            return builder
+        return b[1]
+
+    def _send_bulk(
+        self,
+        n: int,
+        callback: BatchCallback | None,
+        shape: MessageShape | None,
+        build: Callable[[SendFrameBuilder, int, int, int], bytes],
+    ) -> int:
+        self._check_usable()
+        self._reserve(n)
+        taken = False
+        try:
+            with self._lock:
+                self._entry_taken = False
+                try:
+                    self._check_usable()
+                    if self._batch_pieces:
+                        self._flush_batch_locked()
+                        self._entry_taken = False
+                    first = self._next_seq
+                    last = first + n - 1
+                    frame = build(self._builder(shape), first, _now_ms(), last)
+                    if len(frame) > self._max_message_size:
+                        raise MessageTooBig(
+                            f"payloads: batch of {n} messages is a {len(frame)}-byte frame, over "
+                            f"the broker's max message size {self._max_message_size}; "
+                            "send fewer per batch"
+                        )
+                    self._next_seq = first + n
+                    deadline = time.monotonic() + self._send_timeout
+                    self._enqueue_locked(_Entry(first, n, frame, _KIND_BULK, callback, deadline))
+                finally:
+                    taken = self._entry_taken
+        except BaseException:
+            if not taken:
+                self._release(n)
+            raise
+        return first
+
+    # Set by _enqueue_locked / _add_to_batch_locked; read under `_lock` by the same thread.
+    _entry_taken = False
+
+    def _send_message(self, msg: _Message, done: _Completion | None) -> None:
+        self._check_usable()
+        content = msg.content
+        size = len(content)
+        batchable = (
+            self._batching
+            and msg.deliver_at is None
+            and size + _HEADROOM <= min(self._batch_max_bytes, self._max_message_size)
+        )
+        compressed: bytes | bytearray | memoryview | None = None
+        if not batchable:
+            # Compress outside the lock; oversized messages go alone, chunked if enabled.
+            compressed = self._codec.compress(content) if self._codec is not None else content
+            too_big = len(compressed) + _HEADROOM > self._max_message_size
+            if too_big and not self._conf.chunking_enabled:
+                packed = f" ({len(compressed)} compressed)" if self._codec else ""
+                raise MessageTooBig(
+                    f"content: message of {size} bytes{packed} exceeds the broker's max "
+                    f"message size {self._max_message_size}; enable chunking_enabled"
+                )
+        self._reserve(1)
+        taken = False
+        try:
+            with self._lock:
+                self._entry_taken = False
+                try:
+                    self._check_usable()
+                    if batchable:
+                        self._add_to_batch_locked(msg, done)
+                    else:
+                        assert compressed is not None
+                        if self._batch_pieces:
+                            self._flush_batch_locked()
+                            self._entry_taken = False
+                        self._send_single_locked(msg, compressed, done)
+                finally:
+                    taken = self._entry_taken
+        except BaseException:
+            if not taken:
+                self._release(1)
+            raise
+
+    def _check_usable(self) -> None:
+        if self._closing:
+            raise AlreadyClosed(f"producer {self._name} on {self._topic} is closed")
+        if self._fatal is not None:
+            raise self._fatal
+
+    def _assign_seq(self, msg: _Message) -> int:
+        if msg.seq is not None:
+            seq = msg.seq
+            if seq >= self._next_seq:
+                self._next_seq = seq + 1
+            return seq
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        return seq
+
+    def _add_to_batch_locked(self, msg: _Message, done: _Completion | None) -> None:
+        content = msg.content
+        seq = self._assign_seq(msg)
+        smm = SingleMessageMetadata(
+            properties=key_values(msg.properties) if msg.properties else (),
+            partition_key=msg.key,
+            payload_size=len(content),
+            event_time=msg.event_time,
+            ordering_key=msg.ordering_key,
+            sequence_id=seq,
+        ).encode()
+        piece = b"".join((_U32(len(smm)), smm, content))
+        limit = min(self._batch_max_bytes, self._max_message_size - _HEADROOM)
+        if self._batch_pieces and self._batch_bytes + len(piece) > limit:
+            self._flush_batch_locked()
+            self._entry_taken = False
+        pieces = self._batch_pieces
+        if not pieces:
+            self._batch_first_seq = seq
+            deadline = time.monotonic() + self._batch_delay
+            self._batch_deadline = deadline
+            self._housekeeping.wake_by(deadline)
+        pieces.append(piece)
+        self._batch_callbacks.append(done)
+        self._batch_bytes += len(piece)
+        self._batch_last_seq = seq
+        self._entry_taken = True
+        if len(pieces) >= self._batch_max_msgs or self._batch_bytes >= limit:
+            self._flush_batch_locked()
+
+    def _flush_batch_locked(self) -> None:
+        pieces = self._batch_pieces
+        if not pieces:
+            return
+        callbacks = self._batch_callbacks
+        n = len(pieces)
+        first, last = self._batch_first_seq, self._batch_last_seq
+        self._batch_pieces = []
+        self._batch_callbacks = []
+        self._batch_bytes = 0
+        self._batch_deadline = math.inf
+        payload = b"".join(pieces)
+        uncompressed = len(payload)
+        if self._codec is not None:
+            payload = self._codec.compress(payload)
+        md = MessageMetadata(
+            producer_name=self._name,
+            sequence_id=first,
+            publish_time=_now_ms(),
+            num_messages_in_batch=n,
+            compression=self._compression,
+            uncompressed_size=uncompressed if self._compression is not None else None,
+            highest_sequence_id=last if last > first else None,
+        )
+        cmd = CommandSend(
+            producer_id=self._producer_id,
+            sequence_id=first,
+            num_messages=n,
+            highest_sequence_id=last if last > first else None,
+        )
+        frame = encode_payload_command(cmd, md.encode(), payload)
+        self._enqueue_locked(
+            _Entry(first, n, frame, _KIND_BATCH, callbacks, time.monotonic() + self._send_timeout)
+        )
+
+    def _metadata_for(self, msg: _Message, seq: int, uncompressed: int) -> MessageMetadata:
+        return MessageMetadata(
+            producer_name=self._name,
+            sequence_id=seq,
+            publish_time=_now_ms(),
+            properties=key_values(msg.properties) if msg.properties else (),
+            partition_key=msg.key,
+            compression=self._compression,
+            uncompressed_size=uncompressed if self._compression is not None else None,
+            event_time=msg.event_time,
+            ordering_key=msg.ordering_key,
+            deliver_at_time=msg.deliver_at,
+        )
+
+    def _send_single_locked(
+        self, msg: _Message, payload: bytes | bytearray | memoryview, done: _Completion | None
+    ) -> None:
+        seq = self._assign_seq(msg)
+        md = self._metadata_for(msg, seq, len(msg.content))
+        deadline = time.monotonic() + self._send_timeout
+        if len(payload) + _HEADROOM <= self._max_message_size:
+            cmd = CommandSend(producer_id=self._producer_id, sequence_id=seq)
+            frame = encode_payload_command(cmd, md.encode(), payload)
+            self._enqueue_locked(_Entry(seq, 1, frame, _KIND_SINGLE, done, deadline))
+            return
+        # Chunking: every chunk carries the same sequence id and uuid, its chunk_id, and the
+        # message's metadata; only the last chunk's receipt completes the message.
+        total = len(payload)
+        md.uuid = f"{self._name}-{seq}"
+        md.total_chunk_msg_size = total
+        md.num_chunks_from_msg = 1 << 30  # upper bound while sizing the metadata
+        md.chunk_id = 1 << 30
+        chunk_size = self._max_message_size - len(md.encode()) - _HEADROOM
+        num_chunks = -(-total // chunk_size)
+        md.num_chunks_from_msg = num_chunks
+        view = memoryview(payload)
+        for i in range(num_chunks):
+            md.chunk_id = i
+            cmd = CommandSend(producer_id=self._producer_id, sequence_id=seq, is_chunk=True)
+            frame = encode_payload_command(
+                cmd, md.encode(), bytes(view[i * chunk_size : (i + 1) * chunk_size])
+            )
+            last = i == num_chunks - 1
+            self._enqueue_locked(
+                _Entry(seq, 1 if last else 0, frame, _KIND_SINGLE, done if last else None, deadline)
+            )
+
+    def _enqueue_locked(self, entry: _Entry) -> None:
+        """Add an entry to the in-flight queue and write it if connected (holding `_lock`)."""
+        self._entry_taken = True
+        if self._fatal is not None:
+            self._fail_entry(entry, self._fatal)
+            return
+        with self._pending_lock:
+            was_empty = not self._pending
+            self._pending.append(entry)
+            self._entries_added += 1
+        if was_empty and entry.deadline != math.inf:
+            self._housekeeping.wake_by(entry.deadline)
+        conn = self._conn
+        if self._state == _READY and conn is not None:
+            try:  # noqa: SIM105 - hot path: no context-manager object per send
+                conn.send(entry.frame)
+            except NotConnected:
+                pass  # connection_closed starts the reconnect, which resends this entry
+
+    # --- flow control --------------------------------------------------------------------------
+
+    def _reserve(self, n: int) -> None:
+        """Take `n` queue permits, blocking or failing when the pending queue is full."""
+        limit = self._max_pending
+        with self._pending_cond:
+            if limit:
+                while self._pending_msgs > 0 and self._pending_msgs + n > limit:
+                    if not self._block:
+                        raise ProducerQueueIsFull(
+                            f"producer on {self._topic} has {self._pending_msgs} messages "
+                            f"pending (max_pending_messages={limit})"
+                        )
+                    self._check_usable()
+                    self._pending_cond.wait(0.5)
+            self._pending_msgs += n
+
+    def _release(self, n: int) -> None:
+        with self._pending_cond:
+            self._pending_msgs -= n
+            self._pending_cond.notify_all()
+
+    # --- receipts and errors (reader thread) ------------------------------------------------------
+
+    def handle_frame(self, frame: Frame) -> None:
+        cmd = frame.command
+        ctype = cmd.TYPE  # type: ignore[union-attr]
+        if ctype == CommandType.SEND_RECEIPT:
+            self._on_receipt(cmd)  # type: ignore[arg-type]
+        elif ctype == CommandType.SEND_ERROR:
+            self._on_send_error(cmd)  # type: ignore[arg-type]
+        elif ctype == CommandType.CLOSE_PRODUCER:
+            log.info("broker closed producer %s on %s; reconnecting", self._name, self._topic)
+            self._schedule_reconnect(closed_by_broker=True)
+
+    def _on_receipt(self, cmd: CommandSendReceipt) -> None:
+        seq = cmd.sequence_id
+        with self._pending_cond:
+            pending = self._pending
+            if not pending:
+                return
+            head = pending[0]
+            if seq != head.seq:
+                if seq < head.seq:
+                    return  # a receipt for an entry that already timed out
+                mismatch = head.seq
+            else:
+                pending.popleft()
+                self._entries_done += 1
+                self._pending_msgs -= head.count
+                self._pending_cond.notify_all()
+                mismatch = -1
+        if mismatch >= 0:
+            log.warning(
+                "producer %s: receipt for sequence %d while expecting %d; reconnecting",
+                self._name,
+                seq,
+                mismatch,
+            )
+            self._schedule_reconnect()
+            return
+        self._complete(head, cmd.message_id)
+
+    def _complete(self, entry: _Entry, mid: MessageIdData | None) -> None:
+        cb = entry.callback
+        if cb is None:
+            return
+        if mid is not None:
+            ledger, eid = mid.ledgerId, mid.entryId
+        else:
+            ledger, eid = -1, -1
+        part = self._partition
+        kind = entry.kind
+        if kind == _KIND_BULK:
+            _safe_call(cb, Result.Ok, MessageId(ledger, eid, part, -1, entry.count), entry.count)
+        elif kind == _KIND_SINGLE:
+            _safe_call(cb, None, MessageId(ledger, eid, part))
+        else:
+            n = entry.count
+            for i, one in enumerate(cb):
+                if one is not None:
+                    _safe_call(one, None, MessageId(ledger, eid, part, i, n))
+
+    def _fail_entry(self, entry: _Entry, err: PulsarError) -> None:
+        cb = entry.callback
+        if cb is None:
+            return
+        kind = entry.kind
+        if kind == _KIND_BULK:
+            _safe_call(cb, err.result, None, entry.count)
+        elif kind == _KIND_SINGLE:
+            _safe_call(cb, err, None)
+        else:
+            for one in cb:
+                if one is not None:
+                    _safe_call(one, err, None)
+
+    def _take_pending(self, predicate: Callable[[_Entry], bool] | None = None) -> list[_Entry]:
+        """Remove (from the head) entries matching `predicate` (all if None)."""
+        taken: list[_Entry] = []
+        with self._pending_cond:
+            pending = self._pending
+            while pending and (predicate is None or predicate(pending[0])):
+                e = pending.popleft()
+                taken.append(e)
+                self._entries_done += 1
+                self._pending_msgs -= e.count
+            if taken:
+                self._pending_cond.notify_all()
+        return taken
+
+    def _on_send_error(self, cmd: CommandSendError) -> None:
+        err = error_from_server(cmd.error, cmd.message)
+        log.warning("producer %s on %s: SEND_ERROR %s", self._name, self._topic, err)
+        if isinstance(err, TopicTerminated | ProducerFenced):
+            self._fatal = err
+            for e in self._take_pending():
+                self._fail_entry(e, err)
+        elif isinstance(err, ProducerBlockedQuotaExceededException):
+            for e in self._take_pending():
+                self._fail_entry(e, err)
+        elif err.retriable or isinstance(err, ChecksumError):
+            self._schedule_reconnect()
+        else:
+            seq = cmd.sequence_id
+            for e in self._take_pending(lambda e: e.seq == seq):
+                self._fail_entry(e, err)
+
+    # --- housekeeping (client thread) -------------------------------------------------------------
+
+    def _tick(self, now: float) -> float:
+        nearest = math.inf
+        if self._batch_pieces:
+            if now >= self._batch_deadline:
+                if self._lock.acquire(blocking=False):
+                    try:
+                        if self._batch_pieces and now >= self._batch_deadline:
+                            self._flush_batch_locked()
+                    finally:
+                        self._lock.release()
+                else:
+                    nearest = now + 0.001  # a sender holds the lock; look again shortly
+            else:
+                nearest = self._batch_deadline
+        if self._pending and self._send_timeout != math.inf:
+            expired = self._take_pending(lambda e: e.deadline <= now)
+            if expired:
+                err = TimeoutError(
+                    f"send to {self._topic} timed out after {self._conf.send_timeout_millis} ms"
+                )
+                for e in expired:
+                    self._fail_entry(e, err)
+            pending = self._pending
+            if pending:
+                with contextlib.suppress(IndexError):
+                    nearest = min(nearest, pending[0].deadline)
+        return nearest
+
+    # --- reconnect -------------------------------------------------------------------------------
+
+    def connection_closed(self, connection: Connection) -> None:
+        if connection is self._conn:
+            self._schedule_reconnect()
+
+    def _schedule_reconnect(self, closed_by_broker: bool = False) -> None:
+        with self._state_lock:
+            if self._state != _READY:
+                return  # already reconnecting, closed or failed
+            self._state = _CONNECTING
+            old = self._conn
+        threading.Thread(
+            target=self._reconnect_loop,
+            args=(old, closed_by_broker),
+            name=f"pulsar-reconnect-{self._producer_id}",
+            daemon=True,
+        ).start()
+
+    def _reconnect_loop(self, old: Connection | None, closed_by_broker: bool) -> None:
+        if old is not None:
+            old.unregister_producer(self._producer_id, self)
+            if not old.closed and not closed_by_broker:
+                self._send_close(old)
+        cfg = self._client._config
+        backoff = Backoff(
+            cfg.initial_backoff_interval_ms / 1000,
+            cfg.max_backoff_interval_ms / 1000,
+            give_up=cfg.reconnect_give_up_seconds,
+        )
+        while not self._closed_event.is_set():
+            self._epoch += 1
+            try:
+                conn, resp = self._create_on_broker()
+            except Exception as exc:
+                err = exc if isinstance(exc, PulsarError) else NotConnected(repr(exc))
+                if not (err.retriable or isinstance(err, ProducerBusy)):
+                    log.error("producer %s on %s failed for good: %s", self._name, self._topic, err)
+                    self._fail_producer(err)
+                    return
+                if backoff.expired():
+                    log.error(
+                        "producer %s on %s: gave up reconnecting: %s", self._name, self._topic, err
+                    )
+                    self._fail_producer(err)
+                    return
+                log.info("producer %s reconnect failed (%s); retrying", self._name, err)
+                backoff.wait(self._closed_event)
+                continue
+            with self._lock:
+                self._attach(conn, resp)
+                with self._pending_lock:
+                    resend = [e.frame for e in self._pending]
+                try:
+                    for frame in resend:
+                        conn.send(frame)
+                except NotConnected:
+                    pass
+                with self._state_lock:
+                    if self._state == _CONNECTING:
+                        self._state = _READY
+            log.info(
+                "producer %s on %s reconnected to %s; resent %d entries",
+                self._name,
+                self._topic,
+                conn.logical,
+                len(resend),
+            )
+            if conn.closed:
+                self._schedule_reconnect()
+            return
+
+    def _fail_producer(self, err: PulsarError) -> None:
+        self._fatal = err
+        with self._state_lock:
+            self._state = _FAILED
+        for e in self._take_pending():
+            self._fail_entry(e, err)
+        # Messages still in the batch container fail when the next flush enqueues them.
+        if self._lock.acquire(timeout=1.0):
+            try:
+                self._flush_batch_locked()
+            finally:
+                self._lock.release()
+
+    # --- flush and close -------------------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Send the open batch and wait until everything sent before this call is acked or
+        failed (`TimeoutError` if `timeout` seconds pass first)."""
+        with self._lock:
+            self._flush_batch_locked()
+            target = self._entries_added
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._pending_cond:
+            while self._entries_done < target:
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError(
+                            f"flush of {self._topic}: {len(self._pending)} entries still pending "
+                            f"after {timeout:g} s"
+                        )
+                    self._pending_cond.wait(min(left, 0.5))
+                else:
+                    self._pending_cond.wait(0.5)
+
+    def close(self) -> None:
+        """Flush, wait for pending receipts (bounded by the operation timeout), then close
+        the producer on the broker; anything still pending fails with `AlreadyClosed`."""
+        with self._lock:
+            if self._closing:
+                return
+        try:
+            if self._fatal is None:
+                self.flush(self._client._config.operation_timeout_seconds)
+        except PulsarError as err:
+            log.warning("closing %r: %s", self, err)
+        with self._lock:
+            self._closing = True
+        self._closed_event.set()
+        with self._state_lock:
+            was_ready = self._state == _READY
+            self._state = _CLOSED
+        self._housekeeping.remove(self)
+        conn = self._conn
+        if conn is not None:
+            if was_ready and not conn.closed:
+                try:
+                    conn.request(
+                        lambda rid: CommandCloseProducer(
+                            producer_id=self._producer_id, request_id=rid
+                        ),
+                        f"CLOSE_PRODUCER {self._topic}",
+                    )
+                except PulsarError as err:
+                    log.debug("closing %r on the broker: %s", self, err)
+            conn.unregister_producer(self._producer_id, self)
+        err = AlreadyClosed(f"producer {self._name} on {self._topic} closed")
+        for e in self._take_pending():
+            self._fail_entry(e, err)
+        self._client._forget_producer(self)
+
+
+class PartitionedProducer:
+    """A producer on a partitioned topic: one `Producer` per partition and a router."""
+
+    def __init__(self, client: Client, config: ProducerConfig, partitions: int) -> None:
+        self._client = client
+        self._conf = config
+        self._topic = config.topic
+        self._router = Router(
+            config.message_routing_mode, config.hashing_scheme, config.message_router
+        )
+        self._producers: list[Producer] = []
+        try:
+            for i in range(partitions):
+                p = Producer(client, config, partition_name(self._topic, i), i)
+                p._start()
+                self._producers.append(p)
+        except BaseException:
+            for p in self._producers:
+                p.close()
+            raise
+
+    @property
+    def partitions(self) -> list[Producer]:
+        return list(self._producers)
+
+    def topic(self) -> str:
+        return self._topic
+
+    def producer_name(self) -> str:
+        return self._producers[0].producer_name() if self._producers else ""
+
+    def last_sequence_id(self) -> int:
+        return max((p.last_sequence_id() for p in self._producers), default=-1)
+
+    def is_connected(self) -> bool:
+        return all(p.is_connected() for p in self._producers)
+
+    @property
+    def pending_messages(self) -> int:
+        return sum(p.pending_messages for p in self._producers)
+
+    def _pick(
+        self, content: bytes, key: str | None, props: Mapping[str, str] | None, okey: Any
+    ) -> Producer:
+        n = len(self._producers)
+        okey_s = okey.decode(errors="replace") if isinstance(okey, bytes) else okey
+        index = self._router.choose(n, key, content, dict(props) if props else None, okey_s)
+        return self._producers[index]
+
+    def send(
+        self,
+        content: bytes,
+        properties: Mapping[str, str] | None = None,
+        partition_key: str | None = None,
+        **kwargs: Any,
+    ) -> MessageId:
+        p = self._pick(content, partition_key, properties, kwargs.get("ordering_key"))
+        return p.send(content, properties, partition_key, **kwargs)
+
+    def send_async(
+        self,
+        content: bytes,
+        callback: SendCallback | None,
+        properties: Mapping[str, str] | None = None,
+        partition_key: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        p = self._pick(content, partition_key, properties, kwargs.get("ordering_key"))
+        p.send_async(content, callback, properties, partition_key, **kwargs)
+
+    def send_batch(
+        self,
+        payloads: Sequence[bytes],
+        callback: BatchCallback | None = None,
+        *,
+        shape: MessageShape | None = None,
+    ) -> int:
+        """One batch to one partition (chosen by the routing mode, as for a keyless message)."""
+        p = self._producers[self._router.choose(len(self._producers), None)]
+        return p.send_batch(payloads, callback, shape=shape)
+
+    def send_repeated(
+        self,
+        payload: bytes,
+        count: int,
+        callback: BatchCallback | None = None,
+        *,
+        shape: MessageShape | None = None,
+    ) -> int:
+        p = self._producers[self._router.choose(len(self._producers), None)]
+        return p.send_repeated(payload, count, callback, shape=shape)
+
+    def flush(self, timeout: float | None = None) -> None:
+        for p in self._producers:
+            p.flush(timeout)
+
+    def close(self) -> None:
+        for p in self._producers:
+            p.close()
+
+    def __repr__(self) -> str:
+        return f"<PartitionedProducer {self._topic} x{len(self._producers)}>"
