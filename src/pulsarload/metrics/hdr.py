@@ -1,0 +1,691 @@
+"""HDR histogram: log-linear buckets, index-arithmetic recording, the V2 wire format and `.hlog`.
+
+Our own implementation because the `hdrhistogram` package's C codec re-enables the GIL on a
+free-threaded interpreter. The bucket layout, percentile rules and encodings follow the Java
+HdrHistogram (2.x) so that files we write are read by its tools and theirs are read by us:
+
+* values are non-negative integers (microseconds by default, 1 us .. 1 h, 3 significant digits);
+* bucket ``b`` holds sub-buckets of width ``2**(b + unit_magnitude)``; all buckets but the first
+  cover only the upper half of their sub-bucket range, so one index formula covers everything;
+* ``value_at_percentile`` returns the highest value equivalent to the recorded value reached at
+  ``ceil(p/100 * total)`` counts, like Java's ``getValueAtPercentile``.
+
+A histogram is written by one thread only (see ``recorder.py``); nothing here takes a lock.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+import struct
+import time
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import compress
+from typing import IO, Any
+
+__all__ = [
+    "DEFAULT_HIGHEST",
+    "DEFAULT_LOWEST",
+    "DEFAULT_DIGITS",
+    "STANDARD_PERCENTILES",
+    "HdrFormatError",
+    "Histogram",
+    "HlogInterval",
+    "HlogReader",
+    "HlogWriter",
+    "decode_compressed",
+    "decode_uncompressed",
+]
+
+DEFAULT_LOWEST = 1
+DEFAULT_HIGHEST = 3_600_000_000  # one hour in microseconds
+DEFAULT_DIGITS = 3
+STANDARD_PERCENTILES: tuple[float, ...] = (50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99)
+
+# HdrHistogram V2 cookies. The low nibble of the second byte carries the word size (0x10 marks
+# the LEB128/ZigZag encoding); readers compare the cookie with those bits masked off.
+V2_COOKIE_BASE = 0x1C849303
+V2_COMPRESSED_COOKIE_BASE = 0x1C849304
+_V2_COOKIE = V2_COOKIE_BASE | 0x10
+_V2_COMPRESSED_COOKIE = V2_COMPRESSED_COOKIE_BASE | 0x10
+_COOKIE_WORD_MASK = ~0xF0 & 0xFFFFFFFF
+
+# cookie, payload length, normalizing index offset, significant digits, lowest discernible value,
+# highest trackable value, integer-to-double ratio: 40 bytes, big-endian as Java's ByteBuffer.
+_V2_HEADER = struct.Struct(">iiiiqqd")
+_COMPRESSED_HEADER = struct.Struct(">ii")
+_MAX_PAYLOAD = 64 * 1024 * 1024  # refuse absurd lengths in corrupt input
+
+
+class HdrFormatError(ValueError):
+    """Encoded histogram or log line that does not follow the HdrHistogram format."""
+
+
+def _zigzag_leb128_encode(values: Iterable[int], out: bytearray) -> None:
+    """Append each signed value as ZigZag + LEB128 (at most 9 bytes; the 9th carries 8 bits)."""
+    for v in values:
+        z = ((v << 1) ^ (v >> 63)) & 0xFFFFFFFFFFFFFFFF
+        for _ in range(8):
+            if z < 0x80:
+                out.append(z)
+                break
+            out.append((z & 0x7F) | 0x80)
+            z >>= 7
+        else:
+            out.append(z & 0xFF)
+
+
+def _zigzag_leb128_decode(data: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:
+    """Read one ZigZag LEB128 value starting at ``pos``; return (value, next position)."""
+    z = 0
+    shift = 0
+    for i in range(9):
+        if pos >= end:
+            raise HdrFormatError(f"truncated LEB128 value at byte {pos} (payload ends at {end})")
+        b = data[pos]
+        pos += 1
+        if i == 8:
+            z |= b << 56
+            break
+        z |= (b & 0x7F) << shift
+        if b < 0x80:
+            break
+        shift += 7
+    return (z >> 1) ^ -(z & 1), pos
+
+
+class Histogram:
+    """Log-linear histogram of non-negative integers with a fixed relative precision.
+
+    ``record(value, count=1)`` is a per-instance closure over the counts list, so a call costs
+    one ``bit_length``, two shifts and a list add; out-of-range or non-int input takes a slow path
+    (clamped to [0, highest] and counted in ``clamped``) caught by exception, which costs nothing
+    when it does not happen.
+    """
+
+    __slots__ = (
+        "lowest",
+        "highest",
+        "digits",
+        "unit_magnitude",
+        "sub_bucket_half_count_magnitude",
+        "sub_bucket_count",
+        "sub_bucket_half_count",
+        "bucket_count",
+        "counts_len",
+        "_counts",
+        "clamped",
+        "record",
+        "start_time",
+        "end_time",
+        "tag",
+    )
+
+    def __init__(
+        self,
+        lowest: int = DEFAULT_LOWEST,
+        highest: int = DEFAULT_HIGHEST,
+        digits: int = DEFAULT_DIGITS,
+    ) -> None:
+        if lowest < 1:
+            raise ValueError(f"lowest discernible value must be >= 1, got {lowest}")
+        if highest < 2 * lowest:
+            raise ValueError(f"highest trackable value {highest} must be >= 2 * lowest ({lowest})")
+        if not 0 <= digits <= 5:
+            raise ValueError(f"significant digits must be in 0..5, got {digits}")
+        self.lowest = lowest
+        self.highest = highest
+        self.digits = digits
+        largest_single_unit = 2 * 10**digits
+        sub_bucket_count_magnitude = math.ceil(math.log2(largest_single_unit))
+        h = max(sub_bucket_count_magnitude, 1) - 1
+        u = lowest.bit_length() - 1
+        self.unit_magnitude = u
+        self.sub_bucket_half_count_magnitude = h
+        self.sub_bucket_count = 1 << (h + 1)
+        self.sub_bucket_half_count = 1 << h
+        smallest_untrackable = self.sub_bucket_count << u
+        buckets = 1
+        while smallest_untrackable <= highest:
+            smallest_untrackable <<= 1
+            buckets += 1
+        self.bucket_count = buckets
+        self.counts_len = (buckets + 1) << h
+        self._counts: list[int] = [0] * self.counts_len
+        self.clamped = 0
+        self.start_time = 0.0
+        self.end_time = 0.0
+        self.tag: str | None = None
+        self.record = self._make_record()
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def _make_record(self) -> Any:
+        counts = self._counts
+        h = self.sub_bucket_half_count_magnitude
+        u = self.unit_magnitude
+        mask = (self.sub_bucket_count - 1) << u
+        s_plus_u = h + 1 + u
+        slow = self._record_slow
+
+        if h + 1 > u + 1:
+            # Negative input makes the shift count negative (ValueError); too large a value
+            # indexes past the list (IndexError); floats fail on "|" (TypeError).
+            def record(value: int, count: int = 1) -> None:
+                try:
+                    b = (value | mask).bit_length() - s_plus_u
+                    counts[(b << h) + (value >> (b + u))] += count
+                except (IndexError, ValueError, TypeError):
+                    slow(value, count)
+        else:  # pragma: no cover - only for exotic (digits, lowest) pairs
+
+            def record(value: int, count: int = 1) -> None:
+                if value < 0:
+                    slow(value, count)
+                    return
+                try:
+                    b = (value | mask).bit_length() - s_plus_u
+                    counts[(b << h) + (value >> (b + u))] += count
+                except (IndexError, ValueError, TypeError):
+                    slow(value, count)
+
+        return record
+
+    def _record_slow(self, value: Any, count: int) -> None:
+        v = int(value)
+        if v < 0 or v > self.highest:
+            self.clamped += count
+            v = 0 if v < 0 else self.highest
+        self._counts[self.index_of(v)] += count
+
+    def record_many(self, values: Iterable[int]) -> None:
+        """Record each value once (a convenience for tests and batch imports)."""
+        rec = self.record
+        for v in values:
+            rec(v)
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def index_of(self, value: int) -> int:
+        """Counts-array index of ``value`` (which must be in range)."""
+        u = self.unit_magnitude
+        h = self.sub_bucket_half_count_magnitude
+        b = (value | ((self.sub_bucket_count - 1) << u)).bit_length() - (h + 1 + u)
+        return (b << h) + (value >> (b + u))
+
+    def value_from_index(self, index: int) -> int:
+        """Lowest value that lands in counts-array slot ``index``."""
+        h = self.sub_bucket_half_count_magnitude
+        b = (index >> h) - 1
+        sub = (index & (self.sub_bucket_half_count - 1)) + self.sub_bucket_half_count
+        if b < 0:
+            sub -= self.sub_bucket_half_count
+            b = 0
+        return sub << (b + self.unit_magnitude)
+
+    def _bucket_width_at_index(self, index: int) -> int:
+        b = max((index >> self.sub_bucket_half_count_magnitude) - 1, 0)
+        return 1 << (b + self.unit_magnitude)
+
+    def lowest_equivalent(self, value: int) -> int:
+        """Smallest value that shares ``value``'s bucket."""
+        return self.value_from_index(self.index_of(value))
+
+    def size_of_equivalent_range(self, value: int) -> int:
+        """Width of the bucket that holds ``value``."""
+        return self._bucket_width_at_index(self.index_of(value))
+
+    def highest_equivalent(self, value: int) -> int:
+        """Largest value that shares ``value``'s bucket."""
+        i = self.index_of(value)
+        return self.value_from_index(i) + self._bucket_width_at_index(i) - 1
+
+    def median_equivalent(self, value: int) -> int:
+        """Middle of ``value``'s bucket: what mean and stddev use, as in Java."""
+        i = self.index_of(value)
+        return self.value_from_index(i) + (self._bucket_width_at_index(i) >> 1)
+
+    def same_layout(self, other: Histogram) -> bool:
+        """True when both histograms index values identically (so counts add slot by slot)."""
+        return (
+            self.unit_magnitude == other.unit_magnitude
+            and self.sub_bucket_half_count_magnitude == other.sub_bucket_half_count_magnitude
+        )
+
+    # -- bulk operations (sampler thread) ------------------------------------------------------
+
+    def _nonzero(self) -> list[int]:
+        """Indices of non-empty slots, found at C speed with itertools.compress."""
+        return list(compress(range(len(self._counts)), self._counts))
+
+    def add(self, other: Histogram) -> Histogram:
+        """Add ``other``'s counts into this histogram (the merge used by the sampler)."""
+        mine = self._counts
+        theirs = other._counts
+        if self.same_layout(other):
+            limit = len(mine)
+            for i in compress(range(len(theirs)), theirs):
+                if i < limit:
+                    mine[i] += theirs[i]
+                else:
+                    self._record_slow(other.value_from_index(i), theirs[i])
+        else:
+            for i in compress(range(len(theirs)), theirs):
+                self.record(other.value_from_index(i), theirs[i])
+        self.clamped += other.clamped
+        return self
+
+    def __iadd__(self, other: Histogram) -> Histogram:
+        return self.add(other)
+
+    def reset(self) -> None:
+        """Zero all counts; cost proportional to the number of non-empty slots."""
+        counts = self._counts
+        for i in compress(range(len(counts)), counts):
+            counts[i] = 0
+        self.clamped = 0
+        self.start_time = self.end_time = 0.0
+
+    def copy(self) -> Histogram:
+        """Independent histogram with the same layout and counts."""
+        h = Histogram(self.lowest, self.highest, self.digits)
+        h._counts[:] = self._counts
+        h.clamped = self.clamped
+        h.start_time, h.end_time, h.tag = self.start_time, self.end_time, self.tag
+        return h
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Histogram):
+            return NotImplemented
+        return (
+            self.lowest == other.lowest
+            and self.highest == other.highest
+            and self.digits == other.digits
+            and self._counts == other._counts
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def counts_snapshot(self) -> list[int]:
+        """A copy of the raw counts list (index layout as ``value_from_index``)."""
+        return list(self._counts)
+
+    def count_at_value(self, value: int) -> int:
+        """Count recorded in ``value``'s bucket."""
+        return self._counts[self.index_of(value)]
+
+    def count_at_index(self, index: int) -> int:
+        return self._counts[index]
+
+    # -- statistics -------------------------------------------------------------------------
+
+    @property
+    def total_count(self) -> int:
+        """Number of recorded values (computed, so recording need not maintain it)."""
+        return sum(self._counts)
+
+    def __len__(self) -> int:
+        return self.total_count
+
+    def __bool__(self) -> bool:
+        return any(self._counts)
+
+    @property
+    def min(self) -> int:
+        """Lowest equivalent value of the smallest recorded value (0 if empty)."""
+        counts = self._counts
+        for i in compress(range(len(counts)), counts):
+            return self.value_from_index(i)
+        return 0
+
+    @property
+    def max(self) -> int:
+        """Highest equivalent value of the largest recorded value (0 if empty), as Java reports."""
+        i = self._max_index()
+        if i < 0:
+            return 0
+        return self.value_from_index(i) + self._bucket_width_at_index(i) - 1
+
+    def _max_index(self) -> int:
+        nz = self._nonzero()
+        return nz[-1] if nz else -1
+
+    def _midpoints(self, nz: list[int]) -> list[tuple[int, int]]:
+        counts = self._counts
+        vfi = self.value_from_index
+        width = self._bucket_width_at_index
+        return [(vfi(i) + (width(i) >> 1), counts[i]) for i in nz]
+
+    @staticmethod
+    def _mean_stddev(mids: list[tuple[int, int]]) -> tuple[float, float]:
+        total = sum(c for _, c in mids)
+        if not total:
+            return 0.0, 0.0
+        mean = sum(v * c for v, c in mids) / total
+        var = sum((v - mean) ** 2 * c for v, c in mids) / total
+        return mean, math.sqrt(var)
+
+    @property
+    def mean(self) -> float:
+        """Mean of bucket midpoints (Java's definition); 0.0 if empty."""
+        return self._mean_stddev(self._midpoints(self._nonzero()))[0]
+
+    @property
+    def stddev(self) -> float:
+        """Population standard deviation of bucket midpoints; 0.0 if empty."""
+        return self._mean_stddev(self._midpoints(self._nonzero()))[1]
+
+    def value_at_percentile(self, percentile: float) -> int:
+        """Value at ``percentile`` (0..100), with Java HdrHistogram 2.x's rounding rules."""
+        return self.percentiles((percentile,))[percentile]
+
+    def percentiles(self, ps: Sequence[float] = STANDARD_PERCENTILES) -> dict[float, int]:
+        """Several percentiles in one pass over the non-empty slots."""
+        return self._percentiles(ps, self._nonzero())
+
+    def _percentiles(self, ps: Sequence[float], nz: list[int]) -> dict[float, int]:
+        counts = self._counts
+        total = sum(counts[i] for i in nz)
+        if not total:
+            return dict.fromkeys(ps, 0)
+        wanted = []
+        for p in ps:
+            # Java: drop one ulp so that roundoff cannot push ceil() into the next count.
+            req = min(max(math.nextafter(p, -math.inf), 0.0), 100.0)
+            wanted.append((max(math.ceil(req / 100.0 * total), 1), p))
+        wanted.sort()
+        out: dict[float, int] = {}
+        k = 0
+        n = len(wanted)
+        running = 0
+        for i in nz:
+            running += counts[i]
+            while k < n and running >= wanted[k][0]:
+                p = wanted[k][1]
+                lo = self.value_from_index(i)
+                out[p] = lo if p == 0.0 else lo + self._bucket_width_at_index(i) - 1
+                k += 1
+            if k == n:
+                break
+        return {p: out[p] for p in ps}
+
+    def summary(self, ps: Sequence[float] = STANDARD_PERCENTILES) -> dict[str, float]:
+        """Count, min, max, mean, stddev and percentiles as a flat dict, from one scan."""
+        nz = self._nonzero()
+        counts = self._counts
+        if not nz:
+            out: dict[str, float] = dict.fromkeys(("count", "min", "max"), 0)
+            out.update(mean=0.0, stddev=0.0)
+            out.update((percentile_key(p), 0) for p in ps)
+            return out
+        mean, std = self._mean_stddev(self._midpoints(nz))
+        hi = nz[-1]
+        out = {
+            "count": sum(counts[i] for i in nz),
+            "min": self.value_from_index(nz[0]),
+            "max": self.value_from_index(hi) + self._bucket_width_at_index(hi) - 1,
+            "mean": mean,
+            "stddev": std,
+        }
+        for p, v in self._percentiles(ps, nz).items():
+            out[percentile_key(p)] = v
+        return out
+
+    def buckets(self) -> Iterator[tuple[int, int, int]]:
+        """Yield (lowest value, highest value, count) for each non-empty slot, ascending."""
+        counts = self._counts
+        for i in compress(range(len(counts)), counts):
+            lo = self.value_from_index(i)
+            yield lo, lo + self._bucket_width_at_index(i) - 1, counts[i]
+
+    def counts_by_edges(self, edges: Sequence[int]) -> list[int]:
+        """Counts per range split at ascending ``edges``: ``len(edges) + 1`` numbers.
+
+        Slot ``k`` holds values whose bucket starts in ``(edges[k-1], edges[k]]`` (slot 0 from 0,
+        the last one above the last edge). A bucket is placed by its lowest equivalent value, so
+        an edge that is itself a recorded value counts as "<= edge", as Prometheus' ``le`` means.
+        """
+        out = [0] * (len(edges) + 1)
+        counts = self._counts
+        k = 0
+        n = len(edges)
+        for i in compress(range(len(counts)), counts):
+            lo = self.value_from_index(i)
+            while k < n and lo > edges[k]:
+                k += 1
+            out[k] += counts[i]
+        return out
+
+    # -- encoding ----------------------------------------------------------------------------
+
+    def encode_uncompressed(self) -> bytes:
+        """The V2 encoding (cookie 0x1c849313): 40-byte header then ZigZag LEB128 counts."""
+        counts = self._counts
+        # Java encodes up to the max value's slot, and slot 0 even when empty.
+        limit = max(self._max_index(), 0) + 1
+        words: list[int] = []
+        i = 0
+        while i < limit:
+            c = counts[i]
+            i += 1
+            if c:
+                words.append(c)
+                continue
+            zeros = 1
+            while i < limit and not counts[i]:
+                zeros += 1
+                i += 1
+            words.append(-zeros if zeros > 1 else 0)
+        payload = bytearray()
+        _zigzag_leb128_encode(words, payload)
+        header = _V2_HEADER.pack(
+            _V2_COOKIE, len(payload), 0, self.digits, self.lowest, self.highest, 1.0
+        )
+        return header + bytes(payload)
+
+    def encode(self, level: int = 9) -> bytes:
+        """The V2 compressed encoding (cookie 0x1c849314): zlib-deflated V2 encoding."""
+        body = zlib.compress(self.encode_uncompressed(), level)
+        return _COMPRESSED_HEADER.pack(_V2_COMPRESSED_COOKIE, len(body)) + body
+
+    def encode_base64(self) -> str:
+        """Base64 of the compressed encoding, as one ``.hlog`` line carries it."""
+        return base64.b64encode(self.encode()).decode("ascii")
+
+    @classmethod
+    def decode(cls, data: bytes | str) -> Histogram:
+        """Decode a V2 compressed histogram (bytes, or base64 text)."""
+        if isinstance(data, str):
+            try:
+                data = base64.b64decode(data.strip(), validate=True)
+            except ValueError as e:
+                raise HdrFormatError(f"histogram is not valid base64: {e}") from None
+        return decode_compressed(data)
+
+
+def decode_compressed(data: bytes) -> Histogram:
+    """Decode the V2 compressed format: cookie 0x1c84930[4], length, zlib body."""
+    if len(data) < _COMPRESSED_HEADER.size:
+        raise HdrFormatError(f"compressed histogram too short: {len(data)} bytes")
+    cookie, length = _COMPRESSED_HEADER.unpack_from(data, 0)
+    if (cookie & _COOKIE_WORD_MASK) != V2_COMPRESSED_COOKIE_BASE:
+        raise HdrFormatError(
+            f"compressed cookie 0x{cookie & 0xFFFFFFFF:08x} is not V2 "
+            f"(0x{V2_COMPRESSED_COOKIE_BASE:08x} with word-size bits)"
+        )
+    if length < 0 or length > len(data) - _COMPRESSED_HEADER.size:
+        raise HdrFormatError(
+            f"compressed length {length} exceeds the {len(data) - 8} bytes present"
+        )
+    try:
+        d = zlib.decompressobj()
+        inner = d.decompress(data[8 : 8 + length], _MAX_PAYLOAD)
+    except zlib.error as e:
+        raise HdrFormatError(f"compressed histogram body does not inflate: {e}") from None
+    return decode_uncompressed(inner)
+
+
+def decode_uncompressed(data: bytes) -> Histogram:
+    """Decode the V2 (uncompressed) encoding into a new Histogram with the header's layout."""
+    if len(data) < _V2_HEADER.size:
+        raise HdrFormatError(f"V2 histogram too short for its 40-byte header: {len(data)} bytes")
+    cookie, payload_len, norm_offset, digits, lowest, highest, _ratio = _V2_HEADER.unpack_from(
+        data, 0
+    )
+    if (cookie & _COOKIE_WORD_MASK) != V2_COOKIE_BASE:
+        raise HdrFormatError(
+            f"cookie 0x{cookie & 0xFFFFFFFF:08x} is not a V2 encoding (0x{V2_COOKIE_BASE:08x})"
+        )
+    if norm_offset != 0:
+        raise HdrFormatError(
+            f"normalizing index offset {norm_offset} (shifted histograms) is not supported"
+        )
+    if payload_len < 0 or payload_len > len(data) - _V2_HEADER.size:
+        raise HdrFormatError(
+            f"payload length {payload_len} exceeds the {len(data) - 40} bytes present"
+        )
+    try:
+        h = Histogram(lowest, highest, digits)
+    except ValueError as e:
+        raise HdrFormatError(f"bad histogram header: {e}") from None
+    counts = h._counts
+    pos = _V2_HEADER.size
+    end = pos + payload_len
+    idx = 0
+    n = len(counts)
+    while pos < end:
+        v, pos = _zigzag_leb128_decode(data, pos, end)
+        if v < 0:
+            idx += -v
+            continue
+        if idx >= n:
+            if v:
+                raise HdrFormatError(f"count at index {idx} beyond the {n} slots of the layout")
+            idx += 1
+            continue
+        counts[idx] = v
+        idx += 1
+    return h
+
+
+def percentile_key(p: float) -> str:
+    """Stable dictionary key for a percentile: 50 -> "p50", 99.9 -> "p99_9", 99.99 -> "p99_99"."""
+    text = f"{p:g}".replace(".", "_")
+    return f"p{text}"
+
+
+# -- interval log (.hlog) ------------------------------------------------------------------------
+
+HLOG_FORMAT_VERSION = "1.3"
+_LEGEND = '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"'
+_START_RE = re.compile(r"^#\[StartTime: ([0-9.eE+-]+)")
+_BASE_RE = re.compile(r"^#\[BaseTime: ([0-9.eE+-]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class HlogInterval:
+    """One interval of a log: absolute start (s since epoch), length (s), its histogram."""
+
+    start: float
+    length: float
+    max_value: float
+    histogram: Histogram
+    tag: str | None = None
+
+
+class HlogWriter:
+    """Writes the HdrHistogram interval log format (version 1.3), as Java's HistogramLogWriter.
+
+    Timestamps are written relative to the start time (a ``#[BaseTime:]`` line says so), and
+    ``Interval_Max`` is the interval's max divided by ``max_unit_ratio`` (1000 turns our
+    microseconds into milliseconds, which the log's readers conventionally expect).
+    """
+
+    def __init__(self, stream: IO[str], max_unit_ratio: float = 1000.0) -> None:
+        self._out = stream
+        self.max_unit_ratio = max_unit_ratio
+        self.base_time: float | None = None
+
+    def write_header(self, start_time: float | None = None, comment: str | None = None) -> None:
+        """Version, optional comment, start and base time, and the column legend."""
+        t = time.time() if start_time is None else start_time
+        self.base_time = t
+        out = self._out
+        out.write(f"#[Histogram log format version {HLOG_FORMAT_VERSION}]\n")
+        if comment:
+            for line in comment.splitlines():
+                out.write(f"#{line}\n")
+        human = time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(t))
+        out.write(f"#[StartTime: {t:.3f} (seconds since epoch), {human}]\n")
+        out.write(f"#[BaseTime: {t:.3f} (seconds since epoch)]\n")
+        out.write(_LEGEND + "\n")
+
+    def write_interval(
+        self, start: float, end: float, histogram: Histogram, tag: str | None = None
+    ) -> None:
+        """One line: relative start, length, max (in the ratio's unit), base64 histogram."""
+        if self.base_time is None:
+            self.write_header(start)
+        assert self.base_time is not None
+        rel = start - self.base_time
+        line = (
+            f"{rel:.3f},{end - start:.3f},{histogram.max / self.max_unit_ratio:.3f},"
+            f"{histogram.encode_base64()}\n"
+        )
+        if tag:
+            if "," in tag or " " in tag:
+                raise ValueError(f"hlog tag {tag!r} may not contain commas or spaces")
+            line = f"Tag={tag},{line}"
+        self._out.write(line)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
+class HlogReader:
+    """Reads interval logs written by us or by HdrHistogram's own writers."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = lines
+        self.start_time: float | None = None
+        self.base_time: float | None = None
+
+    def __iter__(self) -> Iterator[HlogInterval]:
+        for lineno, raw in enumerate(self._lines, 1):
+            line = raw.strip()
+            if not line:
+                continue
+            if line.startswith("#"):
+                if m := _START_RE.match(line):
+                    self.start_time = float(m.group(1))
+                elif m := _BASE_RE.match(line):
+                    self.base_time = float(m.group(1))
+                continue
+            if line.startswith('"StartTimestamp"'):
+                continue
+            yield self._parse_line(line, lineno)
+
+    def _parse_line(self, line: str, lineno: int) -> HlogInterval:
+        tag = None
+        if line.startswith("Tag="):
+            tag, _, line = line[4:].partition(",")
+        parts = line.split(",")
+        if len(parts) != 4:
+            raise HdrFormatError(f"hlog line {lineno}: expected 4 fields, got {len(parts)}")
+        try:
+            ts, length, mx = float(parts[0]), float(parts[1]), float(parts[2])
+        except ValueError:
+            raise HdrFormatError(f"hlog line {lineno}: bad number in {parts[:3]}") from None
+        base = self.base_time
+        if base is None:
+            # Java's rule: timestamps more than a year before StartTime are relative to it.
+            start = self.start_time
+            base = start if start is not None and ts < start - 365 * 24 * 3600.0 else 0.0
+        hist = Histogram.decode(parts[3])
+        hist.start_time = base + ts
+        hist.end_time = base + ts + length
+        hist.tag = tag
+        return HlogInterval(base + ts, length, mx, hist, tag)
