@@ -71,7 +71,6 @@ FRAME_PADDING = 10 * 1024
 
 _U32 = struct.Struct(">I")
 _U32_PAIR = struct.Struct(">II")
-_MAGIC_CRC_BYTES = b"\x0e\x01"
 _MAGIC_CRC_AND_CRC = struct.Struct(">HI")
 _u32_pack = _U32.pack
 _u32_unpack_from = _U32.unpack_from
@@ -246,7 +245,7 @@ class FrameParser:
 
     def _parse_payload(self, command: Command, data: bytes, pos: int, stop: int) -> Frame:
         broker_entry_metadata = None
-        if data[pos : pos + 2] == b"\x0e\x02":
+        if stop - pos >= 2 and data[pos] == 0x0E and data[pos + 1] == 0x02:
             if stop - pos < 6:
                 raise TruncatedFrame("broker entry metadata size is cut off")
             bem_size = _u32_unpack_from(data, pos + 2)[0]
@@ -255,7 +254,7 @@ class FrameParser:
             if pos > stop:
                 raise TruncatedFrame(f"broker entry metadata of {bem_size} bytes exceeds the frame")
             broker_entry_metadata = BrokerEntryMetadata.decode(data[bem_start:pos])
-        if data[pos : pos + 2] == _MAGIC_CRC_BYTES:
+        if stop - pos >= 2 and data[pos] == 0x0E and data[pos + 1] == 0x01:
             if stop - pos < 6:
                 raise TruncatedFrame("checksum is cut off")
             expected = _u32_unpack_from(data, pos + 2)[0]

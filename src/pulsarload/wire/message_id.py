@@ -37,32 +37,32 @@ class MessageId(NamedTuple):
 
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, MessageId):
-            return NotImplemented
+            raise TypeError(f"cannot compare MessageId with {type(other).__name__}")
         return (self[0], self[1], self[3], self[2]) < (other[0], other[1], other[3], other[2])
 
     def __le__(self, other: object) -> bool:
         if not isinstance(other, MessageId):
-            return NotImplemented
+            raise TypeError(f"cannot compare MessageId with {type(other).__name__}")
         return (self[0], self[1], self[3], self[2]) <= (other[0], other[1], other[3], other[2])
 
     def __gt__(self, other: object) -> bool:
         if not isinstance(other, MessageId):
-            return NotImplemented
+            raise TypeError(f"cannot compare MessageId with {type(other).__name__}")
         return (self[0], self[1], self[3], self[2]) > (other[0], other[1], other[3], other[2])
 
     def __ge__(self, other: object) -> bool:
         if not isinstance(other, MessageId):
-            return NotImplemented
+            raise TypeError(f"cannot compare MessageId with {type(other).__name__}")
         return (self[0], self[1], self[3], self[2]) >= (other[0], other[1], other[3], other[2])
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MessageId):
-            return NotImplemented
+            return False  # not NotImplemented: tuple's reflected == would compare fields
         return self[:4] == other[:4]
 
     def __ne__(self, other: object) -> bool:
         if not isinstance(other, MessageId):
-            return NotImplemented
+            return True
         return self[:4] != other[:4]
 
     def __hash__(self) -> int:

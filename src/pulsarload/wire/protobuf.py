@@ -174,18 +174,26 @@ def skip_field(buf: Any, pos: int, wire_type: int, number: int, end: int) -> int
         pos += 4
     elif wire_type == WIRE_START_GROUP:
         # Groups are deprecated but legal: skip nested fields until the matching end-group key.
-        while True:
+        # Iterative (a stack of open groups), so deep nesting cannot exhaust the C stack.
+        open_groups = [number]
+        while open_groups:
             if pos >= end:
-                raise DecodeError(f"group field {number} is not closed before offset {end}")
+                raise DecodeError(
+                    f"group field {open_groups[-1]} is not closed before offset {end}"
+                )
             key, pos = decode_varint(buf, pos)
-            if key & 7 == WIRE_END_GROUP:
-                if key >> 3 != number:
+            wire, inner = key & 7, key >> 3
+            if wire == WIRE_END_GROUP:
+                if inner != open_groups[-1]:
                     raise DecodeError(
-                        f"group field {number} closed by end-group of field {key >> 3} "
+                        f"group field {open_groups[-1]} closed by end-group of field {inner} "
                         f"at offset {pos}"
                     )
-                break
-            pos = skip_field(buf, pos, key & 7, key >> 3, end)
+                open_groups.pop()
+            elif wire == WIRE_START_GROUP:
+                open_groups.append(inner)
+            else:
+                pos = skip_field(buf, pos, wire, inner, end)
     else:
         raise DecodeError(f"field {number} has invalid wire type {wire_type} at offset {pos}")
     if pos > end:

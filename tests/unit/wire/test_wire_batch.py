@@ -1,0 +1,199 @@
+"""Batch payloads: hand-written vectors, the fast paths against the general one, whole SEND
+frames through the parser, and malformed batches."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pulsarload.wire.batch import (
+    BatchMessage,
+    MessageShape,
+    SendFrameBuilder,
+    batch_metadata,
+    encode_batch_payload,
+    parse_batch,
+)
+from pulsarload.wire.commands import CommandSend
+from pulsarload.wire.compression import decompress
+from pulsarload.wire.enums import CompressionType
+from pulsarload.wire.errors import DecodeError
+from pulsarload.wire.frames import FrameParser, encode_payload_command
+from pulsarload.wire.messages import KeyValue, MessageMetadata, SingleMessageMetadata
+
+# Two messages, b"ab" and b"c", no properties: [size][SMM{payload_size}][payload] each.
+PLAIN_BATCH = bytes.fromhex("000000021802616200000002180163")
+# The same with properties {"k": "v"} on every message.
+PROPS_BATCH = bytes.fromhex("0000000a0a060a016b120176180261620000000a0a060a016b120176180163")
+
+
+def test_plain_batch_vector() -> None:
+    assert MessageShape().batch_payload([b"ab", b"c"]) == PLAIN_BATCH
+    pairs = [
+        (SingleMessageMetadata(payload_size=2), b"ab"),
+        (SingleMessageMetadata(payload_size=1), b"c"),
+    ]
+    assert encode_batch_payload(pairs) == PLAIN_BATCH
+
+
+def test_shape_with_properties_vector() -> None:
+    assert MessageShape(properties={"k": "v"}).batch_payload([b"ab", b"c"]) == PROPS_BATCH
+    shape = MessageShape(properties=[KeyValue(key="k", value="v")])
+    assert shape.batch_payload([b"ab", b"c"]) == PROPS_BATCH
+    assert shape.prefix(2) == bytes.fromhex("0000000a0a060a016b1201761802")
+
+
+def test_same_size_template_path_and_repeated() -> None:
+    shape = MessageShape(partition_key="key", event_time=5)
+    payloads = [bytes([i]) * 10 for i in range(50)]
+    expected = encode_batch_payload((shape.metadata(10), p) for p in payloads)
+    assert shape.batch_payload(payloads) == expected
+    assert shape.repeated_payload(b"z" * 10, 3) == encode_batch_payload(
+        [(shape.metadata(10), b"z" * 10)] * 3
+    )
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.binary(max_size=40), max_size=30))
+def test_fast_path_equals_general_path_and_parses_back(payloads: list[bytes]) -> None:
+    shape = MessageShape(properties={"a": "b"}, ordering_key=b"o")
+    data = shape.batch_payload(payloads)
+    assert data == encode_batch_payload((shape.metadata(0), p) for p in payloads)
+    parsed = parse_batch(data, len(payloads))
+    assert [bytes(m.payload) for m in parsed] == payloads
+    assert all(m.metadata.properties == (KeyValue(key="a", value="b"),) for m in parsed)
+
+
+def test_general_path_with_per_message_metadata() -> None:
+    pairs = [
+        (SingleMessageMetadata(payload_size=0, partition_key=f"k{i}", sequence_id=i), b"x" * i)
+        for i in range(5)
+    ]
+    parsed = parse_batch(encode_batch_payload(pairs), 5)
+    assert [m.metadata.partition_key for m in parsed] == [f"k{i}" for i in range(5)]
+    assert [m.metadata.sequence_id for m in parsed] == list(range(5))
+    assert [m.metadata.payload_size for m in parsed] == list(range(5))
+
+
+def test_parse_batch_vector_and_shared_metadata() -> None:
+    msgs = parse_batch(PLAIN_BATCH, 2)
+    assert msgs == [
+        BatchMessage(SingleMessageMetadata(payload_size=2), memoryview(b"ab")),
+        BatchMessage(SingleMessageMetadata(payload_size=1), memoryview(b"c")),
+    ]
+    same = parse_batch(MessageShape().repeated_payload(b"xy", 3), 3)
+    assert same[0].metadata is same[2].metadata  # decoded once per batch
+    assert parse_batch(memoryview(PLAIN_BATCH), 2)[1].payload == b"c"
+    assert parse_batch(b"", 0) == []
+
+
+@pytest.mark.parametrize(
+    ("data", "n", "match"),
+    [
+        (PLAIN_BATCH, 3, "message 2 of 3 starts at offset"),
+        (PLAIN_BATCH[:-1], 2, "payload of message 1"),
+        (PLAIN_BATCH + b"!", 2, "1 bytes left over"),
+        (PLAIN_BATCH, 1, "left over"),
+        (bytes.fromhex("000000101802"), 1, "metadata of message 0 runs past"),
+        (bytes.fromhex("000000021801"), 1, "payload of message 0"),
+        (bytes.fromhex(f"0000000b18{'ff' * 9}01"), 1, "negative payload_size"),
+        (bytes.fromhex("000000022001"), 1, "required field payload_size"),
+        (PLAIN_BATCH, -1, "negative"),
+    ],
+)
+def test_malformed_batches(data: bytes, n: int, match: str) -> None:
+    with pytest.raises(DecodeError, match=match):
+        parse_batch(data, n)
+
+
+def test_batch_metadata_marks_a_batch_of_one() -> None:
+    md = batch_metadata("p", 10, 1000, 1)
+    assert md.encode() == bytes.fromhex("0a0170100a18e8075801")
+    md = batch_metadata("p", 10, 1000, 2, compression=CompressionType.ZLIB, uncompressed_size=9)
+    assert md.encode() == bytes.fromhex("0a0170100a18e807400248095802")
+
+
+def _parse_one(frame: bytes):  # type: ignore[no-untyped-def]
+    [parsed] = FrameParser().feed(frame)
+    assert parsed.error is None
+    return parsed
+
+
+def test_builder_batch_frame_equals_the_general_encoding() -> None:
+    builder = SendFrameBuilder(3, "prod")
+    payloads = [b"ab", b"c"]
+    frame = builder.batch(payloads, 10, 1000)
+    expected = encode_payload_command(
+        CommandSend(producer_id=3, sequence_id=10, num_messages=2),
+        batch_metadata("prod", 10, 1000, 2),
+        PLAIN_BATCH,
+    )
+    assert frame == expected
+    header, body = builder.batch_parts(payloads, 10, 1000)
+    assert header + body == expected
+
+
+def test_builder_batch_of_one_and_highest_sequence_id() -> None:
+    frame = SendFrameBuilder(3, "prod").batch([b"ab"], 10, 1000, highest_sequence_id=10)
+    parsed = _parse_one(frame)
+    assert parsed.command == CommandSend(producer_id=3, sequence_id=10, highest_sequence_id=10)
+    assert parsed.metadata == MessageMetadata(
+        producer_name="prod",
+        sequence_id=10,
+        publish_time=1000,
+        num_messages_in_batch=1,
+        highest_sequence_id=10,
+    )
+    assert parse_batch(parsed.payload, 1)[0].payload == b"ab"
+
+
+@pytest.mark.parametrize("compression", list(CompressionType))
+def test_builder_frames_round_trip_with_every_codec(compression: CompressionType) -> None:
+    shape = MessageShape(properties={"run": "1"})
+    builder = SendFrameBuilder(1, "p", compression=compression, shape=shape)
+    assert builder.compression is compression
+    payloads = [bytes([i % 7]) * 100 for i in range(20)] + [b"tail"]
+    parsed = _parse_one(builder.batch(payloads, 100, 5))
+    md = parsed.metadata
+    assert md.num_messages_in_batch == 21
+    if compression is CompressionType.NONE:
+        assert md.compression is None and md.uncompressed_size is None
+        raw = parsed.payload
+    else:
+        assert md.compression is compression
+        raw = decompress(compression, parsed.payload, md.uncompressed_size)
+    assert [bytes(m.payload) for m in parse_batch(raw, 21)] == payloads
+
+    parsed = _parse_one(builder.repeated(b"r" * 50, 4, 200, 5))
+    assert parsed.command.num_messages == 4
+    raw = decompress(compression, parsed.payload, parsed.metadata.uncompressed_size or 0)
+    assert [bytes(m.payload) for m in parse_batch(raw, 4)] == [b"r" * 50] * 4
+
+    parsed = _parse_one(builder.single(b"solo", 300, 5))
+    assert parsed.metadata.num_messages_in_batch is None
+    assert parsed.command == CommandSend(producer_id=1, sequence_id=300)
+    raw = decompress(compression, parsed.payload, parsed.metadata.uncompressed_size or 0)
+    assert bytes(raw) == b"solo"
+
+
+def test_builder_refuses_empty_batches() -> None:
+    builder = SendFrameBuilder(1, "p")
+    with pytest.raises(ValueError):
+        builder.batch([], 0, 0)
+    with pytest.raises(ValueError):
+        builder.repeated(b"x", 0, 0, 0)
+
+
+def test_mixed_sizes_beyond_the_prefix_cache_bound() -> None:
+    shape = MessageShape()
+    payloads = [b"x" * i for i in range(5000)]
+    data = shape.batch_payload(payloads)
+    assert [len(m.payload) for m in parse_batch(data, 5000)] == list(range(5000))
+
+
+def test_prefix_is_u32_size_then_metadata() -> None:
+    prefix = MessageShape().prefix(1024)
+    assert prefix == struct.pack(">I", 3) + bytes.fromhex("188008")
