@@ -434,7 +434,9 @@ def test_hlog_writer_output_reads_back() -> None:
     lines = text.splitlines()
     assert lines[0] == "#test" or lines[1] == "#test"
     assert any(line.startswith("#[StartTime: 1700000000.000") for line in lines)
-    assert '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"' in lines
+    assert (
+        '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"' in lines
+    )
     assert lines[-1].startswith("Tag=e2e_latency,3.000,1.000,0.042,")
     got = list(HlogReader(text.splitlines()))
     assert [iv.histogram for iv in got] == hists

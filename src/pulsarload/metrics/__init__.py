@@ -1,0 +1,38 @@
+"""Metrics: HDR histograms, per-thread recorders, snapshots, rolling windows, resources, exports.
+
+The hot path records into thread-owned ``Recorder`` objects (``slot.active.record_...``) with no
+lock; the ``Sampler`` thread swaps them every 100 ms and publishes immutable ``Snapshot``s.
+Nothing here imports the client, load or UI layers.
+"""
+
+from pulsarload.metrics.hdr import Histogram, HlogReader, HlogWriter
+from pulsarload.metrics.recorder import Recorder, RecorderSlot
+from pulsarload.metrics.resources import NET, NetCounter, ResourceMonitor, interpreter_info
+from pulsarload.metrics.snapshot import (
+    BackgroundSubscriber,
+    Counters,
+    LatencyStats,
+    Sampler,
+    Snapshot,
+    WorkerStats,
+)
+from pulsarload.metrics.window import MetricsWindow
+
+__all__ = [
+    "NET",
+    "BackgroundSubscriber",
+    "Counters",
+    "Histogram",
+    "HlogReader",
+    "HlogWriter",
+    "LatencyStats",
+    "MetricsWindow",
+    "NetCounter",
+    "Recorder",
+    "RecorderSlot",
+    "ResourceMonitor",
+    "Sampler",
+    "Snapshot",
+    "WorkerStats",
+    "interpreter_info",
+]

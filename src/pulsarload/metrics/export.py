@@ -1,0 +1,487 @@
+"""Exports: JSON snapshots and reports, CSV time series, HdrHistogram logs, Prometheus.
+
+All of these run on the sampler thread or, for file writes, on a ``BackgroundSubscriber`` thread;
+none is ever on a worker's path. Files appear complete or not at all: one-shot files (JSON) are
+written to a temporary file in the same directory and renamed over the target; streamed files
+(CSV, ``.hlog``) grow as ``<name>.partial`` and are renamed to ``<name>`` when closed. The JSON
+layout is documented in docs/metrics-schema.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from pulsarload.metrics.hdr import Histogram, HlogWriter
+from pulsarload.metrics.recorder import COUNTER_FIELDS, LATENCY_FIELDS
+from pulsarload.metrics.snapshot import PERCENTILE_KEYS, RATE_FIELDS, SCHEMA_VERSION, Snapshot
+
+__all__ = [
+    "CSV_COLUMNS",
+    "CsvSeriesWriter",
+    "HlogExporter",
+    "PROMETHEUS_BUCKETS_US",
+    "SnapshotCollector",
+    "export_snapshot",
+    "read_csv",
+    "read_json",
+    "read_report",
+    "snapshot_row",
+    "start_prometheus_server",
+    "write_json_atomic",
+    "write_report",
+]
+
+REPORT_SCHEMA: Final = "pulsarload.report"
+
+# -- atomic files ---------------------------------------------------------------------------------
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
+    """Write JSON to ``path`` via a temp file + rename: readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=False, allow_nan=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def export_snapshot(
+    directory: str | os.PathLike[str], snap: Snapshot, prefix: str = "snapshot"
+) -> Path:
+    """``DIR/<prefix>-<seq>.json`` for the ``e`` key and periodic exports."""
+    return write_json_atomic(Path(directory) / f"{prefix}-{snap.seq:06d}.json", snap.to_dict())
+
+
+def write_report(
+    path: str | os.PathLike[str], snap: Snapshot, meta: Mapping[str, Any] | None = None
+) -> Path:
+    """The ``--report`` file: run metadata plus the final snapshot with its histograms."""
+    return write_json_atomic(
+        path,
+        {
+            "schema": REPORT_SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "meta": dict(meta or {}),
+            "final": snap.to_dict(histograms=True),
+        },
+    )
+
+
+def read_report(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Snapshot]:
+    data = read_json(path)
+    if data.get("schema") != REPORT_SCHEMA:
+        raise ValueError(f"{path}: not a pulsarload report (schema={data.get('schema')!r})")
+    return dict(data.get("meta", {})), Snapshot.from_dict(data["final"])
+
+
+class _PartialFile:
+    """A text file written as ``<path>.partial`` and renamed to ``<path>`` on close."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.stream: io.TextIOWrapper = open(self.partial, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        self.closed = False
+
+    def close(self) -> Path:
+        if not self.closed:
+            self.closed = True
+            self.stream.flush()
+            os.fsync(self.stream.fileno())
+            self.stream.close()
+            os.replace(self.partial, self.path)
+        return self.path
+
+
+# -- CSV ------------------------------------------------------------------------------------------
+
+_LAT_STATS: Final = ("count", "min", "max", "mean", "stddev", *PERCENTILE_KEYS)
+_RES_FIELDS: Final = (
+    "process_cpu_percent",
+    "rss_bytes",
+    "threads",
+    "net_in_per_s",
+    "net_out_per_s",
+    "gil_enabled",
+)
+CSV_COLUMNS: Final[tuple[str, ...]] = (
+    "seq",
+    "time",
+    "elapsed",
+    "interval",
+    "workers",
+    *COUNTER_FIELDS,
+    "failed",
+    "errors",
+    *(f"rate_{n}" for n in RATE_FIELDS),
+    *(f"{k}_{s}" for k in LATENCY_FIELDS for s in _LAT_STATS),
+    *_RES_FIELDS,
+)
+
+
+def snapshot_row(snap: Snapshot) -> dict[str, Any]:
+    """One flat CSV row for an interval (latencies in microseconds)."""
+    row: dict[str, Any] = {
+        "seq": snap.seq,
+        "time": snap.time,
+        "elapsed": snap.elapsed,
+        "interval": snap.interval,
+        "workers": len(snap.workers),
+    }
+    c = snap.counters
+    for n in COUNTER_FIELDS:
+        row[n] = getattr(c, n)
+    row["failed"] = c.failed
+    row["errors"] = json.dumps(c.errors, sort_keys=True, separators=(",", ":"))
+    for n in RATE_FIELDS:
+        row[f"rate_{n}"] = snap.rates.get(n, 0.0)
+    for k in LATENCY_FIELDS:
+        stats = snap.latency.get(k)
+        d = stats.to_dict() if stats is not None else {}
+        for s in _LAT_STATS:
+            row[f"{k}_{s}"] = d.get(s, 0)
+    res = snap.resources
+    for n in _RES_FIELDS:
+        row[n] = getattr(res, n)
+    return row
+
+
+def _parse_cell(column: str, text: str) -> Any:
+    if column == "errors":
+        return text
+    if text in ("True", "False"):
+        return text == "True"
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def read_csv(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Rows of a CSV written by ``CsvSeriesWriter``, with numbers parsed back."""
+    with open(path, encoding="utf-8", newline="") as f:
+        return [{k: _parse_cell(k, v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+class CsvSeriesWriter:
+    """One CSV row per interval; use as a sampler subscriber (through a BackgroundSubscriber)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._file = _PartialFile(path)
+        self._writer = csv.DictWriter(self._file.stream, fieldnames=CSV_COLUMNS)
+        self._writer.writeheader()
+        self._lock = threading.Lock()
+
+    @property
+    def path(self) -> Path:
+        return self._file.path
+
+    def __call__(self, snap: Snapshot) -> None:
+        with self._lock:
+            if self._file.closed:
+                return
+            # repr() keeps floats exact so the file round-trips.
+            row = {k: repr(v) if isinstance(v, float) else v for k, v in snapshot_row(snap).items()}
+            self._writer.writerow(row)
+            self._file.stream.flush()
+
+    def close(self) -> Path:
+        with self._lock:
+            return self._file.close()
+
+
+# -- HdrHistogram interval log ----------------------------------------------------------------
+
+
+class HlogExporter:
+    """Writes ``.hlog`` (one interval per ``period`` seconds) for HdrHistogram's own tools.
+
+    With one latency kind the lines are untagged; with several, each line is tagged with its
+    kind. Values are microseconds; ``Interval_Max`` is in milliseconds.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        kinds: Sequence[str] = ("publish_latency",),
+        period: float = 1.0,
+        start_time: float | None = None,
+    ) -> None:
+        for k in kinds:
+            if k not in LATENCY_FIELDS:
+                raise ValueError(f"unknown latency kind {k!r}; choose from {LATENCY_FIELDS}")
+        self.kinds = tuple(kinds)
+        self.period = period
+        self._file = _PartialFile(path)
+        self._log = HlogWriter(self._file.stream, max_unit_ratio=1000.0)
+        self._start_time = start_time
+        self._acc: dict[str, Histogram] = {}
+        self._acc_start: float | None = None
+        self._acc_end = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def path(self) -> Path:
+        return self._file.path
+
+    def __call__(self, snap: Snapshot) -> None:
+        with self._lock:
+            if self._file.closed:
+                return
+            begin = snap.time - snap.interval
+            if self._log.base_time is None:
+                self._log.write_header(
+                    self._start_time if self._start_time is not None else begin,
+                    comment="pulsarload latency log, values in microseconds",
+                )
+            if self._acc_start is None:
+                self._acc_start = begin
+            for k in self.kinds:
+                h = snap.histograms.get(k)
+                if h is None:
+                    continue
+                acc = self._acc.get(k)
+                if acc is None:
+                    acc = self._acc[k] = Histogram(h.lowest, h.highest, h.digits)
+                acc.add(h)
+            self._acc_end = snap.time
+            if self._acc_end - self._acc_start >= self.period * 0.999:
+                self._write_interval()
+
+    def _write_interval(self) -> None:
+        assert self._acc_start is not None
+        tagged = len(self.kinds) > 1
+        for k in self.kinds:
+            h = self._acc.get(k) or Histogram()
+            self._log.write_interval(self._acc_start, self._acc_end, h, tag=k if tagged else None)
+        self._file.stream.flush()
+        self._acc = {}
+        self._acc_start = None
+
+    def close(self) -> Path:
+        """Write the last partial interval, then move the file into place."""
+        with self._lock:
+            if not self._file.closed and self._acc_start is not None:
+                self._write_interval()
+            return self._file.close()
+
+
+# -- Prometheus -------------------------------------------------------------------------------
+
+# Bucket upper bounds in microseconds (exported in seconds).
+PROMETHEUS_BUCKETS_US: Final[tuple[int, ...]] = (
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000, 2_500_000, 5_000_000, 10_000_000, 30_000_000, 60_000_000,
+)  # fmt: skip
+
+_PROM_COUNTERS: Final = (
+    # (counter field, metric name without _total, help)
+    ("sent", "messages_sent", "Messages handed to the broker connection."),
+    ("acked", "messages_acked", "Messages acknowledged by the broker (send receipts)."),
+    ("bytes_sent", "sent_payload_bytes", "Payload bytes of sent messages."),
+    ("batches", "batches_sent", "Batches (or single messages) sent."),
+    ("received", "messages_received", "Messages received by consumers."),
+    ("bytes_received", "received_payload_bytes", "Payload bytes of received messages."),
+    ("consumer_acked", "messages_consumer_acked", "Messages acknowledged by consumers."),
+    ("nacked", "messages_nacked", "Messages negatively acknowledged by consumers."),
+    ("redelivered", "messages_redelivered", "Messages received again after redelivery."),
+    ("duplicates", "messages_duplicate", "Duplicate messages seen by verification."),
+    ("gaps", "messages_missing", "Messages missing in sequence (gaps) seen by verification."),
+    ("out_of_order", "messages_out_of_order", "Messages received out of order."),
+)
+_PROM_HISTOGRAMS: Final = (
+    ("publish_latency", "publish_latency_seconds", "Intended send time to broker ack."),
+    ("send_delay", "send_delay_seconds", "Actual minus intended send time (schedule lag)."),
+    ("e2e_latency", "e2e_latency_seconds", "Producer intended send time to consumer receipt."),
+    ("processing_latency", "processing_latency_seconds", "Consumer receive to ack."),
+)
+
+
+class SnapshotCollector:
+    """A prometheus_client collector that builds metric families at scrape time.
+
+    It reads ``get_snapshot()`` (e.g. ``lambda: sampler.latest``): an immutable snapshot, so a
+    scrape never races the sampler. Counters and histograms are totals since start/reset.
+    """
+
+    def __init__(
+        self,
+        get_snapshot: Callable[[], Snapshot | None],
+        namespace: str = "pulsarload",
+        buckets_us: Sequence[int] = PROMETHEUS_BUCKETS_US,
+    ) -> None:
+        self._get = get_snapshot
+        self.namespace = namespace
+        self.buckets_us = tuple(buckets_us)
+
+    def describe(self) -> Iterable[Any]:
+        return []  # families depend on the snapshot; skip describe-time collection
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import (
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            HistogramMetricFamily,
+        )
+
+        snap = self._get()
+        if snap is None:
+            return
+        ns = self.namespace
+        label_names = sorted(snap.labels)
+        label_values = [snap.labels[k] for k in label_names]
+        total = snap.total
+
+        for fld, name, doc in _PROM_COUNTERS:
+            fam = CounterMetricFamily(f"{ns}_{name}", doc, labels=label_names)
+            fam.add_metric(label_values, getattr(total, fld))
+            yield fam
+        fam = CounterMetricFamily(
+            f"{ns}_messages_failed",
+            "Messages that failed, by error category.",
+            labels=[*label_names, "category"],
+        )
+        for cat, n in sorted(total.errors.items()):
+            fam.add_metric([*label_values, cat], n)
+        yield fam
+
+        for kind, name, doc in _PROM_HISTOGRAMS:
+            h = snap.total_histograms.get(kind)
+            if h is None:
+                continue
+            counts = h.counts_by_edges(self.buckets_us)
+            running = 0
+            buckets: list[tuple[str, float]] = []
+            for edge, c in zip(self.buckets_us, counts, strict=False):
+                running += c
+                buckets.append((repr(edge / 1e6), running))
+            running += counts[-1]
+            buckets.append(("+Inf", running))
+            stats = snap.total_latency.get(kind)
+            sum_seconds = (stats.mean * stats.count / 1e6) if stats is not None else 0.0
+            fam = HistogramMetricFamily(f"{ns}_{name}", doc, labels=label_names)
+            fam.add_metric(label_values, buckets, sum_seconds)
+            yield fam
+
+        def gauge(name: str, doc: str, value: float) -> Any:
+            g = GaugeMetricFamily(f"{ns}_{name}", doc, labels=label_names)
+            g.add_metric(label_values, value)
+            return g
+
+        res = snap.resources
+        yield gauge(
+            "elapsed_seconds", "Seconds since the run (or last reset) started.", snap.elapsed
+        )
+        yield gauge("workers", "Worker threads.", len(snap.workers))
+        yield gauge("process_resident_memory_bytes", "Resident set size.", res.rss_bytes)
+        yield gauge("process_threads", "OS threads in the process.", res.threads)
+        yield gauge(
+            "gil_enabled",
+            "1 if the GIL is on (it should be 0 on a free-threaded build).",
+            1.0 if res.gil_enabled else 0.0,
+        )
+        yield gauge(
+            "free_threaded_build",
+            "1 on a free-threaded interpreter build.",
+            1.0 if res.free_threaded_build else 0.0,
+        )
+        yield gauge("connections", "Open broker connections.", res.connections)
+        cpu = CounterMetricFamily(
+            f"{ns}_process_cpu_seconds", "Process CPU time (user+system).", labels=label_names
+        )
+        cpu.add_metric(label_values, res.process_cpu_seconds)
+        yield cpu
+        net_in = CounterMetricFamily(
+            f"{ns}_network_received_bytes", "Bytes read from broker sockets.", labels=label_names
+        )
+        net_in.add_metric(label_values, res.net_bytes_in)
+        yield net_in
+        net_out = CounterMetricFamily(
+            f"{ns}_network_sent_bytes", "Bytes written to broker sockets.", labels=label_names
+        )
+        net_out.add_metric(label_values, res.net_bytes_out)
+        yield net_out
+
+        wl = [*label_names, "worker"]
+        wcpu = GaugeMetricFamily(
+            f"{ns}_worker_cpu_ratio",
+            "Worker thread CPU use over the last interval (1 = one core).",
+            labels=wl,
+        )
+        wpend = GaugeMetricFamily(
+            f"{ns}_worker_pending_sends_messages",
+            "Messages sent and not yet acknowledged.",
+            labels=wl,
+        )
+        wq = GaugeMetricFamily(
+            f"{ns}_worker_receiver_queue_messages",
+            "Messages waiting in the consumer's receiver queue.",
+            labels=wl,
+        )
+        wstate = GaugeMetricFamily(
+            f"{ns}_worker_state", "1 for the worker's current state.", labels=[*wl, "state"]
+        )
+        for w in snap.workers:
+            lv = [*label_values, w.worker_id]
+            if w.cpu_percent is not None:
+                wcpu.add_metric(lv, w.cpu_percent / 100.0)
+            wpend.add_metric(lv, w.pending_sends)
+            wq.add_metric(lv, w.receiver_queue)
+            wstate.add_metric([*lv, w.state], 1.0)
+        yield wcpu
+        yield wpend
+        yield wq
+        yield wstate
+
+
+def start_prometheus_server(
+    port: int,
+    get_snapshot: Callable[[], Snapshot | None],
+    addr: str = "0.0.0.0",
+    namespace: str = "pulsarload",
+) -> tuple[Any, Any]:
+    """Serve ``/metrics`` on ``port`` from a private registry; returns (server, thread).
+
+    Stop it with ``server.shutdown()``. Port 0 picks a free port (``server.server_port``).
+    """
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(get_snapshot, namespace))
+    return start_http_server(port, addr=addr, registry=registry)
+
+
+def prometheus_text(
+    get_snapshot: Callable[[], Snapshot | None], namespace: str = "pulsarload"
+) -> str:
+    """The exposition text a scrape would return (tests, ``--prometheus-dump``)."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(get_snapshot, namespace))
+    return generate_latest(registry).decode("utf-8")

@@ -1,0 +1,152 @@
+"""Exports: JSON report, CSV series, .hlog, Prometheus text and HTTP endpoint."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from pulsarload.metrics.export import (
+    CSV_COLUMNS,
+    PROMETHEUS_BUCKETS_US,
+    CsvSeriesWriter,
+    HlogExporter,
+    export_snapshot,
+    prometheus_text,
+    read_csv,
+    read_json,
+    read_report,
+    snapshot_row,
+    start_prometheus_server,
+    write_json_atomic,
+    write_report,
+)
+from pulsarload.metrics.hdr import HlogReader
+from pulsarload.metrics.resources import ResourceStats
+from pulsarload.metrics.snapshot import Sampler, Snapshot
+
+
+class NullResources:
+    def sample(self, threads: object = ()) -> ResourceStats:
+        return ResourceStats(rss_bytes=4096, gil_enabled=False, free_threaded_build=True)
+
+
+def run_ticks(n: int = 5) -> list[Snapshot]:
+    s = Sampler(resources=NullResources(), grace=0, labels={"role": "producer"})  # type: ignore[arg-type]
+    a, b = s.new_slot("w0"), s.new_slot("w1")
+    out = []
+    for k in range(n):
+        for v in range(1, 201):
+            a.active.record_send_batch(1, 64)
+            a.active.record_ack(v * 37 + k)
+            b.active.record_ack(v * 1500)
+        b.active.record_failure("timeout", k)
+        a.active.record_send_delay(10 * (k + 1))
+        out.append(s.tick())
+    return out
+
+
+def test_json_atomic_write_and_report_round_trip(tmp_path: Path) -> None:
+    snaps = run_ticks()
+    path = write_report(tmp_path / "out" / "report.json", snaps[-1], meta={"topic": "t"})
+    assert [p.name for p in path.parent.iterdir()] == ["report.json"]  # no temp file left
+    meta, back = read_report(path)
+    assert meta == {"topic": "t"}
+    assert back == snaps[-1]
+    assert back.total_histograms["publish_latency"].total_count == 2000
+    p2 = export_snapshot(tmp_path, snaps[0])
+    assert p2.name == "snapshot-000001.json"
+    assert Snapshot.from_dict(read_json(p2)) == snaps[0]
+
+
+def test_json_write_failure_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        write_json_atomic(tmp_path / "x.json", {"bad": float("nan")})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_csv_round_trip(tmp_path: Path) -> None:
+    snaps = run_ticks()
+    w = CsvSeriesWriter(tmp_path / "series.csv")
+    for snap in snaps:
+        w(snap)
+    assert not (tmp_path / "series.csv").exists()  # still .partial while running
+    assert (tmp_path / "series.csv.partial").exists()
+    path = w.close()
+    w(snaps[0])  # ignored after close
+    rows = read_csv(path)
+    assert len(rows) == len(snaps)
+    assert list(rows[0]) == list(CSV_COLUMNS)
+    for row, snap in zip(rows, snaps, strict=True):
+        assert row == snapshot_row(snap)
+    assert rows[-1]["errors"] == json.dumps({"timeout": 4}, separators=(",", ":"))
+    assert rows[0]["publish_latency_count"] == 400
+    assert not (tmp_path / "series.csv.partial").exists()
+
+
+def test_hlog_exporter_writes_one_interval_per_second(tmp_path: Path) -> None:
+    import dataclasses
+
+    snaps = [
+        dataclasses.replace(s, time=1_700_000_000.0 + 0.25 * (i + 1), interval=0.25)
+        for i, s in enumerate(run_ticks(10))
+    ]
+    ex = HlogExporter(tmp_path / "lat.hlog", kinds=("publish_latency", "send_delay"))
+    for s in snaps:
+        ex(s)
+    path = ex.close()
+    with open(path) as f:
+        reader = HlogReader(f)
+        intervals = list(reader)
+    assert reader.start_time == pytest.approx(1_700_000_000.0)
+    # 10 ticks of 0.25 s: two full seconds and one half-second tail, two tagged kinds each.
+    assert len(intervals) == 6
+    assert [iv.tag for iv in intervals[:2]] == ["publish_latency", "send_delay"]
+    pub = [iv for iv in intervals if iv.tag == "publish_latency"]
+    assert sum(iv.histogram.total_count for iv in pub) == 4000
+    assert pub[0].length == pytest.approx(1.0)
+    assert pub[2].length == pytest.approx(0.5)
+
+
+def test_prometheus_text_parses(tmp_path: Path) -> None:
+    snaps = run_ticks()
+    text = prometheus_text(lambda: snaps[-1])
+    fams = {f.name: f for f in text_string_to_metric_families(text)}
+    sent = fams["pulsarload_messages_sent"]
+    assert sent.type == "counter"
+    assert sent.samples[0].value == 1000
+    assert sent.samples[0].labels == {"role": "producer"}
+    failed = fams["pulsarload_messages_failed"]
+    assert failed.samples[0].labels == {"role": "producer", "category": "timeout"}
+    assert failed.samples[0].value == 10
+    hist = fams["pulsarload_publish_latency_seconds"]
+    assert hist.type == "histogram"
+    buckets = [s for s in hist.samples if s.name.endswith("_bucket")]
+    assert len(buckets) == len(PROMETHEUS_BUCKETS_US) + 1
+    assert buckets[-1].labels["le"] == "+Inf" and buckets[-1].value == 2000
+    values = [b.value for b in buckets]
+    assert values == sorted(values)
+    count = next(s for s in hist.samples if s.name.endswith("_count"))
+    assert count.value == 2000
+    assert fams["pulsarload_gil_enabled"].samples[0].value == 0
+    assert fams["pulsarload_workers"].samples[0].value == 2
+    assert "pulsarload_worker_state" in fams
+    assert prometheus_text(lambda: None) == ""
+
+
+def test_prometheus_http_endpoint() -> None:
+    snaps = run_ticks(2)
+    server, thread = start_prometheus_server(0, lambda: snaps[-1], addr="127.0.0.1")
+    try:
+        port = server.server_port
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+            body = resp.read().decode()
+        names = {f.name for f in text_string_to_metric_families(body)}
+        assert "pulsarload_e2e_latency_seconds" in names
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
