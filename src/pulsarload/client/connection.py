@@ -129,6 +129,7 @@ class Connection:
         self._parser = FrameParser()
         self._reader: threading.Thread | None = None
         self._closed = threading.Event()
+        self._close_done = threading.Event()  # set once every handler has heard of the close
         self.close_reason: BaseException | None = None
         self.created_at = time.monotonic()
 
@@ -289,7 +290,8 @@ class Connection:
         return self._closed.is_set()
 
     def wait_closed(self, timeout: float | None = None) -> bool:
-        return self._closed.wait(timeout)
+        """Wait until closed and every handler and listener has been told."""
+        return self._close_done.wait(timeout)
 
     def add_close_listener(self, listener: Callable[[Connection], None]) -> None:
         """Call `listener(conn)` once when the connection closes (at once if already closed)."""
@@ -477,6 +479,7 @@ class Connection:
                 listener(self)
             except Exception:
                 log.exception("close listener failed")
+        self._close_done.set()
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the reader thread to end (after `close`)."""

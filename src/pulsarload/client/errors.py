@@ -179,9 +179,9 @@ class InvalidMessage(PulsarError, ValueError):
 
 
 class LookupFailed(PulsarError):
-    """Topic lookup gave up (too many redirects, or a failed response without a known code)."""
+    """Topic lookup gave up (too many redirects, no usable broker URL, or a failed response
+    without a known code): retrying the same lookup at once would loop the same way."""
 
-    retriable = True
     result = Result.LookupError
 
 

@@ -8,7 +8,9 @@ PRODUCER, SEND (a receipt per frame) and CLOSE_PRODUCER. A test overrides a comm
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -63,20 +65,16 @@ class FakeConn:
         with self.lock:
             if self.closed:
                 return
-            try:
+            with contextlib.suppress(OSError):
                 self.sock.sendall(data)
-            except OSError:
-                pass
 
     def close(self) -> None:
         with self.lock:
             if self.closed:
                 return
             self.closed = True
-        try:
+        with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.sock.close()
 
 
@@ -91,6 +89,8 @@ class FakeBroker:
     answer_connect: bool = True
     #: Delay before each SEND_RECEIPT (seconds).
     receipt_delay: float = 0.0
+    #: Serve TLS with this server-side context.
+    ssl_context: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
         self.received: list[Received] = []
@@ -109,7 +109,8 @@ class FakeBroker:
 
     @property
     def url(self) -> str:
-        return f"pulsar://127.0.0.1:{self.port}"
+        scheme = "pulsar+ssl" if self.ssl_context is not None else "pulsar"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -125,10 +126,8 @@ class FakeBroker:
     def stop(self) -> None:
         self._stopping = True
         if self._listener is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._listener.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             self._listener.close()
             self._listener = None
         if self._thread is not None:
@@ -176,13 +175,17 @@ class FakeBroker:
     def _serve(self, conn: FakeConn) -> None:
         parser = FrameParser(max_message_size=64 * 1024 * 1024)
         try:
+            if self.ssl_context is not None:
+                conn.sock.settimeout(5)
+                conn.sock = self.ssl_context.wrap_socket(conn.sock, server_side=True)
+                conn.sock.settimeout(None)
             while True:
                 data = conn.sock.recv(65536)
                 if not data:
                     break
                 for frame in parser.feed(data):
                     self._handle(conn, frame)
-        except OSError:
+        except (OSError, ssl.SSLError):
             pass
         finally:
             conn.close()
@@ -212,6 +215,7 @@ class FakeBroker:
             conn.send(
                 CommandLookupTopicResponse(
                     brokerServiceUrl=self.url,
+                    brokerServiceUrlTls=self.url if self.ssl_context is not None else None,
                     response=LookupType.Connect,
                     request_id=cmd.request_id,
                     authoritative=True,
