@@ -150,3 +150,16 @@ def test_prometheus_http_endpoint() -> None:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+def test_grafana_dashboard_uses_only_exported_metrics() -> None:
+    import re
+
+    dashboard = Path(__file__).parents[3] / "docs" / "grafana-dashboard.json"
+    exprs = json.dumps(json.loads(dashboard.read_text()))
+    used = set(re.findall(r"pulsarload_[a-z0-9_]+", exprs))
+    text = prometheus_text(lambda: run_ticks(1)[-1])
+    exported = {s.name for f in text_string_to_metric_families(text) for s in f.samples}
+    exported |= {f.name for f in text_string_to_metric_families(text)}
+    missing = used - exported
+    assert not missing, missing
