@@ -18,7 +18,7 @@ $(PY) $(PY_GIL) &: scripts/setup-python.sh
 	./scripts/setup-python.sh
 
 $(STAMP): $(PY) pyproject.toml
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --only-binary=numpy,lz4,crc32c,psutil,backports.zstd -e '.[test]'
 	$(PY) -c "import sys; assert not sys._is_gil_enabled(), 'GIL is on in .venv'"
 	touch $@
 
