@@ -1,0 +1,461 @@
+"""Start, stop and ask about a local Apache Pulsar standalone running as a detached JVM.
+
+The JVM runs in its own session (so a Ctrl-C in the terminal that started it does not reach it
+and `stop` can end its whole process group), writes stdout and stderr to one log file, and is
+tracked by a pid file under ``settings.home``. A pid is only trusted when the process behind it
+still runs ``PulsarStandaloneStarter`` with our config file, so a stale pid file, or a pid the
+kernel has since given to another program, is never signalled.
+
+Layout of ``settings.home`` (default ``~/.cache/pulsarload/standalone``)::
+
+    conf/standalone.conf  conf/log4j2.xml  conf/client.conf   rendered on every start
+    data/metadata  data/bookkeeper                           RocksDB metadata and the bookie
+    logs/pulsar-standalone.log (.1 is the previous run)      the JVM's output
+    pulsar-standalone.pid
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import socket
+import string
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from pulsarload.broker import jvm
+from pulsarload.broker.errors import BrokerError
+from pulsarload.broker.maven import ensure_classpath, file_lock, lib_dir
+from pulsarload.config import LocalBrokerSettings
+
+__all__ = [
+    "BrokerError",
+    "BrokerStatus",
+    "StandaloneBroker",
+    "admin_ready",
+    "ensure_classpath",
+    "port_in_use",
+    "render_template",
+]
+
+MAIN_CLASS = "org.apache.pulsar.PulsarStandaloneStarter"
+TEMPLATE_DIR = Path(__file__).parent
+BIND_ADDRESS = "127.0.0.1"
+ADVERTISED_ADDRESS = "localhost"
+#: Each readiness probe gives up after this long; the wait as a whole is settings.start_timeout_s.
+PROBE_TIMEOUT_S = 3.0
+POLL_INTERVAL_S = 0.5
+
+# Children this process started; kept so `stop` can reap them (a zombie still answers kill 0).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    """What `status` found. `running`: our JVM is alive; `ready`: the admin API says so."""
+
+    running: bool
+    ready: bool
+    pid: int | None
+    service_url: str
+    admin_url: str
+    home: Path
+
+
+def render_template(name: str, **values: object) -> str:
+    """A template from this package with ``$name`` placeholders filled in (all required)."""
+    text = (TEMPLATE_DIR / name).read_text()
+    return string.Template(text).substitute({k: str(v) for k, v in values.items()})
+
+
+def port_in_use(port: int, host: str = "0.0.0.0") -> bool:
+    """Whether something already listens on `port` (any address), checked by binding to it.
+
+    SO_REUSEADDR is set, as the JVM sets it, so ports left in TIME_WAIT by an earlier run do
+    not count as taken.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return True
+            raise
+    return False
+
+
+def _http_ok(url: str, timeout: float = PROBE_TIMEOUT_S) -> bytes | None:
+    """The body of a 200 answer from `url`, or None; never through an HTTP proxy."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout) as resp:
+            return resp.read() if resp.status == 200 else None
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def admin_ready(admin_url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Ready = the broker says so AND namespace public/default exists (created last at start)."""
+    base = admin_url.rstrip("/")
+    if _http_ok(f"{base}/admin/v2/brokers/ready", timeout) is None:
+        return False
+    # Ask for the tenant first: listing the namespaces of a missing tenant logs an ERROR.
+    tenants = _json_list(_http_ok(f"{base}/admin/v2/tenants", timeout))
+    if "public" not in tenants:
+        return False
+    return "public/default" in _json_list(_http_ok(f"{base}/admin/v2/namespaces/public", timeout))
+
+
+def _json_list(body: bytes | None) -> list[object]:
+    if body is None:
+        return []
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
+
+
+def read_pid(pid_file: Path) -> int | None:
+    """The pid in the file, or None when there is no file or it holds no positive integer."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if pid > 0 else None
+
+
+def _cmdline(pid: int) -> str | None:
+    proc = Path(f"/proc/{pid}")
+    if proc.parent.exists():
+        try:
+            stat = (proc / "stat").read_text()
+            if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return None  # exited, not yet reaped
+            return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            return None
+    try:  # no /proc (macOS): ask ps
+        out = subprocess.run(
+            ["ps", "-o", "stat=,command=", "-p", str(pid)],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if not out or out.startswith("Z"):
+        return None
+    return out.split(None, 1)[1] if " " in out else ""
+
+
+def process_matches(pid: int, marker: str) -> bool:
+    """Whether `pid` is alive and its command line contains the main class and `marker`."""
+    cmd = _cmdline(pid)
+    return cmd is not None and MAIN_CLASS in cmd and marker in cmd
+
+
+class StandaloneBroker:
+    """The local standalone of one `LocalBrokerSettings` (ports, home folder, timeouts)."""
+
+    def __init__(self, settings: LocalBrokerSettings | None = None) -> None:
+        self.settings = settings or LocalBrokerSettings()
+        self.home = Path(self.settings.home).expanduser().resolve()
+        self.conf_dir = self.home / "conf"
+        self.data_dir = self.home / "data"
+        self.pid_file = self.home / "pulsar-standalone.pid"
+        self.conf_file = self.conf_dir / "standalone.conf"
+
+    # --- queries -----------------------------------------------------------------------------
+
+    def log_path(self) -> Path:
+        return self.home / "logs" / "pulsar-standalone.log"
+
+    def tail_log(self, lines: int = 50) -> str:
+        """The last `lines` lines of the broker log ('' when there is none yet)."""
+        return tail_file(self.log_path(), lines)
+
+    def pid(self) -> int | None:
+        """Our broker's pid, or None (a stale pid file is removed)."""
+        pid = read_pid(self.pid_file)
+        if pid is None:
+            return None
+        if process_matches(pid, str(self.conf_file)):
+            return pid
+        self._reap(pid)
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def status(self) -> BrokerStatus:
+        pid = self.pid()
+        ready = pid is not None and admin_ready(self.settings.admin_url)
+        return self._status(pid, ready)
+
+    def _status(self, pid: int | None, ready: bool) -> BrokerStatus:
+        return BrokerStatus(
+            running=pid is not None,
+            ready=ready,
+            pid=pid,
+            service_url=self.settings.service_url,
+            admin_url=self.settings.admin_url,
+            home=self.home,
+        )
+
+    # --- start ---------------------------------------------------------------------------------
+
+    def start(self) -> BrokerStatus:
+        """Start the broker and return once it is ready; at once if it already is.
+
+        Fetches the jars first when they are not cached yet (that time is not counted in
+        settings.start_timeout_s). Raises BrokerError, with the log's last lines when the JVM
+        got that far; a JVM this call launched is stopped again when it fails to become ready.
+        """
+        self.home.mkdir(parents=True, exist_ok=True)
+        with file_lock(self.home / ".start.lock"):
+            pid = self.pid()
+            if pid is not None:
+                if admin_ready(self.settings.admin_url):
+                    return self._status(pid, True)
+                self._check_running_ports(pid)
+                # Started by someone else and still coming up: wait for it, do not launch twice.
+                return self._wait_ready(pid, None, launched=False)
+            java = jvm.find_java()
+            ensure_classpath(self.settings)
+            self._check_ports()
+            cmd = self.command(java)
+            proc = self._launch(cmd)
+            try:
+                return self._wait_ready(proc.pid, proc, launched=True)
+            except KeyboardInterrupt:
+                self.stop()  # the user gave up on this start: leave nothing half-started
+                raise
+
+    def _check_running_ports(self, pid: int) -> None:
+        """Refuse to wait for a broker of this home that listens on other ports than asked."""
+        running = conf_ports(self.conf_file)
+        wanted = (self.settings.broker_port, self.settings.web_port)
+        if running is not None and running != wanted:
+            raise BrokerError(
+                f"the local broker (pid {pid}, {self.home}) already runs on ports "
+                f"{running[0]}/{running[1]}, not {wanted[0]}/{wanted[1]}; "
+                "stop it first (`pulsarload broker stop` with its ports)"
+            )
+
+    def _check_ports(self) -> None:
+        # The embedded bookie needs no fixed port: with the RocksDB metadata store Pulsar 4.0's
+        # standalone gives it a free one at every start (and ignores --bookkeeper-port).
+        s = self.settings
+        for what, port, env in (
+            ("broker", s.broker_port, "PULSARLOAD_BROKER_PORT"),
+            ("web/admin", s.web_port, "PULSARLOAD_WEB_PORT"),
+        ):
+            if port_in_use(port):
+                raise BrokerError(
+                    f"port {port} ({what}) is already in use, perhaps by another Pulsar; "
+                    f"stop that process or choose another port with {env}=<port>"
+                )
+
+    def command(self, java: jvm.Java) -> list[str]:
+        """The java command line of the standalone (also writes its config files)."""
+        self._write_configs()
+        logs = self.log_path().parent
+        return [
+            java.path,
+            *jvm.version_flags(java),
+            *jvm.broker_mem_flags(),
+            *jvm.COMMON_PROPS,
+            *jvm.BROKER_MODULE_FLAGS,
+            "-Djute.maxbuffer=10485760",
+            "-Dzookeeper.clientTcpKeepAlive=true",
+            "-Dlog4j.shutdownHookEnabled=false",
+            f"-Dlog4j.configurationFile={self.conf_dir / 'log4j2.xml'}",
+            f"-Dpulsar.log.dir={logs}",
+            "-Dbookkeeper.metadata.bookie.drivers="
+            "org.apache.pulsar.metadata.bookkeeper.PulsarMetadataBookieDriver",
+            "-Dbookkeeper.metadata.client.drivers="
+            "org.apache.pulsar.metadata.bookkeeper.PulsarMetadataClientDriver",
+            "-cp",
+            f"{lib_dir(self.settings.pulsar_version)}/*",
+            MAIN_CLASS,
+            "--config",
+            str(self.conf_file),
+            "-nfw",
+            "-nss",
+            "--metadata-dir",
+            str(self.data_dir / "metadata"),
+            "--bookkeeper-dir",
+            str(self.data_dir / "bookkeeper"),
+        ]
+
+    def _write_configs(self) -> None:
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "metadata").parent.mkdir(parents=True, exist_ok=True)
+        self.conf_file.write_text(
+            render_template(
+                "standalone.conf",
+                home=self.home,
+                broker_port=self.settings.broker_port,
+                web_port=self.settings.web_port,
+                bind_address=BIND_ADDRESS,
+                advertised_address=ADVERTISED_ADDRESS,
+            )
+        )
+        (self.conf_dir / "log4j2.xml").write_text((TEMPLATE_DIR / "log4j2.conf").read_text())
+        write_client_conf(
+            self.conf_dir / "client.conf", self.settings.service_url, self.settings.admin_url
+        )
+
+    def _launch(self, cmd: list[str]) -> subprocess.Popen[bytes]:
+        log = self.log_path()
+        log.parent.mkdir(parents=True, exist_ok=True)
+        if log.exists() and log.stat().st_size:
+            log.replace(log.with_name(log.name + ".1"))
+        env = dict(os.environ, OTEL_SEMCONV_STABILITY_OPT_IN="jvm")
+        with log.open("ab") as out:
+            out.write(f"# pulsarload: {' '.join(cmd)}\n".encode())
+            out.flush()
+            try:
+                proc = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.home,
+                    env=env,
+                    start_new_session=True,
+                    close_fds=True,
+                )
+            except OSError as exc:
+                raise BrokerError(f"cannot run {cmd[0]} ({exc}); {jvm.JAVA_INSTALL_HINT}") from None
+        _children[proc.pid] = proc
+        tmp = self.pid_file.with_suffix(".pid.tmp")
+        tmp.write_text(f"{proc.pid}\n")
+        tmp.replace(self.pid_file)
+        return proc
+
+    def _wait_ready(
+        self, pid: int, proc: subprocess.Popen[bytes] | None, *, launched: bool
+    ) -> BrokerStatus:
+        deadline = time.monotonic() + self.settings.start_timeout_s
+        marker = str(self.conf_file)
+        while True:
+            exited = proc.poll() is not None if proc is not None else False
+            if exited or not process_matches(pid, marker):
+                self.pid_file.unlink(missing_ok=True)
+                code = f" (exit code {proc.returncode})" if proc is not None else ""
+                raise BrokerError(self._failure(f"the broker JVM exited during start-up{code}"))
+            if admin_ready(self.settings.admin_url):
+                return self._status(pid, True)
+            if time.monotonic() >= deadline:
+                if launched:
+                    self.stop()
+                raise BrokerError(
+                    self._failure(
+                        f"the broker was not ready within {self.settings.start_timeout_s:.0f} s"
+                    )
+                )
+            time.sleep(POLL_INTERVAL_S)
+
+    def _failure(self, what: str) -> str:
+        tail = self.tail_log(20).rstrip()
+        msg = f"{what}; see {self.log_path()}"
+        return f"{msg}\n--- last lines of the log ---\n{tail}" if tail else msg
+
+    # --- stop ----------------------------------------------------------------------------------
+
+    def stop(self) -> bool:
+        """Stop our broker: TERM, then KILL after stop_timeout_s. False if none was running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        marker = str(self.conf_file)
+        _signal_group(pid, signal.SIGTERM)
+        if not self._wait_gone(pid, marker, self.settings.stop_timeout_s):
+            _signal_group(pid, signal.SIGKILL)
+            if not self._wait_gone(pid, marker, 15.0):
+                raise BrokerError(
+                    f"broker pid {pid} did not exit even after SIGKILL; check it with `ps {pid}`"
+                )
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def _wait_gone(self, pid: int, marker: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            self._reap(pid)
+            if not process_matches(pid, marker):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
+
+    @staticmethod
+    def _reap(pid: int) -> None:
+        proc = _children.get(pid)
+        if proc is not None and proc.poll() is not None:
+            _children.pop(pid, None)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    """Signal the JVM's process group (it leads its own session), or just the pid."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError as exc:
+        raise BrokerError(f"not allowed to signal broker pid {pid} ({exc})") from None
+
+
+def conf_ports(conf_file: Path) -> tuple[int, int] | None:
+    """(brokerServicePort, webServicePort) of a rendered standalone.conf, or None."""
+    values: dict[str, str] = {}
+    try:
+        for line in conf_file.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and not key.startswith("#"):
+                values[key.strip()] = value.strip()
+        return int(values["brokerServicePort"]), int(values["webServicePort"])
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def write_client_conf(path: Path, service_url: str, admin_url: str) -> None:
+    """The client.conf that pulsar-perf reads first (its -u flag still overrides it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# written by pulsarload for pulsar-perf\n"
+        f"webServiceUrl={admin_url}\n"
+        f"brokerServiceUrl={service_url}\n"
+    )
+
+
+def tail_file(path: Path, lines: int) -> str:
+    """The last `lines` lines of a text file, reading only its end."""
+    if lines <= 0:
+        return ""
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            block, data = 8192, b""
+            while size > 0 and data.count(b"\n") <= lines:
+                step = min(block, size)
+                size -= step
+                f.seek(size)
+                data = f.read(step) + data
+                block *= 2
+    except OSError:
+        return ""
+    text = data.decode(errors="replace")
+    return "\n".join(text.splitlines()[-lines:]) + ("\n" if text else "")
