@@ -1,0 +1,123 @@
+"""The one small interface the load layer needs from a Pulsar client.
+
+A worker thread owns one `EngineProducer` or `EngineConsumer`. Sends complete through a callback
+that may run on another thread (the client's reader or I/O thread); it must be cheap and must not
+touch the worker's recorder, so the load layer hands in a callback that only queues the outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pulsarload.config import ConsumeSettings, ProduceSettings
+from pulsarload.errors import ConfigError
+
+#: on_done(count, error_category): error_category is None on success, else a short category
+#: name such as "timeout", "queue_full", "TopicTerminated" (counted by category in the metrics).
+SendDone = Callable[[int, str | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedMessage:
+    """What the load layer reads from a received message; `handle` is the engine's own object."""
+
+    data: bytes
+    topic: str
+    message_id: str
+    publish_time_ms: int
+    event_time_ms: int
+    redelivery_count: int
+    key: str | None = None
+    properties: Mapping[str, str] = field(default_factory=dict)
+    handle: Any = None
+
+
+class EngineProducer(Protocol):
+    def send_batch(
+        self,
+        payloads: Sequence[bytes],
+        on_done: SendDone,
+        *,
+        key: str | None = None,
+        properties: Mapping[str, str] | None = None,
+    ) -> None:
+        """Queue the payloads for sending (blocks while the pending queue is full, if so set)."""
+
+    def pending(self) -> int:
+        """Messages sent but not yet acknowledged or failed (backpressure)."""
+
+    def flush(self, timeout_s: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class EngineConsumer(Protocol):
+    def receive(self, timeout_ms: int) -> ReceivedMessage | None:
+        """The next message, or None when none arrived within the timeout."""
+
+    def acknowledge(self, message: ReceivedMessage) -> None: ...
+
+    def acknowledge_cumulative(self, message: ReceivedMessage) -> None: ...
+
+    def negative_acknowledge(self, message: ReceivedMessage) -> None: ...
+
+    def seek(self, target: str) -> None:
+        """`earliest`, `latest`, a message id `ledger:entry[:partition]`, or ms since the epoch."""
+
+    def queue_fill(self) -> int:
+        """Messages waiting in the receiver queue (backpressure)."""
+
+    def close(self) -> None: ...
+
+
+class Engine(Protocol):
+    name: str
+
+    def create_producer(self, settings: ProduceSettings, name: str | None) -> EngineProducer: ...
+
+    def create_consumer(
+        self,
+        settings: ConsumeSettings,
+        name: str | None,
+        listener: Callable[[ReceivedMessage], None] | None = None,
+    ) -> EngineConsumer: ...
+
+    def close(self) -> None: ...
+
+
+def error_category(exc: BaseException) -> str:
+    """A short, stable name for counting failures by kind."""
+    name = type(exc).__name__
+    if "Timeout" in name or isinstance(exc, TimeoutError):
+        return "timeout"
+    if "QueueIsFull" in name:
+        return "queue_full"
+    if isinstance(exc, (ConnectionError, OSError)) or "Connect" in name:
+        return "connection"
+    return name
+
+
+def parse_properties(pairs: Sequence[str]) -> dict[str, str]:
+    """`K=V` strings from the command line into message properties."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"property {pair!r} is not of the form KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def create_engine(name: str, settings: ProduceSettings | ConsumeSettings) -> Engine:
+    """The engine by name; `official` only where Apache's pulsar-client imports."""
+    if name == "native":
+        from pulsarload.engines.native import NativeEngine
+
+        return NativeEngine(settings)
+    if name == "official":
+        from pulsarload.engines.official import OfficialEngine
+
+        return OfficialEngine(settings)
+    raise ConfigError(f"engine {name!r} is unknown; use native or official")

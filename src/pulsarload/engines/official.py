@@ -1,0 +1,225 @@
+"""The `official` engine: Apache's `pulsar-client` (C++ core), for side-by-side comparison.
+
+It has wheels for GIL builds only, so it is imported here and nowhere else; asked for on a
+free-threaded build (where it cannot be installed) it says so in one line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from pulsarload.config import ConsumeSettings, ProduceSettings, RunSettings
+from pulsarload.engines.base import ReceivedMessage, SendDone
+from pulsarload.errors import ConfigError, UserError
+
+try:
+    import pulsar
+except ImportError:  # the normal case on a free-threaded build
+    pulsar = None
+
+
+def _require() -> Any:
+    if pulsar is None:
+        raise UserError(
+            "the official engine needs Apache's pulsar-client, which has no free-threaded build; "
+            "run with .venv-gil/bin/pulsarload, or use --engine native"
+        )
+    return pulsar
+
+
+def _client_for(settings: RunSettings) -> Any:
+    p = _require()
+    kwargs: dict[str, Any] = {
+        "operation_timeout_seconds": max(1, int(settings.operation_timeout_s)),
+        "connection_timeout_ms": int(settings.operation_timeout_s * 1000),
+        "tls_validate_hostname": settings.tls_validate_hostname,
+    }
+    if settings.auth_token:
+        kwargs["authentication"] = p.AuthenticationToken(settings.auth_token)
+    if settings.tls_ca_file:
+        kwargs["tls_trust_certs_file_path"] = settings.tls_ca_file
+    try:
+        return p.Client(settings.service_url, **kwargs)
+    except Exception as err:
+        raise UserError(f"official client cannot use {settings.service_url}: {err}") from None
+
+
+def _category(result: Any) -> str | None:
+    if result == pulsar.Result.Ok:
+        return None
+    name = str(result).rsplit(".", 1)[-1]
+    return {"Timeout": "timeout", "ProducerQueueIsFull": "queue_full"}.get(name, name)
+
+
+class OfficialProducer:
+    def __init__(self, producer: Any) -> None:
+        self._producer = producer
+        self._sent = 0  # written by the worker thread only
+        self._done = 0  # written by the client's one I/O thread only (io_threads=1)
+
+    def send_batch(
+        self,
+        payloads: Sequence[bytes],
+        on_done: SendDone,
+        *,
+        key: str | None = None,
+        properties: Mapping[str, str] | None = None,
+    ) -> None:
+        def callback(result: Any, _msg_id: Any) -> None:
+            self._done += 1
+            on_done(1, _category(result))
+
+        kwargs: dict[str, Any] = {}
+        if key is not None:
+            kwargs["partition_key"] = key
+        if properties:
+            kwargs["properties"] = dict(properties)
+        send = self._producer.send_async
+        for payload in payloads:
+            self._sent += 1
+            try:
+                send(payload, callback, **kwargs)
+            except Exception as err:  # e.g. queue full when not blocking
+                self._sent -= 1
+                on_done(1, type(err).__name__)
+
+    def pending(self) -> int:
+        return max(0, self._sent - self._done)
+
+    def flush(self, timeout_s: float) -> None:
+        self._producer.flush()
+
+    def close(self) -> None:
+        self._producer.close()
+
+
+class OfficialConsumer:
+    def __init__(self, consumer: Any) -> None:
+        self._consumer = consumer
+
+    @staticmethod
+    def wrap(msg: Any) -> ReceivedMessage:
+        return ReceivedMessage(
+            data=msg.data(),
+            topic=msg.topic_name(),
+            message_id=str(msg.message_id()),
+            publish_time_ms=msg.publish_timestamp(),
+            event_time_ms=msg.event_timestamp(),
+            redelivery_count=msg.redelivery_count(),
+            key=msg.partition_key() or None,
+            properties=msg.properties(),
+            handle=msg,
+        )
+
+    def receive(self, timeout_ms: int) -> ReceivedMessage | None:
+        try:
+            return self.wrap(self._consumer.receive(timeout_millis=timeout_ms))
+        except pulsar.Timeout:
+            return None
+
+    def acknowledge(self, message: ReceivedMessage) -> None:
+        self._consumer.acknowledge(message.handle)
+
+    def acknowledge_cumulative(self, message: ReceivedMessage) -> None:
+        self._consumer.acknowledge_cumulative(message.handle)
+
+    def negative_acknowledge(self, message: ReceivedMessage) -> None:
+        self._consumer.negative_acknowledge(message.handle)
+
+    def seek(self, target: str) -> None:
+        if target == "earliest":
+            self._consumer.seek(pulsar.MessageId.earliest)
+        elif target == "latest":
+            self._consumer.seek(pulsar.MessageId.latest)
+        elif target.isdigit():
+            self._consumer.seek(int(target))
+        else:
+            parts = [int(p) for p in target.split(":")]
+            if len(parts) not in (2, 3):
+                raise ConfigError(f"seek target {target!r}: use earliest, latest, LEDGER:ENTRY or ms")
+            partition = parts[2] if len(parts) == 3 else -1
+            self._consumer.seek(pulsar.MessageId(partition, parts[0], parts[1], -1))
+
+    def queue_fill(self) -> int:
+        return 0  # the C++ client does not expose its receiver queue depth
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+class OfficialEngine:
+    name = "official"
+
+    def __init__(self, settings: RunSettings) -> None:
+        self._client = _client_for(settings)
+
+    def create_producer(self, settings: ProduceSettings, name: str | None) -> OfficialProducer:
+        p = pulsar
+        compression = {
+            "none": p.CompressionType.NONE,
+            "lz4": p.CompressionType.LZ4,
+            "zlib": p.CompressionType.ZLib,
+            "zstd": p.CompressionType.ZSTD,
+            "snappy": p.CompressionType.SNAPPY,
+        }[settings.compression]
+        routing = {
+            "round_robin": p.PartitionsRoutingMode.RoundRobinDistribution,
+            "single": p.PartitionsRoutingMode.UseSinglePartition,
+            "key_hash": p.PartitionsRoutingMode.RoundRobinDistribution,
+        }[settings.routing]
+        hashing = {
+            "java_string": p.HashingScheme.JavaStringHash,
+            "murmur3_32": p.HashingScheme.Murmur3_32Hash,
+        }[settings.hashing]
+        producer = self._client.create_producer(
+            settings.topic,
+            producer_name=name,
+            send_timeout_millis=settings.send_timeout_ms,
+            compression_type=compression,
+            max_pending_messages=settings.max_pending,
+            block_if_queue_full=settings.block_if_queue_full,
+            batching_enabled=settings.batching,
+            batching_max_messages=settings.batch_max_messages,
+            batching_max_allowed_size_in_bytes=settings.batch_max_bytes,
+            batching_max_publish_delay_ms=max(1, int(settings.batch_delay_ms)),
+            message_routing_mode=routing,
+            hashing_scheme=hashing,
+        )
+        return OfficialProducer(producer)
+
+    def create_consumer(
+        self,
+        settings: ConsumeSettings,
+        name: str | None,
+        listener: Callable[[ReceivedMessage], None] | None = None,
+    ) -> OfficialConsumer:
+        p = pulsar
+        kwargs: dict[str, Any] = {
+            "consumer_type": {
+                "exclusive": p.ConsumerType.Exclusive,
+                "shared": p.ConsumerType.Shared,
+                "failover": p.ConsumerType.Failover,
+                "key_shared": p.ConsumerType.KeyShared,
+            }[settings.subscription_type],
+            "receiver_queue_size": settings.receiver_queue_size,
+            "initial_position": p.InitialPosition.Earliest
+            if settings.initial_position == "earliest"
+            else p.InitialPosition.Latest,
+            "priority_level": settings.priority,
+        }
+        if name:
+            kwargs["consumer_name"] = name
+        if listener is not None:
+            kwargs["message_listener"] = lambda _c, msg: listener(OfficialConsumer.wrap(msg))
+        if settings.max_redeliveries:
+            kwargs["dead_letter_policy"] = p.ConsumerDeadLetterPolicy(
+                max_redeliver_count=settings.max_redeliveries,
+                dead_letter_topic=settings.dlq_topic,
+            )
+        topic: Any = re.compile(settings.pattern) if settings.pattern else settings.topic
+        return OfficialConsumer(self._client.subscribe(topic, settings.subscription, **kwargs))
+
+    def close(self) -> None:
+        self._client.close()
