@@ -7,7 +7,8 @@ user can act on (`UserError`, bad flags) are printed as one line with a non-zero
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import click
 
@@ -149,20 +150,132 @@ def doctor(service_url: str | None, admin_url: str | None) -> None:
 
 
 # --------------------------------------------------------------------------- produce / consume
+# Flags map one-to-one onto settings fields (config.py holds the defaults; a flag left unset
+# falls through to the environment, the profile, the preset, then the default).
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def produce(args: tuple[str, ...]) -> None:
-    """The producer controller (dashboard, or --headless)."""
-    raise UserError("the producer controller is not built yet; see the load-engine issue")
+def _shared_run_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("-u", "--service-url", help="Broker URL [$PULSAR_BROKER_URL, pulsar://localhost:6650]."),
+        click.option("--admin-url", help="Admin REST URL [$PULSAR_ADMIN_URL, http://localhost:8080]."),
+        click.option("--engine", type=click.Choice(config.ENGINES), help="native (default) or official."),
+        click.option("-t", "--threads", type=int, help="Worker threads [1]."),
+        click.option("--max-threads", type=int, help="Upper bound for threads added live [32]."),
+        click.option("-d", "--duration", "duration_s", type=float, help="Seconds to run after warm-up (0 = until stopped)."),
+        click.option("-m", "--messages", type=int, help="Stop after this many messages (0 = no limit)."),
+        click.option("--warmup", "warmup_s", type=float, help="Seconds before measuring starts."),
+        click.option("--stats-interval", "stats_interval_s", type=float, help="Seconds between status lines [1]."),
+        click.option("--verify/--no-verify", default=None, help="End-to-end verification of every message."),
+        click.option("--headless", is_flag=True, default=None, help="No dashboard: status lines and a summary."),
+        click.option("--report", help="Write the final report (JSON) here."),
+        click.option("--export-dir", help="Directory for the `e` key and the CSV series."),
+        click.option("--histogram-log", help="Write an HdrHistogram interval log (.hlog) here."),
+        click.option("--prometheus-port", type=int, help="Serve Prometheus metrics on this port."),
+        click.option("--threshold", "thresholds", multiple=True, help="Pass/fail, e.g. 'p99_ms<50' (repeatable)."),
+        click.option("--auth-token", help="JWT for token authentication [$PULSARLOAD_AUTH_TOKEN]."),
+        click.option("--tls-ca-file", help="CA bundle for pulsar+ssl://."),
+        click.option("--connections", "connections_per_broker", type=int, help="Connections per broker."),
+        click.option("--profile", "profile_name", help="Load settings from a TOML profile (name or path)."),
+        click.option("--save-profile", help="Save the resolved settings as a profile and exit."),
+        click.option("--preset", type=click.Choice(tuple(config.PRESETS)), help="Start from a preset."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def consume(args: tuple[str, ...]) -> None:
-    """The consumer controller (dashboard, or --headless)."""
-    raise UserError("the consumer controller is not built yet; see the load-engine issue")
+def _settings_from_flags(cls: type, params: dict[str, Any]) -> Any:
+    profile = params.pop("profile_name", None)
+    preset = params.pop("preset", None)
+    save_as = params.pop("save_profile", None)
+    flags = {k: v for k, v in params.items() if v is not None and v != ()}
+    settings = config.resolve_settings(cls, flags, profile=profile, preset=preset)
+    if save_as:
+        path = config.save_profile(settings, save_as)
+        click.echo(f"profile saved to {path}")
+        sys.exit(0)
+    return settings
+
+
+def _run_controller(role: str, settings: Any) -> None:
+    from pulsarload.load.controller import LoadController
+
+    controller = LoadController(role, settings)
+    if settings.headless:
+        from pulsarload.load.headless import run_headless
+
+        code, _result = run_headless(controller, echo=click.echo)
+        sys.exit(code)
+    try:
+        from pulsarload.ui.app import run_dashboard
+    except ImportError:
+        raise UserError("the dashboard is not available in this build; add --headless") from None
+    sys.exit(run_dashboard(controller))
+
+
+@cli.command()
+@click.argument("topic", required=False)
+@_shared_run_options
+@click.option("-r", "--rate", type=float, help="Target msg/s over all threads (0 = as fast as possible).")
+@click.option("-s", "--size", type=int, help="Message size in bytes [1024].")
+@click.option("--size-distribution", type=click.Choice(("fixed", "uniform", "normal")))
+@click.option("--size-max", type=int, help="Upper size (uniform) or stddev (normal).")
+@click.option("--payload", type=click.Choice(("random", "sequential", "pattern", "compressible", "file")))
+@click.option("--payload-file", help="Messages from this file (one per line).")
+@click.option("--batch-max-messages", type=int)
+@click.option("--batch-max-bytes", type=int)
+@click.option("--batch-delay-ms", type=float)
+@click.option("--no-batching", "batching", flag_value=False, default=None)
+@click.option("-z", "--compression", type=click.Choice(config.COMPRESSIONS))
+@click.option("--routing", type=click.Choice(config.ROUTING_MODES))
+@click.option("--hashing", type=click.Choice(config.HASHING_SCHEMES))
+@click.option("--key-mode", type=click.Choice(("none", "sequential", "random", "set")))
+@click.option("--key", "keys", multiple=True, help="A key for --key-mode set (repeatable).")
+@click.option("--property", "properties", multiple=True, help="K=V message property (repeatable).")
+@click.option("--send-timeout-ms", type=int)
+@click.option("--max-pending", type=int, help="Pending messages per producer before blocking.")
+@click.option("--partitions", type=int, help="Create the topic with N partitions first.")
+@click.option("--producer-name", help="Producer name prefix (a stable name enables dedup).")
+@click.option("--scenario", type=click.Choice(config.SCENARIOS))
+@click.option("--ramp-seconds", type=float)
+@click.option("--burst-multiplier", type=float)
+@click.option("--burst-seconds", type=float)
+def produce(topic: str | None, **params: Any) -> None:
+    """The producer controller: a dashboard, or with --headless status lines and a summary."""
+    if topic:
+        params["topic"] = topic
+    settings = _settings_from_flags(config.ProduceSettings, params)
+    if settings.partitions:
+        from pulsarload.client.admin import AdminClient
+
+        AdminClient(settings.admin_url).ensure_partitioned_topic(settings.topic, settings.partitions)
+    _run_controller("producer", settings)
+
+
+@cli.command()
+@click.argument("topic", required=False)
+@_shared_run_options
+@click.option("--pattern", help="Subscribe to every topic matching this regex.")
+@click.option("--subscription", help="Subscription name [pulsarload-sub].")
+@click.option("--subscription-type", type=click.Choice(config.SUBSCRIPTION_TYPES))
+@click.option("--initial-position", type=click.Choice(config.INITIAL_POSITIONS))
+@click.option("--receiver-queue-size", type=int)
+@click.option("--mode", type=click.Choice(config.CONSUMER_MODES), help="poll or listener.")
+@click.option("--ack", type=click.Choice(config.ACK_STRATEGIES))
+@click.option("--ack-delay-ms", type=float)
+@click.option("--nack-ratio", type=float)
+@click.option("--processing-ms", type=float, help="Simulated processing time per message.")
+@click.option("--dlq-topic")
+@click.option("--max-redeliveries", type=int)
+@click.option("--seek", help="earliest, latest, LEDGER:ENTRY, or ms since the epoch.")
+@click.option("--priority", type=int)
+@click.option("--consumer-name", help="Consumer name prefix.")
+def consume(topic: str | None, **params: Any) -> None:
+    """The consumer controller: a dashboard, or with --headless status lines and a summary."""
+    if topic:
+        params["topic"] = topic
+    settings = _settings_from_flags(config.ConsumeSettings, params)
+    _run_controller("consumer", settings)
 
 
 # --------------------------------------------------------------------------- entry points

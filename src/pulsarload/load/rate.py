@@ -71,6 +71,13 @@ class RateSchedule:
         self._anchor_ns = now_ns
         self._sent_since_anchor = 0
 
+    def owed(self, now_ns: int) -> int:
+        """How many messages are due at `now_ns` and not yet taken (unlimited rate: 0)."""
+        if not self._rate:
+            return 0
+        elapsed = now_ns - self._anchor_ns
+        return max(0, int(elapsed / self._interval_ns) + 1 - self._sent_since_anchor)
+
     def take_due(self, now_ns: int, max_count: int) -> Due:
         """Claim up to `max_count` messages that are due at `now_ns`; they count as scheduled."""
         if max_count <= 0:

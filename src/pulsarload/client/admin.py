@@ -1,0 +1,131 @@
+"""A small client for Pulsar's admin REST API: what a load tool needs, nothing more.
+
+Create partitioned topics and namespaces, switch deduplication, and read topic stats
+(backlog per subscription, per partition). Every request has a timeout; failures raise
+`AdminError` with one line naming the URL and the broker's answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from pulsarload.client.topics import TopicName
+from pulsarload.errors import UserError
+
+DEFAULT_TIMEOUT_S = 10.0
+
+
+class AdminError(UserError):
+    """The admin API refused or could not be reached; `status` is the HTTP status (0 = none)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionBacklog:
+    topic: str
+    subscription: str
+    backlog: int
+    consumers: int
+    msg_rate_out: float
+
+
+class AdminClient:
+    def __init__(self, admin_url: str, *, token: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        if not admin_url.startswith(("http://", "https://")):
+            raise AdminError(f"admin URL {admin_url!r} must start with http:// or https://")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.base = admin_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base, headers=headers, timeout=timeout_s)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> AdminClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 204), **kwargs: Any) -> httpx.Response:
+        try:
+            resp = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as err:
+            raise AdminError(
+                f"admin API {self.base} unreachable ({type(err).__name__}: {err}); "
+                "is the broker up? check --admin-url / PULSAR_ADMIN_URL"
+            ) from None
+        if resp.status_code not in ok:
+            reason = resp.text.strip().replace("\n", " ")[:200]
+            raise AdminError(f"admin {method} {path} -> HTTP {resp.status_code}: {reason}", resp.status_code)
+        return resp
+
+    @staticmethod
+    def topic_path(topic: str) -> str:
+        t = TopicName.parse(topic)
+        kind = "persistent" if t.persistent else "non-persistent"
+        return f"/admin/v2/{kind}/{t.tenant}/{t.namespace}/{t.local_name}"
+
+    # -- topics ---------------------------------------------------------------------------------
+
+    def partitions(self, topic: str) -> int:
+        """Partition count (0 = not partitioned, or not created yet)."""
+        resp = self._request("GET", self.topic_path(topic) + "/partitions", ok=(200, 404))
+        return int(resp.json().get("partitions", 0)) if resp.status_code == 200 else 0
+
+    def create_partitioned_topic(self, topic: str, partitions: int) -> None:
+        if partitions < 1:
+            raise AdminError(f"partitions must be >= 1, got {partitions}")
+        self._request("PUT", self.topic_path(topic) + "/partitions", json=partitions)
+
+    def ensure_partitioned_topic(self, topic: str, partitions: int) -> None:
+        """Create the topic with N partitions, or check that it already has N."""
+        have = self.partitions(topic)
+        if have == partitions:
+            return
+        if have:
+            raise AdminError(
+                f"topic {topic} already has {have} partitions, not {partitions}; "
+                "use another topic or drop --partitions"
+            )
+        self.create_partitioned_topic(topic, partitions)
+
+    def delete_topic(self, topic: str, *, partitioned: bool = False) -> None:
+        suffix = "/partitions" if partitioned else ""
+        self._request("DELETE", self.topic_path(topic) + suffix, params={"force": "true"}, ok=(200, 204, 404))
+
+    def topic_stats(self, topic: str) -> dict[str, Any]:
+        """Stats of a topic; partitioned topics answer their aggregate (with per-partition detail)."""
+        path = self.topic_path(topic)
+        if self.partitions(topic):
+            return self._request("GET", path + "/partitioned-stats", params={"perPartition": "true"}).json()
+        return self._request("GET", path + "/stats").json()
+
+    def backlog(self, topic: str) -> list[SubscriptionBacklog]:
+        """Backlog per subscription, per partition when partitioned (for the consumer dashboard)."""
+        stats = self.topic_stats(topic)
+        per_partition = stats.get("partitions") or {topic: stats}
+        out = []
+        for name, part in sorted(per_partition.items()):
+            for sub, s in sorted((part.get("subscriptions") or {}).items()):
+                out.append(
+                    SubscriptionBacklog(
+                        name, sub, int(s.get("msgBacklog", 0)), len(s.get("consumers") or []), float(s.get("msgRateOut", 0.0))
+                    )
+                )
+        return out
+
+    # -- namespaces -----------------------------------------------------------------------------
+
+    def create_namespace(self, namespace: str) -> None:
+        self._request("PUT", f"/admin/v2/namespaces/{namespace}", ok=(200, 204, 409))
+
+    def set_deduplication(self, namespace: str, enabled: bool) -> None:
+        self._request("POST", f"/admin/v2/namespaces/{namespace}/deduplication", json=enabled)

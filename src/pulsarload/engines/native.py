@@ -1,0 +1,168 @@
+"""The `native` engine: pulsarload's own client, the one that runs on free-threaded builds.
+
+Each worker gets its own `Client` (so its own connection and reader thread): producers on
+different workers share nothing, not even a socket write lock. A claimed batch goes out through
+the producer's bulk path (`send_batch`: one entry, per-message work done by a join), split only
+where it would exceed the batch byte limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from pulsarload.client import AuthenticationToken, Client, PulsarError, Result
+from pulsarload.config import ConsumeSettings, ProduceSettings, RunSettings
+from pulsarload.engines.base import EngineConsumer, ReceivedMessage, SendDone, error_category
+from pulsarload.wire.batch import MessageShape
+
+_ROUTING = {"round_robin": "RoundRobinDistribution", "single": "UseSinglePartition", "key_hash": "RoundRobinDistribution"}
+_HASHING = {"java_string": "JavaStringHash", "murmur3_32": "Murmur3_32Hash"}
+
+
+def _result_category(result: Any) -> str | None:
+    if result == Result.Ok:
+        return None
+    name = getattr(result, "name", str(result))
+    return {"Timeout": "timeout", "ProducerQueueIsFull": "queue_full"}.get(name, name)
+
+
+def client_for(settings: RunSettings) -> Client:
+    kwargs: dict[str, Any] = {
+        "operation_timeout_seconds": settings.operation_timeout_s,
+        "connection_timeout_ms": int(min(settings.operation_timeout_s, 30) * 1000),
+        "tls_validate_hostname": settings.tls_validate_hostname,
+    }
+    if settings.auth_token:
+        kwargs["authentication"] = AuthenticationToken(settings.auth_token)
+    if settings.tls_ca_file:
+        kwargs["tls_trust_certs_file_path"] = settings.tls_ca_file
+    return Client(settings.service_url, **kwargs)
+
+
+class NativeProducer:
+    def __init__(self, client: Client, producer: Any, settings: ProduceSettings) -> None:
+        self._client = client
+        self._producer = producer
+        self._batching = settings.batching
+        self._max_bytes = settings.batch_max_bytes
+        self._max_messages = settings.batch_max_messages
+        self._shapes: dict[tuple[str | None, tuple[tuple[str, str], ...]], MessageShape] = {}
+
+    def _shape(self, key: str | None, properties: Mapping[str, str] | None) -> MessageShape | None:
+        if key is None and not properties:
+            return None
+        cache_key = (key, tuple(sorted((properties or {}).items())))
+        shape = self._shapes.get(cache_key)
+        if shape is None:
+            if len(self._shapes) > 4096:  # random keys: do not grow without bound
+                self._shapes.clear()
+            shape = self._shapes[cache_key] = MessageShape(properties=properties or {}, partition_key=key)
+        return shape
+
+    def send_batch(
+        self,
+        payloads: Sequence[bytes],
+        on_done: SendDone,
+        *,
+        key: str | None = None,
+        properties: Mapping[str, str] | None = None,
+    ) -> None:
+        def batch_done(result: Any, _msg_id: Any, count: int) -> None:
+            on_done(count, _result_category(result))
+
+        if not self._batching:
+            def one_done(result: Any, _msg_id: Any) -> None:
+                on_done(1, _result_category(result))
+
+            for payload in payloads:
+                self._send_guarded(
+                    lambda p=payload: self._producer.send_async(
+                        p, one_done, properties=properties, partition_key=key
+                    ),
+                    on_done, 1,
+                )
+            return
+        shape = self._shape(key, properties)
+        for chunk in self._split(payloads):
+            self._send_guarded(
+                lambda c=chunk: self._producer.send_batch(c, batch_done, shape=shape), on_done, len(chunk)
+            )
+
+    @staticmethod
+    def _send_guarded(send: Callable[[], Any], on_done: SendDone, count: int) -> None:
+        try:
+            send()
+        except PulsarError as err:  # queue full (not blocking), closed, too big: a failed send
+            on_done(count, error_category(err))
+
+    def _split(self, payloads: Sequence[bytes]) -> list[Sequence[bytes]]:
+        """Pieces within the batch byte and message limits (most batches are one piece)."""
+        n = len(payloads)
+        if n == 0:
+            return []
+        if n <= self._max_messages and sum(map(len, payloads)) <= self._max_bytes:
+            return [payloads]
+        pieces: list[Sequence[bytes]] = []
+        start = size = 0
+        for i, p in enumerate(payloads):
+            if i > start and (size + len(p) > self._max_bytes or i - start >= self._max_messages):
+                pieces.append(payloads[start:i])
+                start, size = i, 0
+            size += len(p)
+        pieces.append(payloads[start:])
+        return pieces
+
+    def pending(self) -> int:
+        return self._producer.pending_messages
+
+    def flush(self, timeout_s: float) -> None:
+        self._producer.flush(timeout_s)
+
+    def close(self) -> None:
+        try:
+            self._producer.close()
+        finally:
+            self._client.close()
+
+
+class NativeEngine:
+    name = "native"
+
+    def __init__(self, settings: RunSettings) -> None:
+        self._settings = settings
+
+    def create_producer(self, settings: ProduceSettings, name: str | None) -> NativeProducer:
+        client = client_for(settings)
+        try:
+            producer = client.create_producer(
+                settings.topic,
+                producer_name=name,
+                send_timeout_millis=settings.send_timeout_ms,
+                compression_type=settings.compression,
+                max_pending_messages=settings.max_pending,
+                block_if_queue_full=settings.block_if_queue_full,
+                batching_enabled=settings.batching,
+                batching_max_messages=settings.batch_max_messages,
+                batching_max_allowed_size_in_bytes=settings.batch_max_bytes,
+                batching_max_publish_delay_ms=settings.batch_delay_ms,
+                message_routing_mode=_ROUTING[settings.routing],
+                hashing_scheme=_HASHING[settings.hashing],
+            )
+        except BaseException:
+            client.close()
+            raise
+        return NativeProducer(client, producer, settings)
+
+    def create_consumer(
+        self,
+        settings: ConsumeSettings,
+        name: str | None,
+        listener: Callable[[ReceivedMessage], None] | None = None,
+    ) -> EngineConsumer:
+        from pulsarload.engines.native_consumer import create_native_consumer
+
+        return create_native_consumer(client_for(settings), settings, name, listener)
+
+    def close(self) -> None:
+        """Clients belong to their producers/consumers and close with them."""

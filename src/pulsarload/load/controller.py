@@ -1,0 +1,309 @@
+"""One running load, producer or consumer side: engine, worker pool, sampler, exports, scenario.
+
+The dashboards and the headless runner both drive a `LoadController`: they `apply()` commands
+and read immutable snapshots from `sampler.latest` or a subscription. The controller's own
+thread ends bursts, advances the scenario and writes the periodic exports; it never sits on a
+per-message path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pulsarload.config import ConsumeSettings, ProduceSettings
+from pulsarload.engines.base import Engine, create_engine
+from pulsarload.load import commands as cmd
+from pulsarload.load.pool import WorkerPool
+from pulsarload.load.scenarios import Scenario, make_scenario
+from pulsarload.load.thresholds import Threshold, evaluate, parse_threshold
+from pulsarload.load.verify import VerifyReport
+from pulsarload.metrics.export import (
+    CsvSeriesWriter,
+    HlogExporter,
+    export_snapshot,
+    start_prometheus_server,
+    write_report,
+)
+from pulsarload.metrics.resources import interpreter_info
+from pulsarload.metrics.snapshot import BackgroundSubscriber, Sampler, Snapshot
+from pulsarload.metrics.window import MetricsWindow
+
+SAMPLE_INTERVAL_S = 0.1
+CONTROL_INTERVAL_S = 0.1
+
+#: Names usable in --threshold, computed by `summary_figures`.
+SUMMARY_METRICS = frozenset(
+    {
+        "msg_rate", "mb_rate", "sent", "acked", "failed", "received", "error_rate",
+        "p50_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms",
+        "e2e_p50_ms", "e2e_p99_ms", "e2e_max_ms", "send_delay_p99_ms",
+        "missing", "duplicates", "out_of_order", "elapsed_s",
+    }
+)
+
+
+def summary_figures(snap: Snapshot, role: str, verify: VerifyReport | None = None) -> dict[str, float]:
+    """Flat figures of a run (since start or the last reset) for thresholds and summaries."""
+    t = snap.total
+    elapsed = max(snap.elapsed, 1e-9)
+    lat = snap.total_latency.get("publish_latency" if role == "producer" else "e2e_latency")
+    e2e = snap.total_latency.get("e2e_latency")
+    delay = snap.total_latency.get("send_delay")
+    done = t.acked if role == "producer" else t.received
+    moved_bytes = t.bytes_sent if role == "producer" else t.bytes_received
+    attempts = t.acked + t.failed
+    ms = 1 / 1000
+    return {
+        "elapsed_s": snap.elapsed,
+        "sent": t.sent,
+        "acked": t.acked,
+        "failed": t.failed,
+        "received": t.received,
+        "msg_rate": done / elapsed,
+        "mb_rate": moved_bytes / elapsed / 1e6,
+        "error_rate": (t.failed / attempts) if attempts else 0.0,
+        "p50_ms": lat.p50 * ms if lat else 0.0,
+        "p95_ms": lat.p95 * ms if lat else 0.0,
+        "p99_ms": lat.p99 * ms if lat else 0.0,
+        "p999_ms": lat.p99_9 * ms if lat else 0.0,
+        "max_ms": lat.max * ms if lat else 0.0,
+        "mean_ms": lat.mean * ms if lat else 0.0,
+        "e2e_p50_ms": e2e.p50 * ms if e2e else 0.0,
+        "e2e_p99_ms": e2e.p99 * ms if e2e else 0.0,
+        "e2e_max_ms": e2e.max * ms if e2e else 0.0,
+        "send_delay_p99_ms": delay.p99 * ms if delay else 0.0,
+        "missing": verify.missing if verify else 0,
+        "duplicates": verify.duplicates if verify else t.duplicates,
+        "out_of_order": verify.out_of_order if verify else t.out_of_order,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    role: str
+    final: Snapshot
+    figures: dict[str, float]
+    thresholds: list[tuple[Threshold, bool, float]] = field(default_factory=list)
+    verify: VerifyReport | None = None
+    failures: list[str] = field(default_factory=list)
+    report_path: Path | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(ok for _, ok, _ in self.thresholds)
+
+
+class LoadController:
+    def __init__(
+        self,
+        role: str,
+        settings: ProduceSettings | ConsumeSettings,
+        *,
+        engine: Engine | None = None,
+        sample_interval: float = SAMPLE_INTERVAL_S,
+    ) -> None:
+        self.role = role
+        self.settings = settings
+        self.thresholds = [parse_threshold(t, SUMMARY_METRICS) for t in settings.thresholds]
+        self.engine = engine
+        self.sampler = Sampler(
+            sample_interval, labels={"role": role, "engine": settings.engine, "topic": settings.topic}
+        )
+        self.window = MetricsWindow()
+        self.pool: WorkerPool | None = None
+        self.scenario: Scenario | None = None
+        self.started_at = 0.0
+        self.measuring_since = 0.0
+        self._warmup_done = settings.warmup_s <= 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._closers: list[Callable[[], Any]] = []
+        self._csv: CsvSeriesWriter | None = None
+        self._last_export = 0.0
+        self.events: list[str] = []  # human-readable log of what changed (for the UI / report)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        s = self.settings
+        if self.engine is None:
+            self.engine = create_engine(s.engine, s)
+        self.pool = WorkerPool(self.role, self.engine, s, self.sampler)
+        if isinstance(s, ProduceSettings):
+            self.scenario = make_scenario(s)
+            self.pool.set_rate(self.scenario.rate_at(0.0) if self.scenario else s.rate)
+        self.sampler.subscribe(self.window.add)
+        self._start_exports()
+        self.sampler.start()
+        self.started_at = self.measuring_since = time.monotonic()
+        self.pool.add(s.threads)
+        self._thread = threading.Thread(target=self._control_loop, name="load-control", daemon=True)
+        self._thread.start()
+
+    def _start_exports(self) -> None:
+        s = self.settings
+        if s.histogram_log:
+            kind = "publish_latency" if self.role == "producer" else "e2e_latency"
+            hlog = HlogExporter(s.histogram_log, kinds=(kind,))
+            sub = BackgroundSubscriber(hlog, name="hlog-writer")
+            self.sampler.subscribe(sub)
+            self._closers += [sub.close, hlog.close]
+        if s.export_dir:
+            self._csv = CsvSeriesWriter(Path(s.export_dir) / f"{self.role}-series.csv")
+            sub = BackgroundSubscriber(self._csv, name="csv-writer")
+            self.sampler.subscribe(sub)
+            self._closers += [sub.close, self._csv.close]
+        if s.prometheus_port:
+            server, _thread = start_prometheus_server(
+                s.prometheus_port, lambda: self.sampler.latest, addr="127.0.0.1"
+            )
+            self._closers.append(server.shutdown)
+
+    def _control_loop(self) -> None:
+        while not self._stop.wait(CONTROL_INTERVAL_S):
+            pool = self.pool
+            if pool is None:
+                continue
+            pool.tick()
+            now = time.monotonic()
+            if not self._warmup_done and now - self.started_at >= self.settings.warmup_s:
+                self._warmup_done = True
+                self.reset_metrics()
+                self.events.append(f"warm-up of {self.settings.warmup_s:g}s done; measuring")
+            if self.scenario is not None and not pool.paused:
+                rate = self.scenario.rate_at(now - self.started_at, self.sampler.latest)
+                if rate is not None and rate != pool.base_rate:
+                    pool.set_rate(rate)
+
+    def done(self) -> bool:
+        """True when the run has reached its end by itself (duration, message count, scenario)."""
+        s = self.settings
+        pool = self.pool
+        if pool is None:
+            return False
+        if s.duration_s and time.monotonic() - self.measuring_since >= s.duration_s and self._warmup_done:
+            return True
+        if self.scenario is not None and self.scenario.finished:
+            return True
+        return pool.finished()
+
+    def stop(self) -> RunResult:
+        """Stop workers (flush, close), take the last snapshot, write the report."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        pool = self.pool
+        failures: list[str] = []
+        if pool is not None:
+            if not pool.stop_all():
+                failures.append("some workers did not stop within the timeout")
+            failures += pool.failures()
+        final = self.sampler.stop(flush=True)
+        if final is None:
+            final = self.sampler.flush()
+        verify = None
+        if pool is not None and self.settings.verify and self.role == "consumer":
+            verify = pool.merged_tracker().report()
+        figures = summary_figures(final, self.role, verify)
+        results = evaluate(self.thresholds, figures)
+        for close in reversed(self._closers):
+            with contextlib.suppress(Exception):
+                close()
+        if self.engine is not None:
+            with contextlib.suppress(Exception):
+                self.engine.close()
+        report_path = None
+        if self.settings.report:
+            report_path = write_report(self.settings.report, final, self.report_meta(figures, results, verify, failures))
+        return RunResult(self.role, final, figures, results, verify, failures, report_path)
+
+    def report_meta(
+        self,
+        figures: dict[str, float],
+        results: list[tuple[Threshold, bool, float]],
+        verify: VerifyReport | None,
+        failures: list[str],
+    ) -> dict[str, Any]:
+        settings = asdict(self.settings)
+        settings.pop("auth_token", None)  # never write secrets into a report
+        meta: dict[str, Any] = {
+            "role": self.role,
+            "engine": self.settings.engine,
+            "interpreter": interpreter_info().to_dict(),
+            "settings": settings,
+            "summary": figures,
+            "thresholds": [
+                {"threshold": str(t), "passed": ok, "observed": value} for t, ok, value in results
+            ],
+            "failures": failures,
+            "events": list(self.events),
+        }
+        if self.pool is not None and self.role == "producer" and self.settings.verify:
+            meta["verify_sent"] = {str(k): v for k, v in self.pool.producer_sent().items()}
+        if verify is not None:
+            meta["verify"] = verify.to_dict()
+        return meta
+
+    # -- commands ---------------------------------------------------------------------------------
+
+    def apply(self, command: cmd.Command) -> str:
+        """Carry out a command now; returns a one-line description for the status line."""
+        pool = self.pool
+        if pool is None:
+            raise RuntimeError("controller not started")
+        match command:
+            case cmd.SetRate(rate=rate):
+                if self.scenario is not None:
+                    self.scenario.override()
+                pool.set_rate(rate)
+                text = f"target rate {rate:,.0f} msg/s" if rate else "target rate: as fast as possible"
+            case cmd.AddWorker(count=n):
+                added = pool.add(n)
+                text = f"added {added} thread(s): {pool.size} running" if added else f"at max_threads ({pool.max_threads})"
+            case cmd.RemoveWorker(count=n):
+                removed = pool.remove(min(n, max(0, pool.size - 1)))
+                text = f"removed {removed} thread(s): {pool.size} running"
+            case cmd.Pause():
+                pool.pause()
+                text = "paused"
+            case cmd.Resume():
+                pool.resume()
+                text = "resumed"
+            case cmd.Burst(multiplier=m, seconds=secs):
+                pool.burst(m, secs)
+                text = f"burst x{m:g} for {secs:g}s"
+            case cmd.ResetMetrics():
+                self.reset_metrics()
+                text = "metrics reset"
+            case cmd.Seek(target=target):
+                pool.seek(target)
+                text = f"seek to {target}"
+            case cmd.Stop():
+                self._stop.set()
+                text = "stopping"
+            case _:
+                raise ValueError(f"unknown command {command!r}")
+        self.events.append(f"{time.monotonic() - self.started_at:8.1f}s {text}")
+        return text
+
+    def reset_metrics(self) -> None:
+        self.sampler.reset()
+        self.window.clear()
+        self.measuring_since = time.monotonic()
+
+    def export_now(self) -> list[Path]:
+        """The `e` key: the latest snapshot as JSON, plus the CSV series written so far."""
+        snap = self.sampler.latest
+        if snap is None:
+            return []
+        directory = Path(self.settings.export_dir or ".")
+        paths = [export_snapshot(directory, snap, prefix=f"{self.role}-snapshot")]
+        if self._csv is not None:
+            paths.append(self._csv.path)
+        return paths

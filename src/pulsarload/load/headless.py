@@ -1,0 +1,151 @@
+"""Headless runs: a status line every interval (like pulsar-perf's), a summary, an exit code.
+
+The status line shows the last interval only (rates and latency percentiles of those seconds);
+the summary covers the whole measured run. Ctrl-C ends the run cleanly with the summary.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+
+from pulsarload.load.controller import LoadController, RunResult
+from pulsarload.metrics.hdr import Histogram
+from pulsarload.metrics.resources import gil_enabled
+from pulsarload.metrics.snapshot import Snapshot
+
+EXIT_OK, EXIT_THRESHOLD_FAILED, EXIT_WORKER_FAILED = 0, 1, 3
+
+
+class IntervalAccumulator:
+    """Collects the sampler's 100 ms snapshots between two status lines (sampler thread appends,
+    the printing thread swaps the list: a rebinding, so no lock is needed)."""
+
+    def __init__(self) -> None:
+        self._snaps: list[Snapshot] = []
+
+    def __call__(self, snap: Snapshot) -> None:
+        self._snaps.append(snap)
+
+    def take(self) -> list[Snapshot]:
+        snaps, self._snaps = self._snaps, []
+        return snaps
+
+
+def _merged(snaps: list[Snapshot], kind: str) -> Histogram | None:
+    merged: Histogram | None = None
+    for s in snaps:
+        h = s.histograms.get(kind)
+        if h is None or not h.total_count:
+            continue
+        if merged is None:
+            merged = h.copy()
+        else:
+            merged.add(h)
+    return merged
+
+
+def _ms(us: float) -> str:
+    return f"{us / 1000:.2f}" if us < 100_000 else f"{us / 1000:.0f}"
+
+
+def status_line(role: str, snaps: list[Snapshot], controller: LoadController) -> str:
+    seconds = sum(s.interval for s in snaps) or 1e-9
+    last = snaps[-1]
+    elapsed = last.elapsed
+    if role == "producer":
+        done = sum(s.counters.acked for s in snaps)
+        moved = sum(s.counters.bytes_sent for s in snaps)
+        kind, verb = "publish_latency", "produced"
+    else:
+        done = sum(s.counters.received for s in snaps)
+        moved = sum(s.counters.bytes_received for s in snaps)
+        kind, verb = "e2e_latency", "consumed"
+    failed = sum(s.counters.failed for s in snaps)
+    parts = [f"[{elapsed:7.1f}s] {verb} {done / seconds:10,.0f} msg/s {moved / seconds / 1e6:7.2f} MB/s"]
+    h = _merged(snaps, kind)
+    if h is not None:
+        p = h.percentiles((50.0, 95.0, 99.0, 99.9))
+        parts.append(
+            f"{'lat' if role == 'producer' else 'e2e'} ms p50 {_ms(p[50.0])} p95 {_ms(p[95.0])} "
+            f"p99 {_ms(p[99.0])} p99.9 {_ms(p[99.9])} max {_ms(h.max)}"
+        )
+    pool = controller.pool
+    if role == "producer":
+        pending = sum(w.pending_sends for w in last.workers) if last.workers else 0
+        target = pool.target_rate if pool else 0
+        parts.append(f"target {target:,.0f}" if target else "target max")
+        parts.append(f"pending {pending}")
+    parts.append(f"failed {failed}")
+    parts.append(f"threads {pool.size if pool else 0}")
+    if pool is not None and pool.paused:
+        parts.append("PAUSED")
+    if gil_enabled():
+        parts.append("GIL ON")
+    return " | ".join(parts)
+
+
+def summary_lines(result: RunResult) -> list[str]:
+    f = result.figures
+    lines = [
+        f"== {result.role} summary ({f['elapsed_s']:.1f}s measured) ==",
+        f"sent {f['sent']:,.0f}  acked {f['acked']:,.0f}  failed {f['failed']:,.0f}  received {f['received']:,.0f}",
+        f"throughput {f['msg_rate']:,.0f} msg/s  {f['mb_rate']:.2f} MB/s  error rate {f['error_rate']:.4%}",
+    ]
+    label = "publish latency" if result.role == "producer" else "end-to-end latency"
+    lines.append(
+        f"{label} ms: p50 {f['p50_ms']:.2f}  p95 {f['p95_ms']:.2f}  p99 {f['p99_ms']:.2f}  "
+        f"p99.9 {f['p999_ms']:.2f}  max {f['max_ms']:.2f}  mean {f['mean_ms']:.2f}"
+    )
+    if result.role == "producer":
+        lines.append(f"send delay behind schedule p99 {f['send_delay_p99_ms']:.2f} ms")
+    errors = result.final.total.errors
+    if errors:
+        lines.append("failures by category: " + ", ".join(f"{k} {v}" for k, v in sorted(errors.items())))
+    if result.verify is not None:
+        v = result.verify
+        lines.append(
+            f"verify: {v.unique:,} unique from {v.producers} producer(s), missing {v.missing}, "
+            f"duplicates {v.duplicates}, out of order {v.out_of_order}"
+        )
+    for t, ok, value in result.thresholds:
+        lines.append(f"threshold {t}: {'pass' if ok else 'FAIL'} (observed {value:g})")
+    for failure in result.failures:
+        lines.append(f"worker failure: {failure}")
+    if result.report_path:
+        lines.append(f"report written to {result.report_path}")
+    return lines
+
+
+def run_headless(controller: LoadController, echo: Callable[[str], None] = print) -> tuple[int, RunResult]:
+    """Run until done or Ctrl-C; print status lines and the summary; return (exit code, result)."""
+    stop = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    acc = IntervalAccumulator()
+    controller.sampler.subscribe(acc)
+    controller.start()
+    interval = controller.settings.stats_interval_s
+    next_print = time.monotonic() + interval
+    try:
+        while not stop.is_set() and not controller.done():
+            stop.wait(min(0.1, max(0.0, next_print - time.monotonic())))
+            if time.monotonic() >= next_print:
+                next_print += interval
+                snaps = acc.take()
+                if snaps:
+                    echo(status_line(controller.role, snaps, controller))
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if stop.is_set():
+            echo("interrupted: stopping workers (flush, close)")
+        result = controller.stop()
+    for line in summary_lines(result):
+        echo(line)
+    if result.failures:
+        return EXIT_WORKER_FAILED, result
+    return (EXIT_OK if result.passed else EXIT_THRESHOLD_FAILED), result

@@ -1,0 +1,245 @@
+"""The worker pool: producer or consumer threads added and removed while the load runs.
+
+The pool splits the global target rate across its producer workers and steers them by rebinding
+their control attributes; it never touches a worker's producer, consumer or recorder. Pool
+methods are called from the controller (UI, scenario or headless loop) under one lock, which is
+never on a per-message path.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pulsarload.config import ConsumeSettings, ProduceSettings
+from pulsarload.engines.base import Engine, parse_properties
+from pulsarload.errors import ConfigError
+from pulsarload.load.verify import SequenceTracker
+from pulsarload.load.workers import ConsumerWorker, MessageBudget, ProducerWorker, Worker
+from pulsarload.metrics.snapshot import Sampler
+
+STOP_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerHealth:
+    name: str
+    alive: bool
+    state: str
+    seconds_since_progress: float
+    error: str | None
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        role: str,
+        engine: Engine,
+        settings: ProduceSettings | ConsumeSettings,
+        sampler: Sampler,
+        *,
+        run_id: int | None = None,
+    ) -> None:
+        if role not in ("producer", "consumer"):
+            raise ValueError(f"role must be producer or consumer, not {role!r}")
+        self.role = role
+        self.engine = engine
+        self.settings = settings
+        self.sampler = sampler
+        self.max_threads = settings.max_threads
+        self._lock = threading.Lock()
+        self._workers: list[Worker] = []
+        self._retired: list[Worker] = []
+        self._next_index = 0
+        # Verification ids: unique per producer worker across runs (run id in the high bits).
+        self._run_id = (run_id if run_id is not None else time.time_ns() // 1000) & 0xFFFFFFFF
+        self.budget = MessageBudget(settings.messages) if settings.messages else None
+        self._base_rate = getattr(settings, "rate", 0.0)
+        self._burst_multiplier = 1.0
+        self._burst_until = 0.0
+        self._paused = False
+        self._properties = parse_properties(getattr(settings, "properties", ()))
+
+    # -- size ---------------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        return len(self._workers)
+
+    def workers(self) -> list[Worker]:
+        with self._lock:
+            return list(self._workers)
+
+    def all_workers(self) -> list[Worker]:
+        """Running and retired workers (retired ones still hold their final counts)."""
+        with self._lock:
+            return self._retired + self._workers
+
+    def add(self, count: int = 1) -> int:
+        """Start up to `count` workers (bounded by max_threads); returns how many started."""
+        with self._lock:
+            room = max(0, self.max_threads - len(self._workers))
+            new = [self._new_worker() for _ in range(min(count, room))]
+            self._workers.extend(new)
+            if self._paused:
+                for w in new:
+                    w.paused = True
+            self._rebalance()  # before starting, so no worker begins at an unlimited rate
+            for w in new:
+                w.start()
+        return len(new)
+
+    def remove(self, count: int = 1) -> int:
+        """Stop the newest `count` workers gracefully (they flush, then close)."""
+        with self._lock:
+            leaving = self._workers[-count:] if count > 0 else []
+            del self._workers[len(self._workers) - len(leaving) :]
+            for w in leaving:
+                w.stop()
+            self._retired.extend(leaving)
+            self._rebalance()
+        return len(leaving)
+
+    def _new_worker(self) -> Worker:
+        index = self._next_index
+        self._next_index += 1
+        s = self.settings
+        slot = self.sampler.new_slot(f"{self.role[0]}{index}", self.role)
+        prefix = s.producer_name if isinstance(s, ProduceSettings) else s.consumer_name
+        name = f"{prefix}-{index}" if prefix else None
+        if isinstance(s, ProduceSettings):
+            verify_id = (self._run_id << 16 | index) if s.verify else None
+            return ProducerWorker(
+                index, self.engine, slot, s,
+                rate=0.0, name=name, budget=self.budget,
+                properties=self._properties, verify_id=verify_id,
+            )
+        return ConsumerWorker(index, self.engine, slot, s, name=name, budget=self.budget)
+
+    # -- rate ---------------------------------------------------------------------------------
+
+    @property
+    def target_rate(self) -> float:
+        """The global target now, including an active burst (0 = as fast as possible)."""
+        if self._burst_multiplier != 1.0 and time.monotonic() < self._burst_until:
+            return self._base_rate * self._burst_multiplier
+        return self._base_rate
+
+    @property
+    def base_rate(self) -> float:
+        return self._base_rate
+
+    @property
+    def bursting(self) -> bool:
+        return self._burst_multiplier != 1.0 and time.monotonic() < self._burst_until
+
+    def set_rate(self, rate: float) -> None:
+        if rate < 0:
+            raise ConfigError(f"rate must be >= 0 msg/s, got {rate}")
+        with self._lock:
+            self._base_rate = float(rate)
+            self._rebalance()
+
+    def burst(self, multiplier: float, seconds: float) -> None:
+        if multiplier < 1 or seconds <= 0:
+            raise ConfigError("burst needs a multiplier >= 1 and a positive duration")
+        with self._lock:
+            self._burst_multiplier = multiplier
+            self._burst_until = time.monotonic() + seconds
+            self._rebalance()
+
+    def tick(self) -> None:
+        """Called by the controller a few times a second: ends bursts on time."""
+        if self._burst_multiplier != 1.0 and time.monotonic() >= self._burst_until:
+            with self._lock:
+                self._burst_multiplier = 1.0
+                self._rebalance()
+
+    def _rebalance(self) -> None:
+        producers = [w for w in self._workers if isinstance(w, ProducerWorker)]
+        if not producers:
+            return
+        share = self.target_rate / len(producers)
+        for w in producers:
+            w.rate = share
+
+    # -- pause, seek --------------------------------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        with self._lock:
+            self._paused = True
+            for w in self._workers:
+                w.paused = True
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+            for w in self._workers:
+                w.paused = False
+
+    def seek(self, target: str) -> None:
+        with self._lock:
+            for w in self._workers:
+                if isinstance(w, ConsumerWorker):
+                    w.seek_target = target
+
+    # -- health and end -------------------------------------------------------------------------
+
+    def health(self) -> list[WorkerHealth]:
+        now = time.monotonic()
+        return [
+            WorkerHealth(
+                w.thread.name, w.alive, w.slot.state, now - w.last_progress, w.slot.last_error
+            )
+            for w in self.workers()
+        ]
+
+    def finished(self) -> bool:
+        """True when every worker has ended on its own (message budget spent, or failed)."""
+        workers = self.workers()
+        return bool(workers) and all(not w.alive for w in workers)
+
+    def failures(self) -> list[str]:
+        return [
+            f"{w.thread.name}: {type(w.error).__name__}: {w.error}"
+            for w in self.all_workers()
+            if w.error is not None
+        ]
+
+    def stop_all(self, timeout: float = STOP_TIMEOUT_S, on_wait: Callable[[], None] | None = None) -> bool:
+        """Stop every worker (flush, close) and wait; True when all ended within the timeout."""
+        with self._lock:
+            self._retired.extend(self._workers)
+            self._workers = []
+            everyone = list(self._retired)
+        for w in everyone:
+            w.stop()
+        deadline = time.monotonic() + timeout
+        for w in everyone:
+            w.join(max(0.0, deadline - time.monotonic()))
+            if on_wait:
+                on_wait()
+        return all(not w.alive for w in everyone)
+
+    # -- verification -----------------------------------------------------------------------------
+
+    def producer_sent(self) -> dict[int, int]:
+        """Verification ids -> messages handed to the engine."""
+        return {
+            w.verify_id: w.sent
+            for w in self.all_workers()
+            if isinstance(w, ProducerWorker) and w.verify_id is not None
+        }
+
+    def merged_tracker(self) -> SequenceTracker:
+        merged = SequenceTracker()
+        for w in self.all_workers():
+            if isinstance(w, ConsumerWorker) and w.tracker is not None:
+                merged = merged.merge(w.tracker)
+        return merged

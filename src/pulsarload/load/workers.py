@@ -1,0 +1,362 @@
+"""Producer and consumer worker threads.
+
+Each worker owns its engine producer (or consumer), its rate schedule, its payload generator and
+its metrics slot: nothing on the per-message path is shared with another worker. The pool steers
+a worker by rebinding a few plain attributes (`rate`, `paused`, `seek_target`); the worker reads
+them once per loop turn. Send completions may arrive on the client's I/O thread; they are only
+queued there and recorded by the worker itself, so each recorder keeps a single writer.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+
+from pulsarload.config import ConsumeSettings, ProduceSettings
+from pulsarload.engines.base import Engine, EngineConsumer, EngineProducer, ReceivedMessage
+from pulsarload.load.payloads import KeyGenerator, PayloadGenerator, PayloadSettings, parse_verify_header
+from pulsarload.load.rate import RateSchedule
+from pulsarload.load.verify import SequenceTracker
+from pulsarload.metrics.recorder import RecorderSlot
+
+IDLE_SLEEP_S = 0.02  # longest a worker sleeps before looking at its controls again
+UNBATCHED_CLAIM = 100  # messages claimed per loop turn when the engine does not batch
+FLUSH_TIMEOUT_S = 10.0
+CUMULATIVE_EVERY = 100  # the cumulative strategy acks every Nth message (and the last)
+
+
+class MessageBudget:
+    """A shared `-m/--messages` limit, taken per batch (never per message) under a lock."""
+
+    def __init__(self, total: int) -> None:
+        self._left = total
+        self._lock = threading.Lock()
+
+    def take(self, wanted: int) -> int:
+        with self._lock:
+            granted = min(wanted, self._left)
+            self._left -= granted
+            return granted
+
+    @property
+    def exhausted(self) -> bool:
+        return self._left <= 0
+
+
+class _Completion:
+    """The send callback for one claimed batch: queues (count, error, intended_ns, interval, t).
+
+    The engine may complete a claimed batch in several parts (e.g. split by max bytes); parts
+    arrive in order for one producer, so `offset` tracks which intended times they cover.
+    """
+
+    __slots__ = ("_queue", "_first_ns", "_interval", "_offset")
+
+    def __init__(self, queue: deque, first_ns: int, interval: float) -> None:
+        self._queue = queue
+        self._first_ns = first_ns
+        self._interval = interval
+        self._offset = 0
+
+    def __call__(self, count: int, error: str | None) -> None:
+        first = self._first_ns + int(self._offset * self._interval)
+        self._offset += count
+        self._queue.append((count, error, first, self._interval, time.monotonic_ns()))
+
+
+class Worker:
+    """What both kinds share: the thread, the slot, and the controls the pool rebinds."""
+
+    role = "worker"
+
+    def __init__(self, index: int, engine: Engine, slot: RecorderSlot, name: str | None) -> None:
+        self.index = index
+        self.engine = engine
+        self.slot = slot
+        self.name = name
+        self.paused = False
+        self.stop_event = threading.Event()
+        self.error: BaseException | None = None
+        self.last_progress = time.monotonic()
+        self.thread = threading.Thread(target=self._main, name=f"{self.role}-{index}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def join(self, timeout: float) -> bool:
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def _main(self) -> None:
+        self.slot.bind_current_thread()
+        try:
+            self.run()
+        except BaseException as err:  # a worker must never die silently
+            self.error = err
+            self.slot.last_error = f"{type(err).__name__}: {err}"
+            self.slot.state = "failed"
+        finally:
+            if self.slot.state != "failed":
+                self.slot.state = "stopped"
+            self.slot.closed = True
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+
+class ProducerWorker(Worker):
+    role = "producer"
+
+    def __init__(
+        self,
+        index: int,
+        engine: Engine,
+        slot: RecorderSlot,
+        settings: ProduceSettings,
+        *,
+        rate: float,
+        name: str | None = None,
+        budget: MessageBudget | None = None,
+        properties: Mapping[str, str] | None = None,
+        verify_id: int | None = None,
+    ) -> None:
+        super().__init__(index, engine, slot, name)
+        self.settings = settings
+        self.rate = rate
+        self.budget = budget
+        self.properties = dict(properties or {})
+        self.verify_id = verify_id
+        self.sent = 0  # messages handed to the engine (for verification's expected counts)
+        self.finished_budget = False
+
+    def run(self) -> None:
+        s = self.settings
+        payloads = PayloadGenerator(
+            PayloadSettings(
+                kind=s.payload,
+                size=s.size,
+                size_distribution=s.size_distribution,
+                size_max=s.size_max,
+                file=s.payload_file,
+                seed=None,
+            ),
+            verify_producer_id=self.verify_id,
+        )
+        keys = KeyGenerator(s.key_mode, s.keys)
+        self.slot.state = "connecting"
+        producer = self.engine.create_producer(s, self.name)
+        self.slot.state = "running"
+        try:
+            self._loop(producer, payloads, keys)
+        finally:
+            self.slot.state = "flushing"
+            try:
+                producer.flush(FLUSH_TIMEOUT_S)
+            finally:
+                producer.close()
+                self._drain(self._completions)
+
+    def _loop(self, producer: EngineProducer, payloads: PayloadGenerator, keys: KeyGenerator) -> None:
+        s = self.settings
+        claim = s.batch_max_messages if s.batching else UNBATCHED_CLAIM
+        linger_ns = int(s.batch_delay_ms * 1e6) if s.batching else 0
+        completions: deque = deque()
+        self._completions = completions
+        schedule = RateSchedule(self.rate, time.monotonic_ns())
+        applied_rate = self.rate
+        was_paused = False
+        props = self.properties or None
+        keyed = keys.mode != "none"
+        stop = self.stop_event
+        slot = self.slot
+        while not stop.is_set():
+            if completions:
+                self._drain(completions)
+            if self.paused:
+                if not was_paused:
+                    was_paused, slot.state = True, "paused"
+                stop.wait(IDLE_SLEEP_S)
+                continue
+            now = time.monotonic_ns()
+            if was_paused:
+                was_paused, slot.state = False, "running"
+                schedule.restart(now)
+            if self.rate != applied_rate:
+                applied_rate = self.rate
+                schedule.set_rate(applied_rate, now)
+            if linger_ns and applied_rate:
+                # Batch like a client would: hold due messages up to the batch delay, unless a
+                # full batch is already owed. Their intended times stay where the schedule put them.
+                oldest_due = schedule.next_due_ns()
+                if now >= oldest_due and now - oldest_due < linger_ns and schedule.owed(now) < claim:
+                    stop.wait((oldest_due + linger_ns - now) / 1e9)
+                    continue
+            due = schedule.take_due(now, claim)
+            if not due.count:
+                wait_ns = min(schedule.next_due_ns() - now, int(IDLE_SLEEP_S * 1e9))
+                if wait_ns > 0:
+                    stop.wait(wait_ns / 1e9)
+                continue
+            count = due.count
+            if self.budget is not None:
+                count = self.budget.take(count)
+                if not count:
+                    self.finished_budget = True
+                    slot.state = "done"
+                    return
+            batch = payloads.next_batch(count)
+            sent_ns = time.monotonic_ns()
+            rec = slot.active
+            rec.record_send_batch(count, sum(map(len, batch)))
+            if due.interval_ns:
+                for i in range(count):
+                    rec.record_send_delay((sent_ns - due.first_ns - int(i * due.interval_ns)) // 1000)
+            else:
+                rec.record_send_delay((sent_ns - due.first_ns) // 1000, count)
+            done = _Completion(completions, due.first_ns, due.interval_ns)
+            if keyed:
+                for payload in batch:
+                    producer.send_batch([payload], done, key=keys.next_key(), properties=props)
+            else:
+                producer.send_batch(batch, done, properties=props)
+            self.sent += count
+            slot.pending_sends = producer.pending()
+            self.last_progress = time.monotonic()
+
+    def _drain(self, completions: deque) -> None:
+        rec = self.slot.active
+        pop = completions.popleft
+        while completions:
+            count, error, first_ns, interval, ack_ns = pop()
+            if error is not None:
+                rec.record_failure(error, count)
+                self.slot.last_error = error
+                continue
+            if interval:
+                for i in range(count):
+                    rec.record_ack((ack_ns - first_ns - int(i * interval)) // 1000)
+            else:
+                rec.record_ack_batch(count, (ack_ns - first_ns) // 1000)
+
+
+class ConsumerWorker(Worker):
+    role = "consumer"
+
+    def __init__(
+        self,
+        index: int,
+        engine: Engine,
+        slot: RecorderSlot,
+        settings: ConsumeSettings,
+        *,
+        name: str | None = None,
+        budget: MessageBudget | None = None,
+    ) -> None:
+        super().__init__(index, engine, slot, name)
+        self.settings = settings
+        self.budget = budget
+        self.seek_target: str | None = None
+        self.tracker = SequenceTracker() if settings.verify else None
+        self._rng = random.Random()
+        self._delayed: deque[tuple[float, ReceivedMessage]] = deque()
+        self._since_cumulative = 0
+        self._last_unacked: ReceivedMessage | None = None
+        self.consumer: EngineConsumer | None = None
+
+    def run(self) -> None:
+        s = self.settings
+        self.slot.state = "connecting"
+        listener = self._handle if s.mode == "listener" else None
+        consumer = self.engine.create_consumer(s, self.name, listener=listener)
+        self.consumer = consumer
+        self.slot.state = "running"
+        try:
+            while not self.stop_event.is_set():
+                if self.seek_target is not None:
+                    target, self.seek_target = self.seek_target, None
+                    consumer.seek(target)
+                if self.paused or listener is not None:
+                    # In listener mode the listener thread is the recorder's only writer.
+                    self.slot.state = "paused" if self.paused else "running"
+                    self.stop_event.wait(IDLE_SLEEP_S)
+                    continue
+                msg = consumer.receive(int(IDLE_SLEEP_S * 5000))
+                if msg is not None:
+                    self._handle(msg)
+                self._ack_delayed(consumer)
+                self.slot.receiver_queue = consumer.queue_fill()
+        finally:
+            self._ack_delayed(consumer, everything=True)
+            if self._last_unacked is not None:
+                consumer.acknowledge_cumulative(self._last_unacked)
+            consumer.close()
+
+    def _handle(self, msg: ReceivedMessage) -> None:
+        """Per received message: record, verify, simulate processing, then ack per strategy."""
+        s = self.settings
+        consumer = self.consumer
+        if consumer is None:  # listener fired before create_consumer returned
+            return
+        received_ns = time.time_ns()
+        rec = self.slot.active
+        rec.record_receive(len(msg.data), max(0, received_ns // 1000 - msg.publish_time_ms * 1000))
+        if msg.redelivery_count:
+            rec.record_redelivered()
+        if self.tracker is not None:
+            stamp = parse_verify_header(msg.data)
+            if stamp is not None:
+                outcome = self.tracker.see(*stamp)
+                if outcome == "duplicate":
+                    rec.record_duplicate()
+                elif outcome == "out_of_order":
+                    rec.record_out_of_order()
+        if s.processing_ms:
+            time.sleep(s.processing_ms / 1000)
+        self.last_progress = time.monotonic()
+        if s.nack_ratio and self._rng.random() < s.nack_ratio:
+            consumer.negative_acknowledge(msg)
+            rec.record_nack()
+            return
+        self._ack(consumer, msg, received_ns)
+        if s.mode == "listener":
+            self._ack_delayed(consumer)
+        if self.budget is not None and not self.budget.take(1):
+            self.stop_event.set()
+
+    def _ack(self, consumer: EngineConsumer, msg: ReceivedMessage, received_ns: int) -> None:
+        strategy = self.settings.ack
+        if strategy == "none":
+            return
+        if strategy == "delayed":
+            self._delayed.append((time.monotonic() + self.settings.ack_delay_ms / 1000, msg))
+            return
+        if strategy == "cumulative":
+            self._since_cumulative += 1
+            self._last_unacked = msg
+            if self._since_cumulative < CUMULATIVE_EVERY:
+                return
+            consumer.acknowledge_cumulative(msg)
+            self._last_unacked = None
+            self.slot.active.record_consumer_ack((time.time_ns() - received_ns) // 1000, self._since_cumulative)
+            self._since_cumulative = 0
+            return
+        consumer.acknowledge(msg)  # immediate, or grouped by the engine's ack grouping
+        self.slot.active.record_consumer_ack((time.time_ns() - received_ns) // 1000)
+
+    def _ack_delayed(self, consumer: EngineConsumer, everything: bool = False) -> None:
+        delayed = self._delayed
+        now = time.monotonic()
+        while delayed and (everything or delayed[0][0] <= now):
+            due, msg = delayed.popleft()
+            consumer.acknowledge(msg)
+            self.slot.active.record_consumer_ack(int((now - due) * 1e6 + self.settings.ack_delay_ms * 1000))
