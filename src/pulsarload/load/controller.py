@@ -9,6 +9,7 @@ per-message path.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pulsarload.config import ConsumeSettings, ProduceSettings
+from pulsarload.config import ConsumeSettings, ProduceSettings, validate_settings
 from pulsarload.engines.base import Engine, create_engine
 from pulsarload.load import commands as cmd
 from pulsarload.load.pool import WorkerPool
@@ -289,6 +290,40 @@ class LoadController:
                 text = "stopping"
             case _:
                 raise ValueError(f"unknown command {command!r}")
+        self.events.append(f"{time.monotonic() - self.started_at:8.1f}s {text}")
+        return text
+
+    #: Settings a running load can take without restarting its workers.
+    LIVE_FIELDS = frozenset({"rate", "threads"})
+
+    def reconfigure(self, **changes: Any) -> str:
+        """Apply edited settings: rate and threads live; anything else restarts the workers
+        (flush, close, then new producers/consumers with the new settings, e.g. a new topic).
+
+        Raises ConfigError (one line naming the setting) and changes nothing if a value is bad.
+        """
+        pool = self.pool
+        if pool is None:
+            raise RuntimeError("controller not started")
+        new = dataclasses.replace(self.settings, **changes)
+        validate_settings(new)
+        restart = {k for k, v in changes.items() if getattr(self.settings, k) != v} - self.LIVE_FIELDS
+        self.settings = new
+        notes = []
+        if restart:
+            threads = pool.size
+            pool.stop_all()
+            self.pool = pool = WorkerPool(self.role, self.engine, new, self.sampler)  # type: ignore[arg-type]
+            if isinstance(new, ProduceSettings):
+                pool.set_rate(new.rate)
+            pool.add(threads)
+            notes.append("workers restarted with " + ", ".join(f"{k}={changes[k]!r}" for k in sorted(restart)))
+        if "rate" in changes and isinstance(new, ProduceSettings):
+            notes.append(self.apply(cmd.SetRate(new.rate)))
+        if "threads" in changes and new.threads != pool.size:
+            delta = new.threads - pool.size
+            notes.append(self.apply(cmd.AddWorker(delta) if delta > 0 else cmd.RemoveWorker(-delta)))
+        text = "; ".join(notes) or "no change"
         self.events.append(f"{time.monotonic() - self.started_at:8.1f}s {text}")
         return text
 
