@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from pulsarload.metrics.hdr import Histogram  # noqa: E402
-from pulsarload.metrics.recorder import Recorder  # noqa: E402
+from pulsarload.metrics.recorder import RecorderSlot  # noqa: E402
 
 
 def make_values(n: int, seed: int) -> list[int]:
@@ -44,9 +44,16 @@ def loop_histogram(values: list[int]) -> None:
 
 
 def loop_recorder(values: list[int]) -> None:
-    r = Recorder()
+    """The worker's real path: through the slot, as the sampler may swap at any time."""
+    slot = RecorderSlot("bench")
     for v in values:
-        r.record_ack(v)
+        slot.active.record_ack(v)
+
+
+def loop_send_batch(values: list[int]) -> None:
+    slot = RecorderSlot("bench")
+    for v in values:
+        slot.active.record_send_batch(1, v)
 
 
 def best_time(fn: Callable[[list[int]], None], values: list[int], repeat: int) -> float:
@@ -101,22 +108,30 @@ def main() -> None:
     empty = best_time(loop_empty, values, args.repeat)
     hist = best_time(loop_histogram, values, args.repeat)
     recd = best_time(loop_recorder, values, args.repeat)
+    batch = best_time(loop_send_batch, values, args.repeat)
     per = 1e9 / args.n
-    print("single thread                          ns/call   (minus empty loop)")
-    print(f"  empty for-loop                       {empty * per:7.1f}")
-    print(f"  Histogram.record(v)                  {hist * per:7.1f}   {(hist - empty) * per:7.1f}")
-    print(f"  Recorder.record_ack(v)               {recd * per:7.1f}   {(recd - empty) * per:7.1f}")
+    print("single thread                            ns/call   (minus empty loop)")
+    print(f"  empty for-loop                         {empty * per:7.1f}")
+    print(
+        f"  Histogram.record(v)                    {hist * per:7.1f}   {(hist - empty) * per:7.1f}"
+    )
+    print(
+        f"  slot.active.record_ack(v)              {recd * per:7.1f}   {(recd - empty) * per:7.1f}"
+    )
+    print(
+        f"  slot.active.record_send_batch(1, v)    {batch * per:7.1f}   {(batch - empty) * per:7.1f}"
+    )
     print()
 
     counts = [int(x) for x in args.threads.split(",")]
-    print("threads   Histogram.record/s   scaling   Recorder.record_ack/s   scaling")
+    print("threads   Histogram.record/s   scaling   slot.active.record_ack/s   scaling")
     base_h = base_r = None
     for k in counts:
         rh = threaded_rate(loop_histogram, args.n, k, args.repeat)
         rr = threaded_rate(loop_recorder, args.n, k, args.repeat)
         base_h = base_h or rh
         base_r = base_r or rr
-        print(f"{k:7d}   {rh:18,.0f}   {rh / base_h:6.2f}x   {rr:21,.0f}   {rr / base_r:6.2f}x")
+        print(f"{k:7d}   {rh:18,.0f}   {rh / base_h:6.2f}x   {rr:24,.0f}   {rr / base_r:6.2f}x")
 
 
 if __name__ == "__main__":

@@ -164,30 +164,45 @@ class Histogram:
     # -- recording ---------------------------------------------------------------------------
 
     def _make_record(self) -> Any:
+        # Everything the hot path needs is a closure cell (no attribute lookups: the 3.13
+        # free-threaded interpreter does not specialise them), and ``int.bit_length`` is bound
+        # once. Negative input makes a shift count negative (ValueError); too large a value
+        # indexes past the list (IndexError); floats fail on "|" (TypeError): all take the
+        # slow path, and a try block costs nothing when nothing is raised.
         counts = self._counts
         h = self.sub_bucket_half_count_magnitude
         u = self.unit_magnitude
         mask = (self.sub_bucket_count - 1) << u
         s_plus_u = h + 1 + u
         slow = self._record_slow
+        bit_length = int.bit_length
 
-        if h + 1 > u + 1:
-            # Negative input makes the shift count negative (ValueError); too large a value
-            # indexes past the list (IndexError); floats fail on "|" (TypeError).
+        if u == 0 and h > 0:
+
             def record(value: int, count: int = 1) -> None:
                 try:
-                    b = (value | mask).bit_length() - s_plus_u
+                    b = bit_length(value | mask) - s_plus_u
+                    counts[(b << h) + (value >> b)] += count
+                except (IndexError, ValueError, TypeError):
+                    slow(value, count)
+
+        elif h > u:
+
+            def record(value: int, count: int = 1) -> None:
+                try:
+                    b = bit_length(value | mask) - s_plus_u
                     counts[(b << h) + (value >> (b + u))] += count
                 except (IndexError, ValueError, TypeError):
                     slow(value, count)
-        else:  # pragma: no cover - only for exotic (digits, lowest) pairs
 
+        else:  # pragma: no cover - only for exotic (digits, lowest) pairs
+            # Here a negative value could yield a valid (wrong) index: check explicitly.
             def record(value: int, count: int = 1) -> None:
                 if value < 0:
                     slow(value, count)
                     return
                 try:
-                    b = (value | mask).bit_length() - s_plus_u
+                    b = bit_length(value | mask) - s_plus_u
                     counts[(b << h) + (value >> (b + u))] += count
                 except (IndexError, ValueError, TypeError):
                     slow(value, count)

@@ -10,19 +10,22 @@ Why this is safe on free-threaded CPython, and why no count is ever lost:
 * Rebinding an attribute is atomic: a writer that reads ``slot.active`` gets either the old or the
   new recorder, never a torn value. Each recorder has one writer thread, so its ``+=`` updates
   are never contended; the sampler only reads a recorder after the writer is done with it.
-* "Done with it" is decided by the recorder's reference count, not by time. A writer that loaded
-  the old recorder just before the swap holds a strong reference to it (on the evaluation stack,
-  then as ``self`` of the recording method) until its update has finished. The sampler keeps a
-  retired recorder in a pending list and harvests it only when that list is its sole referrer
-  (``sys.getrefcount`` equals a baseline measured the same way on a private object). A writer
-  that is descheduled mid-update merely delays the harvest to a later tick; its counts then land
-  in that later interval, they are not dropped.
+* "Done with it" is decided by reference counts, not by time. A writer that loaded the old
+  recorder just before the swap holds a strong reference to it (on the evaluation stack, then as
+  ``self`` of a recording method) or, for the per-message entry points that are histogram
+  closures (``record_ack`` ...), to that closure, which it obtains before it lets go of the
+  recorder and keeps until its update has finished. The sampler keeps a retired recorder in a
+  pending list and harvests it only when that list is its sole referrer and its closures are
+  referenced only by itself (``sys.getrefcount`` equal to a baseline measured the same way on a
+  private recorder). A writer descheduled mid-update merely delays the harvest to a later tick;
+  its counts land in that later interval, they are not dropped.
 * Recorders are created by the sampler (or the controller thread), never by a worker, so the
   worker's reference-count updates go to the object's shared, atomically updated count: its
   writes to the recorder are published before its final decrement is.
 
-Contract for the load layer: always write through ``slot.active`` (do not keep a recorder in an
-attribute of your own), and call ``slot.close()`` only after the worker's last record.
+Contract for the load layer: always write through ``slot.active`` (do not keep a recorder, or
+one of its ``record_*`` callables, in a variable that outlives one call), and call
+``slot.close()`` only after the worker's last record.
 """
 
 from __future__ import annotations
@@ -36,10 +39,12 @@ from pulsarload.metrics.hdr import Histogram
 
 __all__ = [
     "COUNTER_FIELDS",
+    "STORED_COUNTERS",
     "HISTOGRAM_FIELDS",
     "LATENCY_FIELDS",
     "Recorder",
     "RecorderSlot",
+    "WRITER_ENTRY_POINTS",
     "is_quiescent",
 ]
 
@@ -62,6 +67,10 @@ LATENCY_FIELDS: Final = ("publish_latency", "send_delay", "e2e_latency", "proces
 HISTOGRAM_FIELDS: Final = (*LATENCY_FIELDS, "batch_size")
 
 BATCH_SIZE_HIGHEST: Final = 1_000_000
+# Counters kept as plain attributes; ``acked`` and ``consumer_acked`` are derived from the
+# latency histograms (every ack records exactly one latency), which saves an attribute update
+# per message on the hot path.
+STORED_COUNTERS: Final = tuple(f for f in COUNTER_FIELDS if f not in ("acked", "consumer_acked"))
 
 
 def _new_batch_histogram() -> Histogram:
@@ -70,18 +79,37 @@ def _new_batch_histogram() -> Histogram:
 
 
 class Recorder:
-    """Counts and histograms for one interval of one worker; written by that worker only."""
+    """Counts and histograms for one interval of one worker; written by that worker only.
 
-    __slots__ = (*COUNTER_FIELDS, *HISTOGRAM_FIELDS, "failed", "__weakref__")
+    The per-message calls are the histograms' own record closures, bound as attributes, so they
+    cost one call and no method frame:
+
+    * ``record_ack(latency_us, count=1)``: messages acknowledged by the broker, latency from
+      their intended send time;
+    * ``record_send_delay(delay_us, count=1)``: how far behind schedule a send started;
+    * ``record_e2e(e2e_us, count=1)``: end-to-end latency of received messages (use with
+      ``record_receive_batch`` when receiving in batches);
+    * ``record_consumer_ack(processing_us, count=1)``: consumer acks, receive-to-ack time.
+    """
+
+    __slots__ = (
+        *STORED_COUNTERS,
+        *HISTOGRAM_FIELDS,
+        "failed",
+        "record_ack",
+        "record_send_delay",
+        "record_e2e",
+        "record_consumer_ack",
+        "_batch_record",
+        "__weakref__",
+    )
 
     def __init__(self) -> None:
         self.sent = 0
-        self.acked = 0
         self.bytes_sent = 0
         self.batches = 0
         self.received = 0
         self.bytes_received = 0
-        self.consumer_acked = 0
         self.nacked = 0
         self.redelivered = 0
         self.duplicates = 0
@@ -93,6 +121,22 @@ class Recorder:
         self.e2e_latency = Histogram()
         self.processing_latency = Histogram()
         self.batch_size = _new_batch_histogram()
+        # Histogram.reset() zeroes the same counts list, so these stay valid across reuse.
+        self.record_ack = self.publish_latency.record
+        self.record_send_delay = self.send_delay.record
+        self.record_e2e = self.e2e_latency.record
+        self.record_consumer_ack = self.processing_latency.record
+        self._batch_record = self.batch_size.record
+
+    @property
+    def acked(self) -> int:
+        """Messages acknowledged by the broker (one publish latency each)."""
+        return self.publish_latency.total_count
+
+    @property
+    def consumer_acked(self) -> int:
+        """Messages acknowledged by the consumer (one processing latency each)."""
+        return self.processing_latency.total_count
 
     # -- producer side -------------------------------------------------------------------------
 
@@ -101,21 +145,11 @@ class Recorder:
         self.sent += n_msgs
         self.bytes_sent += n_bytes
         self.batches += 1
-        self.batch_size.record(n_msgs)
-
-    def record_send_delay(self, delay_us: int, count: int = 1) -> None:
-        """How far behind its intended start a send was (coordinated-omission evidence)."""
-        self.send_delay.record(delay_us, count)
-
-    def record_ack(self, latency_us: int) -> None:
-        """One message acknowledged; latency measured from its intended send time."""
-        self.acked += 1
-        self.publish_latency.record(latency_us)
+        self._batch_record(n_msgs)
 
     def record_ack_batch(self, n_msgs: int, latency_us: int) -> None:
         """``n_msgs`` messages acknowledged with the same latency (one receipt for a batch)."""
-        self.acked += n_msgs
-        self.publish_latency.record(latency_us, n_msgs)
+        self.record_ack(latency_us, n_msgs)
 
     def record_failure(self, category: str, n_msgs: int = 1) -> None:
         """Messages that failed, by error category (timeout, disconnected, broker code ...)."""
@@ -128,20 +162,12 @@ class Recorder:
         """One message received; end-to-end latency from the producer's intended send time."""
         self.received += 1
         self.bytes_received += n_bytes
-        self.e2e_latency.record(e2e_us)
+        self.record_e2e(e2e_us)
 
     def record_receive_batch(self, n_msgs: int, n_bytes: int) -> None:
         """Messages received whose latency is recorded separately (or not known)."""
         self.received += n_msgs
         self.bytes_received += n_bytes
-
-    def record_e2e(self, e2e_us: int, count: int = 1) -> None:
-        self.e2e_latency.record(e2e_us, count)
-
-    def record_consumer_ack(self, processing_us: int, n_msgs: int = 1) -> None:
-        """Acks sent by the consumer; processing latency is receive-to-ack."""
-        self.consumer_acked += n_msgs
-        self.processing_latency.record(processing_us, n_msgs)
 
     def record_nack(self, n_msgs: int = 1) -> None:
         self.nacked += n_msgs
@@ -162,7 +188,7 @@ class Recorder:
 
     def add(self, other: Recorder) -> Recorder:
         """Fold ``other`` into this recorder (sampler thread, after ``other`` is quiescent)."""
-        for name in COUNTER_FIELDS:
+        for name in STORED_COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         failed = self.failed
         for cat, n in other.failed.items():
@@ -173,7 +199,7 @@ class Recorder:
 
     def reset(self) -> None:
         """Zero everything so the object can be reused as the next spare."""
-        for name in COUNTER_FIELDS:
+        for name in STORED_COUNTERS:
             setattr(self, name, 0)
         self.failed = {}
         for name in HISTOGRAM_FIELDS:
@@ -185,25 +211,51 @@ class Recorder:
 
     def is_empty(self) -> bool:
         """True when nothing was recorded (cheap: counters first, then histograms)."""
-        if self.failed or any(getattr(self, n) for n in COUNTER_FIELDS):
+        if self.failed or any(getattr(self, n) for n in STORED_COUNTERS):
             return False
         return not any(getattr(self, n) for n in HISTOGRAM_FIELDS)
 
 
-def _refcounts(objs: list[object]) -> list[int]:
-    return [sys.getrefcount(o) for o in objs]
+# The histogram closures a worker can enter directly (``slot.active.record_ack(v)`` loads the
+# closure and releases the recorder before the call, so the closure is what the worker holds).
+WRITER_ENTRY_POINTS: Final = (
+    "record_ack",
+    "record_send_delay",
+    "record_e2e",
+    "record_consumer_ack",
+)
 
 
-# Reference count of an object referenced only by the list handed to _refcounts.
-_QUIESCENT_REFS: Final = _refcounts([object()])[0]
+def _writer_refcounts(recs: list[Recorder]) -> list[tuple[int, ...]]:
+    out = []
+    for r in recs:
+        out.append(
+            (
+                sys.getrefcount(r),
+                sys.getrefcount(r.record_ack),
+                sys.getrefcount(r.record_send_delay),
+                sys.getrefcount(r.record_e2e),
+                sys.getrefcount(r.record_consumer_ack),
+            )
+        )
+    return out
 
 
-def is_quiescent(holder: list[object]) -> list[bool]:
-    """For each object in ``holder``: is that list its only referrer (so no writer holds it)?
+# Reference counts of a recorder held only by the list handed to _writer_refcounts, and of its
+# entry points held only by the recorder and their histogram: measured, not assumed, so the
+# check stays right on interpreters that count stack references differently.
+_QUIESCENT: Final = _writer_refcounts([Recorder()])[0]
 
-    The caller must hold no other reference to the objects (no loop variables left over).
+
+def is_quiescent(holder: list[Recorder]) -> list[bool]:
+    """For each recorder in ``holder``: is it certain that no writer is inside it?
+
+    True when ``holder`` is the recorder's only referrer and nobody else holds one of its
+    entry-point closures. The caller must keep no other reference (no leftover loop variables).
     """
-    return [n <= _QUIESCENT_REFS for n in _refcounts(holder)]
+    return [
+        all(n <= q for n, q in zip(c, _QUIESCENT, strict=True)) for c in _writer_refcounts(holder)
+    ]
 
 
 class RecorderSlot:

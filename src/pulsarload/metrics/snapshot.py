@@ -496,7 +496,7 @@ class Sampler:
         return slots, finished
 
     def _take_quiescent(self) -> tuple[list[Recorder], list[RecorderSlot]]:
-        ready_flags = is_quiescent(self._pending)  # type: ignore[arg-type]
+        ready_flags = is_quiescent(self._pending)
         ready: list[Recorder] = []
         ready_slots: list[RecorderSlot] = []
         keep: list[Recorder] = []

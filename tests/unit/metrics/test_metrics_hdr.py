@@ -196,6 +196,20 @@ def test_record_counts_and_clamps_out_of_range() -> None:
     assert h.total_count == 7
 
 
+@pytest.mark.parametrize("digits", range(6))
+@pytest.mark.parametrize("lowest", [1, 2, 1000, 1024])
+def test_every_layout_clamps_negative_and_huge_values(digits: int, lowest: int) -> None:
+    h = Histogram(lowest, 10**9, digits)
+    h.record(-5)
+    h.record(10**12)
+    h.record(12_345, 2)
+    assert h.clamped == 2
+    assert h.count_at_value(0) == 1
+    assert h.count_at_value(12_345) == 2
+    assert h.count_at_value(10**9) == 1
+    assert h.lowest_equivalent(12_345) <= 12_345 <= h.highest_equivalent(12_345)
+
+
 def test_empty_histogram_statistics() -> None:
     h = Histogram()
     assert h.total_count == 0

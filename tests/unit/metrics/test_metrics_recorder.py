@@ -9,6 +9,7 @@ import time
 from pulsarload.metrics.recorder import (
     COUNTER_FIELDS,
     LATENCY_FIELDS,
+    WRITER_ENTRY_POINTS,
     Recorder,
     RecorderSlot,
     is_quiescent,
@@ -74,7 +75,7 @@ def test_add_and_reset() -> None:
 
 
 def test_quiescence_sees_a_held_reference() -> None:
-    holder: list[object] = [Recorder(), Recorder()]
+    holder = [Recorder(), Recorder()]
     assert is_quiescent(holder) == [True, True]
     held = holder[1]
     assert is_quiescent(holder) == [True, False]
@@ -82,15 +83,32 @@ def test_quiescence_sees_a_held_reference() -> None:
     assert is_quiescent(holder) == [True, True]
 
 
+def test_quiescence_sees_a_writer_inside_an_entry_point_closure() -> None:
+    holder = [Recorder()]
+    for name in WRITER_ENTRY_POINTS:
+        inside = getattr(holder[0], name)  # what a worker's frame holds during the call
+        assert is_quiescent(holder) == [False], name
+        del inside
+        assert is_quiescent(holder) == [True], name
+
+
+def test_quiescence_survives_reset_and_reuse() -> None:
+    holder = [Recorder()]
+    holder[0].record_ack(5)
+    holder[0].add(Recorder())
+    holder[0].reset()
+    assert is_quiescent(holder) == [True]
+
+
 def test_a_writer_holding_the_old_recorder_delays_but_never_loses() -> None:
     sampler = Sampler(resources=NullResources(), grace=0)  # type: ignore[arg-type]
     slot = sampler.new_slot("w0")
     slot.active.record_ack(100)
-    rec = slot.active  # a writer that loaded the recorder just before the swap...
+    rec = slot.active.record_ack  # a writer that entered record_ack just before the swap...
     s1 = sampler.tick()
     assert s1.counters.acked == 0  # ...keeps it pending: not harvested yet
     assert sampler.late_harvests == 1
-    rec.record_ack(200)  # and writes after the swap
+    rec(200)  # and writes after the swap
     del rec
     s2 = sampler.tick()
     assert s2.counters.acked == 2
@@ -146,11 +164,16 @@ def test_eight_threads_record_concurrently_while_sampler_swaps_every_ms() -> Non
         expected[i] = exp
         slot.close()
 
+    errors: list[BaseException] = []
+
     def sampling() -> None:
         start.wait()
-        while not workers_done.is_set():
-            sampler.tick()
-            time.sleep(0.001)
+        try:
+            while not workers_done.is_set():
+                sampler.tick()
+                time.sleep(0.001)
+        except BaseException as e:  # surfaced below: a harvest racing a writer would land here
+            errors.append(e)
 
     ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads_n)]
     st = threading.Thread(target=sampling)
@@ -160,6 +183,7 @@ def test_eight_threads_record_concurrently_while_sampler_swaps_every_ms() -> Non
         t.join()
     workers_done.set()
     st.join()
+    assert not errors, errors
     final = sampler.flush()
 
     want = {k: sum(e[k] for e in expected) for k in expected[0]}
