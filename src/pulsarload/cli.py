@@ -175,6 +175,7 @@ def _shared_run_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--auth-token", help="JWT for token authentication [$PULSARLOAD_AUTH_TOKEN]."),
         click.option("--tls-ca-file", help="CA bundle for pulsar+ssl://."),
         click.option("--connections", "connections_per_broker", type=int, help="Connections per broker."),
+        click.option("--connect-timeout", "connect_timeout_s", type=float, help="Seconds to reach the broker [10]."),
         click.option("--profile", "profile_name", help="Load settings from a TOML profile (name or path)."),
         click.option("--save-profile", help="Save the resolved settings as a profile and exit."),
         click.option("--preset", type=click.Choice(tuple(config.PRESETS)), help="Start from a preset."),

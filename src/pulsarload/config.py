@@ -158,6 +158,7 @@ class RunSettings:
     prometheus_port: int = _opt(0, env="PULSARLOAD_PROMETHEUS_PORT", min=0, max=65535)
     thresholds: tuple[str, ...] = _opt((), help="pass/fail conditions, e.g. p99_ms<50")
     operation_timeout_s: float = _opt(30.0, env="PULSARLOAD_OPERATION_TIMEOUT", min=0.1, max=3600)
+    connect_timeout_s: float = _opt(10.0, env="PULSARLOAD_CONNECT_TIMEOUT", min=0.1, max=3600)
     connections_per_broker: int = _opt(1, env="PULSARLOAD_CONNECTIONS", min=1, max=64)
 
 

@@ -30,7 +30,7 @@ def _result_category(result: Any) -> str | None:
 def client_for(settings: RunSettings) -> Client:
     kwargs: dict[str, Any] = {
         "operation_timeout_seconds": settings.operation_timeout_s,
-        "connection_timeout_ms": int(min(settings.operation_timeout_s, 30) * 1000),
+        "connection_timeout_ms": int(settings.connect_timeout_s * 1000),
         "tls_validate_hostname": settings.tls_validate_hostname,
     }
     if settings.auth_token:

@@ -33,7 +33,7 @@ def _client_for(settings: RunSettings) -> Any:
     p = _require()
     kwargs: dict[str, Any] = {
         "operation_timeout_seconds": max(1, int(settings.operation_timeout_s)),
-        "connection_timeout_ms": int(settings.operation_timeout_s * 1000),
+        "connection_timeout_ms": int(settings.connect_timeout_s * 1000),
         "tls_validate_hostname": settings.tls_validate_hostname,
     }
     if settings.auth_token:

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from pulsarload.errors import UserError
 from pulsarload.load.controller import LoadController, RunResult
 from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.resources import gil_enabled
@@ -144,6 +145,11 @@ def run_headless(controller: LoadController, echo: Callable[[str], None] = print
         if stop.is_set():
             echo("interrupted: stopping workers (flush, close)")
         result = controller.stop()
+    total = result.final.total
+    if result.failures and total.sent == 0 and total.received == 0:
+        # Nothing ever worked (unreachable broker, bad topic, refused auth): one line, no table.
+        first = result.failures[0].split(": ", 2)[-1]
+        raise UserError(f"{first}; nothing was sent or received (check -u/--service-url and the topic)")
     for line in summary_lines(result):
         echo(line)
     if result.failures:

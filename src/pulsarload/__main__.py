@@ -1,0 +1,5 @@
+"""`python -m pulsarload` runs the command line."""
+
+from pulsarload.cli import main
+
+main()

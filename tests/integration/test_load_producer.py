@@ -1,0 +1,142 @@
+"""The load engine's producer side against the real broker: rate, live threads, scenarios, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pulsarload.config import ProduceSettings, resolve_settings
+from pulsarload.load import commands as cmd
+from pulsarload.load.controller import LoadController
+
+pytestmark = pytest.mark.broker
+
+
+def settings_for(broker, topic: str, **flags) -> ProduceSettings:
+    base = {"topic": topic, "service_url": broker.service_url, "admin_url": broker.admin_url}
+    return resolve_settings(ProduceSettings, {**base, **flags}, environ={})
+
+
+def stored_messages(admin_url: str, topic: str) -> int:
+    path = topic.replace("persistent://", "persistent/")
+    stats = httpx.get(f"{admin_url}/admin/v2/{path}/stats", timeout=10).json()
+    return int(stats["msgInCounter"])
+
+
+def run_for(controller: LoadController, seconds: float) -> None:
+    controller.start()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not controller.done():
+        time.sleep(0.05)
+
+
+def test_rate_control_holds_the_target_within_two_percent(broker, topic: str) -> None:
+    rate, seconds = 1000.0, 10.0
+    controller = LoadController("producer", settings_for(broker, topic, rate=rate, threads=2))
+    run_for(controller, seconds)
+    result = controller.stop()
+    achieved = result.final.total.sent / result.final.elapsed
+    assert abs(achieved - rate) / rate < 0.02, f"sent {achieved:.1f} msg/s against a target of {rate}"
+    assert result.final.total.failed == 0
+    assert result.final.total.acked == result.final.total.sent
+
+
+def test_threads_added_and_removed_live_keep_counts_exact(broker, topic: str) -> None:
+    controller = LoadController("producer", settings_for(broker, topic, rate=1500.0, threads=1))
+    controller.start()
+    time.sleep(1.5)
+    assert "added 2" in controller.apply(cmd.AddWorker(2))
+    assert controller.pool.size == 3
+    time.sleep(1.5)
+    assert "removed 1" in controller.apply(cmd.RemoveWorker(1))
+    assert controller.pool.size == 2
+    time.sleep(1.0)
+    result = controller.stop()
+    total = result.final.total
+    assert total.sent > 2000
+    assert total.acked == total.sent and total.failed == 0
+    assert stored_messages(broker.admin_url, topic) == total.acked
+
+
+def test_pause_stops_sending_and_resume_restarts(broker, topic: str) -> None:
+    controller = LoadController("producer", settings_for(broker, topic, rate=1000.0))
+    controller.start()
+    time.sleep(1.0)
+    controller.apply(cmd.Pause())
+    time.sleep(0.5)  # let in-flight sends complete
+    before = controller.sampler.flush().total.sent
+    time.sleep(1.0)
+    assert controller.sampler.flush().total.sent == before
+    controller.apply(cmd.Resume())
+    time.sleep(1.0)
+    result = controller.stop()
+    assert result.final.total.sent > before + 500
+
+
+def test_message_budget_is_exact(broker, topic: str) -> None:
+    controller = LoadController("producer", settings_for(broker, topic, messages=3333, threads=3))
+    run_for(controller, 60)
+    assert controller.done()
+    result = controller.stop()
+    assert result.final.total.sent == result.final.total.acked == 3333
+    assert stored_messages(broker.admin_url, topic) == 3333
+
+
+def test_ramp_scenario_rises_along_its_shape(broker, topic: str) -> None:
+    controller = LoadController(
+        "producer",
+        settings_for(broker, topic, scenario="ramp", rate=2000.0, ramp_seconds=6.0, threads=1),
+    )
+    run_for(controller, 7.0)
+    points = controller.window.points(coarse=True)
+    controller.stop()
+    rates = [p.rates["sent"] for p in points]
+    assert len(rates) >= 5, rates
+    # A linear ramp: each full second sends more than the one before (allowing noise), and the
+    # first seconds stay well below the target while the last approach it.
+    assert rates[0] < 600, rates
+    assert rates[4] > rates[1] + 500, rates
+    assert max(rates) > 1400, rates
+
+
+def test_headless_cli_report_and_thresholds(broker, topic: str, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    base = [
+        sys.executable, "-m", "pulsarload", "produce", topic, "--headless",
+        "-u", broker.service_url, "--admin-url", broker.admin_url, "-m", "2000", "-r", "2000",
+    ]
+    ok = subprocess.run(
+        [*base, "--report", str(report), "--threshold", "error_rate<0.01"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr + ok.stdout
+    assert "producer summary" in ok.stdout and "threshold error_rate<0.01: pass" in ok.stdout
+    data = json.loads(report.read_text())
+    assert data["schema"] == "pulsarload.report"
+    assert data["meta"]["summary"]["acked"] == 2000
+    assert data["meta"]["interpreter"]["gil_enabled"] is False
+
+    failing = subprocess.run(
+        [*base, "--threshold", "p99_ms<0.000001"], capture_output=True, text=True, timeout=120
+    )
+    assert failing.returncode == 1
+    assert "FAIL" in failing.stdout
+
+
+def test_unreachable_broker_is_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "pulsarload", "produce", "t", "--headless", "-m", "10",
+            "-u", "pulsar://127.0.0.1:1", "--report", str(tmp_path / "r.json"),
+        ],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "127.0.0.1:1" in result.stdout + result.stderr
