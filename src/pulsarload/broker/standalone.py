@@ -132,16 +132,45 @@ def read_pid(pid_file: Path) -> int | None:
     return pid if pid > 0 else None
 
 
+def _proc_state(pid: int) -> str | None:
+    """The process state letter from /proc (R, S, D, Z, ...), or None when there is no process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether `pid` exists and has not exited (a zombie has exited)."""
+    if Path("/proc/self").exists():
+        return _proc_state(pid) not in (None, "Z", "X")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _cmdline(pid: int) -> str | None:
-    proc = Path(f"/proc/{pid}")
-    if proc.parent.exists():
-        try:
-            stat = (proc / "stat").read_text()
-            if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-                return None  # exited, not yet reaped
-            return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError):
-            return None
+    """The command line of a live `pid`, or None.
+
+    Right after exec (and while a process exits) /proc shows an empty command line for a few
+    milliseconds, so an empty one is read again briefly before it counts as "not ours".
+    """
+    if Path("/proc/self").exists():
+        for _ in range(25):
+            if _proc_state(pid) in (None, "Z", "X"):
+                return None
+            try:
+                raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                return None
+            if raw:
+                return raw.replace(b"\0", b" ").decode(errors="replace")
+            time.sleep(0.01)
+        return None
     try:  # no /proc (macOS): ask ps
         out = subprocess.run(
             ["ps", "-o", "stat=,command=", "-p", str(pid)],
@@ -154,7 +183,7 @@ def _cmdline(pid: int) -> str | None:
         return None
     if not out or out.startswith("Z"):
         return None
-    return out.split(None, 1)[1] if " " in out else ""
+    return out.split(None, 1)[1] if " " in out else None
 
 
 def process_matches(pid: int, marker: str) -> bool:
@@ -347,8 +376,13 @@ class StandaloneBroker:
         deadline = time.monotonic() + self.settings.start_timeout_s
         marker = str(self.conf_file)
         while True:
-            exited = proc.poll() is not None if proc is not None else False
-            if exited or not process_matches(pid, marker):
+            # Our own child is watched through its Popen; one launched by another process
+            # through its command line.
+            if proc is not None:
+                exited = proc.poll() is not None
+            else:
+                exited = not process_matches(pid, marker)
+            if exited:
                 self.pid_file.unlink(missing_ok=True)
                 code = f" (exit code {proc.returncode})" if proc is not None else ""
                 raise BrokerError(self._failure(f"the broker JVM exited during start-up{code}"))
@@ -376,22 +410,22 @@ class StandaloneBroker:
         pid = self.pid()
         if pid is None:
             return False
-        marker = str(self.conf_file)
         _signal_group(pid, signal.SIGTERM)
-        if not self._wait_gone(pid, marker, self.settings.stop_timeout_s):
+        if not self._wait_gone(pid, self.settings.stop_timeout_s):
             _signal_group(pid, signal.SIGKILL)
-            if not self._wait_gone(pid, marker, 15.0):
+            if not self._wait_gone(pid, 15.0):
                 raise BrokerError(
                     f"broker pid {pid} did not exit even after SIGKILL; check it with `ps {pid}`"
                 )
         self.pid_file.unlink(missing_ok=True)
         return True
 
-    def _wait_gone(self, pid: int, marker: str, timeout: float) -> bool:
+    def _wait_gone(self, pid: int, timeout: float) -> bool:
+        """Wait until `pid` has really exited (an exiting JVM loses its command line first)."""
         deadline = time.monotonic() + timeout
         while True:
             self._reap(pid)
-            if not process_matches(pid, marker):
+            if not process_alive(pid):
                 return True
             if time.monotonic() >= deadline:
                 return False
