@@ -21,9 +21,10 @@ Building (producer side):
     ``batch_metadata(...)``  the outer MessageMetadata of a batch, for the general path.
 
 Parsing (consumer side):
-    ``parse_batch(payload, num_messages) -> list[BatchMessage]``  each with its decoded
-        ``SingleMessageMetadata`` and payload as a ``memoryview`` (no copy). Identical metadata
-        bytes within one batch decode once and share one object: treat it as read-only.
+    ``parse_batch(payload, num_messages) -> list[(SingleMessageMetadata, memoryview)]``
+        payloads are views into the batch (no copy). Identical metadata bytes within one batch
+        decode once and share one object: treat it as read-only. A batch of identical-metadata
+        messages (the load-generator case) is split with no per-message Python loop.
         Malformed batches raise ``DecodeError``.
 """
 
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
+from itertools import repeat
 
 from crc32c import crc32c
 
@@ -338,39 +339,46 @@ class SendFrameBuilder:
         return header, body
 
 
-class BatchMessage(NamedTuple):
-    """One message of a received batch; its index in the batch is its list position."""
-
-    metadata: SingleMessageMetadata
-    payload: memoryview
+#: One message of a received batch: (metadata, payload); its index is its list position.
+type BatchMessage = tuple[SingleMessageMetadata, memoryview]
 
 
 def parse_batch(payload: Buffer, num_messages: int) -> list[BatchMessage]:
-    """Split an (uncompressed) batch payload into its ``num_messages`` messages."""
+    """Split an (uncompressed) batch payload into its ``num_messages`` (metadata, payload) pairs.
+
+    Payloads are memoryviews into ``payload`` (no copy). A batch whose messages all carry the
+    same metadata (what a load generator sends) is split without a per-message Python loop.
+    """
     if num_messages < 0:
         raise DecodeError(f"batch: num_messages_in_batch is negative ({num_messages})")
     buf = payload if type(payload) is bytes else bytes(payload)
     view = payload if isinstance(payload, memoryview) else memoryview(buf)
+    if num_messages > 1:
+        uniform = _parse_uniform(buf, view, num_messages)
+        if uniform is not None:
+            return uniform
     end = len(buf)
     cache: dict[bytes, SingleMessageMetadata] = {}
     out: list[BatchMessage] = []
     append = out.append
+    decode = SingleMessageMetadata.decode
     pos = 0
     for index in range(num_messages):
-        if end - pos < 4:
+        md_start = pos + 4
+        if md_start > end:
             raise DecodeError(
                 f"batch: message {index} of {num_messages} starts at offset {pos} but the "
                 f"payload has {end} bytes"
             )
-        md_end = pos + 4 + _u32_unpack_from(buf, pos)[0]
+        md_end = md_start + _u32_unpack_from(buf, pos)[0]
         if md_end > end:
             raise DecodeError(
                 f"batch: metadata of message {index} runs past the {end}-byte payload"
             )
-        key = buf[pos + 4 : md_end]
+        key = buf[md_start:md_end]
         md = cache.get(key)
         if md is None:
-            md = SingleMessageMetadata.decode(key)
+            md = decode(key)
             if md.payload_size < 0:
                 raise DecodeError(
                     f"batch: message {index} has a negative payload_size {md.payload_size}"
@@ -382,7 +390,32 @@ def parse_batch(payload: Buffer, num_messages: int) -> list[BatchMessage]:
                 f"batch: payload of message {index} ({md.payload_size} bytes) runs past the "
                 f"{end}-byte payload"
             )
-        append(BatchMessage(md, view[md_end:pos]))
+        append((md, view[md_end:pos]))
     if pos != end:
         raise DecodeError(f"batch: {end - pos} bytes left over after {num_messages} messages")
     return out
+
+
+def _parse_uniform(buf: bytes, view: memoryview, n: int) -> list[BatchMessage] | None:
+    """The batch as n equal-stride records with identical metadata, or None if it is not."""
+    end = len(buf)
+    if end < 4:
+        return None
+    lead = 4 + _u32_unpack_from(buf, 0)[0]  # size field + metadata
+    if lead > end:
+        return None
+    try:
+        md = SingleMessageMetadata.decode(buf[4:lead])
+    except DecodeError:
+        return None  # the general path reports it
+    stride = lead + md.payload_size
+    if md.payload_size < 0 or stride * n != end:
+        return None
+    # Every record must start with the same `lead` bytes: check column by column (C loops).
+    for column in range(lead):
+        if buf[column::stride].count(buf[column]) != n:
+            return None
+    payloads = map(
+        view.__getitem__, map(slice, range(lead, end, stride), range(stride, end + 1, stride))
+    )
+    return list(zip(repeat(md, n), payloads, strict=True))

@@ -103,6 +103,8 @@ __all__ = [
 ]
 
 COMMAND_CLASSES: dict[CommandType, type[Message]] = {}
+# type value -> (BaseCommand prefix up to the sub-command length, class), for the fast path
+_BY_TYPE: dict[int, tuple[bytes, Any]] = {}
 
 
 def _command[T: type](command_type: CommandType) -> Any:
@@ -114,6 +116,7 @@ def _command[T: type](command_type: CommandType) -> Any:
         # BaseCommand prefix: field 1 (type) then the key of the sub-command field.
         c._base_prefix = b"\x08" + encode_varint(command_type) + encode_tag(command_type, WIRE_LEN)
         COMMAND_CLASSES[command_type] = c
+        _BY_TYPE[int(command_type)] = (c._base_prefix, c)
         return cls
 
     return register
@@ -562,6 +565,22 @@ def encode_base_command(cmd: Message) -> bytes:
 
 def decode_base_command(buf: bytes | bytearray | memoryview) -> Command:
     """Decode BaseCommand bytes into its sub-command object (or ``UnknownCommand``)."""
+    # Fast path for the layout every client and broker writes: the type, then the sub-command
+    # running to the end. Anything else (other field order, extra fields) takes the full path.
+    end = len(buf)
+    if end > 3 and buf[0] == 0x08:
+        entry = _BY_TYPE.get(buf[1])
+        if entry is not None:
+            prefix, cls = entry
+            pos = len(prefix)
+            if buf[:pos] == prefix and pos < end:
+                size = buf[pos]
+                if size < 0x80 and pos + 1 + size == end:
+                    return cls.decode(buf[pos + 1 :])  # type: ignore[no-any-return]
+    return _decode_base_command_full(buf)
+
+
+def _decode_base_command_full(buf: bytes | bytearray | memoryview) -> Command:
     pos = 0
     end = len(buf)
     ctype = None

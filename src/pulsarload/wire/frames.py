@@ -193,17 +193,34 @@ class FrameParser:
             data = b"".join(self._chunks)
             self._chunks.clear()
         frames: list[Frame] = []
+        append = frames.append
         size = len(data)
+        max_frame = self._max_frame
         pos = 0
         try:
             while size - pos >= 4:
                 total = _u32_unpack_from(data, pos)[0]
-                if total > self._max_frame:
-                    raise FrameTooLarge(total, self._max_frame)
+                if total > max_frame:
+                    raise FrameTooLarge(total, max_frame)
                 stop = pos + 4 + total
                 if stop > size:
                     break
-                frames.append(self._parse_frame(data, pos + 4, stop))
+                if total < 4:
+                    raise TruncatedFrame(f"frame of {total} bytes has no room for its command size")
+                cmd_end = pos + 8 + _u32_unpack_from(data, pos + 4)[0]
+                if cmd_end > stop:
+                    raise TruncatedFrame(
+                        f"command size {cmd_end - pos - 8} exceeds the {total - 4} bytes left "
+                        "in the frame"
+                    )
+                command = decode_base_command(data[pos + 8 : cmd_end])
+                if cmd_end == stop:
+                    append(Frame(command))
+                else:
+                    try:
+                        append(self._parse_payload(command, data, cmd_end, stop))
+                    except ProtocolError as err:
+                        append(Frame(command, error=err))
                 pos = stop
         except ProtocolError as err:
             self._failed = err
@@ -224,24 +241,6 @@ class FrameParser:
         """The stream ended: raise ``TruncatedFrame`` if a partial frame is buffered."""
         if self._buffered:
             raise TruncatedFrame(f"stream ended inside a frame ({self._buffered} bytes buffered)")
-
-    def _parse_frame(self, data: bytes, start: int, stop: int) -> Frame:
-        if stop - start < 4:
-            raise TruncatedFrame(f"frame of {stop - start} bytes has no room for its command size")
-        cmd_size = _u32_unpack_from(data, start)[0]
-        cmd_start = start + 4
-        cmd_end = cmd_start + cmd_size
-        if cmd_end > stop:
-            raise TruncatedFrame(
-                f"command size {cmd_size} exceeds the {stop - cmd_start} bytes left in the frame"
-            )
-        command = decode_base_command(data[cmd_start:cmd_end])
-        if cmd_end == stop:
-            return Frame(command)
-        try:
-            return self._parse_payload(command, data, cmd_end, stop)
-        except ProtocolError as err:
-            return Frame(command, error=err)
 
     def _parse_payload(self, command: Command, data: bytes, pos: int, stop: int) -> Frame:
         broker_entry_metadata = None

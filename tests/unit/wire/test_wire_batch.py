@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pulsarload.wire.batch import (
-    BatchMessage,
     MessageShape,
     SendFrameBuilder,
     batch_metadata,
@@ -63,8 +62,8 @@ def test_fast_path_equals_general_path_and_parses_back(payloads: list[bytes]) ->
     data = shape.batch_payload(payloads)
     assert data == encode_batch_payload((shape.metadata(0), p) for p in payloads)
     parsed = parse_batch(data, len(payloads))
-    assert [bytes(m.payload) for m in parsed] == payloads
-    assert all(m.metadata.properties == (KeyValue(key="a", value="b"),) for m in parsed)
+    assert [bytes(m[1]) for m in parsed] == payloads
+    assert all(m[0].properties == (KeyValue(key="a", value="b"),) for m in parsed)
 
 
 def test_general_path_with_per_message_metadata() -> None:
@@ -73,20 +72,20 @@ def test_general_path_with_per_message_metadata() -> None:
         for i in range(5)
     ]
     parsed = parse_batch(encode_batch_payload(pairs), 5)
-    assert [m.metadata.partition_key for m in parsed] == [f"k{i}" for i in range(5)]
-    assert [m.metadata.sequence_id for m in parsed] == list(range(5))
-    assert [m.metadata.payload_size for m in parsed] == list(range(5))
+    assert [m[0].partition_key for m in parsed] == [f"k{i}" for i in range(5)]
+    assert [m[0].sequence_id for m in parsed] == list(range(5))
+    assert [m[0].payload_size for m in parsed] == list(range(5))
 
 
 def test_parse_batch_vector_and_shared_metadata() -> None:
     msgs = parse_batch(PLAIN_BATCH, 2)
     assert msgs == [
-        BatchMessage(SingleMessageMetadata(payload_size=2), memoryview(b"ab")),
-        BatchMessage(SingleMessageMetadata(payload_size=1), memoryview(b"c")),
+        (SingleMessageMetadata(payload_size=2), memoryview(b"ab")),
+        (SingleMessageMetadata(payload_size=1), memoryview(b"c")),
     ]
     same = parse_batch(MessageShape().repeated_payload(b"xy", 3), 3)
-    assert same[0].metadata is same[2].metadata  # decoded once per batch
-    assert parse_batch(memoryview(PLAIN_BATCH), 2)[1].payload == b"c"
+    assert same[0][0] is same[2][0]  # decoded once per batch
+    assert parse_batch(memoryview(PLAIN_BATCH), 2)[1][1] == b"c"
     assert parse_batch(b"", 0) == []
 
 
@@ -107,6 +106,27 @@ def test_parse_batch_vector_and_shared_metadata() -> None:
 def test_malformed_batches(data: bytes, n: int, match: str) -> None:
     with pytest.raises(DecodeError, match=match):
         parse_batch(data, n)
+
+
+def test_uniform_batches_take_the_fast_path_with_the_same_result() -> None:
+    shape = MessageShape(properties={"k": "v"})
+    payloads = [bytes([i]) * 33 for i in range(100)]
+    data = shape.batch_payload(payloads)
+    fast = parse_batch(data, 100)
+    assert [bytes(p) for _, p in fast] == payloads
+    assert all(md is fast[0][0] for md, _ in fast)
+    assert fast[0][0] == shape.metadata(33)
+    # one differing metadata byte in the middle: same stride, but not uniform
+    pairs = [(shape.metadata(33), p) for p in payloads]
+    pairs[50] = (MessageShape(properties={"k": "w"}).metadata(33), payloads[50])
+    mixed = parse_batch(encode_batch_payload(pairs), 100)
+    assert mixed[50][0].properties[0].value == "w"
+    assert mixed[49][0].properties[0].value == "v"
+    # a batch with an equal stride but one record's size field pointing elsewhere
+    broken = bytearray(data)
+    broken[(4 + 11 + 33) * 7 + 3] += 1
+    with pytest.raises(DecodeError):
+        parse_batch(bytes(broken), 100)
 
 
 def test_batch_metadata_marks_a_batch_of_one() -> None:
@@ -147,7 +167,7 @@ def test_builder_batch_of_one_and_highest_sequence_id() -> None:
         num_messages_in_batch=1,
         highest_sequence_id=10,
     )
-    assert parse_batch(parsed.payload, 1)[0].payload == b"ab"
+    assert parse_batch(parsed.payload, 1)[0][1] == b"ab"
 
 
 @pytest.mark.parametrize("compression", list(CompressionType))
@@ -165,12 +185,12 @@ def test_builder_frames_round_trip_with_every_codec(compression: CompressionType
     else:
         assert md.compression is compression
         raw = decompress(compression, parsed.payload, md.uncompressed_size)
-    assert [bytes(m.payload) for m in parse_batch(raw, 21)] == payloads
+    assert [bytes(m[1]) for m in parse_batch(raw, 21)] == payloads
 
     parsed = _parse_one(builder.repeated(b"r" * 50, 4, 200, 5))
     assert parsed.command.num_messages == 4
     raw = decompress(compression, parsed.payload, parsed.metadata.uncompressed_size or 0)
-    assert [bytes(m.payload) for m in parse_batch(raw, 4)] == [b"r" * 50] * 4
+    assert [bytes(m[1]) for m in parse_batch(raw, 4)] == [b"r" * 50] * 4
 
     parsed = _parse_one(builder.single(b"solo", 300, 5))
     assert parsed.metadata.num_messages_in_batch is None
@@ -191,7 +211,7 @@ def test_mixed_sizes_beyond_the_prefix_cache_bound() -> None:
     shape = MessageShape()
     payloads = [b"x" * i for i in range(5000)]
     data = shape.batch_payload(payloads)
-    assert [len(m.payload) for m in parse_batch(data, 5000)] == list(range(5000))
+    assert [len(m[1]) for m in parse_batch(data, 5000)] == list(range(5000))
 
 
 def test_prefix_is_u32_size_then_metadata() -> None:
