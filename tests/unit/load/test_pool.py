@@ -1,0 +1,125 @@
+"""The worker pool with a scriptable fake engine: counts stay exact under live changes.
+
+The fake completes sends on its own I/O thread, as real clients do, so the test also covers the
+hand-off of completions to the worker that owns the recorder.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Mapping, Sequence
+
+from pulsarload.config import ProduceSettings
+from pulsarload.load import commands as cmd
+from pulsarload.load.controller import LoadController
+
+
+class FakeProducer:
+    def __init__(self, engine: FakeEngine) -> None:
+        self.engine = engine
+        self.sent = 0
+        self.done = 0
+
+    def send_batch(self, payloads: Sequence[bytes], on_done, *, key=None, properties: Mapping | None = None) -> None:
+        self.sent += len(payloads)
+        self.engine.io.put((self, len(payloads), on_done))
+
+    def pending(self) -> int:
+        return self.sent - self.done
+
+    def flush(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.pending() and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    def close(self) -> None:
+        self.engine.closed += 1
+
+
+class FakeEngine:
+    """Acks every send after a short delay; every `fail_every`-th batch fails with 'timeout'."""
+
+    name = "fake"
+
+    def __init__(self, fail_every: int = 0) -> None:
+        self.io: queue.SimpleQueue = queue.SimpleQueue()
+        self.fail_every = fail_every
+        self.batches = 0
+        self.stored = 0
+        self.closed = 0
+        self.producers: list[FakeProducer] = []
+        threading.Thread(target=self._io, daemon=True).start()
+
+    def _io(self) -> None:
+        while True:
+            producer, n, on_done = self.io.get()
+            time.sleep(0.0005)
+            self.batches += 1
+            failed = self.fail_every and self.batches % self.fail_every == 0
+            if not failed:
+                self.stored += n
+            producer.done += n
+            on_done(n, "timeout" if failed else None)
+
+    def create_producer(self, settings, name):
+        p = FakeProducer(self)
+        self.producers.append(p)
+        return p
+
+    def close(self) -> None:
+        pass
+
+
+def test_live_changes_keep_counts_exact() -> None:
+    engine = FakeEngine(fail_every=7)
+    settings = ProduceSettings(rate=4000.0, threads=2, batch_max_messages=50)
+    c = LoadController("producer", settings, engine=engine, sample_interval=0.02)
+    c.start()
+    time.sleep(0.3)
+    c.apply(cmd.AddWorker(3))
+    time.sleep(0.3)
+    c.apply(cmd.RemoveWorker(4))
+    time.sleep(0.2)
+    c.apply(cmd.SetRate(0))
+    time.sleep(0.2)
+    result = c.stop()
+    t = result.final.total
+    assert t.sent == sum(p.sent for p in engine.producers)
+    assert t.acked == engine.stored
+    assert t.acked + t.failed == t.sent
+    assert t.failed > 0 and set(t.errors) == {"timeout"}
+    assert engine.closed == len(engine.producers) == 5
+    assert not result.failures
+
+
+def test_rate_is_split_across_workers_and_burst_ends() -> None:
+    engine = FakeEngine()
+    c = LoadController("producer", ProduceSettings(rate=1000.0, threads=4), engine=engine)
+    c.start()
+    try:
+        assert [w.rate for w in c.pool.workers()] == [250.0] * 4
+        c.apply(cmd.Burst(3, 0.3))
+        assert c.pool.target_rate == 3000 and c.pool.bursting
+        assert [w.rate for w in c.pool.workers()] == [750.0] * 4
+        time.sleep(0.6)
+        assert not c.pool.bursting
+        assert [w.rate for w in c.pool.workers()] == [250.0] * 4
+    finally:
+        c.stop()
+
+
+def test_a_failing_producer_is_reported_not_silent() -> None:
+    class Broken(FakeEngine):
+        def create_producer(self, settings, name):
+            raise ConnectionRefusedError("no broker here")
+
+    c = LoadController("producer", ProduceSettings(threads=2), engine=Broken())
+    c.start()
+    deadline = time.monotonic() + 5
+    while not c.done() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert c.done()
+    result = c.stop()
+    assert len(result.failures) == 2 and "no broker here" in result.failures[0]
