@@ -279,6 +279,35 @@ def consume(topic: str | None, **params: Any) -> None:
     _run_controller("consumer", settings)
 
 
+# --------------------------------------------------------------------------- bench / compare
+
+
+@cli.command()
+@click.option("--quick", is_flag=True, help="A smoke run (under 3 minutes): every contender once, briefly.")
+@click.option("--output", type=click.Path(dir_okay=False), default="docs/benchmarks.md", show_default=True)
+@click.option("--results-dir", type=click.Path(file_okay=False), default="bench/results", show_default=True)
+def bench(quick: bool, output: str, results_dir: str) -> None:
+    """Benchmark pulsarload against pulsar-perf and the official client on the local broker."""
+    from pathlib import Path
+
+    from pulsarload.bench.suite import run_bench
+
+    sys.exit(run_bench(quick=quick, output=Path(output), results_dir=Path(results_dir), echo=click.echo))
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--no-official", is_flag=True, help="Skip the official (C++) client.")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def compare(no_official: bool, args: tuple[str, ...]) -> None:
+    """Run one headless produce workload on the free-threaded and GIL builds, side by side.
+
+    ARGS are `pulsarload produce` arguments, e.g. `compare TOPIC -s 1024 -t 2 -d 10`.
+    """
+    from pulsarload.bench.compare import run_compare
+
+    sys.exit(run_compare(list(args), echo=click.echo, include_official=not no_official))
+
+
 # --------------------------------------------------------------------------- entry points
 
 
