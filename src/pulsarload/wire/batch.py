@@ -283,9 +283,13 @@ class SendFrameBuilder:
         """A SEND frame batching one payload ``count`` times."""
         if count <= 0:
             raise ValueError("a batch needs at least one message")
-        body = self.shape.repeated_payload(payload, count)
         header, body = self._frame(
-            body, sequence_id, publish_time, count, True, highest_sequence_id
+            self.shape.repeated_payload(payload, count),
+            sequence_id,
+            publish_time,
+            count,
+            True,
+            highest_sequence_id,
         )
         return header + body
 

@@ -55,7 +55,7 @@ class Codec:
 
     type: CompressionType
     name: str
-    _compress: Callable[[Buffer], bytes]
+    _compress: Callable[[Buffer], Buffer]
     _decompress: Callable[[Buffer, int], Buffer]
 
     def compress(self, data: Buffer) -> Buffer:

@@ -267,7 +267,9 @@ class Message:
         raise NotImplementedError  # replaced per class by the generated decoder
 
 
-@dataclass_transform(kw_only_default=True, field_specifiers=(required, optional, repeated))
+# Only `required` is a field specifier for type checkers: the calls to `optional` / `repeated`
+# then read as default values, which is what they are (None / ()).
+@dataclass_transform(kw_only_default=True, field_specifiers=(required,))
 def protobuf_message[T: type](cls: T) -> T:
     """Class decorator: make a slotted keyword-only dataclass and generate its codec."""
     dc: Any = dataclasses.dataclass(slots=True, kw_only=True)(cls)
