@@ -36,7 +36,9 @@ class SubscriptionBacklog:
 
 
 class AdminClient:
-    def __init__(self, admin_url: str, *, token: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self, admin_url: str, *, token: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> None:
         if not admin_url.startswith(("http://", "https://")):
             raise AdminError(f"admin URL {admin_url!r} must start with http:// or https://")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -54,7 +56,9 @@ class AdminClient:
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 204), **kwargs: Any) -> httpx.Response:
+    def _request(
+        self, method: str, path: str, *, ok: tuple[int, ...] = (200, 204), **kwargs: Any
+    ) -> httpx.Response:
         try:
             resp = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as err:
@@ -64,7 +68,9 @@ class AdminClient:
             ) from None
         if resp.status_code not in ok:
             reason = resp.text.strip().replace("\n", " ")[:200]
-            raise AdminError(f"admin {method} {path} -> HTTP {resp.status_code}: {reason}", resp.status_code)
+            raise AdminError(
+                f"admin {method} {path} -> HTTP {resp.status_code}: {reason}", resp.status_code
+            )
         return resp
 
     @staticmethod
@@ -99,13 +105,17 @@ class AdminClient:
 
     def delete_topic(self, topic: str, *, partitioned: bool = False) -> None:
         suffix = "/partitions" if partitioned else ""
-        self._request("DELETE", self.topic_path(topic) + suffix, params={"force": "true"}, ok=(200, 204, 404))
+        self._request(
+            "DELETE", self.topic_path(topic) + suffix, params={"force": "true"}, ok=(200, 204, 404)
+        )
 
     def topic_stats(self, topic: str) -> dict[str, Any]:
         """Stats of a topic; partitioned topics answer their aggregate (with per-partition detail)."""
         path = self.topic_path(topic)
         if self.partitions(topic):
-            return self._request("GET", path + "/partitioned-stats", params={"perPartition": "true"}).json()
+            return self._request(
+                "GET", path + "/partitioned-stats", params={"perPartition": "true"}
+            ).json()
         return self._request("GET", path + "/stats").json()
 
     def backlog(self, topic: str) -> list[SubscriptionBacklog]:
@@ -117,7 +127,11 @@ class AdminClient:
             for sub, s in sorted((part.get("subscriptions") or {}).items()):
                 out.append(
                     SubscriptionBacklog(
-                        name, sub, int(s.get("msgBacklog", 0)), len(s.get("consumers") or []), float(s.get("msgRateOut", 0.0))
+                        name,
+                        sub,
+                        int(s.get("msgBacklog", 0)),
+                        len(s.get("consumers") or []),
+                        float(s.get("msgRateOut", 0.0)),
                     )
                 )
         return out

@@ -556,7 +556,10 @@ class Producer:
         compressed: bytes | bytearray | memoryview | None = None
         if not batchable:
             # Compress outside the lock; oversized messages go alone, chunked if enabled.
-            compressed = self._codec.compress(content) if self._codec is not None else content
+            # An empty payload goes uncompressed: the C++ client cannot inflate a zlib stream
+            # into a 0-byte buffer and discards such a message as corrupt.
+            compress = self._codec is not None and size > 0
+            compressed = self._codec.compress(content) if compress else content
             too_big = len(compressed) + _HEADROOM > self._max_message_size
             if too_big and not self._conf.chunking_enabled:
                 packed = f" ({len(compressed)} compressed)" if self._codec else ""
@@ -668,14 +671,15 @@ class Producer:
         )
 
     def _metadata_for(self, msg: _Message, seq: int, uncompressed: int) -> MessageMetadata:
+        compression = self._compression if uncompressed > 0 else None
         return MessageMetadata(
             producer_name=self._name,
             sequence_id=seq,
             publish_time=_now_ms(),
             properties=key_values(msg.properties) if msg.properties else (),
             partition_key=msg.key,
-            compression=self._compression,
-            uncompressed_size=uncompressed if self._compression is not None else None,
+            compression=compression,
+            uncompressed_size=uncompressed if compression is not None else None,
             event_time=msg.event_time,
             ordering_key=msg.ordering_key,
             deliver_at_time=msg.deliver_at,

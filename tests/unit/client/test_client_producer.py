@@ -46,14 +46,8 @@ def _messages(fake: FakeBroker) -> list[tuple[bytes, dict, str | None]]:
         if md.compression:
             data = bytes(decompress(md.compression, data, md.uncompressed_size))
         if md.num_messages_in_batch is not None:
-            for m in parse_batch(data, md.num_messages_in_batch):
-                out.append(
-                    (
-                        bytes(m.payload),
-                        properties_dict(m.metadata.properties),
-                        m.metadata.partition_key,
-                    )
-                )
+            for smm, payload in parse_batch(data, md.num_messages_in_batch):
+                out.append((bytes(payload), properties_dict(smm.properties), smm.partition_key))
         else:
             out.append((data, properties_dict(md.properties), md.partition_key))
     return out
