@@ -420,6 +420,6 @@ def _parse_uniform(buf: bytes, view: memoryview, n: int) -> list[BatchMessage] |
         if buf[column::stride].count(buf[column]) != n:
             return None
     payloads = map(
-        view.__getitem__, map(slice, range(lead, end, stride), range(stride, end + 1, stride))
+        view.__getitem__, map(slice, range(lead, end + 1, stride), range(stride, end + 1, stride))
     )
     return list(zip(repeat(md, n), payloads, strict=True))

@@ -129,6 +129,12 @@ def test_uniform_batches_take_the_fast_path_with_the_same_result() -> None:
         parse_batch(bytes(broken), 100)
 
 
+@pytest.mark.parametrize("size", [0, 1, 7])
+def test_uniform_batches_of_tiny_and_empty_payloads(size: int) -> None:
+    data = MessageShape().batch_payload([b"x" * size] * 5)
+    assert [bytes(p) for _, p in parse_batch(data, 5)] == [b"x" * size] * 5
+
+
 def test_batch_metadata_marks_a_batch_of_one() -> None:
     md = batch_metadata("p", 10, 1000, 1)
     assert md.encode() == bytes.fromhex("0a0170100a18e8075801")
