@@ -16,8 +16,9 @@ Building (producer side):
         for per-message keys, properties, event times or sequence ids.
     ``SendFrameBuilder(producer_id, producer_name, compression=..., shape=...)``  whole SEND
         frames: ``.batch(payloads, sequence_id, publish_time)`` / ``.single(payload, ...)``;
-        ``.batch_parts(...)`` returns (header, body) to write with ``sendmsg`` without joining.
-        The MessageMetadata and CommandSend bytes are assembled from precomputed pieces.
+        ``.batch_parts(...)`` returns (header, body) to write with ``sendmsg`` without joining;
+        ``.repeated(payload, n, ...)``; ``.single`` puts the shape's properties and keys in the
+        MessageMetadata. Metadata and CommandSend bytes are assembled from precomputed pieces.
     ``batch_metadata(...)``  the outer MessageMetadata of a batch, for the general path.
 
 Parsing (consumer side):
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from itertools import repeat
 
 from crc32c import crc32c
@@ -94,17 +96,14 @@ class MessageShape:
         )
         self._prefixes: dict[int, bytes] = _PrefixCache(self._template)
 
+    @property
+    def template(self) -> SingleMessageMetadata:
+        """The shared metadata (``payload_size`` 0)."""
+        return self._template
+
     def metadata(self, payload_size: int) -> SingleMessageMetadata:
         """The SingleMessageMetadata of one message of this shape."""
-        t = self._template
-        return SingleMessageMetadata(
-            properties=t.properties,
-            partition_key=t.partition_key,
-            payload_size=payload_size,
-            event_time=t.event_time,
-            ordering_key=t.ordering_key,
-            null_value=t.null_value,
-        )
+        return replace(self._template, payload_size=payload_size)
 
     def prefix(self, payload_size: int) -> bytes:
         """``[u32 size][SingleMessageMetadata]`` for a payload of this size (cached)."""
@@ -138,15 +137,7 @@ class _PrefixCache(dict[int, bytes]):
         self._template = template
 
     def __missing__(self, size: int) -> bytes:
-        t = self._template
-        smm = SingleMessageMetadata(
-            properties=t.properties,
-            partition_key=t.partition_key,
-            payload_size=size,
-            event_time=t.event_time,
-            ordering_key=t.ordering_key,
-            null_value=t.null_value,
-        ).encode()
+        smm = replace(self._template, payload_size=size).encode()
         prefix = _u32_pack(len(smm)) + smm
         if len(self) < 4096:  # bounded: a run with random sizes must not grow it forever
             self[size] = prefix
@@ -216,7 +207,17 @@ class SendFrameBuilder:
     One builder per producer; not shared between threads (it holds no mutable state, though).
     """
 
-    __slots__ = ("_codec", "_compressed", "_md_compression", "_md_producer", "_send_head", "shape")
+    __slots__ = (
+        "_codec",
+        "_compressed",
+        "_md_compression",
+        "_md_producer",
+        "_send_head",
+        "_single_high",
+        "_single_low",
+        "_single_tail",
+        "shape",
+    )
 
     def __init__(
         self,
@@ -236,6 +237,23 @@ class SendFrameBuilder:
         )
         # CommandSend field 1 (producer_id).
         self._send_head = b"\x08" + encode_varint(producer_id)
+        # The shape's fields as MessageMetadata fields, for unbatched frames, in three pieces
+        # so that every frame lists its fields in number order: 4 properties, 6 partition_key;
+        # 12 event_time, 18 ordering_key; (24 highest_sequence_id goes between) 25 null_value.
+        t = self.shape.template
+        low = [encode_length_delimited(4, kv.encode()) for kv in t.properties]
+        if t.partition_key is not None:
+            low.append(encode_length_delimited(6, t.partition_key.encode()))
+        high = []
+        if t.event_time is not None:
+            high.append(b"\x60" + encode_varint(t.event_time))
+        if t.ordering_key is not None:
+            high.append(encode_length_delimited(18, t.ordering_key))
+        self._single_low = b"".join(low)
+        self._single_high = b"".join(high)
+        self._single_tail = (
+            b"" if t.null_value is None else b"\xc8\x01\x01" if t.null_value else b"\xc8\x01\x00"
+        )
 
     @property
     def compression(self) -> CompressionType:
@@ -293,12 +311,19 @@ class SendFrameBuilder:
         )
         return header + body
 
-    def single(self, payload: Buffer, sequence_id: int, publish_time: int) -> bytes:
-        """A SEND frame with one message, not batched (no num_messages_in_batch).
-
-        The shape's properties and keys do not apply here (they are per-message, batch only).
-        """
-        header, body = self._frame(payload, sequence_id, publish_time, 1, False, None)
+    def single(
+        self,
+        payload: Buffer,
+        sequence_id: int,
+        publish_time: int,
+        *,
+        highest_sequence_id: int | None = None,
+    ) -> bytes:
+        """A SEND frame with one message, not batched (no num_messages_in_batch); the shape's
+        properties and keys go into its MessageMetadata."""
+        header, body = self._frame(
+            payload, sequence_id, publish_time, 1, False, highest_sequence_id
+        )
         return header + body
 
     def _frame(
@@ -317,18 +342,24 @@ class SendFrameBuilder:
             b"\x18",
             encode_varint(publish_time),
         ]
+        if not is_batch:
+            md_parts.append(self._single_low)
         if self._compressed:
             uncompressed = len(body)
             body = self._codec.compress(body)
             md_parts += (self._md_compression, b"\x48", encode_varint(uncompressed))
         if is_batch:
             md_parts += (b"\x58", encode_varint(n))
+        else:
+            md_parts.append(self._single_high)
         send = [self._send_head, b"\x10", encode_varint(sequence_id)]
         if n != 1:
             send += (b"\x18", encode_varint(n))
         if highest_sequence_id is not None:
             md_parts += (b"\xc0\x01", encode_varint(highest_sequence_id))
             send += (b"\x30", encode_varint(highest_sequence_id))
+        if not is_batch:
+            md_parts.append(self._single_tail)
         md = b"".join(md_parts)
         send_body = b"".join(send)
         # BaseCommand: type SEND (08 06), sub-command at field 6 (0x32).

@@ -162,6 +162,32 @@ def test_builder_batch_frame_equals_the_general_encoding() -> None:
     assert header + body == expected
 
 
+@pytest.mark.parametrize("compression", list(CompressionType))
+def test_builder_batch_frames_are_byte_identical_to_the_general_encoding(
+    compression: CompressionType,
+) -> None:
+    shape = MessageShape(properties={"k": "v"})
+    payloads = [b"x" * 40, b"y" * 41, b"z" * 40]
+    frame = SendFrameBuilder(5, "pn", compression=compression, shape=shape).batch(
+        payloads, 300, 123456789, highest_sequence_id=302
+    )
+    raw = shape.batch_payload(payloads)
+    expected = encode_payload_command(
+        CommandSend(producer_id=5, sequence_id=300, num_messages=3, highest_sequence_id=302),
+        batch_metadata(
+            "pn",
+            300,
+            123456789,
+            3,
+            compression=compression,
+            uncompressed_size=len(raw),
+            highest_sequence_id=302,
+        ),
+        zlib_or_none(compression, raw),
+    )
+    assert frame == expected
+
+
 def test_builder_batch_of_one_and_highest_sequence_id() -> None:
     frame = SendFrameBuilder(3, "prod").batch([b"ab"], 10, 1000, highest_sequence_id=10)
     parsed = _parse_one(frame)
@@ -203,6 +229,46 @@ def test_builder_frames_round_trip_with_every_codec(compression: CompressionType
     assert parsed.command == CommandSend(producer_id=1, sequence_id=300)
     raw = decompress(compression, parsed.payload, parsed.metadata.uncompressed_size or 0)
     assert bytes(raw) == b"solo"
+
+
+def test_single_frames_carry_the_shape_in_message_metadata() -> None:
+    shape = MessageShape(
+        properties={"a": "1", "b": "2"},
+        partition_key="key",
+        ordering_key=b"ord",
+        event_time=77,
+        null_value=False,
+    )
+    for compression in (CompressionType.NONE, CompressionType.ZLIB):
+        builder = SendFrameBuilder(2, "p", compression=compression, shape=shape)
+        frame = builder.single(b"solo", 9, 1000, highest_sequence_id=9)
+        compressed = compression is not CompressionType.NONE
+        expected_md = MessageMetadata(
+            producer_name="p",
+            sequence_id=9,
+            publish_time=1000,
+            properties=(KeyValue(key="a", value="1"), KeyValue(key="b", value="2")),
+            partition_key="key",
+            compression=compression if compressed else None,
+            uncompressed_size=4 if compressed else None,
+            event_time=77,
+            ordering_key=b"ord",
+            highest_sequence_id=9,
+            null_value=False,
+        )
+        parsed = _parse_one(frame)
+        assert parsed.metadata == expected_md
+        # byte-identical to the general encoder (fields in number order)
+        payload = zlib_or_none(compression, b"solo")
+        assert frame == encode_payload_command(
+            CommandSend(producer_id=2, sequence_id=9, highest_sequence_id=9), expected_md, payload
+        )
+
+
+def zlib_or_none(compression: CompressionType, data: bytes) -> bytes:
+    from pulsarload.wire.compression import compress
+
+    return bytes(compress(compression, data))
 
 
 def test_builder_refuses_empty_batches() -> None:
