@@ -28,6 +28,7 @@ $(STAMP_GIL): $(PY_GIL) pyproject.toml
 
 # The broker's jars (Maven Central), cached under ~/.cache/pulsarload.
 broker-jars: $(STAMP)
+	./scripts/setup-java.sh
 	$(PY) -c "from pulsarload.broker.standalone import ensure_classpath; from pulsarload.config import LocalBrokerSettings; print(len(ensure_classpath(LocalBrokerSettings())), 'broker jars ready')"
 
 test: setup
