@@ -279,11 +279,14 @@ def test_builder_refuses_empty_batches() -> None:
         builder.repeated(b"x", 0, 0, 0)
 
 
-def test_mixed_sizes_beyond_the_prefix_cache_bound() -> None:
+def test_prefix_cache_is_bounded_and_stays_correct() -> None:
     shape = MessageShape()
-    payloads = [b"x" * i for i in range(5000)]
-    data = shape.batch_payload(payloads)
-    assert [len(m[1]) for m in parse_batch(data, 5000)] == list(range(5000))
+    for size in range(5000):
+        smm = shape.metadata(size).encode()
+        assert shape.prefix(size) == struct.pack(">I", len(smm)) + smm
+    assert len(shape._prefixes) <= 4096
+    payloads = [b"x" * 4999, b"y" * 3]
+    assert [bytes(p) for _, p in parse_batch(shape.batch_payload(payloads), 2)] == payloads
 
 
 def test_prefix_is_u32_size_then_metadata() -> None:

@@ -171,7 +171,7 @@ def test_one_byte_chunks() -> None:
 STREAM = PING_FRAME + send_frame_bytes() + message_frame(b"payload" * 10) + PING_FRAME
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(min_value=0, max_value=len(STREAM)), max_size=8))
 def test_any_split_gives_the_same_frames(cuts: list[int]) -> None:
     points = [0, *sorted(cuts), len(STREAM)]

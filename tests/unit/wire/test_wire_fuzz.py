@@ -83,7 +83,7 @@ STREAM = b"".join(
     ]
 )
 
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _mutate(data: bytes, rnd: random.Random, edits: int) -> bytes:

@@ -99,14 +99,14 @@ def test_encoder_emits_hand_checkable_output() -> None:
     assert snappy.compress(b"abc") == bytes.fromhex("0308616263")
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(st.sampled_from([b"a", b"b", b"ab", b"xyz", b"\x00"]), max_size=400))
 def test_round_trip_property(parts: list[bytes]) -> None:
     data = b"".join(parts)
     assert snappy.decompress(snappy.compress(data)) == data
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.binary(max_size=300))
 def test_arbitrary_input_never_escapes_as_another_error(data: bytes) -> None:
     with contextlib.suppress(DecompressionError):
