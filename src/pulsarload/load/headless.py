@@ -6,6 +6,7 @@ the summary covers the whole measured run. Ctrl-C ends the run cleanly with the 
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -123,9 +124,16 @@ def summary_lines(result: RunResult) -> list[str]:
 def run_headless(controller: LoadController, echo: Callable[[str], None] = print) -> tuple[int, RunResult]:
     """Run until done or Ctrl-C; print status lines and the summary; return (exit code, result)."""
     stop = threading.Event()
-    previous = None
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():  # a second Ctrl-C / TERM: leave at once, without the summary
+            os._exit(128 + signum)
+        stop.set()
+
+    previous: dict[int, object] = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, on_signal)
     acc = IntervalAccumulator()
     controller.sampler.subscribe(acc)
     controller.start()
@@ -140,11 +148,11 @@ def run_headless(controller: LoadController, echo: Callable[[str], None] = print
                 if snaps:
                     echo(status_line(controller.role, snaps, controller))
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
         if stop.is_set():
-            echo("interrupted: stopping workers (flush, close)")
+            echo("interrupted: stopping workers (flush, close); signal again to exit at once")
         result = controller.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
     total = result.final.total
     if result.failures and total.sent == 0 and total.received == 0:
         # Nothing ever worked (unreachable broker, bad topic, refused auth): one line, no table.
