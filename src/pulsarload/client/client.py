@@ -94,6 +94,7 @@ class Client:
         self._lock = threading.Lock()
         self._producer_ids = 0
         self._producers: list[Producer] = []
+        self._consumers: list[Any] = []  # Consumer / MultiTopicsConsumer (client.consumer)
         self._closed = False
 
     @property
@@ -183,6 +184,29 @@ class Client:
         with self._lock, contextlib.suppress(ValueError):
             self._producers.remove(producer)
 
+    # --- consumers and readers (pulsarload.client.consumer / .reader) ----------------------------
+
+    def subscribe(self, topic: Any, subscription_name: str, *args: Any, **kwargs: Any) -> Any:
+        """Subscribe to a topic, a list of topics or a compiled regex; the arguments are the
+        official client's (see `pulsarload.client.consumer.subscribe`)."""
+        from pulsarload.client.consumer import subscribe
+
+        return subscribe(self, topic, subscription_name, *args, **kwargs)
+
+    def create_reader(self, topic: str, start_message_id: Any, *args: Any, **kwargs: Any) -> Any:
+        """A reader from `start_message_id` (see `pulsarload.client.reader.create_reader`)."""
+        from pulsarload.client.reader import create_reader
+
+        return create_reader(self, topic, start_message_id, *args, **kwargs)
+
+    def _register_consumer(self, consumer: Any) -> None:
+        with self._lock:
+            self._consumers.append(consumer)
+
+    def _forget_consumer(self, consumer: Any) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._consumers.remove(consumer)
+
     # --- topics ----------------------------------------------------------------------------------
 
     def get_topic_partitions(self, topic: str) -> list[str]:
@@ -219,6 +243,12 @@ class Client:
                 return
             self._closed = True
             producers = list(self._producers)
+            consumers = list(self._consumers)
+        for c in consumers:
+            try:
+                c.close()
+            except Exception:
+                log.exception("closing %r", c)
         for p in producers:
             try:
                 p.close()
