@@ -5,6 +5,8 @@ futures with timeouts, keep-alive, reconnect with backoff. Its public names foll
 official Python client (Client, create_producer, subscribe) so code moves over with few changes.
 
     client = Client("pulsar://localhost:6650")
+    consumer = client.subscribe("my-topic", "my-sub", consumer_type="shared")
+    msg = consumer.receive(timeout_millis=1000); consumer.acknowledge(msg)
     producer = client.create_producer("my-topic", compression_type="lz4")
     producer.send(b"hello", properties={"k": "v"}, partition_key="key")
     producer.send_async(b"hi", lambda result, msg_id: ...)
@@ -19,6 +21,17 @@ the field before any I/O. Byte counters: `client.bytes_in` / `bytes_out` and per
 from pulsarload.client.auth import Authentication, AuthenticationToken
 from pulsarload.client.client import Client
 from pulsarload.client.connection import Connection
+from pulsarload.client.consumer import Consumer, CumulativeAckNotAllowed
+from pulsarload.client.consumer_config import (
+    ConsumerBatchReceivePolicy,
+    ConsumerDeadLetterPolicy,
+    ConsumerKeySharedPolicy,
+    ConsumerType,
+    InitialPosition,
+    KeySharedMode,
+    RegexSubscriptionMode,
+    SubscriptionMode,
+)
 from pulsarload.client.errors import (
     SERVER_ERRORS,
     AlreadyClosed,
@@ -38,12 +51,15 @@ from pulsarload.client.errors import (
     TopicTerminated,
     error_from_server,
 )
+from pulsarload.client.message import Message
+from pulsarload.client.multi import MultiTopicsConsumer, PatternConsumer
 from pulsarload.client.producer import (
     BatchCallback,
     PartitionedProducer,
     Producer,
     SendCallback,
 )
+from pulsarload.client.reader import Reader
 from pulsarload.client.settings import (
     ClientConfig,
     CompressionType,
@@ -66,22 +82,36 @@ __all__ = [
     "CompressionType",
     "ConnectError",
     "Connection",
+    "Consumer",
+    "ConsumerBatchReceivePolicy",
+    "ConsumerDeadLetterPolicy",
+    "ConsumerKeySharedPolicy",
+    "ConsumerType",
+    "CumulativeAckNotAllowed",
     "HashingScheme",
+    "InitialPosition",
     "InvalidConfiguration",
     "InvalidTopicName",
     "InvalidUrl",
+    "KeySharedMode",
+    "Message",
     "MessageId",
     "MessageTooBig",
+    "MultiTopicsConsumer",
     "NotConnected",
     "PartitionedProducer",
     "PartitionsRoutingMode",
+    "PatternConsumer",
     "Producer",
     "ProducerAccessMode",
     "ProducerConfig",
     "ProducerQueueIsFull",
     "PulsarError",
+    "Reader",
+    "RegexSubscriptionMode",
     "Result",
     "SendCallback",
+    "SubscriptionMode",
     "Timeout",
     "TimeoutError",
     "TopicNotFound",
