@@ -16,7 +16,6 @@ Each in-flight entry keeps its encoded frame, so a resend is a plain socket writ
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import logging
 import math
@@ -25,7 +24,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +43,6 @@ from pulsarload.client.errors import (
     TimeoutError,
     TopicTerminated,
     error_from_server,
-    result_of,
 )
 from pulsarload.client.lookup import retry_operation
 from pulsarload.client.routing import Router
@@ -85,8 +82,9 @@ log = logging.getLogger(__name__)
 SendCallback = Callable[[Result, MessageId | None], None]
 #: `callback(result, msg_id, msg_count)` for `send_batch`: one call per batch.
 BatchCallback = Callable[[Result, MessageId | None, int], None]
-# Internal per-message completion: (error or None, message id or None).
-_Completion = Callable[[PulsarError | None, MessageId | None], None]
+# A per-message completion: a user's SendCallback, called as callback(result, msg_id), or a
+# `_SyncWaiter` (which also receives the exception itself on failure).
+_Completion = Callable[[Result, MessageId | None], None]
 
 _U32 = struct.Struct(">I").pack
 # Room kept for MessageMetadata, command and frame headers when checking sizes.
@@ -126,11 +124,30 @@ def _safe_call(fn: Callable[..., Any], *args: Any) -> None:
         log.exception("send callback %r raised", fn)
 
 
-def _user_completion(callback: SendCallback) -> _Completion:
-    def done(err: PulsarError | None, msg_id: MessageId | None) -> None:
-        callback(result_of(err), msg_id)
+class _SyncWaiter:
+    """What a blocking `send` waits on: completed with the message id or the exception."""
 
-    return done
+    __slots__ = ("error", "event", "msg_id")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.msg_id: MessageId | None = None
+        self.error: PulsarError | None = None
+
+    def __call__(self, result: Result, msg_id: MessageId | None) -> None:
+        self.msg_id = msg_id
+        self.event.set()
+
+    def fail(self, err: PulsarError) -> None:
+        self.error = err
+        self.event.set()
+
+
+def _fail_one(cb: _Completion, err: PulsarError) -> None:
+    if type(cb) is _SyncWaiter:
+        cb.fail(err)
+    else:
+        _safe_call(cb, err.result, None)
 
 
 def _check_content(content: object) -> bytes | bytearray | memoryview:
@@ -190,7 +207,21 @@ class _Message:
         deliver_at: object,
         deliver_after: object,
     ) -> None:
-        self.content = _check_content(content)
+        if not isinstance(content, bytes | bytearray | memoryview):
+            raise InvalidMessage(f"content: expected bytes, got {type(content).__name__}")
+        self.content = content
+        if (
+            properties is None
+            and partition_key is None
+            and ordering_key is None
+            and sequence_id is None
+            and event_timestamp is None
+            and deliver_at is None
+            and deliver_after is None
+        ):  # the common case, checked in one go
+            self.properties = self.key = self.ordering_key = None
+            self.seq = self.event_time = self.deliver_at = None
+            return
         self.properties = _check_props(properties)
         if partition_key is not None and not isinstance(partition_key, str):
             raise InvalidMessage(f"partition_key: expected str, got {partition_key!r}")
@@ -275,6 +306,7 @@ class Producer:
         self._batch_last_seq = 0
         self._batch_deadline = math.inf
         self._builders: dict[int, tuple[str, SendFrameBuilder, MessageShape | None]] = {}
+        self._shapes: dict[str | None, MessageShape] = {}
 
     # --- creation ----------------------------------------------------------------------------
 
@@ -388,28 +420,19 @@ class Producer:
             deliver_at,
             deliver_after,
         )
-        fut: Future[MessageId | None] = Future()
-
-        def done(err: PulsarError | None, msg_id: MessageId | None) -> None:
-            if err is None:
-                fut.set_result(msg_id)
-            else:
-                fut.set_exception(err)
-
-        self._send_message(msg, done)
+        waiter = _SyncWaiter()
+        self._send_message(msg, waiter)
         # The send timeout bounds the wait (plus the batch delay); without one, as the
         # official client, wait for the receipt or a failure.
         limit = (
             None if math.isinf(self._send_timeout) else self._send_timeout + self._batch_delay + 5
         )
-        try:
-            result = fut.result(limit)
-        except PulsarError:
-            raise
-        except builtins.TimeoutError:  # the wait itself ran out (the future's own timeout)
-            raise TimeoutError(f"send to {self._topic}: no receipt within {limit:g} s") from None
-        assert result is not None
-        return result
+        if not waiter.event.wait(limit):
+            raise TimeoutError(f"send to {self._topic}: no receipt within {limit:g} s")
+        if waiter.error is not None:
+            raise waiter.error
+        assert waiter.msg_id is not None
+        return waiter.msg_id
 
     def send_async(
         self,
@@ -438,7 +461,7 @@ class Producer:
             deliver_at,
             deliver_after,
         )
-        self._send_message(msg, _user_completion(callback) if callback is not None else None)
+        self._send_message(msg, callback)
 
     def send_batch(
         self,
@@ -608,15 +631,26 @@ class Producer:
     def _add_to_batch_locked(self, msg: _Message, done: _Completion | None) -> None:
         content = msg.content
         seq = self._assign_seq(msg)
-        smm = SingleMessageMetadata(
-            properties=key_values(msg.properties) if msg.properties else (),
-            partition_key=msg.key,
-            payload_size=len(content),
-            event_time=msg.event_time,
-            ordering_key=msg.ordering_key,
-            sequence_id=seq,
-        ).encode()
-        piece = b"".join((_U32(len(smm)), smm, content))
+        if msg.properties is None and msg.event_time is None and msg.ordering_key is None:
+            # Plain or keyed-only messages: the encoded [size][SingleMessageMetadata] comes
+            # from a per-key MessageShape cache (no protobuf encoding per message).
+            shapes = self._shapes
+            shape = shapes.get(msg.key)
+            if shape is None:
+                if len(shapes) >= 1024:
+                    shapes.clear()
+                shape = shapes[msg.key] = MessageShape(partition_key=msg.key)
+            piece = shape.prefix(len(content)) + content
+        else:
+            smm = SingleMessageMetadata(
+                properties=key_values(msg.properties) if msg.properties else (),
+                partition_key=msg.key,
+                payload_size=len(content),
+                event_time=msg.event_time,
+                ordering_key=msg.ordering_key,
+                sequence_id=seq,
+            ).encode()
+            piece = b"".join((_U32(len(smm)), smm, content))
         limit = min(self._batch_max_bytes, self._max_message_size - _HEADROOM)
         if self._batch_pieces and self._batch_bytes + len(piece) > limit:
             self._flush_batch_locked()
@@ -742,6 +776,11 @@ class Producer:
     def _reserve(self, n: int) -> None:
         """Take `n` queue permits, blocking or failing when the pending queue is full."""
         limit = self._max_pending
+        with self._pending_lock:  # the uncontended case without the Condition's overhead
+            pending = self._pending_msgs
+            if not limit or pending == 0 or pending + n <= limit:
+                self._pending_msgs = pending + n
+                return
         with self._pending_cond:
             if limit:
                 while self._pending_msgs > 0 and self._pending_msgs + n > limit:
@@ -813,12 +852,16 @@ class Producer:
         if kind == _KIND_BULK:
             _safe_call(cb, Result.Ok, MessageId(ledger, eid, part, -1, entry.count), entry.count)
         elif kind == _KIND_SINGLE:
-            _safe_call(cb, None, MessageId(ledger, eid, part))
+            _safe_call(cb, Result.Ok, MessageId(ledger, eid, part))
         else:
             n = entry.count
+            ok = Result.Ok
             for i, one in enumerate(cb):
                 if one is not None:
-                    _safe_call(one, None, MessageId(ledger, eid, part, i, n))
+                    try:
+                        one(ok, MessageId(ledger, eid, part, i, n))
+                    except Exception:
+                        log.exception("send callback %r raised", one)
 
     def _fail_entry(self, entry: _Entry, err: PulsarError) -> None:
         cb = entry.callback
@@ -828,11 +871,11 @@ class Producer:
         if kind == _KIND_BULK:
             _safe_call(cb, err.result, None, entry.count)
         elif kind == _KIND_SINGLE:
-            _safe_call(cb, err, None)
+            _fail_one(cb, err)
         else:
             for one in cb:
                 if one is not None:
-                    _safe_call(one, err, None)
+                    _fail_one(one, err)
 
     def _take_pending(self, predicate: Callable[[_Entry], bool] | None = None) -> list[_Entry]:
         """Remove (from the head) entries matching `predicate` (all if None)."""
