@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -249,9 +250,11 @@ class Client:
                 c.close()
             except Exception:
                 log.exception("closing %r", c)
+        # One deadline for all: a dead broker must not cost the operation timeout per producer.
+        deadline = time.monotonic() + self._config.operation_timeout_seconds
         for p in producers:
             try:
-                p.close()
+                p.close(max(0.0, deadline - time.monotonic()))
             except Exception:
                 log.exception("closing %r", p)
         self._housekeeping.stop()

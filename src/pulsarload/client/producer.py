@@ -1045,15 +1045,18 @@ class Producer:
                 else:
                     self._pending_cond.wait(0.5)
 
-    def close(self) -> None:
-        """Flush, wait for pending receipts (bounded by the operation timeout), then close
-        the producer on the broker; anything still pending fails with `AlreadyClosed`."""
+    def close(self, timeout: float | None = None) -> None:
+        """Flush, wait for pending receipts (at most `timeout` s, default the operation
+        timeout), then close the producer on the broker; what is still pending then fails
+        with `AlreadyClosed`."""
         with self._lock:
             if self._closing:
                 return
+        if timeout is None:
+            timeout = self._client._config.operation_timeout_seconds
         try:
             if self._fatal is None:
-                self.flush(self._client._config.operation_timeout_seconds)
+                self.flush(timeout)
         except PulsarError as err:
             log.warning("closing %r: %s", self, err)
         with self._lock:
@@ -1178,9 +1181,13 @@ class PartitionedProducer:
         for p in self._producers:
             p.flush(timeout)
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
+        """Close every partition's producer within one shared `timeout`."""
+        if timeout is None:
+            timeout = self._client._config.operation_timeout_seconds
+        deadline = time.monotonic() + timeout
         for p in self._producers:
-            p.close()
+            p.close(max(0.0, deadline - time.monotonic()))
 
     def __repr__(self) -> str:
         return f"<PartitionedProducer {self._topic} x{len(self._producers)}>"

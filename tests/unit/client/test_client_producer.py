@@ -553,3 +553,18 @@ def test_connections_per_broker_spread_producers(fake: FakeBroker, make_client) 
     a.flush(5)
     assert client.bytes_out > 10 * 1 and client.bytes_in > 0
     assert sum(c.bytes_out for c in client.connections()) == client.bytes_out
+
+
+def test_client_close_shares_one_deadline(fake: FakeBroker) -> None:
+    from pulsarload.client import Client
+
+    fake.on(CommandType.SEND, lambda c, f: True)  # never acked
+    client = Client(fake.url, operation_timeout_seconds=0.6)
+    producers = [client.create_producer(f"t{i}", batching_enabled=False) for i in range(4)]
+    results = []
+    for p in producers:
+        p.send_async(b"x", lambda r, m: results.append(r))
+    t0 = time.monotonic()
+    client.close()
+    assert time.monotonic() - t0 < 2.0
+    assert results == [Result.AlreadyClosed] * 4
