@@ -1,0 +1,120 @@
+"""The dashboard screen: one layout for both roles, rearranged by width (one .tcss theme).
+
+Narrow terminals (80x24) get the metrics only, with the configuration panel as an overlay
+toggled by `c`; wide ones (140 columns and more) keep the configuration panel open beside the
+metrics and give the graphs more rows.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from pulsarload.config import ConsumeSettings, ProduceSettings
+from pulsarload.ui.view import BacklogView, DashboardView
+from pulsarload.ui.widgets import (
+    BacklogTable,
+    ConfigPanel,
+    FactsPanel,
+    HeatmapPanel,
+    InterpreterPanel,
+    LatencyPanel,
+    RateChart,
+    StatusLine,
+    TitleBar,
+    WorkerTable,
+)
+
+WIDE_COLUMNS = 140
+TALL_ROWS = 40
+
+
+class DashboardScreen(Screen[None]):
+    AUTO_FOCUS = ""  # no auto focus: keys go to the dashboard, not to a config field
+    BINDINGS = [Binding("escape", "leave_config", "Back", show=False)]
+
+    def __init__(
+        self, role: str, settings: ProduceSettings | ConsumeSettings, *, blink: bool = True
+    ) -> None:
+        super().__init__(classes=f"-{role}")
+        self.role = role
+        self.settings = settings
+        self._blink = blink
+        self.config_open: bool | None = None  # None: open on wide terminals, closed on narrow
+
+    def compose(self) -> ComposeResult:
+        yield TitleBar(id="title")
+        with Horizontal(id="body"):
+            with Vertical(id="metrics"):
+                with Horizontal(id="row-top"):
+                    yield RateChart(id="rate", classes="panel")
+                    with Vertical(id="side"):
+                        yield FactsPanel(id="facts", classes="panel")
+                        yield InterpreterPanel(id="interp", classes="panel")
+                with Horizontal(id="row-mid"):
+                    yield LatencyPanel(id="latency", classes="panel")
+                    yield HeatmapPanel(id="heatmap", classes="panel")
+                with Horizontal(id="row-bottom"):
+                    if self.role == "consumer":
+                        yield BacklogTable(id="backlog", classes="panel")
+                    yield WorkerTable(id="workers", classes="panel")
+            yield ConfigPanel(self.role, self.settings, id="config", blink=self._blink)
+        yield StatusLine("press ? for every key · ctrl+p for the command palette", id="status")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self._layout_for(self.size.width, self.size.height)
+
+    def on_resize(self) -> None:
+        self._layout_for(self.size.width, self.size.height)
+
+    def _layout_for(self, width: int, height: int) -> None:
+        wide = width >= WIDE_COLUMNS
+        self.set_class(wide, "-wide")
+        self.set_class(height >= TALL_ROWS, "-tall")
+        open_ = wide if self.config_open is None else self.config_open
+        self.set_class(open_, "-config-open")
+
+    # -- data --------------------------------------------------------------------------------
+
+    def show_view(self, view: DashboardView) -> None:
+        """Hand the same immutable view to every widget (each redraws only its own part)."""
+        for widget_type in (
+            TitleBar,
+            RateChart,
+            FactsPanel,
+            InterpreterPanel,
+            LatencyPanel,
+            HeatmapPanel,
+            WorkerTable,
+        ):
+            self.query_one(widget_type).show(view)
+        self.query_one(ConfigPanel).sync(view)
+
+    def show_backlog(self, backlog: BacklogView) -> None:
+        for table in self.query(BacklogTable):
+            table.show(backlog)
+
+    def say(self, text: str, level: str = "info") -> None:
+        self.query_one(StatusLine).say(text, level)
+
+    # -- config panel ------------------------------------------------------------------------
+
+    def toggle_config(self) -> None:
+        open_ = not self.has_class("-config-open")
+        self.config_open = open_
+        self.set_class(open_, "-config-open")
+        if open_:
+            panel = self.query_one(ConfigPanel)
+            panel.focus_first()
+        else:
+            self.set_focus(None)
+
+    def action_leave_config(self) -> None:
+        if self.focused is not None and not self.has_class("-wide"):
+            self.config_open = None
+            self.set_class(False, "-config-open")
+        self.set_focus(None)

@@ -1,0 +1,338 @@
+"""What one dashboard refresh shows, as immutable data collected from the load controller.
+
+The dolphie habit with immutable data: on each refresh the app collects one `DashboardView`
+from the latest snapshot(s), the metrics window and the pool's controls, then hands the same
+frozen object to every widget to draw. Widgets never reach into the controller, so they can be
+fed fixed views in tests, and nothing the sampler thread owns is shared with the UI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pulsarload.config import ConsumeSettings, ProduceSettings
+from pulsarload.load import commands as cmd
+from pulsarload.metrics.resources import InterpreterInfo, ResourceStats, interpreter_info
+from pulsarload.metrics.snapshot import Counters, LatencyStats, Snapshot
+from pulsarload.metrics.window import SeriesPoint
+
+#: Seconds of history the graphs show.
+SPAN_S = 60.0
+#: Percentiles drawn as trend lines (the window keeps these per point; it has no p95).
+TRENDS = ("p50", "p99", "p99_9", "max")
+
+
+class PoolLike(Protocol):
+    size: int
+    max_threads: int
+
+    @property
+    def target_rate(self) -> float: ...
+    @property
+    def base_rate(self) -> float: ...
+    @property
+    def paused(self) -> bool: ...
+    @property
+    def bursting(self) -> bool: ...
+
+
+class SamplerLike(Protocol):
+    @property
+    def latest(self) -> Snapshot | None: ...
+    def subscribe(self, callback: Callable[[Snapshot], None]) -> Callable[[], None]: ...
+
+
+class WindowLike(Protocol):
+    def points(self, coarse: bool = False) -> list[SeriesPoint]: ...
+
+    heatmap_edges: tuple[int, ...]
+
+
+class ControllerLike(Protocol):
+    """The part of `LoadController` the dashboards use (a fake one feeds the fixed tests)."""
+
+    role: str
+    settings: ProduceSettings | ConsumeSettings
+    sampler: SamplerLike
+    window: WindowLike
+    pool: Any
+
+    def apply(self, command: cmd.Command) -> str: ...
+    def reconfigure(self, **changes: Any) -> str: ...
+    def export_now(self) -> list[Path]: ...
+    def stop(self) -> Any: ...
+    def done(self) -> bool: ...
+
+
+# -- state the UI keeps between refreshes ---------------------------------------------------------
+
+
+class TargetHistory:
+    """The target rate over time (the window has actual rates only): a step function.
+
+    The app records the pool's target at each refresh; a reset (elapsed going backwards)
+    starts it over.
+    """
+
+    def __init__(self, max_changes: int = 2048) -> None:
+        self._times: list[float] = []
+        self._values: list[float] = []
+        self._max = max_changes
+
+    def record(self, elapsed: float, target: float) -> None:
+        if self._times and elapsed < self._times[-1]:
+            self.clear()
+        if self._values and self._values[-1] == target:
+            return
+        self._times.append(elapsed)
+        self._values.append(target)
+        if len(self._times) > self._max:
+            del self._times[: -self._max]
+            del self._values[: -self._max]
+
+    def clear(self) -> None:
+        self._times.clear()
+        self._values.clear()
+
+    def series(self, times: Sequence[float]) -> tuple[float, ...]:
+        """The target in force at each of `times` (ascending); before the first record, the first."""
+        if not self._values:
+            return tuple(0.0 for _ in times)
+        out = []
+        k = 0
+        n = len(self._times)
+        for t in times:
+            while k + 1 < n and self._times[k + 1] <= t:
+                k += 1
+            out.append(self._values[k])
+        return tuple(out)
+
+
+class ErrorTally:
+    """Failures per worker since start or reset (snapshots carry per-interval counts only)."""
+
+    def __init__(self) -> None:
+        self._totals: dict[str, int] = {}
+        self._last_elapsed = -1.0
+
+    def add(self, snaps: Iterable[Snapshot]) -> None:
+        for snap in snaps:
+            if snap.elapsed < self._last_elapsed:
+                self._totals.clear()
+            self._last_elapsed = snap.elapsed
+            for w in snap.workers:
+                if w.counters.errors:
+                    self._totals[w.worker_id] = self._totals.get(w.worker_id, 0) + w.counters.failed
+
+    def get(self, worker_id: str) -> int:
+        return self._totals.get(worker_id, 0)
+
+
+# -- the view -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRow:
+    name: str
+    state: str
+    rate: float
+    p99_us: float
+    cpu_percent: float | None
+    errors: int
+    queue: int  # pending sends (producer) or receiver queue fill (consumer)
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BacklogRow:
+    partition: str
+    subscription: str
+    backlog: int
+    consumers: int
+    rate_out: float
+
+
+@dataclass(frozen=True, slots=True)
+class BacklogView:
+    """The admin API's answer: rows, or why there are none."""
+
+    rows: tuple[BacklogRow, ...] = ()
+    state: str = "pending"  # pending (no answer yet), ok, unreachable, error, unavailable
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """Per-point series of the last `SPAN_S` seconds (oldest first)."""
+
+    times: tuple[float, ...] = ()
+    actual: tuple[float, ...] = ()
+    second: tuple[float, ...] = ()  # producer: sent (handed to the client); consumer: acked
+    target: tuple[float, ...] | None = None  # producer only
+    trends: dict[str, tuple[float, ...]] = field(default_factory=dict)  # TRENDS, microseconds
+    heat: tuple[tuple[int, ...], ...] = ()
+    edges: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardView:
+    role: str
+    topic: str
+    engine: str
+    state: str  # starting, running, paused, burst, restarting, stopping
+    seq: int
+    elapsed: float
+    threads: int
+    max_threads: int
+    target: float | None  # producer: global target now (0 = as fast as possible)
+    base_rate: float | None
+    rate: float  # acked (producer) or received (consumer) per second, last interval
+    mb_rate: float
+    total: Counters
+    avg_rate: float
+    latency_kind: str
+    latency_now: LatencyStats
+    latency_run: LatencyStats
+    processing_now: LatencyStats
+    processing_run: LatencyStats
+    send_delay_run: LatencyStats
+    series: Series
+    workers: tuple[WorkerRow, ...]
+    resources: ResourceStats
+    interpreter: InterpreterInfo
+    parallelism: float  # worker CPU summed, in cores
+    batch_messages: float
+    batch_bytes: float
+    pending: int
+    receiver_queue: int
+    in_flight: int
+    verify: bool
+    settings: ProduceSettings | ConsumeSettings
+
+    @property
+    def producer(self) -> bool:
+        return self.role == "producer"
+
+
+_EMPTY_LAT = LatencyStats()
+
+
+def collect(
+    controller: ControllerLike,
+    snap: Snapshot | None,
+    history: TargetHistory,
+    tally: ErrorTally,
+    *,
+    state: str | None = None,
+    info: InterpreterInfo | None = None,
+) -> DashboardView:
+    """One refresh's worth of data (UI thread; costs a copy of the window ring)."""
+    role = controller.role
+    settings = controller.settings
+    producer = role == "producer"
+    pool = controller.pool
+    window = controller.window
+    points = window.points()
+    elapsed = snap.elapsed if snap is not None else 0.0
+    target: float | None = None
+    if producer:
+        target = float(pool.target_rate) if pool is not None else float(settings.rate)  # type: ignore[union-attr]
+        history.record(elapsed, target)
+    if state is None:
+        if pool is None or snap is None:
+            state = "starting"
+        elif pool.paused:
+            state = "paused"
+        elif producer and pool.bursting:
+            state = "burst"
+        else:
+            state = "running"
+
+    done_key = "acked" if producer else "received"
+    second_key = "sent" if producer else "consumer_acked"
+    bytes_key = "bytes_sent" if producer else "bytes_received"
+    kind = "publish_latency" if producer else "e2e_latency"
+    times = tuple(p.elapsed for p in points)
+    series = Series(
+        times=times,
+        actual=tuple(p.rates[done_key] for p in points),
+        second=tuple(p.rates[second_key] for p in points),
+        target=history.series(times) if producer else None,
+        trends={f: tuple(p.latency[kind][f] for p in points) for f in TRENDS},
+        heat=tuple(p.heat[kind] for p in points),
+        edges=tuple(window.heatmap_edges),
+    )
+
+    if snap is None:
+        total = Counters()
+        rates: dict[str, float] = {}
+        lat_now = lat_run = proc_now = proc_run = delay = _EMPTY_LAT
+        workers: tuple[WorkerRow, ...] = ()
+        resources = ResourceStats()
+        interval = Counters()
+        avg = 0.0
+    else:
+        total = snap.total
+        rates = snap.rates
+        lat_now = snap.latency.get(kind, _EMPTY_LAT)
+        lat_run = snap.total_latency.get(kind, _EMPTY_LAT)
+        proc_now = snap.latency.get("processing_latency", _EMPTY_LAT)
+        proc_run = snap.total_latency.get("processing_latency", _EMPTY_LAT)
+        delay = snap.total_latency.get("send_delay", _EMPTY_LAT)
+        resources = snap.resources
+        interval = snap.counters
+        avg = getattr(total, done_key) / snap.elapsed if snap.elapsed > 0 else 0.0
+        workers = tuple(
+            WorkerRow(
+                name=w.thread_name or w.worker_id,
+                state=w.state,
+                rate=w.rates.get(done_key, 0.0),
+                p99_us=float((w.publish_latency if producer else w.e2e_latency).p99),
+                cpu_percent=w.cpu_percent,
+                errors=tally.get(w.worker_id),
+                queue=w.pending_sends if producer else w.receiver_queue,
+                last_error=w.last_error,
+            )
+            for w in snap.workers
+        )
+    batches = interval.batches or total.batches
+    basis = interval if interval.batches else total
+    parallelism = sum(w.cpu_percent or 0.0 for w in workers) / 100.0
+    in_flight = max(0, total.received - total.consumer_acked - total.nacked)
+    return DashboardView(
+        role=role,
+        topic=settings.pattern if not producer and settings.pattern else settings.topic,  # type: ignore[union-attr]
+        engine=settings.engine,
+        state=state,
+        seq=snap.seq if snap is not None else 0,
+        elapsed=elapsed,
+        threads=pool.size if pool is not None else 0,
+        max_threads=pool.max_threads if pool is not None else settings.max_threads,
+        target=target,
+        base_rate=float(pool.base_rate) if producer and pool is not None else None,
+        rate=rates.get(done_key, 0.0),
+        mb_rate=rates.get(bytes_key, 0.0) / 1e6,
+        total=total,
+        avg_rate=avg,
+        latency_kind=kind,
+        latency_now=lat_now,
+        latency_run=lat_run,
+        processing_now=proc_now,
+        processing_run=proc_run,
+        send_delay_run=delay,
+        series=series,
+        workers=workers,
+        resources=resources,
+        interpreter=info or interpreter_info(),
+        parallelism=parallelism,
+        batch_messages=(basis.sent / batches) if batches else 0.0,
+        batch_bytes=(basis.bytes_sent / batches) if batches else 0.0,
+        pending=sum(w.queue for w in workers) if producer else 0,
+        receiver_queue=sum(w.queue for w in workers) if not producer else 0,
+        in_flight=in_flight,
+        verify=settings.verify,
+        settings=settings,
+    )

@@ -1,0 +1,155 @@
+"""Per-thread and per-partition tables."""
+
+from __future__ import annotations
+
+import textwrap
+
+from rich.style import Style
+
+from pulsarload.ui.render import Line, fmt_count, fmt_ms, fmt_rate
+from pulsarload.ui.view import BacklogView, DashboardView
+from pulsarload.ui.widgets.base import LinesTable, columns_line
+
+STATE_CLASSES = {
+    "running": "state--running",
+    "paused": "state--paused",
+    "connecting": "state--paused",
+    "flushing": "state--paused",
+    "failed": "state--failed",
+    "stopped": "state--dim",
+    "done": "state--dim",
+}
+
+
+def partition_label(topic: str) -> str:
+    """`#3` for `...-partition-3`; the local topic name for a non-partitioned topic."""
+    local = topic.rsplit("/", 1)[-1]
+    head, sep, index = local.rpartition("-partition-")
+    return f"#{index}" if sep and index.isdigit() else local
+
+
+class WorkerTable(LinesTable):
+    """One row per worker thread: state, rate, p99, CPU, errors (since start), queue."""
+
+    COMPONENT_CLASSES = {
+        "table--head",
+        "table--cell",
+        "table--dim",
+        "table--error",
+        "state--running",
+        "state--paused",
+        "state--failed",
+        "state--dim",
+    }
+
+    def show(self, data: DashboardView) -> None:
+        if data is not self._data:
+            self.border_title = f"threads · {data.threads} of max {data.max_threads}"
+        super().show(data)
+
+    def build_table(self, width: int) -> tuple[Line, list[Line]]:
+        view: DashboardView = self._data
+        base = self.rich_style
+        head = self.get_component_rich_style("table--head")
+        cell = self.get_component_rich_style("table--cell")
+        dim = self.get_component_rich_style("table--dim")
+        err = self.get_component_rich_style("table--error")
+        queue = "pending" if view.producer else "queue"
+        names = ["thread", "state", "msg/s", "p99 ms", "cpu %", "errors", queue, "last error"]
+        widths = [12, 10, 9, 8, 6, 7, 8]
+        widths.append(max(0, width - sum(widths) - len(widths) - 1))
+        aligns = "llrrrrrl"
+        header = columns_line([(n, head) for n in names], widths, aligns, base)
+        rows = []
+        for w in view.workers:
+            state_style = self.get_component_rich_style(STATE_CLASSES.get(w.state, "state--dim"))
+            cpu = "–" if w.cpu_percent is None else f"{w.cpu_percent:.0f}"
+            values: list[tuple[str, Style]] = [
+                (w.name, cell),
+                (w.state, state_style),
+                (fmt_rate(w.rate), cell),
+                (fmt_ms(w.p99_us) if w.p99_us else "–", cell),
+                (cpu, cell),
+                (fmt_count(w.errors), err if w.errors else dim),
+                (fmt_count(w.queue), cell),
+                (w.last_error or "", err),
+            ]
+            rows.append(columns_line(values, widths, aligns, base))
+        if not rows:
+            rows.append(
+                columns_line([("no worker threads (press + to add one)", dim)], [width], "l", base)
+            )
+        return header, rows
+
+
+class BacklogTable(LinesTable):
+    """Backlog per partition and subscription, from the admin REST API (polled once a second)."""
+
+    COMPONENT_CLASSES = {"table--head", "table--cell", "table--dim", "table--error", "table--warn"}
+
+    TITLES = {
+        "pending": "backlog · asking the admin API…",
+        "unreachable": "backlog · admin API unreachable",
+        "error": "backlog · admin API error",
+        "unavailable": "backlog · not available",
+    }
+
+    def show(self, data: BacklogView) -> None:
+        if data is not self._data:
+            if data.state == "ok":
+                total = sum(r.backlog for r in data.rows)
+                self.border_title = f"backlog · {fmt_count(total)} msgs · {len(data.rows)} row(s)"
+            else:
+                self.border_title = self.TITLES.get(data.state, data.state)
+            self.set_class(data.state in ("unreachable", "error"), "-unreachable")
+        super().show(data)
+
+    def build_table(self, width: int) -> tuple[Line, list[Line]]:
+        data: BacklogView = self._data
+        base = self.rich_style
+        head = self.get_component_rich_style("table--head")
+        cell = self.get_component_rich_style("table--cell")
+        dim = self.get_component_rich_style("table--dim")
+        err = self.get_component_rich_style("table--error")
+        warn = self.get_component_rich_style("table--warn")
+        narrow = width < 48
+        widths = [5 if narrow else 10, 0, 9, 0 if narrow else 4, 7]  # narrow: no consumer count
+        widths[1] = max(6, width - sum(widths) - sum(1 for w in widths if w) - 2)
+        aligns = "llrrr"
+        header = columns_line(
+            [(n, head) for n in ("partition", "subscription", "backlog", "cons", "out/s")],
+            widths,
+            aligns,
+            base,
+        )
+        if data.error:
+            return header, [
+                columns_line([(part, err)], [width], "l", base)
+                for part in textwrap.wrap(data.error, max(10, width - 1))
+            ]
+        if data.state == "pending":
+            return header, [
+                columns_line([("waiting for the first answer…", dim)], [width], "l", base)
+            ]
+        if not data.rows:
+            return header, [
+                columns_line([("no subscriptions on this topic yet", dim)], [width], "l", base)
+            ]
+        rows = []
+        for r in data.rows:
+            name = partition_label(r.partition)
+            rows.append(
+                columns_line(
+                    [
+                        (name, cell),
+                        (r.subscription, cell),
+                        (fmt_count(r.backlog), warn if r.backlog else cell),
+                        (str(r.consumers), cell),
+                        (fmt_rate(r.rate_out), cell),
+                    ],
+                    widths,
+                    aligns,
+                    base,
+                )
+            )
+        return header, rows
