@@ -1162,9 +1162,9 @@ class PartitionedProducer:
         *,
         shape: MessageShape | None = None,
     ) -> int:
-        """One batch to one partition (chosen by the routing mode, as for a keyless message)."""
-        p = self._producers[self._router.choose(len(self._producers), None)]
-        return p.send_batch(payloads, callback, shape=shape)
+        """One batch to one partition: by the shape's partition key if it has one (so keyed
+        batches land where keyed single messages do), else by the routing mode."""
+        return self._for_shape(shape).send_batch(payloads, callback, shape=shape)
 
     def send_repeated(
         self,
@@ -1174,8 +1174,11 @@ class PartitionedProducer:
         *,
         shape: MessageShape | None = None,
     ) -> int:
-        p = self._producers[self._router.choose(len(self._producers), None)]
-        return p.send_repeated(payload, count, callback, shape=shape)
+        return self._for_shape(shape).send_repeated(payload, count, callback, shape=shape)
+
+    def _for_shape(self, shape: MessageShape | None) -> Producer:
+        key = shape.metadata(0).partition_key if shape is not None else None
+        return self._producers[self._router.choose(len(self._producers), key)]
 
     def flush(self, timeout: float | None = None) -> None:
         for p in self._producers:

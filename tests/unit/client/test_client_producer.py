@@ -531,6 +531,12 @@ def test_partitioned_round_robin_and_keys(make_fake, make_client) -> None:
     assert len({r.producer_id for r in fake.received}) == 1
     mid = p.send(b"k", partition_key="hello")
     assert mid.partition == (99162322 % 3)
+    acks = []
+    p.send_batch(
+        [b"b"] * 3, lambda r, m, n: acks.append(m), shape=MessageShape(partition_key="hello")
+    )
+    p.flush(5)
+    assert acks[0].partition == 99162322 % 3
 
 
 def test_custom_router_and_single_partition(make_fake, make_client) -> None:
