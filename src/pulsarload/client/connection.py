@@ -97,6 +97,97 @@ class Handler(Protocol):
         """The connection is gone; reconnect elsewhere (runs on the reader thread)."""
 
 
+class _PlainTransport:
+    """A TCP socket as is."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.recv = sock.recv
+        self.sendall = sock.sendall  # callers hold the connection's write lock
+
+
+class _TlsTransport:
+    """TLS through `ssl.MemoryBIO`, safe with one reader and many writers.
+
+    An OpenSSL connection must not be used by two threads at once, yet the reader blocks in
+    `recv` while producers write. So the raw socket does the blocking I/O outside any TLS
+    state, and every SSLObject call (encrypt, decrypt, drain) happens under `lock`. Encrypted
+    bytes are drained and written only under the connection's write lock, so records leave in
+    the order OpenSSL made them.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        ctx: ssl.SSLContext,
+        server_hostname: str,
+        write_lock: threading.Lock,
+    ) -> None:
+        self.sock = sock
+        self._in = ssl.MemoryBIO()
+        self._out = ssl.MemoryBIO()
+        self._obj = ctx.wrap_bio(self._in, self._out, server_hostname=server_hostname)
+        self._lock = threading.Lock()
+        self._write_lock = write_lock
+
+    def handshake(self, deadline: float) -> None:
+        """The TLS handshake, within `deadline` (raises TimeoutError / ssl.SSLError)."""
+        while True:
+            try:
+                with self._lock:
+                    self._obj.do_handshake()
+                    out = self._out.read()
+                if out:
+                    self.sock.sendall(out)
+                return
+            except ssl.SSLWantReadError:
+                with self._lock:
+                    out = self._out.read()
+                if out:
+                    self.sock.sendall(out)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("TLS handshake timed out") from None
+                self.sock.settimeout(left)
+                raw = self.sock.recv(_RECV_SIZE)
+                if not raw:
+                    raise ConnectionError("connection closed during the TLS handshake") from None
+                with self._lock:
+                    self._in.write(raw)
+
+    def sendall(self, data: bytes | bytearray | memoryview) -> None:
+        """Encrypt and write (the caller holds the connection's write lock)."""
+        with self._lock:
+            self._obj.write(data)
+            out = self._out.read()
+        self.sock.sendall(out)
+
+    def recv(self, size: int) -> bytes:
+        """Decrypted bytes; b"" at the end of the stream; TimeoutError as the raw socket."""
+        while True:
+            with self._lock:
+                try:
+                    data = self._obj.read(size)
+                except ssl.SSLWantReadError:
+                    data = b""
+                except ssl.SSLZeroReturnError:
+                    return b""
+                pending = self._out.pending
+            if pending:  # TLS 1.3 post-handshake messages may need an answer
+                with self._write_lock:
+                    with self._lock:
+                        out = self._out.read()
+                    if out:
+                        self.sock.sendall(out)
+            if data:
+                return data
+            raw = self.sock.recv(size)
+            if not raw:
+                return b""
+            with self._lock:
+                self._in.write(raw)
+
+
 class Connection:
     """A connected, handshaken broker connection. Create with `Connection.open(...)`."""
 
@@ -126,6 +217,7 @@ class Connection:
         self._write_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._sock: socket.socket | None = None
+        self._transport: _PlainTransport | _TlsTransport | None = None
         self._parser = FrameParser()
         self._reader: threading.Thread | None = None
         self._closed = threading.Event()
@@ -173,13 +265,16 @@ class Connection:
             ) from None
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self.config.tls:
-                sock = self._wrap_tls(sock, deadline)
             self._sock = sock
+            if self.config.tls:
+                self._transport = self._wrap_tls(sock, deadline)
+            else:
+                self._transport = _PlainTransport(sock)
             self._handshake(sock, deadline)
         except BaseException:
             sock.close()
             self._sock = None
+            self._transport = None
             raise
         # The socket timeout doubles as the keep-alive tick (see the module docstring).
         sock.settimeout(self.config.keep_alive_interval_seconds)
@@ -188,22 +283,30 @@ class Connection:
         )
         self._reader.start()
 
-    def _wrap_tls(self, sock: socket.socket, deadline: float) -> socket.socket:
+    def _wrap_tls(self, sock: socket.socket, deadline: float) -> _TlsTransport:
         cfg = self.config
         address = self.physical
-        ctx = ssl.create_default_context(cafile=cfg.tls_trust_certs_file_path)
+        try:
+            ctx = ssl.create_default_context(cafile=cfg.tls_trust_certs_file_path)
+        except (OSError, ssl.SSLError) as err:
+            raise ConnectError(
+                f"TLS with {address}: cannot load tls_trust_certs_file_path "
+                f"{cfg.tls_trust_certs_file_path!r}: {err}",
+                str(address),
+            ) from None
         if cfg.tls_allow_insecure_connection:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
         else:
             ctx.check_hostname = bool(cfg.tls_validate_hostname)
-        sock.settimeout(max(0.001, deadline - time.monotonic()))
+        transport = _TlsTransport(sock, ctx, address.host, self._write_lock)
         try:
-            return ctx.wrap_socket(sock, server_hostname=address.host)
+            transport.handshake(deadline)
         except (OSError, ssl.SSLError) as err:
             raise ConnectError(
                 f"TLS handshake with {address} failed: {err}", str(address)
             ) from None
+        return transport
 
     def _connect_command(self) -> CommandConnect:
         data = self.auth.auth_data()
@@ -219,7 +322,9 @@ class Connection:
 
     def _handshake(self, sock: socket.socket, deadline: float) -> None:
         address = self.physical
-        self._write_raw(sock, encode_command(self._connect_command()))
+        transport = self._transport
+        assert transport is not None
+        self._write_raw(encode_command(self._connect_command()))
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -230,7 +335,7 @@ class Connection:
                 )
             sock.settimeout(left)
             try:
-                data = sock.recv(_RECV_SIZE)
+                data = transport.recv(_RECV_SIZE)
             except TimeoutError:
                 continue
             except OSError as err:
@@ -261,9 +366,9 @@ class Connection:
                     err = error_from_server(cmd.error, f"{cmd.message} (connecting to {address})")
                     raise err
                 if isinstance(cmd, CommandAuthChallenge):
-                    self._write_raw(sock, self._auth_response())
+                    self._write_raw(self._auth_response())
                 elif isinstance(cmd, CommandPing):
-                    self._write_raw(sock, _PONG_FRAME)
+                    self._write_raw(_PONG_FRAME)
 
     def _auth_response(self) -> bytes:
         return encode_command(
@@ -277,9 +382,11 @@ class Connection:
             )
         )
 
-    def _write_raw(self, sock: socket.socket, data: bytes) -> None:
+    def _write_raw(self, data: bytes) -> None:
+        transport = self._transport
+        assert transport is not None
         with self._write_lock:
-            sock.sendall(data)
+            transport.sendall(data)
             self.bytes_out += len(data)
             self.frames_out += 1
 
@@ -329,13 +436,13 @@ class Connection:
 
     def send(self, data: bytes | bytearray | memoryview) -> None:
         """Write one whole frame (or several, concatenated). Raises `NotConnected` if closed."""
-        sock = self._sock
+        transport = self._transport
         with self._write_lock:
-            if self._closed.is_set() or sock is None:
+            if self._closed.is_set() or transport is None:
                 raise NotConnected(f"connection to {self.logical} is closed: {self.close_reason}")
             try:
-                sock.sendall(data)
-            except OSError as err:
+                transport.sendall(data)
+            except (OSError, ssl.SSLError) as err:
                 failure = NotConnected(f"write to {self.physical} failed: {err}")
             else:
                 self.bytes_out += len(data)
@@ -370,10 +477,10 @@ class Connection:
     # --- reading ---------------------------------------------------------------------------------
 
     def _read_loop(self) -> None:
-        sock = self._sock
-        assert sock is not None
+        transport = self._transport
+        assert transport is not None
         parser = self._parser
-        recv = sock.recv
+        recv = transport.recv
         ping_sent = False
         reason: BaseException | None = None
         try:

@@ -230,5 +230,41 @@ def test_tls_with_ca_file_and_hostname_check(make_fake, make_client, tmp_path: P
         other.create_producer("tls-topic")
 
 
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI for a cert")
+def test_tls_many_writers_one_connection(make_fake, make_client, tmp_path: Path) -> None:
+    """Several producer threads share one TLS connection while its reader decrypts."""
+    import os
+    import threading
+
+    key, cert = _make_cert(tmp_path)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    fake = make_fake(ssl_context=server_ctx)
+    client = make_client(fake.url, tls_trust_certs_file_path=str(cert))
+    producers = [client.create_producer(f"t{i}", batching_enabled=False) for i in range(4)]
+    assert len({id(p.connection) for p in producers}) == 1
+    sent: list[bytes] = []
+    lock = threading.Lock()
+
+    def work(p) -> None:
+        for _ in range(50):
+            data = os.urandom(3000)
+            with lock:
+                sent.append(data)
+            p.send_async(data, None)
+        p.send(os.urandom(1) * 300_000)  # many TLS records in one frame
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in producers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    for p in producers:
+        p.flush(10)
+    got = [r.payload for r in fake.received]
+    assert len(got) == 4 * 51
+    assert sorted(x for x in got if len(x) == 3000) == sorted(sent)
+
+
 def test_address_str() -> None:
     assert str(Address("h", 1)) == "h:1"
