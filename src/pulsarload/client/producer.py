@@ -194,7 +194,16 @@ def _deliver_at_ms(deliver_at: object, deliver_after: object) -> int | None:
 class _Message:
     """The per-message fields of a `send`, validated once."""
 
-    __slots__ = ("content", "deliver_at", "event_time", "key", "ordering_key", "properties", "seq")
+    __slots__ = (
+        "content",
+        "deliver_at",
+        "event_time",
+        "key",
+        "ordering_key",
+        "properties",
+        "replicate_to",
+        "seq",
+    )
 
     def __init__(
         self,
@@ -206,6 +215,8 @@ class _Message:
         event_timestamp: int | None,
         deliver_at: object,
         deliver_after: object,
+        replication_clusters: Sequence[str] | None = None,
+        disable_replication: bool = False,
     ) -> None:
         if not isinstance(content, bytes | bytearray | memoryview):
             raise InvalidMessage(f"content: expected bytes, got {type(content).__name__}")
@@ -218,9 +229,11 @@ class _Message:
             and event_timestamp is None
             and deliver_at is None
             and deliver_after is None
+            and replication_clusters is None
+            and not disable_replication
         ):  # the common case, checked in one go
             self.properties = self.key = self.ordering_key = None
-            self.seq = self.event_time = self.deliver_at = None
+            self.seq = self.event_time = self.deliver_at = self.replicate_to = None
             return
         self.properties = _check_props(properties)
         if partition_key is not None and not isinstance(partition_key, str):
@@ -246,6 +259,19 @@ class _Message:
             )
         self.event_time = event_timestamp
         self.deliver_at = _deliver_at_ms(deliver_at, deliver_after)
+        if disable_replication:
+            self.replicate_to: tuple[str, ...] | None = ("__local__",)
+        elif replication_clusters is not None:
+            if isinstance(replication_clusters, str) or not all(
+                isinstance(c, str) for c in replication_clusters
+            ):
+                raise InvalidMessage(
+                    f"replication_clusters: expected a list of cluster names, "
+                    f"got {replication_clusters!r}"
+                )
+            self.replicate_to = tuple(replication_clusters)
+        else:
+            self.replicate_to = None
 
 
 class Producer:
@@ -405,6 +431,8 @@ class Producer:
         partition_key: str | None = None,
         ordering_key: str | bytes | None = None,
         sequence_id: int | None = None,
+        replication_clusters: Sequence[str] | None = None,
+        disable_replication: bool = False,
         event_timestamp: int | None = None,
         deliver_at: int | None = None,
         deliver_after: timedelta | float | None = None,
@@ -419,6 +447,8 @@ class Producer:
             event_timestamp,
             deliver_at,
             deliver_after,
+            replication_clusters,
+            disable_replication,
         )
         waiter = _SyncWaiter()
         self._send_message(msg, waiter)
@@ -442,6 +472,8 @@ class Producer:
         partition_key: str | None = None,
         ordering_key: str | bytes | None = None,
         sequence_id: int | None = None,
+        replication_clusters: Sequence[str] | None = None,
+        disable_replication: bool = False,
         event_timestamp: int | None = None,
         deliver_at: int | None = None,
         deliver_after: timedelta | float | None = None,
@@ -460,6 +492,8 @@ class Producer:
             event_timestamp,
             deliver_at,
             deliver_after,
+            replication_clusters,
+            disable_replication,
         )
         self._send_message(msg, callback)
 
@@ -574,6 +608,7 @@ class Producer:
         batchable = (
             self._batching
             and msg.deliver_at is None
+            and msg.replicate_to is None
             and size + _HEADROOM <= min(self._batch_max_bytes, self._max_message_size)
         )
         compressed: bytes | bytearray | memoryview | None = None
@@ -717,6 +752,7 @@ class Producer:
             event_time=msg.event_time,
             ordering_key=msg.ordering_key,
             deliver_at_time=msg.deliver_at,
+            replicate_to=msg.replicate_to or (),
         )
 
     def _send_single_locked(

@@ -574,3 +574,17 @@ def test_client_close_shares_one_deadline(fake: FakeBroker) -> None:
     client.close()
     assert time.monotonic() - t0 < 2.0
     assert results == [Result.AlreadyClosed] * 4
+
+
+def test_replication_options_follow_the_official_signature(fake: FakeBroker, make_client) -> None:
+    p = make_client(fake.url).create_producer("t")
+    # Positional order as the official client: ..., sequence_id, replication_clusters,
+    # disable_replication, event_timestamp.
+    p.send(b"local", None, None, None, None, None, True, 77)
+    md = fake.received[-1].metadata
+    assert md.replicate_to == ("__local__",)
+    assert md.num_messages_in_batch is None and md.event_time == 77
+    p.send(b"two", replication_clusters=["east", "west"])
+    assert fake.received[-1].metadata.replicate_to == ("east", "west")
+    with pytest.raises(ValueError, match="^replication_clusters"):
+        p.send(b"x", replication_clusters="east")
