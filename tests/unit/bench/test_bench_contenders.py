@@ -1,0 +1,176 @@
+"""The contender runner: process monitoring (wait4 rusage, CPU sampling), commands and parsing."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pulsarload.bench import contenders as ct
+from pulsarload.bench.contenders import (
+    Broker,
+    Contender,
+    Figures,
+    MonitoredProcess,
+    ProcessResult,
+    Workload,
+    run_process,
+)
+
+BROKER = Broker("pulsar://localhost:6650", "http://localhost:8080")
+
+PERF_LINES = [
+    "2026-11-27T08:15:40,001+0000 [pulsar-perf-producer-exec-1-1] INFO  "
+    "org.apache.pulsar.testclient.PerformanceProducer - Created 1 producers",
+    "2026-11-27T08:15:50,001+0000 [pulsar-perf-producer-exec-1-1] INFO  "
+    "org.apache.pulsar.testclient.PerformanceProducer - ------------- DONE (reached the maximum "
+    "duration: [10 seconds] of production) --------------",
+    "2026-11-27T08:15:55,001+0000 [perf-client-shutdown] INFO  "
+    "org.apache.pulsar.testclient.PerformanceProducer - Aggregated throughput stats --- 82515 "
+    "records sent --- 3789.077 msg/s --- 29.602 Mbit/s ",
+    "2026-11-27T08:15:55,101+0000 [perf-client-shutdown] INFO  "
+    "org.apache.pulsar.testclient.PerformanceProducer - Aggregated latency stats --- Latency: "
+    "mean:  47.569 ms - med:  38.003 - 95pct: 111.077 - 99pct: 224.953 - 99.9pct: 269.601 - "
+    "99.99pct: 269.911 - 99.999pct: 354.897 - Max: 369.315",
+]
+
+
+def result(lines: list[tuple[float, str]], cpu: list[tuple[float, float]]) -> ProcessResult:
+    return ProcessResult(["x"], 0, lines, cpu, 1.0, 2048, 0.0, 10.0)
+
+
+def test_cpu_is_interpolated_between_samples() -> None:
+    r = result([], [(0.0, 0.0), (1.0, 0.5), (2.0, 1.5)])
+    assert r.cpu_at(0.5) == pytest.approx(0.25)
+    assert r.cpu_at(1.5) == pytest.approx(1.0)
+    assert r.cpu_between(0.5, 1.5) == pytest.approx(0.75)
+    assert r.cpu_at(-1.0) is None  # before the first sample: unknown, not zero
+    assert r.cpu_at(10.0) is None  # long after the last sample
+
+
+def test_perf_summary_lines_are_parsed() -> None:
+    r = result([(float(i), line) for i, line in enumerate(PERF_LINES)], [])
+    created, done = r.find(ct._PERF_CREATED), r.find(ct._PERF_DONE)
+    total = r.find(ct._PERF_THROUGHPUT)
+    assert created and done and total
+    assert int(total[1].group(1)) == 82515
+    assert ct._perf_latency(r) == (38.003, 224.953, 269.601)
+    assert ct._perf_summary_lines(r)[0] == "Created 1 producers"
+
+
+def test_consumer_perf_lines_are_parsed() -> None:
+    lines = [
+        "... - Aggregated throughput stats --- 3734 records received --- 477.847 msg/s --- 3.733 "
+        "Mbit/s --- AckRate: 477.84  msg/s --- ack failed 0 msg",
+        "... - Aggregated latency stats --- Latency: mean: 4924.479 ms - med: 4920 - 95pct: 5119 "
+        "- 99pct: 5448 - 99.9pct: 5458 - 99.99pct: 5530 - 99.999pct: 5530 - Max: 5530",
+    ]
+    r = result([(0.0, line) for line in lines], [])
+    total = r.find(ct._PERF_THROUGHPUT)
+    assert total and total[1].group(1) == "3734" and total[1].group(2) == "received"
+    assert ct._perf_latency(r) == (4920.0, 5448.0, 5458.0)
+
+
+def test_monitored_process_reports_its_own_cpu_and_memory() -> None:
+    burn = (
+        "import time\n"
+        "b = bytearray(64 * 1024 * 1024)\n"  # 64 MiB resident: shows in ru_maxrss
+        "for i in range(0, len(b), 4096): b[i] = 1\n"
+        "print('start', flush=True)\n"
+        "t = time.process_time()\n"
+        "while time.process_time() - t < 0.4: pass\n"
+        "print('end', flush=True)\n"
+    )
+    r = run_process([sys.executable, "-c", burn], timeout=60)
+    assert r.returncode == 0
+    assert [line for _, line in r.lines] == ["start", "end"]
+    assert r.cpu_total_s >= 0.4
+    assert r.peak_rss_kib > 64 * 1024
+    assert r.cpu_series and r.cpu_series[-1][1] > 0
+    start, end = r.find("start"), r.find("end")
+    assert start and end
+    window = r.cpu_between(start[0], end[0])
+    assert window is not None and 0.2 < window < 1.5
+
+
+def test_monitored_process_is_stopped_at_its_timeout() -> None:
+    t0 = time.monotonic()
+    r = run_process([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
+    assert r.timed_out and r.returncode != 0
+    assert time.monotonic() - t0 < 10
+
+
+def test_interrupt_sends_sigint() -> None:
+    code = (
+        "import time\nprint('up', flush=True)\n"
+        "try:\n    time.sleep(30)\nexcept KeyboardInterrupt:\n    print('bye', flush=True)\n"
+    )
+    mp = MonitoredProcess([sys.executable, "-c", code], timeout=30)
+    mp.start()
+    while not mp.lines:
+        time.sleep(0.05)
+    mp.interrupt()
+    r = mp.wait()
+    assert [line for _, line in r.lines] == ["up", "bye"]
+    assert mp.finished
+
+
+def test_produce_command_carries_the_workload() -> None:
+    c = Contender("native-ft-t2", "native", "free-threaded", 2, Path("/py"))
+    w = Workload("w", 100, "lz4", duration_s=7, warmup_s=3)
+    cmd = ct.pulsarload_produce_command(c, w, BROKER, "persistent://public/default/t", Path("r"))
+    joined = " ".join(cmd)
+    for part in ("-r 0", "-s 100", "-t 2", "-z lz4", "--duration 7", "--warmup 3",
+                 "--batch-max-messages 1000", "--batch-max-bytes 131072", "--max-pending 1000",
+                 "--headless", "--report r"):  # fmt: skip
+        assert part in joined
+    assert "--engine" not in cmd
+    official = Contender("official", "official", "gil", 1, Path("/py"))
+    assert ct.pulsarload_produce_command(official, w, BROKER, "t", Path("r"))[-2:] == [
+        "--engine",
+        "official",
+    ]
+
+
+def test_perf_args_match_the_workload() -> None:
+    w = Workload("w", 1024, "lz4", duration_s=10, warmup_s=2)
+    args = ct.perf_produce_args(w, BROKER, "topic")
+    pairs = dict(zip(args[1:-1:2], args[2:-1:2], strict=True))
+    assert pairs["-r"] == str(ct.PERF_UNLIMITED_RATE)  # pulsar-perf refuses rate 0
+    assert pairs["-time"] == "12" and pairs["--warmup-time"] == "2"
+    assert pairs["-z"] == "LZ4" and pairs["-s"] == "1024"
+    assert pairs["-o"] == "1000" and pairs["-bm"] == "1000" and pairs["-bb"] == "131072"
+    assert args[-1] == "topic"
+
+
+def test_figures_from_a_pulsarload_report(tmp_path: Path) -> None:
+    report = {
+        "meta": {
+            "summary": {"acked": 200_000, "msg_rate": 40_000.0, "mb_rate": 40.96,
+                        "p50_ms": 2.0, "p99_ms": 9.0, "p999_ms": 20.0},
+            "interpreter": {"version": "3.13.5", "free_threaded_build": True, "gil_enabled": False},
+            "failures": [],
+        },
+        "final": {"time": 105.0, "elapsed": 5.0},
+    }  # fmt: skip
+    proc = result([], [(99.0, 1.0), (100.0, 1.2), (105.0, 2.2), (106.0, 2.3)])
+    fig = Figures("w", "native-ft-t1", "label", "native", "free-threaded", 1)
+    ct._fill_from_report(fig, json.loads(json.dumps(report)), proc)
+    assert fig.msg_rate == 40_000.0 and fig.messages == 200_000
+    assert fig.gil == "off" and fig.interpreter == "CPython 3.13.5t"
+    assert fig.window_s == pytest.approx(5.0)
+    assert fig.cpu_s_per_m == pytest.approx(1.0 / 200_000 * 1e6)  # 1.0 CPU s in the window
+    assert fig.cpu_cores == pytest.approx(0.2)
+
+
+def test_missing_interpreter_is_named() -> None:
+    c = Contender("native-gil-t1", "native", "gil", 1, Path("/nonexistent/python"))
+    assert ".venv-gil" in (c.missing() or "")
+
+
+def test_admin_topic_url_quotes_the_local_name() -> None:
+    url = ct._admin_topic_url("http://h:8080/", "persistent://public/default/a b")
+    assert url == "http://h:8080/admin/v2/persistent/public/default/a%20b"

@@ -1,0 +1,156 @@
+"""The suite: goals from figures, pairing, skipping, and the markdown it writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pulsarload.bench import suite
+from pulsarload.bench.contenders import Contender, Figures, Workload
+from pulsarload.bench.suite import BenchResult, evaluate_goals, pair_contenders, render_markdown
+
+W = "1KiB-none"
+
+
+def fig(key: str, kind: str, build: str, rate: float, cpu: float, threads: int = 1) -> Figures:
+    f = Figures(W, key, key, kind, build, threads, ok=True, messages=int(rate * 10))
+    f.msg_rate, f.mb_rate, f.cpu_s_per_m = rate, rate / 1000, cpu
+    f.p50_ms, f.p99_ms, f.p999_ms, f.peak_rss_mb, f.cpu_total_s = 1.0, 5.0, 9.0, 100.0, 3.0
+    return f
+
+
+def bench_result() -> BenchResult:
+    machine = {
+        "cpu_model": "Test CPU", "cpu_count": 2, "mem_total_gib": 8.0, "kernel": "Linux",
+        "python_free_threaded": {"version": "3.13.5", "free_threaded_build": True,
+                                 "gil_enabled": False, "gil_after_import": False},
+        "python_gil": {"version": "3.13.5", "free_threaded_build": False,
+                       "pulsar_client": "3.9.0"},
+        "java": "openjdk 17", "pulsar": "4.0.8", "git_commit": "abc123",
+        "git_modified_files": 0, "loadavg_start": [0.1, 0.2, 0.3],
+    }  # fmt: skip
+    r = BenchResult(
+        plan="full",
+        started="2026-01-01T00:00:00+00:00",
+        machine=machine,
+        broker={"service_url": "pulsar://x", "admin_url": "http://x"},
+        workloads=[
+            {**Workload(W, 1024).__dict__},
+            {**Workload("e2e", 1024, warmup_s=0, consume=True).__dict__},
+        ],
+        loadavg_end=[0.1, 0.2, 0.3],
+    )
+    r.runs = [
+        fig("native-ft-t1", "native", "free-threaded", 50_000, 4.0),
+        fig("native-ft-t2", "native", "free-threaded", 90_000, 5.0, threads=2),
+        fig("native-gil-t1", "native", "gil", 45_000, 4.0),
+        fig("official", "official", "gil", 20_000, 30.0),
+        fig("pulsar-perf", "pulsar-perf", "jvm", 100_000, 10.0),
+    ]
+    pair = fig("native-ft-t1", "native", "free-threaded", 40_000, 4.0)
+    pair.workload, pair.consumer, pair.consume_rate, pair.received = (
+        "e2e",
+        "native",
+        39_000,
+        400_000,
+    )
+    pair.e2e_p50_ms, pair.e2e_p99_ms = 3.0, 12.0
+    r.runs.append(pair)
+    r.micro = {
+        "free_threaded": {
+            "rounds": 3, "seconds_per_round": 1.0,
+            "benchmarks": {
+                "control": {"title": "control", "speedup_2v1": 1.95,
+                            "runs": {"1": {"msg_per_s": 1.0}, "2": {"msg_per_s": 1.95}}},
+                "histogram_record": {"title": "histogram", "speedup_2v1": 1.9,
+                                     "runs": {"1": {"msg_per_s": 1.0, "cpu_per_wall": 1.0},
+                                              "2": {"msg_per_s": 1.9, "cpu_per_wall": 1.98}}},
+                "batch_encode_crc32c": {"title": "batch", "speedup_2v1": 1.2,
+                                        "runs": {"1": {"msg_per_s": 1.0}, "2": {"msg_per_s": 1.2}}},
+            },
+        },
+        "gil": {"benchmarks": {"histogram_record": {"title": "histogram", "speedup_2v1": 0.95,
+                                                    "runs": {"1": {"msg_per_s": 1.0},
+                                                             "2": {"msg_per_s": 0.95}}}}},
+    }  # fmt: skip
+    return r
+
+
+def test_goals_use_the_best_free_threaded_run() -> None:
+    goals = {(g["goal"], g["workload"]): g for g in evaluate_goals(bench_result())}
+    vs_perf = goals[("native msg/s >= pulsar-perf msg/s", W)]
+    assert vs_perf["ratio"] == pytest.approx(0.9) and vs_perf["met"] is False
+    assert "native-ft-t2" in vs_perf["detail"]
+    vs_official = goals[("native msg/s >= 3 x official client", W)]
+    assert vs_official["ratio"] == pytest.approx(4.5) and vs_official["met"] is True
+    cpu = goals[("native CPU per message <= pulsar-perf", W)]
+    assert cpu["ratio"] == pytest.approx(2.0) and cpu["met"] is True
+    micro = {k[1]: g for k, g in goals.items() if k[0].startswith("micro")}
+    assert set(micro) == {"histogram_record", "batch_encode_crc32c"}  # the control is no goal
+    assert micro["histogram_record"]["met"] and not micro["batch_encode_crc32c"]["met"]
+    dashboard = next(g for g in goals.values() if g["goal"].startswith("dashboard"))
+    assert dashboard["met"] is None
+
+
+def test_goal_without_a_contender_says_why() -> None:
+    r = bench_result()
+    r.runs = [f for f in r.runs if f.kind != "official"]
+    r.skipped = [{"contender": "official", "reason": "pulsar-client does not import"}]
+    goals = evaluate_goals(r)
+    row = next(g for g in goals if g["goal"] == "native vs the official client")
+    assert row["met"] is None and "pulsar-client does not import" in row["detail"]
+
+
+def test_markdown_has_machine_goals_tables_and_micro(tmp_path: Path) -> None:
+    r = bench_result()
+    r.goals = evaluate_goals(r)
+    json_path = tmp_path / "results" / "bench-x.json"
+    md = render_markdown(r, json_path, analysis="## Analysis\n\nhand-written", output_dir=tmp_path)
+    assert "| CPU | Test CPU |" in md and "| Pulsar | 4.0.8" in md
+    assert "(results/bench-x.json)" in md
+    assert "## Goals (issue 8)" in md and "**missed**" in md and "pending" in md
+    assert "## 1 KiB messages, compression none, batching on, producer only" in md
+    assert "| 90,000 |" in md  # the 2-thread free-threaded run
+    assert "producer + consumer" in md and "| 39,000 |" in md
+    assert "**1.90x**" in md and "**0.95x**" in md
+    assert md.rstrip().endswith("hand-written")
+    assert "Noise" not in md  # load average 0.1: no noise warning
+
+
+def test_markdown_warns_about_a_busy_machine(tmp_path: Path) -> None:
+    r = bench_result()
+    r.machine["loadavg_start"] = [6.5, 5.0, 4.0]
+    md = render_markdown(r, tmp_path / "x.json", analysis=None, output_dir=tmp_path)
+    assert "**Noise.**" in md
+
+
+def test_pairs_use_the_native_consumer_only_when_it_works() -> None:
+    ft = Contender("native-ft-t1", "native", "free-threaded", 1, Path("/ft"))
+    gil = Contender("native-gil-t1", "native", "gil", 1, Path("/gil"))
+    off = Contender("official", "official", "gil", 1, Path("/gil"))
+    perf = Contender("pulsar-perf", "pulsar-perf", "jvm")
+    pairs = pair_contenders([ft, gil, off, perf], None)
+    assert [(p.key, s.kind) for p, s in pairs] == [
+        ("native-ft-t1", "native"),
+        ("native-gil-t1", "native"),
+        ("official", "official"),
+        ("pulsar-perf", "pulsar-perf"),
+    ]
+    pairs = pair_contenders([ft, off, perf], "does not import")
+    assert [(p.key, s.kind) for p, s in pairs][0] == ("native-ft-t1", "official")
+    assert "not usable" in pairs[0][1].label
+
+
+def test_missing_gil_build_is_skipped_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULSARLOAD_GIL_PYTHON", "/nonexistent/python")
+    runnable, skipped = suite.contenders_for(suite.QUICK)
+    keys = {s["contender"]: s["reason"] for s in skipped}
+    assert "native-gil-t1" in keys and "official" in keys
+    assert all(c.build != "gil" for c in runnable)
+
+
+def test_plans_fit_their_time_budgets() -> None:
+    """make bench must finish in 15 minutes, --quick in 3 (with room for a slow machine)."""
+    assert suite.estimate_seconds(suite.FULL) < 13 * 60
+    assert suite.estimate_seconds(suite.QUICK) < 2 * 60
