@@ -21,10 +21,12 @@ import re
 import struct
 import time
 import zlib
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import compress
-from typing import IO, Any
+from itertools import accumulate, compress
+from operator import add, itemgetter, mul
+from typing import IO, Any, Final
 
 __all__ = [
     "DEFAULT_HIGHEST",
@@ -36,6 +38,7 @@ __all__ = [
     "HlogInterval",
     "HlogReader",
     "HlogWriter",
+    "Sparse",
     "decode_compressed",
     "decode_uncompressed",
 ]
@@ -95,6 +98,67 @@ def _zigzag_leb128_decode(data: bytes | memoryview, pos: int, end: int) -> tuple
             break
         shift += 7
     return (z >> 1) ^ -(z & 1), pos
+
+
+_ZERO_BLOCK: Final[list[int]] = [0] * 256
+_INDEX_LISTS: dict[int, list[int]] = {}
+_ZERO_LISTS: dict[int, list[int]] = {}
+
+
+def _index_list(n: int) -> list[int]:
+    """[0, 1, ..., n-1], built once per length (compress over it allocates no new ints)."""
+    lst = _INDEX_LISTS.get(n)
+    if lst is None:
+        lst = _INDEX_LISTS[n] = list(range(n))
+    return lst
+
+
+def _zero_list(n: int) -> list[int]:
+    lst = _ZERO_LISTS.get(n)
+    if lst is None:
+        lst = _ZERO_LISTS[n] = [0] * n
+    return lst
+
+
+@dataclass(frozen=True, slots=True)
+class _LayoutTables:
+    """Per-slot lowest, highest and middle values, computed once per layout."""
+
+    lows: list[int]
+    highs: list[int]
+    mids: list[int]
+
+
+_TABLES: dict[tuple[int, int, int], _LayoutTables] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Sparse:
+    """Non-empty slots of a histogram: indices, their counts, the index range, the total."""
+
+    nz: list[int]
+    cs: tuple[int, ...]
+    lo: int
+    hi: int
+    total: int
+
+
+_EMPTY_SPARSE: Final = Sparse([], (), 0, 0, 0)
+
+
+def _layout_tables(lowest: int, highest: int, digits: int, h: Histogram) -> _LayoutTables:
+    key = (lowest, highest, digits)
+    t = _TABLES.get(key)
+    if t is None:
+        n = h.counts_len
+        lows = [h.value_from_index(i) for i in range(n)]
+        widths = [h._bucket_width_at_index(i) for i in range(n)]
+        t = _TABLES[key] = _LayoutTables(
+            lows,
+            [lo + w - 1 for lo, w in zip(lows, widths, strict=True)],
+            [lo + (w >> 1) for lo, w in zip(lows, widths, strict=True)],
+        )
+    return t
 
 
 class Histogram:
@@ -271,36 +335,88 @@ class Histogram:
         )
 
     # -- bulk operations (sampler thread) ------------------------------------------------------
+    #
+    # On a free-threaded 3.13 every Python-level step costs tens of nanoseconds, and a counts
+    # list has ~23 000 slots, so these methods lean on C-speed list primitives: identity-based
+    # comparison and counting of the immortal 0, slicing, sum, itertools.compress over a
+    # cached index list, operator.itemgetter, itertools.accumulate, and per-layout value tables.
+
+    def _tables(self) -> _LayoutTables:
+        return _layout_tables(self.lowest, self.highest, self.digits, self)
+
+    def _nonzero_range(self) -> tuple[int, int]:
+        """(lo, hi) such that every non-empty slot is in counts[lo:hi]; (0, 0) when empty."""
+        counts = self._counts
+        n = len(counts)
+        if counts == _zero_list(n):  # identity compares of the immortal 0: memcmp speed
+            return 0, 0
+        block = _ZERO_BLOCK
+        step = len(block)
+        lo = 0
+        while counts[lo : lo + step] == block:  # a shorter last slice never equals the block
+            lo += step
+        hi = n
+        while hi - step >= lo and counts[hi - step : hi] == block:
+            hi -= step
+        return lo, hi
 
     def _nonzero(self) -> list[int]:
-        """Indices of non-empty slots, found at C speed with itertools.compress."""
-        return list(compress(range(len(self._counts)), self._counts))
+        """Indices of non-empty slots, ascending."""
+        lo, hi = self._nonzero_range()
+        if lo == hi:
+            return []
+        return list(compress(_index_list(len(self._counts))[lo:hi], self._counts[lo:hi]))
 
-    def add(self, other: Histogram) -> Histogram:
-        """Add ``other``'s counts into this histogram (the merge used by the sampler)."""
+    def sparse(self) -> Sparse:
+        """The non-empty slots, found once and reused for merging and statistics.
+
+        Valid while nobody records into the histogram: the sampler takes it from a harvested
+        recorder (or a published snapshot's histogram) and passes it to ``add``/``summary``.
+        """
+        lo, hi = self._nonzero_range()
+        if lo == hi:
+            return _EMPTY_SPARSE
+        counts = self._counts
+        nz = list(compress(_index_list(len(counts))[lo:hi], counts[lo:hi]))
+        cs = itemgetter(*nz)(counts) if len(nz) > 1 else (counts[nz[0]],)
+        return Sparse(nz, cs, lo, hi, sum(cs))
+
+    def add(self, other: Histogram, sparse: Sparse | None = None) -> Histogram:
+        """Add ``other``'s counts into this histogram (the merge used by the sampler).
+
+        ``sparse`` is ``other.sparse()`` when the caller already has it.
+        """
+        sp = other.sparse() if sparse is None else sparse
         mine = self._counts
         theirs = other._counts
-        if self.same_layout(other):
-            limit = len(mine)
-            for i in compress(range(len(theirs)), theirs):
-                if i < limit:
-                    mine[i] += theirs[i]
-                else:
-                    self._record_slow(other.value_from_index(i), theirs[i])
+        if not sp.nz:
+            pass
+        elif self.same_layout(other) and len(theirs) <= len(mine):
+            lo, hi = sp.lo, sp.hi
+            if len(sp.nz) * 4 >= hi - lo:  # dense: one C-level pass over the range
+                mine[lo:hi] = map(add, mine[lo:hi], theirs[lo:hi])
+            else:
+                for i, c in zip(sp.nz, sp.cs, strict=True):
+                    mine[i] += c
         else:
-            for i in compress(range(len(theirs)), theirs):
-                self.record(other.value_from_index(i), theirs[i])
+            for i, c in zip(sp.nz, sp.cs, strict=True):
+                self.record(other.value_from_index(i), c)
         self.clamped += other.clamped
         return self
 
     def __iadd__(self, other: Histogram) -> Histogram:
         return self.add(other)
 
-    def reset(self) -> None:
-        """Zero all counts; cost proportional to the number of non-empty slots."""
+    def reset(self, sparse: Sparse | None = None) -> None:
+        """Zero all counts in place (the record closure keeps pointing at the same list).
+
+        With ``sparse`` (this histogram's current view) only its index range is cleared.
+        """
         counts = self._counts
-        for i in compress(range(len(counts)), counts):
-            counts[i] = 0
+        if sparse is None:
+            counts[:] = _zero_list(len(counts))
+        elif sparse.hi > sparse.lo:
+            counts[sparse.lo : sparse.hi] = _zero_list(len(counts))[sparse.lo : sparse.hi]
         self.clamped = 0
         self.start_time = self.end_time = 0.0
 
@@ -346,115 +462,90 @@ class Histogram:
         return self.total_count
 
     def __bool__(self) -> bool:
-        return any(self._counts)
+        counts = self._counts
+        return counts != _zero_list(len(counts))
 
     @property
     def min(self) -> int:
         """Lowest equivalent value of the smallest recorded value (0 if empty)."""
-        counts = self._counts
-        for i in compress(range(len(counts)), counts):
-            return self.value_from_index(i)
-        return 0
+        nz = self._nonzero()
+        return self._tables().lows[nz[0]] if nz else 0
 
     @property
     def max(self) -> int:
         """Highest equivalent value of the largest recorded value (0 if empty), as Java reports."""
-        i = self._max_index()
-        if i < 0:
-            return 0
-        return self.value_from_index(i) + self._bucket_width_at_index(i) - 1
+        nz = self._nonzero()
+        return self._tables().highs[nz[-1]] if nz else 0
 
     def _max_index(self) -> int:
         nz = self._nonzero()
         return nz[-1] if nz else -1
 
-    def _midpoints(self, nz: list[int]) -> list[tuple[int, int]]:
-        counts = self._counts
-        vfi = self.value_from_index
-        width = self._bucket_width_at_index
-        return [(vfi(i) + (width(i) >> 1), counts[i]) for i in nz]
-
     @staticmethod
-    def _mean_stddev(mids: list[tuple[int, int]]) -> tuple[float, float]:
-        total = sum(c for _, c in mids)
-        if not total:
-            return 0.0, 0.0
-        mean = sum(v * c for v, c in mids) / total
-        var = sum((v - mean) ** 2 * c for v, c in mids) / total
-        return mean, math.sqrt(var)
+    def _moments(mids: Sequence[int], cs: Sequence[int]) -> tuple[int, float, float]:
+        """(count, mean, population stddev) of bucket midpoints, in exact integer sums."""
+        n = sum(cs)
+        if not n:
+            return 0, 0.0, 0.0
+        s1 = sum(map(mul, mids, cs))
+        s2 = sum(map(mul, map(mul, mids, mids), cs))
+        return n, s1 / n, math.sqrt((s2 * n - s1 * s1) / (n * n))
+
+    def _stats(
+        self, ps: Sequence[float], sparse: Sparse | None = None
+    ) -> tuple[int, int, int, float, float, dict[float, int]]:
+        sp = self.sparse() if sparse is None else sparse
+        nz, cs = sp.nz, sp.cs
+        if not nz:
+            return 0, 0, 0, 0.0, 0.0, dict.fromkeys(ps, 0)
+        t = self._tables()
+        get = itemgetter(*nz)
+        mids = get(t.mids) if len(nz) > 1 else (t.mids[nz[0]],)
+        total, mean, std = self._moments(mids, cs)
+        cum = list(accumulate(cs))
+        pct: dict[float, int] = {}
+        for p in ps:
+            # Java: drop one ulp so that roundoff cannot push ceil() into the next count.
+            req = min(max(math.nextafter(p, -math.inf), 0.0), 100.0)
+            target = max(math.ceil(req / 100.0 * total), 1)
+            i = nz[bisect_left(cum, target)]
+            pct[p] = t.lows[i] if p == 0.0 else t.highs[i]
+        return total, t.lows[nz[0]], t.highs[nz[-1]], mean, std, pct
 
     @property
     def mean(self) -> float:
         """Mean of bucket midpoints (Java's definition); 0.0 if empty."""
-        return self._mean_stddev(self._midpoints(self._nonzero()))[0]
+        return self._stats(())[3]
 
     @property
     def stddev(self) -> float:
         """Population standard deviation of bucket midpoints; 0.0 if empty."""
-        return self._mean_stddev(self._midpoints(self._nonzero()))[1]
+        return self._stats(())[4]
 
     def value_at_percentile(self, percentile: float) -> int:
         """Value at ``percentile`` (0..100), with Java HdrHistogram 2.x's rounding rules."""
-        return self.percentiles((percentile,))[percentile]
+        return self._stats((percentile,))[5][percentile]
 
     def percentiles(self, ps: Sequence[float] = STANDARD_PERCENTILES) -> dict[float, int]:
-        """Several percentiles in one pass over the non-empty slots."""
-        return self._percentiles(ps, self._nonzero())
+        """Several percentiles from one scan of the non-empty slots."""
+        return self._stats(ps)[5]
 
-    def _percentiles(self, ps: Sequence[float], nz: list[int]) -> dict[float, int]:
-        counts = self._counts
-        total = sum(counts[i] for i in nz)
-        if not total:
-            return dict.fromkeys(ps, 0)
-        wanted = []
-        for p in ps:
-            # Java: drop one ulp so that roundoff cannot push ceil() into the next count.
-            req = min(max(math.nextafter(p, -math.inf), 0.0), 100.0)
-            wanted.append((max(math.ceil(req / 100.0 * total), 1), p))
-        wanted.sort()
-        out: dict[float, int] = {}
-        k = 0
-        n = len(wanted)
-        running = 0
-        for i in nz:
-            running += counts[i]
-            while k < n and running >= wanted[k][0]:
-                p = wanted[k][1]
-                lo = self.value_from_index(i)
-                out[p] = lo if p == 0.0 else lo + self._bucket_width_at_index(i) - 1
-                k += 1
-            if k == n:
-                break
-        return {p: out[p] for p in ps}
-
-    def summary(self, ps: Sequence[float] = STANDARD_PERCENTILES) -> dict[str, float]:
+    def summary(
+        self, ps: Sequence[float] = STANDARD_PERCENTILES, sparse: Sparse | None = None
+    ) -> dict[str, float]:
         """Count, min, max, mean, stddev and percentiles as a flat dict, from one scan."""
-        nz = self._nonzero()
-        counts = self._counts
-        if not nz:
-            out: dict[str, float] = dict.fromkeys(("count", "min", "max"), 0)
-            out.update(mean=0.0, stddev=0.0)
-            out.update((percentile_key(p), 0) for p in ps)
-            return out
-        mean, std = self._mean_stddev(self._midpoints(nz))
-        hi = nz[-1]
-        out = {
-            "count": sum(counts[i] for i in nz),
-            "min": self.value_from_index(nz[0]),
-            "max": self.value_from_index(hi) + self._bucket_width_at_index(hi) - 1,
-            "mean": mean,
-            "stddev": std,
-        }
-        for p, v in self._percentiles(ps, nz).items():
+        total, lo, hi, mean, std, pct = self._stats(ps, sparse)
+        out: dict[str, float] = {"count": total, "min": lo, "max": hi, "mean": mean, "stddev": std}
+        for p, v in pct.items():
             out[percentile_key(p)] = v
         return out
 
     def buckets(self) -> Iterator[tuple[int, int, int]]:
         """Yield (lowest value, highest value, count) for each non-empty slot, ascending."""
-        counts = self._counts
-        for i in compress(range(len(counts)), counts):
-            lo = self.value_from_index(i)
-            yield lo, lo + self._bucket_width_at_index(i) - 1, counts[i]
+        sp = self.sparse()
+        t = self._tables()
+        for i, c in zip(sp.nz, sp.cs, strict=True):
+            yield t.lows[i], t.highs[i], c
 
     def counts_by_edges(self, edges: Sequence[int]) -> list[int]:
         """Counts per range split at ascending ``edges``: ``len(edges) + 1`` numbers.
@@ -463,15 +554,17 @@ class Histogram:
         the last one above the last edge). A bucket is placed by its lowest equivalent value, so
         an edge that is itself a recorded value counts as "<= edge", as Prometheus' ``le`` means.
         """
-        out = [0] * (len(edges) + 1)
         counts = self._counts
-        k = 0
-        n = len(edges)
-        for i in compress(range(len(counts)), counts):
-            lo = self.value_from_index(i)
-            while k < n and lo > edges[k]:
-                k += 1
-            out[k] += counts[i]
+        n = len(counts)
+        out = []
+        start = 0
+        for e in edges:
+            # First slot whose lowest value is above the edge.
+            stop = n if e >= self.highest else min(self.index_of(max(e, 0)) + 1, n)
+            stop = max(stop, start)
+            out.append(sum(counts[start:stop]))
+            start = stop
+        out.append(sum(counts[start:]))
         return out
 
     # -- encoding ----------------------------------------------------------------------------

@@ -33,9 +33,10 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from typing import Final
 
-from pulsarload.metrics.hdr import Histogram
+from pulsarload.metrics.hdr import Histogram, Sparse
 
 __all__ = [
     "COUNTER_FIELDS",
@@ -186,24 +187,35 @@ class Recorder:
 
     # -- sampler side --------------------------------------------------------------------------
 
-    def add(self, other: Recorder) -> Recorder:
-        """Fold ``other`` into this recorder (sampler thread, after ``other`` is quiescent)."""
+    def add(self, other: Recorder, views: Mapping[str, Sparse] | None = None) -> Recorder:
+        """Fold ``other`` into this recorder (sampler thread, after ``other`` is quiescent).
+
+        ``views`` maps histogram names to ``other``'s precomputed ``sparse()`` views.
+        """
         for name in STORED_COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         failed = self.failed
         for cat, n in other.failed.items():
             failed[cat] = failed.get(cat, 0) + n
         for name in HISTOGRAM_FIELDS:
-            getattr(self, name).add(getattr(other, name))
+            getattr(self, name).add(getattr(other, name), views.get(name) if views else None)
         return self
 
-    def reset(self) -> None:
-        """Zero everything so the object can be reused as the next spare."""
+    def sparse_views(self) -> dict[str, Sparse]:
+        """One ``sparse()`` per histogram, for a harvest that reads each histogram once."""
+        return {name: getattr(self, name).sparse() for name in HISTOGRAM_FIELDS}
+
+    def reset(self, views: Mapping[str, Sparse] | None = None) -> None:
+        """Zero everything so the object can be reused as the next spare.
+
+        ``views`` (from ``sparse_views()`` since the last write) limits the clearing to the
+        slots that were used.
+        """
         for name in STORED_COUNTERS:
             setattr(self, name, 0)
         self.failed = {}
         for name in HISTOGRAM_FIELDS:
-            getattr(self, name).reset()
+            getattr(self, name).reset(views.get(name) if views else None)
 
     @property
     def failed_total(self) -> int:

@@ -19,10 +19,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from pulsarload.metrics.hdr import STANDARD_PERCENTILES, Histogram, percentile_key
+from pulsarload.metrics.hdr import STANDARD_PERCENTILES, Histogram, Sparse, percentile_key
 from pulsarload.metrics.recorder import (
     COUNTER_FIELDS,
     LATENCY_FIELDS,
+    STORED_COUNTERS,
     Recorder,
     RecorderSlot,
     is_quiescent,
@@ -77,8 +78,16 @@ class Counters:
         return sum(self.errors.values())
 
     @classmethod
-    def from_recorder(cls, r: Recorder) -> Counters:
-        return cls(**{n: getattr(r, n) for n in COUNTER_FIELDS}, errors=dict(r.failed))
+    def from_recorder(cls, r: Recorder, views: Mapping[str, Sparse] | None = None) -> Counters:
+        """Counts of a harvested recorder (``views``: its sparse views, to skip re-scanning)."""
+        fields = {n: getattr(r, n) for n in STORED_COUNTERS}
+        if views is not None:
+            fields["acked"] = views["publish_latency"].total
+            fields["consumer_acked"] = views["processing_latency"].total
+        else:
+            fields["acked"] = r.acked
+            fields["consumer_acked"] = r.consumer_acked
+        return cls(**fields, errors=dict(r.failed))
 
     def __add__(self, other: Counters) -> Counters:
         errors = dict(self.errors)
@@ -126,10 +135,11 @@ class LatencyStats:
     p99_99: int = 0
 
     @classmethod
-    def from_histogram(cls, h: Histogram) -> LatencyStats:
-        if not h:
+    def from_histogram(cls, h: Histogram, sparse: Sparse | None = None) -> LatencyStats:
+        sp = h.sparse() if sparse is None else sparse
+        if not sp.total:
             return cls()
-        s = h.summary()
+        s = h.summary(sparse=sp)
         return cls(
             count=int(s["count"]),
             min=int(s["min"]),
@@ -388,6 +398,7 @@ class Sampler:
         self._last_mono = self._start_mono
         self._total = Counters()
         self._total_hists: dict[str, Histogram] = {k: Histogram() for k in LATENCY_FIELDS}
+        self._total_stats: dict[str, LatencyStats] = dict.fromkeys(LATENCY_FIELDS, LatencyStats())
         self._latest: Snapshot | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -473,6 +484,7 @@ class Sampler:
         with self._tick_lock:
             self._total = Counters()
             self._total_hists = {k: Histogram() for k in LATENCY_FIELDS}
+            self._total_stats = dict.fromkeys(LATENCY_FIELDS, LatencyStats())
             self._start_mono = time.monotonic()
 
     # -- the tick ------------------------------------------------------------------------------
@@ -554,22 +566,25 @@ class Sampler:
             else:
                 have.add(rec)
 
+        # Each harvested histogram is scanned once (its sparse view) and that view serves the
+        # worker's counts and percentiles and the merge.
         merged = Recorder()
-        for rec in per_slot.values():
-            merged.add(rec)
-        counters = Counters.from_recorder(merged)
-        hists = {k: getattr(merged, k) for k in LATENCY_FIELDS}
-
         workers: list[WorkerStats] = []
         empty_stats = LatencyStats()
+        views_of: dict[int, dict[str, Sparse]] = {}
         for slot in slots:
             rec = per_slot.get(id(slot))
-            c = Counters.from_recorder(rec) if rec is not None else Counters()
-            cpu = res.thread_cpu_percent.get(str(slot.native_id))
-            if rec is not None and self.worker_histograms:
-                pub = LatencyStats.from_histogram(rec.publish_latency)
-                e2e = LatencyStats.from_histogram(rec.e2e_latency)
+            if rec is not None:
+                views = views_of[id(rec)] = rec.sparse_views()
+                c = Counters.from_recorder(rec, views)
+                merged.add(rec, views)
+                if self.worker_histograms:
+                    pub = LatencyStats.from_histogram(rec.publish_latency, views["publish_latency"])
+                    e2e = LatencyStats.from_histogram(rec.e2e_latency, views["e2e_latency"])
+                else:
+                    pub = e2e = empty_stats
             else:
+                c = Counters()
                 pub = e2e = empty_stats
             workers.append(
                 WorkerStats(
@@ -580,7 +595,7 @@ class Sampler:
                     rates=c.rates(interval),
                     publish_latency=pub,
                     e2e_latency=e2e,
-                    cpu_percent=cpu,
+                    cpu_percent=res.thread_cpu_percent.get(str(slot.native_id)),
                     pending_sends=slot.pending_sends,
                     receiver_queue=slot.receiver_queue,
                     last_error=slot.last_error,
@@ -588,24 +603,36 @@ class Sampler:
                     native_id=slot.native_id,
                 )
             )
+        # Recorders of slots that are no longer registered still count toward the totals.
+        listed = {id(s) for s in slots}
+        for sid, rec in per_slot.items():
+            if sid not in listed:
+                merged.add(rec)
+
+        mviews = {k: getattr(merged, k).sparse() for k in LATENCY_FIELDS}
+        counters = Counters.from_recorder(merged, mviews)
+        hists = {k: getattr(merged, k) for k in LATENCY_FIELDS}
+        latency = {k: LatencyStats.from_histogram(hists[k], mviews[k]) for k in LATENCY_FIELDS}
 
         # Copy-on-write totals: histograms referenced by earlier snapshots stay untouched.
         self._total = self._total + counters
         total_hists = {}
+        total_latency = {}
         for k in LATENCY_FIELDS:
-            h = hists[k]
-            if h:
+            if mviews[k].total:
                 t = self._total_hists[k].copy()
-                t.add(h)
+                t.add(hists[k], mviews[k])
                 total_hists[k] = t
+                self._total_stats[k] = LatencyStats.from_histogram(t)
             else:
                 total_hists[k] = self._total_hists[k]
+            total_latency[k] = self._total_stats[k]
         self._total_hists = total_hists
 
         # Recycle harvested recorders as spares; drop closed slots that have nothing pending.
         for rec, slot in zip(ready, ready_slots, strict=True):
             if slot.spare is None and not slot.closed:
-                rec.reset()
+                rec.reset(views_of.get(id(rec)))
                 slot.spare = rec
         closed = [s for s in finished if s not in self._pending_slots]
         if closed:
@@ -620,9 +647,9 @@ class Sampler:
             interval=interval,
             counters=counters,
             rates=counters.rates(interval),
-            latency={k: LatencyStats.from_histogram(h) for k, h in hists.items()},
+            latency=latency,
             total=self._total,
-            total_latency={k: LatencyStats.from_histogram(h) for k, h in total_hists.items()},
+            total_latency=total_latency,
             workers=tuple(workers),
             resources=res,
             histograms=hists,

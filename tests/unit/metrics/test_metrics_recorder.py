@@ -133,22 +133,27 @@ def test_slot_binds_thread_identity() -> None:
 
 def test_eight_threads_record_concurrently_while_sampler_swaps_every_ms() -> None:
     threads_n = 8
-    iterations = 20_000
+    min_ticks = 20  # workers keep recording until the sampler has swapped this many times
     sampler = Sampler(resources=NullResources(), grace=0)  # type: ignore[arg-type]
     slots = [sampler.new_slot(f"w{i}") for i in range(threads_n)]
     snaps: list[Snapshot] = []
     sampler.subscribe(snaps.append)
     expected: list[dict[str, int]] = [{} for _ in range(threads_n)]
     start = threading.Barrier(threads_n + 1)
-    workers_done = threading.Event()
+    enough = threading.Event()
+    errors: list[BaseException] = []
 
     def worker(i: int) -> None:
         slot = slots[i]
         slot.bind_current_thread()
         rnd = random.Random(i)
-        exp = {"sent": 0, "acked": 0, "bytes_sent": 0, "failed": 0, "received": 0, "e2e": 0}
+        exp = {"sent": 0, "acked": 0, "bytes_sent": 0, "failed": 0, "received": 0}
         start.wait()
-        for _ in range(iterations):
+        k = 0
+        while not enough.is_set() or exp["received"] < 1000:
+            k += 1
+            if k % 16 == 0:
+                time.sleep(0.001)  # leave the sampler some CPU: 8 writers may share 2 cores
             n = rnd.randint(1, 5)
             slot.active.record_send_batch(n, n * 100)
             exp["sent"] += n
@@ -158,22 +163,24 @@ def test_eight_threads_record_concurrently_while_sampler_swaps_every_ms() -> Non
             if rnd.random() < 0.05:
                 slot.active.record_failure("timeout")
                 exp["failed"] += 1
-            slot.active.record_receive(10, rnd.randint(1, 10**7))
+            slot.active.record_receive(10, rnd.randint(1, 100_000))
             exp["received"] += 1
-            exp["e2e"] += 1
         expected[i] = exp
         slot.close()
-
-    errors: list[BaseException] = []
 
     def sampling() -> None:
         start.wait()
         try:
-            while not workers_done.is_set():
+            ticks = 0
+            while any(not s.closed for s in slots):
                 sampler.tick()
+                ticks += 1
+                if ticks >= min_ticks:
+                    enough.set()
                 time.sleep(0.001)
         except BaseException as e:  # surfaced below: a harvest racing a writer would land here
             errors.append(e)
+            enough.set()
 
     ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads_n)]
     st = threading.Thread(target=sampling)
@@ -181,7 +188,6 @@ def test_eight_threads_record_concurrently_while_sampler_swaps_every_ms() -> Non
         t.start()
     for t in ts:
         t.join()
-    workers_done.set()
     st.join()
     assert not errors, errors
     final = sampler.flush()
@@ -193,14 +199,14 @@ def test_eight_threads_record_concurrently_while_sampler_swaps_every_ms() -> Non
         got = got + s.counters
         e2e += s.histograms["e2e_latency"].total_count
         pub += s.histograms["publish_latency"].total_count
-    assert len(snaps) > 2  # the swaps really happened during recording
+    assert len(snaps) > min_ticks
     assert got.sent == want["sent"]
     assert got.acked == want["acked"]
     assert got.bytes_sent == want["bytes_sent"]
     assert got.failed == want["failed"]
     assert got.received == want["received"]
     assert pub == want["acked"]
-    assert e2e == want["e2e"]
+    assert e2e == want["received"]
     # Cumulative totals agree with the sum of intervals, and closed slots are gone.
     assert final.total == got
     assert final.total_histograms["publish_latency"].total_count == want["acked"]
