@@ -282,6 +282,8 @@ class ConsumerWorker(Worker):
         self.slot.state = "running"
         try:
             while not self.stop_event.is_set():
+                if self.budget is not None and self.budget.exhausted:
+                    break  # another worker took the last message of the budget
                 if self.seek_target is not None:
                     target, self.seek_target = self.seek_target, None
                     consumer.seek(target)
@@ -330,8 +332,10 @@ class ConsumerWorker(Worker):
         self._ack(consumer, msg, received_ns)
         if s.mode == "listener":
             self._ack_delayed(consumer)
-        if self.budget is not None and not self.budget.take(1):
-            self.stop_event.set()
+        if self.budget is not None:
+            self.budget.take(1)
+            if self.budget.exhausted:
+                self.stop_event.set()
 
     def _ack(self, consumer: EngineConsumer, msg: ReceivedMessage, received_ns: int) -> None:
         strategy = self.settings.ack
