@@ -571,22 +571,21 @@ class Histogram:
 
     def encode_uncompressed(self) -> bytes:
         """The V2 encoding (cookie 0x1c849313): 40-byte header then ZigZag LEB128 counts."""
-        counts = self._counts
-        # Java encodes up to the max value's slot, and slot 0 even when empty.
-        limit = max(self._max_index(), 0) + 1
+        # Counts up to the highest non-empty slot; a run of k > 1 empty slots is written as -k,
+        # a single empty slot as 0. Java writes slot 0 even for an empty histogram.
+        sp = self.sparse()
         words: list[int] = []
-        i = 0
-        while i < limit:
-            c = counts[i]
-            i += 1
-            if c:
-                words.append(c)
-                continue
-            zeros = 1
-            while i < limit and not counts[i]:
-                zeros += 1
-                i += 1
-            words.append(-zeros if zeros > 1 else 0)
+        prev = -1
+        for i, c in zip(sp.nz, sp.cs, strict=True):
+            gap = i - prev - 1
+            if gap == 1:
+                words.append(0)
+            elif gap > 1:
+                words.append(-gap)
+            words.append(c)
+            prev = i
+        if not words:
+            words.append(0)
         payload = bytearray()
         _zigzag_leb128_encode(words, payload)
         header = _V2_HEADER.pack(
