@@ -141,7 +141,9 @@ class RunSettings:
     service_url: str = _opt(DEFAULT_BROKER_URL, env="PULSAR_BROKER_URL", help="broker URL")
     admin_url: str = _opt(DEFAULT_ADMIN_URL, env="PULSAR_ADMIN_URL", help="admin REST URL")
     engine: str = _opt("native", env="PULSARLOAD_ENGINE", choices=ENGINES)
-    auth_token: str | None = _opt(None, env="PULSARLOAD_AUTH_TOKEN", help="JWT for token auth")
+    auth_token: str | None = _opt(
+        None, env="PULSARLOAD_AUTH_TOKEN", help="JWT for token auth", secret=True
+    )
     tls_ca_file: str | None = _opt(None, env="PULSARLOAD_TLS_CA_FILE")
     tls_validate_hostname: bool = _opt(True, env="PULSARLOAD_TLS_VALIDATE_HOSTNAME")
     threads: int = _opt(1, env="PULSARLOAD_THREADS", min=0, max=1024)
@@ -228,6 +230,7 @@ class ConsumeSettings(RunSettings):
     seek: str | None = _opt(None, help="earliest, latest, a message id ledger:entry, or a time")
     priority: int = _opt(0, min=0, max=1_000_000)
     consumer_name: str | None = _opt(None, env="PULSARLOAD_CONSUMER_NAME", help="name prefix")
+    verify_against: str | None = _opt(None, help="producer report: also count its unseen tail as missing")
 
 
 #: Presets: named starting points below profiles and flags.
@@ -358,8 +361,10 @@ def save_profile(settings: RunSettings, name_or_path: str) -> Path:
     defaults = type(settings)()
     data = {
         name: (list(value) if isinstance(value, tuple) else value)
-        for name in settings_fields(type(settings))
-        if (value := getattr(settings, name)) != getattr(defaults, name) and value is not None
+        for name, f in settings_fields(type(settings)).items()
+        if (value := getattr(settings, name)) != getattr(defaults, name)
+        and value is not None
+        and not f.metadata.get("secret")  # a token never goes into a file
     }
     path = profile_path(name_or_path)
     path.parent.mkdir(parents=True, exist_ok=True)
