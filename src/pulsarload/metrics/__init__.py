@@ -5,6 +5,7 @@ lock; the ``Sampler`` thread swaps them every 100 ms and publishes immutable ``S
 Nothing here imports the client, load or UI layers.
 """
 
+from pulsarload.metrics.export import ExportSet
 from pulsarload.metrics.hdr import Histogram, HlogReader, HlogWriter
 from pulsarload.metrics.recorder import Recorder, RecorderSlot
 from pulsarload.metrics.resources import NET, NetCounter, ResourceMonitor, interpreter_info
@@ -22,6 +23,7 @@ __all__ = [
     "NET",
     "BackgroundSubscriber",
     "Counters",
+    "ExportSet",
     "Histogram",
     "HlogReader",
     "HlogWriter",

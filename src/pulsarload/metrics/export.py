@@ -27,10 +27,12 @@ from pulsarload.metrics.snapshot import PERCENTILE_KEYS, RATE_FIELDS, SCHEMA_VER
 __all__ = [
     "CSV_COLUMNS",
     "CsvSeriesWriter",
+    "ExportSet",
     "HlogExporter",
     "PROMETHEUS_BUCKETS_US",
     "SnapshotCollector",
     "export_snapshot",
+    "prometheus_text",
     "read_csv",
     "read_json",
     "read_report",
@@ -485,3 +487,99 @@ def prometheus_text(
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(get_snapshot, namespace))
     return generate_latest(registry).decode("utf-8")
+
+
+# -- wiring ---------------------------------------------------------------------------------------
+
+
+class ExportSet:
+    """The exports a run asked for, subscribed to one sampler; ``close()`` finishes them all.
+
+    File writes happen on one ``BackgroundSubscriber`` thread ("metrics-export"), the Prometheus
+    endpoint on its own server thread; the sampler only enqueues snapshots.
+
+    * ``export_dir``: ``series.csv`` (one row per interval) and, on ``export_now()`` (the ``e``
+      key), ``snapshot-<seq>.json`` of the latest snapshot;
+    * ``report``: the ``--report`` JSON, written from the final snapshot by ``close()``;
+    * ``histogram_log``: the ``.hlog`` (one interval per second) for ``hlog_kinds``;
+    * ``prometheus_port``: ``/metrics`` on that port (0 picks one: see ``prometheus_port``).
+    """
+
+    def __init__(
+        self,
+        sampler: Any,
+        *,
+        export_dir: str | os.PathLike[str] | None = None,
+        report: str | os.PathLike[str] | None = None,
+        histogram_log: str | os.PathLike[str] | None = None,
+        hlog_kinds: Sequence[str] = ("publish_latency",),
+        prometheus_port: int | None = None,
+        prometheus_addr: str = "0.0.0.0",
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
+        from pulsarload.metrics.snapshot import BackgroundSubscriber
+
+        self._sampler = sampler
+        self.export_dir = Path(export_dir) if export_dir is not None else None
+        self.report = Path(report) if report is not None else None
+        self.meta = dict(meta or {})
+        self._writers: list[Callable[[Snapshot], None]] = []
+        self.csv: CsvSeriesWriter | None = None
+        self.hlog: HlogExporter | None = None
+        if self.export_dir is not None:
+            self.csv = CsvSeriesWriter(self.export_dir / "series.csv")
+            self._writers.append(self.csv)
+        if histogram_log is not None:
+            self.hlog = HlogExporter(histogram_log, kinds=hlog_kinds)
+            self._writers.append(self.hlog)
+        self._background: BackgroundSubscriber | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        if self._writers:
+            self._background = BackgroundSubscriber(self._write_all, name="metrics-export")
+            self._unsubscribe = sampler.subscribe(self._background)
+        self._server: Any = None
+        self._server_thread: Any = None
+        if prometheus_port is not None:
+            self._server, self._server_thread = start_prometheus_server(
+                prometheus_port, lambda: sampler.latest, addr=prometheus_addr
+            )
+
+    @property
+    def prometheus_port(self) -> int | None:
+        return None if self._server is None else int(self._server.server_port)
+
+    def _write_all(self, snap: Snapshot) -> None:
+        for w in self._writers:
+            w(snap)
+
+    def export_now(self) -> Path | None:
+        """Write the latest snapshot to the export directory (the dashboard's ``e`` key)."""
+        snap = self._sampler.latest
+        if snap is None or self.export_dir is None:
+            return None
+        return export_snapshot(self.export_dir, snap)
+
+    def close(self, final: Snapshot | None = None) -> Path | None:
+        """Drain queued writes, close the streamed files, write the report, stop the server.
+
+        Call after ``sampler.stop()`` so that ``final`` (or ``sampler.latest``) is complete.
+        Returns the report path when one was written.
+        """
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._background is not None:
+            self._background.close()
+            self._background = None
+        if self.csv is not None:
+            self.csv.close()
+        if self.hlog is not None:
+            self.hlog.close()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        snap = final if final is not None else self._sampler.latest
+        if self.report is not None and snap is not None:
+            return write_report(self.report, snap, self.meta)
+        return None

@@ -163,3 +163,39 @@ def test_grafana_dashboard_uses_only_exported_metrics() -> None:
     exported |= {f.name for f in text_string_to_metric_families(text)}
     missing = used - exported
     assert not missing, missing
+
+
+def test_export_set_wires_everything_and_closes(tmp_path: Path) -> None:
+    from pulsarload.metrics.export import ExportSet
+
+    s = Sampler(resources=NullResources(), grace=0, labels={"role": "consumer"})  # type: ignore[arg-type]
+    slot = s.new_slot("w0")
+    ex = ExportSet(
+        s,
+        export_dir=tmp_path / "exp",
+        report=tmp_path / "report.json",
+        histogram_log=tmp_path / "e2e.hlog",
+        hlog_kinds=("e2e_latency",),
+        prometheus_port=0,
+        prometheus_addr="127.0.0.1",
+        meta={"run": 1},
+    )
+    assert ex.export_now() is None  # nothing sampled yet
+    for k in range(4):
+        for v in range(100):
+            slot.active.record_receive(10, 1000 + v + k)
+        s.tick()
+    snap_path = ex.export_now()
+    assert snap_path is not None and snap_path.exists()
+    with urllib.request.urlopen(f"http://127.0.0.1:{ex.prometheus_port}/metrics", timeout=10) as r:
+        assert b"pulsarload_messages_received_total" in r.read()
+    slot.close()
+    final = s.stop()
+    report = ex.close(final)
+    assert report == tmp_path / "report.json"
+    meta, back = read_report(report)
+    assert meta == {"run": 1} and back.total.received == 400
+    assert len(read_csv(tmp_path / "exp" / "series.csv")) == 5
+    with open(tmp_path / "e2e.hlog") as f:
+        total = sum(iv.histogram.total_count for iv in HlogReader(f))
+    assert total == 400
