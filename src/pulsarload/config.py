@@ -130,7 +130,8 @@ def _opt(default: Any, *, env: str | None = None, help: str = "", **limits: Any)
     meta = {"env": env, "help": help, **limits}
     if isinstance(default, (list, dict, tuple)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
-    return field(default=default, metadata=meta)
+    # A secret (the auth token) stays out of repr(), so a logged settings object cannot leak it.
+    return field(default=default, metadata=meta, repr=not limits.get("secret", False))
 
 
 @dataclass(frozen=True, slots=True)
