@@ -156,29 +156,71 @@ def doctor(service_url: str | None, admin_url: str | None) -> None:
 
 def _shared_run_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("-u", "--service-url", help="Broker URL [$PULSAR_BROKER_URL, pulsar://localhost:6650]."),
-        click.option("--admin-url", help="Admin REST URL [$PULSAR_ADMIN_URL, http://localhost:8080]."),
-        click.option("--engine", type=click.Choice(config.ENGINES), help="native (default) or official."),
+        click.option(
+            "-u", "--service-url", help="Broker URL [$PULSAR_BROKER_URL, pulsar://localhost:6650]."
+        ),
+        click.option(
+            "--admin-url", help="Admin REST URL [$PULSAR_ADMIN_URL, http://localhost:8080]."
+        ),
+        click.option(
+            "--engine", type=click.Choice(config.ENGINES), help="native (default) or official."
+        ),
         click.option("-t", "--threads", type=int, help="Worker threads [1]."),
         click.option("--max-threads", type=int, help="Upper bound for threads added live [32]."),
-        click.option("-d", "--duration", "duration_s", type=float, help="Seconds to run after warm-up (0 = until stopped)."),
-        click.option("-m", "--messages", type=int, help="Stop after this many messages (0 = no limit)."),
+        click.option(
+            "-d",
+            "--duration",
+            "duration_s",
+            type=float,
+            help="Seconds to run after warm-up (0 = until stopped).",
+        ),
+        click.option(
+            "-m", "--messages", type=int, help="Stop after this many messages (0 = no limit)."
+        ),
         click.option("--warmup", "warmup_s", type=float, help="Seconds before measuring starts."),
-        click.option("--stats-interval", "stats_interval_s", type=float, help="Seconds between status lines [1]."),
-        click.option("--verify/--no-verify", default=None, help="End-to-end verification of every message."),
-        click.option("--headless", is_flag=True, default=None, help="No dashboard: status lines and a summary."),
+        click.option(
+            "--stats-interval",
+            "stats_interval_s",
+            type=float,
+            help="Seconds between status lines [1].",
+        ),
+        click.option(
+            "--verify/--no-verify", default=None, help="End-to-end verification of every message."
+        ),
+        click.option(
+            "--headless",
+            is_flag=True,
+            default=None,
+            help="No dashboard: status lines and a summary.",
+        ),
         click.option("--report", help="Write the final report (JSON) here."),
         click.option("--export-dir", help="Directory for the `e` key and the CSV series."),
         click.option("--histogram-log", help="Write an HdrHistogram interval log (.hlog) here."),
         click.option("--prometheus-port", type=int, help="Serve Prometheus metrics on this port."),
-        click.option("--threshold", "thresholds", multiple=True, help="Pass/fail, e.g. 'p99_ms<50' (repeatable)."),
+        click.option(
+            "--threshold",
+            "thresholds",
+            multiple=True,
+            help="Pass/fail, e.g. 'p99_ms<50' (repeatable).",
+        ),
         click.option("--auth-token", help="JWT for token authentication [$PULSARLOAD_AUTH_TOKEN]."),
         click.option("--tls-ca-file", help="CA bundle for pulsar+ssl://."),
-        click.option("--connections", "connections_per_broker", type=int, help="Connections per broker."),
-        click.option("--connect-timeout", "connect_timeout_s", type=float, help="Seconds to reach the broker [10]."),
-        click.option("--profile", "profile_name", help="Load settings from a TOML profile (name or path)."),
+        click.option(
+            "--connections", "connections_per_broker", type=int, help="Connections per broker."
+        ),
+        click.option(
+            "--connect-timeout",
+            "connect_timeout_s",
+            type=float,
+            help="Seconds to reach the broker [10].",
+        ),
+        click.option(
+            "--profile", "profile_name", help="Load settings from a TOML profile (name or path)."
+        ),
         click.option("--save-profile", help="Save the resolved settings as a profile and exit."),
-        click.option("--preset", type=click.Choice(tuple(config.PRESETS)), help="Start from a preset."),
+        click.option(
+            "--preset", type=click.Choice(tuple(config.PRESETS)), help="Start from a preset."
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -217,11 +259,15 @@ def _run_controller(role: str, settings: Any) -> None:
 @cli.command()
 @click.argument("topic", required=False)
 @_shared_run_options
-@click.option("-r", "--rate", type=float, help="Target msg/s over all threads (0 = as fast as possible).")
+@click.option(
+    "-r", "--rate", type=float, help="Target msg/s over all threads (0 = as fast as possible)."
+)
 @click.option("-s", "--size", type=int, help="Message size in bytes [1024].")
 @click.option("--size-distribution", type=click.Choice(("fixed", "uniform", "normal")))
 @click.option("--size-max", type=int, help="Upper size (uniform) or stddev (normal).")
-@click.option("--payload", type=click.Choice(("random", "sequential", "pattern", "compressible", "file")))
+@click.option(
+    "--payload", type=click.Choice(("random", "sequential", "pattern", "compressible", "file"))
+)
 @click.option("--payload-file", help="Messages from this file (one per line).")
 @click.option("--batch-max-messages", type=int)
 @click.option("--batch-max-bytes", type=int)
@@ -249,7 +295,9 @@ def produce(topic: str | None, **params: Any) -> None:
     if settings.partitions:
         from pulsarload.client.admin import AdminClient
 
-        AdminClient(settings.admin_url).ensure_partitioned_topic(settings.topic, settings.partitions)
+        AdminClient(settings.admin_url).ensure_partitioned_topic(
+            settings.topic, settings.partitions
+        )
     _run_controller("producer", settings)
 
 
@@ -271,6 +319,9 @@ def produce(topic: str | None, **params: Any) -> None:
 @click.option("--seek", help="earliest, latest, LEDGER:ENTRY, or ms since the epoch.")
 @click.option("--priority", type=int)
 @click.option("--consumer-name", help="Consumer name prefix.")
+@click.option(
+    "--verify-against", help="With --verify: a producer's --report, to count unseen messages."
+)
 def consume(topic: str | None, **params: Any) -> None:
     """The consumer controller: a dashboard, or with --headless status lines and a summary."""
     if topic:
@@ -283,16 +334,24 @@ def consume(topic: str | None, **params: Any) -> None:
 
 
 @cli.command()
-@click.option("--quick", is_flag=True, help="A smoke run (under 3 minutes): every contender once, briefly.")
-@click.option("--output", type=click.Path(dir_okay=False), default="docs/benchmarks.md", show_default=True)
-@click.option("--results-dir", type=click.Path(file_okay=False), default="bench/results", show_default=True)
+@click.option(
+    "--quick", is_flag=True, help="A smoke run (under 3 minutes): every contender once, briefly."
+)
+@click.option(
+    "--output", type=click.Path(dir_okay=False), default="docs/benchmarks.md", show_default=True
+)
+@click.option(
+    "--results-dir", type=click.Path(file_okay=False), default="bench/results", show_default=True
+)
 def bench(quick: bool, output: str, results_dir: str) -> None:
     """Benchmark pulsarload against pulsar-perf and the official client on the local broker."""
     from pathlib import Path
 
     from pulsarload.bench.suite import run_bench
 
-    sys.exit(run_bench(quick=quick, output=Path(output), results_dir=Path(results_dir), echo=click.echo))
+    sys.exit(
+        run_bench(quick=quick, output=Path(output), results_dir=Path(results_dir), echo=click.echo)
+    )
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

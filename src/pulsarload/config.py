@@ -57,7 +57,9 @@ def env_int(name: str, default: int, *, minimum: int = 0, maximum: int = 2**31 -
             f"set a whole number between {minimum} and {maximum}"
         ) from None
     if not minimum <= value <= maximum:
-        raise ConfigError(f"environment variable {name}={value} is out of range {minimum}..{maximum}")
+        raise ConfigError(
+            f"environment variable {name}={value} is out of range {minimum}..{maximum}"
+        )
     return value
 
 
@@ -174,18 +176,23 @@ class ProduceSettings(RunSettings):
     size_distribution: str = _opt("fixed", choices=("fixed", "uniform", "normal"))
     size_max: int = _opt(0, min=0, max=100 * 1024 * 1024)
     payload: str = _opt(
-        "random", env="PULSARLOAD_PAYLOAD",
+        "random",
+        env="PULSARLOAD_PAYLOAD",
         choices=("random", "sequential", "pattern", "compressible", "file"),
     )
     payload_file: str | None = _opt(None, env="PULSARLOAD_PAYLOAD_FILE")
     batching: bool = _opt(True, env="PULSARLOAD_BATCHING")
     batch_max_messages: int = _opt(1000, env="PULSARLOAD_BATCH_MAX_MESSAGES", min=1, max=100_000)
-    batch_max_bytes: int = _opt(128 * 1024, env="PULSARLOAD_BATCH_MAX_BYTES", min=1, max=5 * 1024 * 1024)
+    batch_max_bytes: int = _opt(
+        128 * 1024, env="PULSARLOAD_BATCH_MAX_BYTES", min=1, max=5 * 1024 * 1024
+    )
     batch_delay_ms: float = _opt(1.0, env="PULSARLOAD_BATCH_DELAY_MS", min=0, max=60_000)
     compression: str = _opt("none", env="PULSARLOAD_COMPRESSION", choices=COMPRESSIONS)
     routing: str = _opt("round_robin", env="PULSARLOAD_ROUTING", choices=ROUTING_MODES)
     hashing: str = _opt("java_string", choices=HASHING_SCHEMES)
-    key_mode: str = _opt("none", env="PULSARLOAD_KEY_MODE", choices=("none", "sequential", "random", "set"))
+    key_mode: str = _opt(
+        "none", env="PULSARLOAD_KEY_MODE", choices=("none", "sequential", "random", "set")
+    )
     keys: tuple[str, ...] = _opt(())
     properties: tuple[str, ...] = _opt((), help="K=V message properties")
     send_timeout_ms: int = _opt(30_000, env="PULSARLOAD_SEND_TIMEOUT_MS", min=0, max=3_600_000)
@@ -218,9 +225,15 @@ class ConsumeSettings(RunSettings):
 
     pattern: str | None = _opt(None, env="PULSARLOAD_PATTERN", help="topic regex instead of TOPIC")
     subscription: str = _opt("pulsarload-sub", env="PULSARLOAD_SUBSCRIPTION")
-    subscription_type: str = _opt("exclusive", env="PULSARLOAD_SUBSCRIPTION_TYPE", choices=SUBSCRIPTION_TYPES)
-    initial_position: str = _opt("latest", env="PULSARLOAD_INITIAL_POSITION", choices=INITIAL_POSITIONS)
-    receiver_queue_size: int = _opt(1000, env="PULSARLOAD_RECEIVER_QUEUE_SIZE", min=1, max=1_000_000)
+    subscription_type: str = _opt(
+        "exclusive", env="PULSARLOAD_SUBSCRIPTION_TYPE", choices=SUBSCRIPTION_TYPES
+    )
+    initial_position: str = _opt(
+        "latest", env="PULSARLOAD_INITIAL_POSITION", choices=INITIAL_POSITIONS
+    )
+    receiver_queue_size: int = _opt(
+        1000, env="PULSARLOAD_RECEIVER_QUEUE_SIZE", min=1, max=1_000_000
+    )
     mode: str = _opt("poll", env="PULSARLOAD_CONSUMER_MODE", choices=CONSUMER_MODES)
     ack: str = _opt("immediate", env="PULSARLOAD_ACK", choices=ACK_STRATEGIES)
     ack_delay_ms: float = _opt(0.0, min=0, max=3_600_000)
@@ -231,7 +244,9 @@ class ConsumeSettings(RunSettings):
     seek: str | None = _opt(None, help="earliest, latest, a message id ledger:entry, or a time")
     priority: int = _opt(0, min=0, max=1_000_000)
     consumer_name: str | None = _opt(None, env="PULSARLOAD_CONSUMER_NAME", help="name prefix")
-    verify_against: str | None = _opt(None, help="producer report: also count its unseen tail as missing")
+    verify_against: str | None = _opt(
+        None, help="producer report: also count its unseen tail as missing"
+    )
 
 
 #: Presets: named starting points below profiles and flags.
@@ -304,7 +319,9 @@ def validate_settings(settings: RunSettings) -> None:
         if value is None:
             continue
         if "choices" in meta and value not in meta["choices"]:
-            raise ConfigError(f"{name}={value!r} is not allowed; use one of {', '.join(meta['choices'])}")
+            raise ConfigError(
+                f"{name}={value!r} is not allowed; use one of {', '.join(meta['choices'])}"
+            )
         lo, hi = meta.get("min"), meta.get("max")
         if lo is not None and value < lo or hi is not None and value > hi:
             bounds = f"{lo if lo is not None else '-inf'}..{hi if hi is not None else 'inf'}"
@@ -317,7 +334,9 @@ def _check_known(cls: type, values: Mapping[str, Any], source: str) -> None:
     known = settings_fields(cls)
     for key in values:
         if key not in known:
-            raise ConfigError(f"unknown setting {key!r} in {source}; known settings: {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"unknown setting {key!r} in {source}; known settings: {', '.join(sorted(known))}"
+            )
 
 
 def env_values(cls: type, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -348,7 +367,9 @@ def load_profile(cls: type, name_or_path: str) -> dict[str, Any]:
         with path.open("rb") as fh:
             raw = tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"profile {name_or_path!r} not found at {path}; save one with --save-profile") from None
+        raise ConfigError(
+            f"profile {name_or_path!r} not found at {path}; save one with --save-profile"
+        ) from None
     except (OSError, tomllib.TOMLDecodeError) as err:
         raise ConfigError(f"profile {path} cannot be read: {err}") from None
     _check_known(cls, raw, f"profile {path}")

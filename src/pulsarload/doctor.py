@@ -111,20 +111,34 @@ def run_checks(service_url: str, admin_url: str, echo: Callable[[str], None] = p
     line(
         not gil,
         "GIL after imports",
-        "off" if not gil else "ON (a dependency or the build turned it on; workers will not run in parallel)",
+        "off"
+        if not gil
+        else "ON (a dependency or the build turned it on; workers will not run in parallel)",
     )
     ok &= ft and not gil
     try:
         importlib.import_module("pulsar")
-        line(True, "official client", f"pulsar-client {importlib.metadata.version('pulsar-client')}")
+        line(
+            True, "official client", f"pulsar-client {importlib.metadata.version('pulsar-client')}"
+        )
     except Exception:
         line(True, "official client", "not here (normal on a free-threaded build; see .venv-gil)")
     java = _java_version()
     line(java is not None, "java", java or "not found: install Java 17 to run the local broker")
     tcp = _tcp_reachable(service_url)
-    line(tcp is None, "broker", f"{service_url} " + ("reachable" if tcp is None else f"unreachable: {tcp}"))
+    line(
+        tcp is None,
+        "broker",
+        f"{service_url} " + ("reachable" if tcp is None else f"unreachable: {tcp}"),
+    )
     admin = _admin_ready(admin_url)
-    line(admin is None, "admin API", f"{admin_url} " + ("ready" if admin is None else f"not ready: {admin}"))
+    line(
+        admin is None,
+        "admin API",
+        f"{admin_url} " + ("ready" if admin is None else f"not ready: {admin}"),
+    )
     if tcp or admin:
-        echo("    start a local broker with `pulsarload broker start` or set PULSAR_BROKER_URL/PULSAR_ADMIN_URL")
+        echo(
+            "    start a local broker with `pulsarload broker start` or set PULSAR_BROKER_URL/PULSAR_ADMIN_URL"
+        )
     return ok and tcp is None and admin is None

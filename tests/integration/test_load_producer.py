@@ -42,7 +42,9 @@ def test_rate_control_holds_the_target_within_two_percent(broker, topic: str) ->
     run_for(controller, seconds)
     result = controller.stop()
     achieved = result.final.total.sent / result.final.elapsed
-    assert abs(achieved - rate) / rate < 0.02, f"sent {achieved:.1f} msg/s against a target of {rate}"
+    assert abs(achieved - rate) / rate < 0.02, (
+        f"sent {achieved:.1f} msg/s against a target of {rate}"
+    )
     assert result.final.total.failed == 0
     assert result.final.total.acked == result.final.total.sent
 
@@ -108,12 +110,26 @@ def test_ramp_scenario_rises_along_its_shape(broker, topic: str) -> None:
 def test_headless_cli_report_and_thresholds(broker, topic: str, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     base = [
-        sys.executable, "-m", "pulsarload", "produce", topic, "--headless",
-        "-u", broker.service_url, "--admin-url", broker.admin_url, "-m", "2000", "-r", "2000",
+        sys.executable,
+        "-m",
+        "pulsarload",
+        "produce",
+        topic,
+        "--headless",
+        "-u",
+        broker.service_url,
+        "--admin-url",
+        broker.admin_url,
+        "-m",
+        "2000",
+        "-r",
+        "2000",
     ]
     ok = subprocess.run(
         [*base, "--report", str(report), "--threshold", "error_rate<0.01"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert ok.returncode == 0, ok.stderr + ok.stdout
     assert "producer summary" in ok.stdout and "threshold error_rate<0.01: pass" in ok.stdout
@@ -132,10 +148,22 @@ def test_headless_cli_report_and_thresholds(broker, topic: str, tmp_path: Path) 
 def test_unreachable_broker_is_one_line(tmp_path: Path) -> None:
     result = subprocess.run(
         [
-            sys.executable, "-m", "pulsarload", "produce", "t", "--headless", "-m", "10",
-            "-u", "pulsar://127.0.0.1:1", "--report", str(tmp_path / "r.json"),
+            sys.executable,
+            "-m",
+            "pulsarload",
+            "produce",
+            "t",
+            "--headless",
+            "-m",
+            "10",
+            "-u",
+            "pulsar://127.0.0.1:1",
+            "--report",
+            str(tmp_path / "r.json"),
         ],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr + result.stdout

@@ -16,7 +16,11 @@ from pulsarload.config import ConsumeSettings, ProduceSettings, RunSettings
 from pulsarload.engines.base import EngineConsumer, ReceivedMessage, SendDone, error_category
 from pulsarload.wire.batch import MessageShape
 
-_ROUTING = {"round_robin": "RoundRobinDistribution", "single": "UseSinglePartition", "key_hash": "RoundRobinDistribution"}
+_ROUTING = {
+    "round_robin": "RoundRobinDistribution",
+    "single": "UseSinglePartition",
+    "key_hash": "RoundRobinDistribution",
+}
 _HASHING = {"java_string": "JavaStringHash", "murmur3_32": "Murmur3_32Hash"}
 
 
@@ -57,7 +61,9 @@ class NativeProducer:
         if shape is None:
             if len(self._shapes) > 4096:  # random keys: do not grow without bound
                 self._shapes.clear()
-            shape = self._shapes[cache_key] = MessageShape(properties=properties or {}, partition_key=key)
+            shape = self._shapes[cache_key] = MessageShape(
+                properties=properties or {}, partition_key=key
+            )
         return shape
 
     def send_batch(
@@ -72,6 +78,7 @@ class NativeProducer:
             on_done(count, _result_category(result))
 
         if not self._batching:
+
             def one_done(result: Any, _msg_id: Any) -> None:
                 on_done(1, _result_category(result))
 
@@ -80,13 +87,16 @@ class NativeProducer:
                     lambda p=payload: self._producer.send_async(
                         p, one_done, properties=properties, partition_key=key
                     ),
-                    on_done, 1,
+                    on_done,
+                    1,
                 )
             return
         shape = self._shape(key, properties)
         for chunk in self._split(payloads):
             self._send_guarded(
-                lambda c=chunk: self._producer.send_batch(c, batch_done, shape=shape), on_done, len(chunk)
+                lambda c=chunk: self._producer.send_batch(c, batch_done, shape=shape),
+                on_done,
+                len(chunk),
             )
 
     @staticmethod

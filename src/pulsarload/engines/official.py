@@ -138,7 +138,9 @@ class OfficialConsumer:
         else:
             parts = [int(p) for p in target.split(":")]
             if len(parts) not in (2, 3):
-                raise ConfigError(f"seek target {target!r}: use earliest, latest, LEDGER:ENTRY or ms")
+                raise ConfigError(
+                    f"seek target {target!r}: use earliest, latest, LEDGER:ENTRY or ms"
+                )
             partition = parts[2] if len(parts) == 3 else -1
             self._consumer.seek(pulsar.MessageId(partition, parts[0], parts[1], -1))
 

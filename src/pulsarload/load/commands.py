@@ -76,7 +76,8 @@ class Stop(Command):
 
 
 COMMANDS: dict[str, type[Command]] = {
-    c.kind: c for c in (SetRate, AddWorker, RemoveWorker, Pause, Resume, Burst, ResetMetrics, Seek, Stop)
+    c.kind: c
+    for c in (SetRate, AddWorker, RemoveWorker, Pause, Resume, Burst, ResetMetrics, Seek, Stop)
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from pulsarload.config import ConsumeSettings, ProduceSettings, validate_settings
 from pulsarload.engines.base import Engine, create_engine
+from pulsarload.errors import ConfigError
 from pulsarload.load import commands as cmd
 from pulsarload.load.pool import WorkerPool
 from pulsarload.load.scenarios import Scenario, make_scenario
@@ -28,6 +29,7 @@ from pulsarload.metrics.export import (
     CsvSeriesWriter,
     HlogExporter,
     export_snapshot,
+    read_json,
     start_prometheus_server,
     write_report,
 )
@@ -41,15 +43,34 @@ CONTROL_INTERVAL_S = 0.1
 #: Names usable in --threshold, computed by `summary_figures`.
 SUMMARY_METRICS = frozenset(
     {
-        "msg_rate", "mb_rate", "sent", "acked", "failed", "received", "error_rate",
-        "p50_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms",
-        "e2e_p50_ms", "e2e_p99_ms", "e2e_max_ms", "send_delay_p99_ms",
-        "missing", "duplicates", "out_of_order", "elapsed_s",
+        "msg_rate",
+        "mb_rate",
+        "sent",
+        "acked",
+        "failed",
+        "received",
+        "error_rate",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "p999_ms",
+        "max_ms",
+        "mean_ms",
+        "e2e_p50_ms",
+        "e2e_p99_ms",
+        "e2e_max_ms",
+        "send_delay_p99_ms",
+        "missing",
+        "duplicates",
+        "out_of_order",
+        "elapsed_s",
     }
 )
 
 
-def summary_figures(snap: Snapshot, role: str, verify: VerifyReport | None = None) -> dict[str, float]:
+def summary_figures(
+    snap: Snapshot, role: str, verify: VerifyReport | None = None
+) -> dict[str, float]:
     """Flat figures of a run (since start or the last reset) for thresholds and summaries."""
     t = snap.total
     elapsed = max(snap.elapsed, 1e-9)
@@ -114,7 +135,8 @@ class LoadController:
         self.thresholds = [parse_threshold(t, SUMMARY_METRICS) for t in settings.thresholds]
         self.engine = engine
         self.sampler = Sampler(
-            sample_interval, labels={"role": role, "engine": settings.engine, "topic": settings.topic}
+            sample_interval,
+            labels={"role": role, "engine": settings.engine, "topic": settings.topic},
         )
         self.window = MetricsWindow()
         self.pool: WorkerPool | None = None
@@ -188,7 +210,11 @@ class LoadController:
         pool = self.pool
         if pool is None:
             return False
-        if s.duration_s and time.monotonic() - self.measuring_since >= s.duration_s and self._warmup_done:
+        if (
+            s.duration_s
+            and time.monotonic() - self.measuring_since >= s.duration_s
+            and self._warmup_done
+        ):
             return True
         if self.scenario is not None and self.scenario.finished:
             return True
@@ -210,7 +236,7 @@ class LoadController:
             final = self.sampler.flush()
         verify = None
         if pool is not None and self.settings.verify and self.role == "consumer":
-            verify = pool.merged_tracker().report()
+            verify = pool.merged_tracker().report(self._expected_counts())
         figures = summary_figures(final, self.role, verify)
         results = evaluate(self.thresholds, figures)
         for close in reversed(self._closers):
@@ -221,8 +247,23 @@ class LoadController:
                 self.engine.close()
         report_path = None
         if self.settings.report:
-            report_path = write_report(self.settings.report, final, self.report_meta(figures, results, verify, failures))
+            report_path = write_report(
+                self.settings.report, final, self.report_meta(figures, results, verify, failures)
+            )
         return RunResult(self.role, final, figures, results, verify, failures, report_path)
+
+    def _expected_counts(self) -> dict[int, int] | None:
+        """Per-producer counts from a producer's report (`--verify-against`), if given."""
+        path = getattr(self.settings, "verify_against", None)
+        if not path:
+            return None
+        try:
+            sent = read_json(path)["meta"]["verify_sent"]
+            return {int(k): int(v) for k, v in sent.items()}
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ConfigError(
+                f"--verify-against {path}: not a producer report written with --verify ({err})"
+            ) from None
 
     def report_meta(
         self,
@@ -263,10 +304,16 @@ class LoadController:
                 if self.scenario is not None:
                     self.scenario.override()
                 pool.set_rate(rate)
-                text = f"target rate {rate:,.0f} msg/s" if rate else "target rate: as fast as possible"
+                text = (
+                    f"target rate {rate:,.0f} msg/s" if rate else "target rate: as fast as possible"
+                )
             case cmd.AddWorker(count=n):
                 added = pool.add(n)
-                text = f"added {added} thread(s): {pool.size} running" if added else f"at max_threads ({pool.max_threads})"
+                text = (
+                    f"added {added} thread(s): {pool.size} running"
+                    if added
+                    else f"at max_threads ({pool.max_threads})"
+                )
             case cmd.RemoveWorker(count=n):
                 removed = pool.remove(min(n, max(0, pool.size - 1)))
                 text = f"removed {removed} thread(s): {pool.size} running"
@@ -307,7 +354,9 @@ class LoadController:
             raise RuntimeError("controller not started")
         new = dataclasses.replace(self.settings, **changes)
         validate_settings(new)
-        restart = {k for k, v in changes.items() if getattr(self.settings, k) != v} - self.LIVE_FIELDS
+        restart = {
+            k for k, v in changes.items() if getattr(self.settings, k) != v
+        } - self.LIVE_FIELDS
         self.settings = new
         notes = []
         if restart:
@@ -317,12 +366,17 @@ class LoadController:
             if isinstance(new, ProduceSettings):
                 pool.set_rate(new.rate)
             pool.add(threads)
-            notes.append("workers restarted with " + ", ".join(f"{k}={changes[k]!r}" for k in sorted(restart)))
+            notes.append(
+                "workers restarted with "
+                + ", ".join(f"{k}={changes[k]!r}" for k in sorted(restart))
+            )
         if "rate" in changes and isinstance(new, ProduceSettings):
             notes.append(self.apply(cmd.SetRate(new.rate)))
         if "threads" in changes and new.threads != pool.size:
             delta = new.threads - pool.size
-            notes.append(self.apply(cmd.AddWorker(delta) if delta > 0 else cmd.RemoveWorker(-delta)))
+            notes.append(
+                self.apply(cmd.AddWorker(delta) if delta > 0 else cmd.RemoveWorker(-delta))
+            )
         text = "; ".join(notes) or "no change"
         self.events.append(f"{time.monotonic() - self.started_at:8.1f}s {text}")
         return text

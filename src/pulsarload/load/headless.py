@@ -66,7 +66,9 @@ def status_line(role: str, snaps: list[Snapshot], controller: LoadController) ->
         moved = sum(s.counters.bytes_received for s in snaps)
         kind, verb = "e2e_latency", "consumed"
     failed = sum(s.counters.failed for s in snaps)
-    parts = [f"[{elapsed:7.1f}s] {verb} {done / seconds:10,.0f} msg/s {moved / seconds / 1e6:7.2f} MB/s"]
+    parts = [
+        f"[{elapsed:7.1f}s] {verb} {done / seconds:10,.0f} msg/s {moved / seconds / 1e6:7.2f} MB/s"
+    ]
     h = _merged(snaps, kind)
     if h is not None:
         p = h.percentiles((50.0, 95.0, 99.0, 99.9))
@@ -105,7 +107,9 @@ def summary_lines(result: RunResult) -> list[str]:
         lines.append(f"send delay behind schedule p99 {f['send_delay_p99_ms']:.2f} ms")
     errors = result.final.total.errors
     if errors:
-        lines.append("failures by category: " + ", ".join(f"{k} {v}" for k, v in sorted(errors.items())))
+        lines.append(
+            "failures by category: " + ", ".join(f"{k} {v}" for k, v in sorted(errors.items()))
+        )
     if result.verify is not None:
         v = result.verify
         lines.append(
@@ -121,7 +125,9 @@ def summary_lines(result: RunResult) -> list[str]:
     return lines
 
 
-def run_headless(controller: LoadController, echo: Callable[[str], None] = print) -> tuple[int, RunResult]:
+def run_headless(
+    controller: LoadController, echo: Callable[[str], None] = print
+) -> tuple[int, RunResult]:
     """Run until done or Ctrl-C; print status lines and the summary; return (exit code, result)."""
     stop = threading.Event()
 
@@ -157,7 +163,9 @@ def run_headless(controller: LoadController, echo: Callable[[str], None] = print
     if result.failures and total.sent == 0 and total.received == 0:
         # Nothing ever worked (unreachable broker, bad topic, refused auth): one line, no table.
         first = result.failures[0].split(": ", 2)[-1]
-        raise UserError(f"{first}; nothing was sent or received (check -u/--service-url and the topic)")
+        raise UserError(
+            f"{first}; nothing was sent or received (check -u/--service-url and the topic)"
+        )
     for line in summary_lines(result):
         echo(line)
     if result.failures:

@@ -43,16 +43,22 @@ class PayloadSettings:
 
     def validate(self) -> None:
         if self.kind not in PAYLOAD_KINDS:
-            raise ConfigError(f"payload kind {self.kind!r} is unknown; use one of {', '.join(PAYLOAD_KINDS)}")
+            raise ConfigError(
+                f"payload kind {self.kind!r} is unknown; use one of {', '.join(PAYLOAD_KINDS)}"
+            )
         if not 0 <= self.size <= MAX_PAYLOAD_BYTES:
-            raise ConfigError(f"message size {self.size} is out of range 0..{MAX_PAYLOAD_BYTES} bytes")
+            raise ConfigError(
+                f"message size {self.size} is out of range 0..{MAX_PAYLOAD_BYTES} bytes"
+            )
         if self.size_distribution not in SIZE_DISTRIBUTIONS:
             raise ConfigError(
                 f"size distribution {self.size_distribution!r} is unknown; "
                 f"use one of {', '.join(SIZE_DISTRIBUTIONS)}"
             )
         if self.size_distribution == "uniform" and self.size_max < self.size:
-            raise ConfigError(f"uniform size range needs size_max >= size ({self.size_max} < {self.size})")
+            raise ConfigError(
+                f"uniform size range needs size_max >= size ({self.size_max} < {self.size})"
+            )
         if self.kind == "file" and not self.file:
             raise ConfigError("payload kind 'file' needs a file path (--payload-file PATH)")
         if self.kind == "pattern" and not self.pattern:
@@ -65,7 +71,9 @@ def _sizes(settings: PayloadSettings, rng: random.Random, count: int) -> list[in
     if settings.size_distribution == "uniform":
         return [rng.randint(settings.size, settings.size_max) for _ in range(count)]
     sigma = settings.size_max or max(1, settings.size // 10)
-    return [min(MAX_PAYLOAD_BYTES, max(0, round(rng.gauss(settings.size, sigma)))) for _ in range(count)]
+    return [
+        min(MAX_PAYLOAD_BYTES, max(0, round(rng.gauss(settings.size, sigma)))) for _ in range(count)
+    ]
 
 
 def _read_file_payloads(path: str, delimiter: bytes) -> list[bytes]:
@@ -97,7 +105,9 @@ class PayloadGenerator:
             return _read_file_payloads(s.file or "", s.file_delimiter)
         if s.kind == "sequential":
             return []  # built per message: content depends on the sequence number
-        sizes = _sizes(s, self._rng, POOL_SIZE if s.size_distribution != "fixed" or s.kind == "random" else 1)
+        sizes = _sizes(
+            s, self._rng, POOL_SIZE if s.size_distribution != "fixed" or s.kind == "random" else 1
+        )
         if s.kind == "random":
             blob = os.urandom(max(sizes) + POOL_SIZE) if sizes else b""
             return [blob[i : i + size] for i, size in enumerate(sizes)]
@@ -156,7 +166,9 @@ def parse_verify_header(payload: bytes) -> tuple[int, int] | None:
 class KeyGenerator:
     """Message keys for one worker: none, sequential, random, or drawn from a given set."""
 
-    def __init__(self, mode: str = "none", key_set: Sequence[str] = (), seed: int | None = None) -> None:
+    def __init__(
+        self, mode: str = "none", key_set: Sequence[str] = (), seed: int | None = None
+    ) -> None:
         if mode not in KEY_MODES:
             raise ConfigError(f"key mode {mode!r} is unknown; use one of {', '.join(KEY_MODES)}")
         if mode == "set" and not key_set:

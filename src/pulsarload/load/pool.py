@@ -112,9 +112,15 @@ class WorkerPool:
         if isinstance(s, ProduceSettings):
             verify_id = (self._run_id << 16 | index) if s.verify else None
             return ProducerWorker(
-                index, self.engine, slot, s,
-                rate=0.0, name=name, budget=self.budget,
-                properties=self._properties, verify_id=verify_id,
+                index,
+                self.engine,
+                slot,
+                s,
+                rate=0.0,
+                name=name,
+                budget=self.budget,
+                properties=self._properties,
+                verify_id=verify_id,
             )
         return ConsumerWorker(index, self.engine, slot, s, name=name, budget=self.budget)
 
@@ -212,7 +218,9 @@ class WorkerPool:
             if w.error is not None
         ]
 
-    def stop_all(self, timeout: float = STOP_TIMEOUT_S, on_wait: Callable[[], None] | None = None) -> bool:
+    def stop_all(
+        self, timeout: float = STOP_TIMEOUT_S, on_wait: Callable[[], None] | None = None
+    ) -> bool:
         """Stop every worker (flush, close) and wait; True when all ended within the timeout."""
         with self._lock:
             self._retired.extend(self._workers)

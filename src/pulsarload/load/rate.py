@@ -25,7 +25,11 @@ class Due:
 
     @property
     def last_ns(self) -> int:
-        return int(self.first_ns + (self.count - 1) * self.interval_ns) if self.count else self.first_ns
+        return (
+            int(self.first_ns + (self.count - 1) * self.interval_ns)
+            if self.count
+            else self.first_ns
+        )
 
 
 class RateSchedule:

@@ -110,7 +110,9 @@ class MaxRateSearch(Scenario):
 
     name = "max-rate"
 
-    def __init__(self, start: float, factor: float, step_s: float, p99_ms: float, error_rate: float) -> None:
+    def __init__(
+        self, start: float, factor: float, step_s: float, p99_ms: float, error_rate: float
+    ) -> None:
         super().__init__()
         self.rate, self.factor, self.step_s = start, factor, step_s
         self.p99_bound, self.error_bound = p99_ms, error_rate
@@ -122,7 +124,11 @@ class MaxRateSearch(Scenario):
         if self.finished:
             return self.rate
         into = t - self._step_start
-        if latest is not None and into >= self.step_s / 2 and (not self._acc or latest.seq != self._acc[-1].seq):
+        if (
+            latest is not None
+            and into >= self.step_s / 2
+            and (not self._acc or latest.seq != self._acc[-1].seq)
+        ):
             self._acc.append(latest)
         if into < self.step_s:
             return self.rate
@@ -139,10 +145,17 @@ class MaxRateSearch(Scenario):
         seconds = sum(s.interval for s in self._acc) or 1e-9
         acked = sum(s.counters.acked for s in self._acc)
         failed = sum(s.counters.failed for s in self._acc)
-        p99 = max((s.latency["publish_latency"].p99 for s in self._acc if "publish_latency" in s.latency), default=0)
+        p99 = max(
+            (s.latency["publish_latency"].p99 for s in self._acc if "publish_latency" in s.latency),
+            default=0,
+        )
         achieved = acked / seconds
         error_rate = failed / (acked + failed) if acked + failed else 0.0
-        ok = achieved >= 0.95 * self.rate and p99 / 1000 <= self.p99_bound and error_rate <= self.error_bound
+        ok = (
+            achieved >= 0.95 * self.rate
+            and p99 / 1000 <= self.p99_bound
+            and error_rate <= self.error_bound
+        )
         self.result.steps.append(MaxRateStep(self.rate, achieved, p99 / 1000, error_rate, ok))
 
 
@@ -157,5 +170,11 @@ def make_scenario(s: ProduceSettings) -> Scenario | None:
         case "chaos":
             return Chaos(s.chaos_min_rate, s.chaos_max_rate, s.chaos_change_s, s.chaos_seed)
         case "max-rate":
-            return MaxRateSearch(s.max_rate_start, s.max_rate_factor, s.max_rate_step_s, s.max_rate_p99_ms, s.max_rate_error_rate)
+            return MaxRateSearch(
+                s.max_rate_start,
+                s.max_rate_factor,
+                s.max_rate_step_s,
+                s.max_rate_p99_ms,
+                s.max_rate_error_rate,
+            )
     raise ValueError(f"unknown scenario {s.scenario!r}")

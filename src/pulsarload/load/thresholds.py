@@ -17,7 +17,9 @@ _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     ">": operator.gt,
 }
-_PATTERN = re.compile(r"^\s*([a-z][a-z0-9_.]*)\s*(<=|>=|==|!=|<|>)\s*([-+]?[0-9.]+(?:e[-+]?\d+)?)\s*$")
+_PATTERN = re.compile(
+    r"^\s*([a-z][a-z0-9_.]*)\s*(<=|>=|==|!=|<|>)\s*([-+]?[0-9.]+(?:e[-+]?\d+)?)\s*$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,5 +55,7 @@ def parse_threshold(text: str, known_metrics: frozenset[str] | None = None) -> T
     return Threshold(metric, op, limit)
 
 
-def evaluate(thresholds: list[Threshold], summary: Mapping[str, float]) -> list[tuple[Threshold, bool, float]]:
+def evaluate(
+    thresholds: list[Threshold], summary: Mapping[str, float]
+) -> list[tuple[Threshold, bool, float]]:
     return [(t, *t.check(summary)) for t in thresholds]

@@ -17,7 +17,12 @@ from collections.abc import Mapping
 
 from pulsarload.config import ConsumeSettings, ProduceSettings
 from pulsarload.engines.base import Engine, EngineConsumer, EngineProducer, ReceivedMessage
-from pulsarload.load.payloads import KeyGenerator, PayloadGenerator, PayloadSettings, parse_verify_header
+from pulsarload.load.payloads import (
+    KeyGenerator,
+    PayloadGenerator,
+    PayloadSettings,
+    parse_verify_header,
+)
 from pulsarload.load.rate import RateSchedule
 from pulsarload.load.verify import SequenceTracker
 from pulsarload.metrics.recorder import RecorderSlot
@@ -166,7 +171,9 @@ class ProducerWorker(Worker):
                 producer.close()
                 self._drain(self._completions)
 
-    def _loop(self, producer: EngineProducer, payloads: PayloadGenerator, keys: KeyGenerator) -> None:
+    def _loop(
+        self, producer: EngineProducer, payloads: PayloadGenerator, keys: KeyGenerator
+    ) -> None:
         s = self.settings
         claim = s.batch_max_messages if s.batching else UNBATCHED_CLAIM
         linger_ns = int(s.batch_delay_ms * 1e6) if s.batching else 0
@@ -198,7 +205,11 @@ class ProducerWorker(Worker):
                 # Batch like a client would: hold due messages up to the batch delay, unless a
                 # full batch is already owed. Their intended times stay where the schedule put them.
                 oldest_due = schedule.next_due_ns()
-                if now >= oldest_due and now - oldest_due < linger_ns and schedule.owed(now) < claim:
+                if (
+                    now >= oldest_due
+                    and now - oldest_due < linger_ns
+                    and schedule.owed(now) < claim
+                ):
                     stop.wait((oldest_due + linger_ns - now) / 1e9)
                     continue
             due = schedule.take_due(now, claim)
@@ -220,7 +231,9 @@ class ProducerWorker(Worker):
             rec.record_send_batch(count, sum(map(len, batch)))
             if due.interval_ns:
                 for i in range(count):
-                    rec.record_send_delay((sent_ns - due.first_ns - int(i * due.interval_ns)) // 1000)
+                    rec.record_send_delay(
+                        (sent_ns - due.first_ns - int(i * due.interval_ns)) // 1000
+                    )
             else:
                 rec.record_send_delay((sent_ns - due.first_ns) // 1000, count)
             done = _Completion(completions, due.first_ns, due.interval_ns)
@@ -351,7 +364,9 @@ class ConsumerWorker(Worker):
                 return
             consumer.acknowledge_cumulative(msg)
             self._last_unacked = None
-            self.slot.active.record_consumer_ack((time.time_ns() - received_ns) // 1000, self._since_cumulative)
+            self.slot.active.record_consumer_ack(
+                (time.time_ns() - received_ns) // 1000, self._since_cumulative
+            )
             self._since_cumulative = 0
             return
         consumer.acknowledge(msg)  # immediate, or grouped by the engine's ack grouping
@@ -363,4 +378,6 @@ class ConsumerWorker(Worker):
         while delayed and (everything or delayed[0][0] <= now):
             due, msg = delayed.popleft()
             consumer.acknowledge(msg)
-            self.slot.active.record_consumer_ack(int((now - due) * 1e6 + self.settings.ack_delay_ms * 1000))
+            self.slot.active.record_consumer_ack(
+                int((now - due) * 1e6 + self.settings.ack_delay_ms * 1000)
+            )

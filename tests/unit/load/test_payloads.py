@@ -23,7 +23,9 @@ def test_random_payloads_have_the_size_asked_for_and_vary() -> None:
 
 
 def test_uniform_sizes_stay_in_range() -> None:
-    gen = PayloadGenerator(PayloadSettings(size=10, size_distribution="uniform", size_max=20, seed=3))
+    gen = PayloadGenerator(
+        PayloadSettings(size=10, size_distribution="uniform", size_max=20, seed=3)
+    )
     sizes = {len(p) for p in gen.next_batch(2000)}
     assert min(sizes) >= 10 and max(sizes) <= 20 and len(sizes) > 5
 

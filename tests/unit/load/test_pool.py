@@ -22,7 +22,9 @@ class FakeProducer:
         self.sent = 0
         self.done = 0
 
-    def send_batch(self, payloads: Sequence[bytes], on_done, *, key=None, properties: Mapping | None = None) -> None:
+    def send_batch(
+        self, payloads: Sequence[bytes], on_done, *, key=None, properties: Mapping | None = None
+    ) -> None:
         self.sent += len(payloads)
         self.engine.io.put((self, len(payloads), on_done))
 

@@ -40,8 +40,14 @@ def test_max_rate_search_stops_at_the_first_unsustainable_step() -> None:
 
     m = MaxRateSearch(start=100, factor=2, step_s=2, p99_ms=50, error_rate=0.01)
     # Step 1 at 100 msg/s: healthy. Step 2 at 200: healthy. Step 3 at 400: latency too high.
-    timeline = [(1.0, snap(1, 100, 1000)), (2.0, None), (3.0, snap(2, 200, 2000)), (4.0, None),
-                (5.0, snap(3, 390, 90_000)), (6.0, None)]
+    timeline = [
+        (1.0, snap(1, 100, 1000)),
+        (2.0, None),
+        (3.0, snap(2, 200, 2000)),
+        (4.0, None),
+        (5.0, snap(3, 390, 90_000)),
+        (6.0, None),
+    ]
     rates = [m.rate_at(t, s) for t, s in timeline]
     assert rates == [100, 200, 200, 400, 400, 400]
     assert m.finished
