@@ -384,6 +384,10 @@ class Consumer(_Receiving):
         self._start_id: MessageId | None = None if conf.durable else conf.start_message_id
         self._start_inclusive = conf.start_message_id_inclusive
         self._seek_target: MessageId | int | None = None
+        # Clear while a SEEK is outstanding: the broker closes the consumer before it answers,
+        # and a re-subscription that arrives before the reset is done gets no messages.
+        self._seek_done = threading.Event()
+        self._seek_done.set()
         self._last_dequeued: MessageId | None = None
         self._end_of_topic = False
         #: Failover: whether the broker made this consumer the active one (None: not told).
@@ -1014,21 +1018,25 @@ class Consumer(_Receiving):
         self._acks.flush()
         gen = self._generation
         self._seek_target = t
-        if isinstance(t, MessageId):
-            data = MessageIdData(ledgerId=t[0], entryId=t[1])
-            conn.request(
-                lambda rid: CommandSeek(
-                    consumer_id=self._consumer_id, request_id=rid, message_id=data
-                ),
-                f"SEEK {self._topic} to {t}",
-            )
-        else:
-            conn.request(
-                lambda rid: CommandSeek(
-                    consumer_id=self._consumer_id, request_id=rid, message_publish_time=t
-                ),
-                f"SEEK {self._topic} to {t} ms",
-            )
+        self._seek_done.clear()
+        try:
+            if isinstance(t, MessageId):
+                data = MessageIdData(ledgerId=t[0], entryId=t[1])
+                conn.request(
+                    lambda rid: CommandSeek(
+                        consumer_id=self._consumer_id, request_id=rid, message_id=data
+                    ),
+                    f"SEEK {self._topic} to {t}",
+                )
+            else:
+                conn.request(
+                    lambda rid: CommandSeek(
+                        consumer_id=self._consumer_id, request_id=rid, message_publish_time=t
+                    ),
+                    f"SEEK {self._topic} to {t} ms",
+                )
+        finally:
+            self._seek_done.set()
         # Whatever the old position delivered is stale now (the broker closes the consumer,
         # and the re-subscription starts a newer generation that this leaves alone).
         self._queue.remove_if(lambda m: m._owner is self and m._generation <= gen)
@@ -1087,6 +1095,12 @@ class Consumer(_Receiving):
             cfg.max_backoff_interval_ms / 1000,
             give_up=cfg.reconnect_give_up_seconds,
         )
+        if closed_by_broker:
+            # Give the broker time to finish what made it close us (a seek's cursor reset,
+            # an unload), as the Java client's first reconnect delay does.
+            if not self._seek_done.wait(cfg.operation_timeout_seconds):
+                log.warning("consumer %s: no answer to SEEK; re-subscribing anyway", self._name)
+            self._closed_event.wait(cfg.initial_backoff_interval_ms / 1000)
         while not self._closed_event.is_set():
             try:
                 conn = self._subscribe_on_broker()

@@ -1,10 +1,12 @@
 """`Reader`: replay a topic from a chosen message id, without a durable subscription.
 
 A reader is an Exclusive consumer on a non-durable subscription that starts at
-`start_message_id` (`MessageId.earliest` = (-1, -1), `MessageId.latest`, or any id; with
-`start_message_id_inclusive` that message itself comes first). It never acknowledges: the
-broker forgets the subscription when the reader closes, and after a reconnect the reader
-resumes right after the last message it handed out. Names follow the official client
+`start_message_id` (`MessageId.EARLIEST` = (-1, -1), `MessageId.LATEST`, or any id; with
+`start_message_id_inclusive` that message itself comes first). The broker forgets the
+subscription when the reader closes, and after a reconnect the reader resumes right after the
+last message it handed out. It acknowledges what it hands out cumulatively (grouped), as the
+Java reader does: the broker announces the end of a terminated topic only to a subscription
+with nothing unacknowledged. Names follow the official client
 (`Client.create_reader`, `read_next`, `has_message_available`, `seek`).
 """
 
@@ -58,7 +60,9 @@ class Reader:
 
     def read_next(self, timeout_millis: int | None = None) -> Message:
         """The next message; raises `Timeout` when none arrives within `timeout_millis`."""
-        return self._consumer.receive(timeout_millis)
+        msg = self._consumer.receive(timeout_millis)
+        self._consumer.acknowledge_cumulative(msg)
+        return msg
 
     def has_message_available(self) -> bool:
         """Whether a `read_next` would find a message now (asks the broker for the last id
@@ -146,8 +150,9 @@ def create_reader(
     listener = None
     if reader_listener is not None:
 
-        def listener(_consumer: Any, msg: Message) -> None:
+        def listener(consumer: Any, msg: Message) -> None:
             reader_listener(holder[0], msg)
+            consumer.acknowledge_cumulative(msg)
 
     sub = f"{subscription_role_prefix or 'reader'}-{uuid.uuid4().hex[:10]}"
     inclusive_latest = start == LATEST and start_message_id_inclusive
@@ -164,7 +169,6 @@ def create_reader(
         start_message_id_inclusive=start_message_id_inclusive,
         subscription_mode=SubscriptionMode.NonDurable,
         start_message_id=start,
-        ack_grouping_time_ms=0,
     )
     reader = Reader(consumer)
     holder.append(reader)
@@ -179,5 +183,5 @@ def create_reader(
         for part in kids:
             last = part.get_last_message_id()
             if last.entry_id >= 0:
-                part.seek(MessageId(last.ledger_id, last.entry_id, part._partition))
+                part.seek(last)  # with its batch index: the rest of the batch is skipped
     return reader
