@@ -860,7 +860,6 @@ class Producer:
                 mismatch = head.seq
             else:
                 pending.popleft()
-                self._entries_done += 1
                 self._pending_msgs -= head.count
                 self._pending_cond.notify_all()
                 mismatch = -1
@@ -874,6 +873,19 @@ class Producer:
             self._schedule_reconnect()
             return
         self._complete(head, cmd.message_id)
+        self._mark_done(1)
+
+    def _mark_done(self, n: int) -> None:
+        """Count entries as finished once their callbacks have run (what `flush` waits for)."""
+        with self._pending_cond:
+            self._entries_done += n
+            self._pending_cond.notify_all()
+
+    def _fail_taken(self, entries: list[_Entry], err: PulsarError) -> None:
+        for e in entries:
+            self._fail_entry(e, err)
+        if entries:
+            self._mark_done(len(entries))
 
     def _complete(self, entry: _Entry, mid: MessageIdData | None) -> None:
         cb = entry.callback
@@ -914,14 +926,14 @@ class Producer:
                     _fail_one(one, err)
 
     def _take_pending(self, predicate: Callable[[_Entry], bool] | None = None) -> list[_Entry]:
-        """Remove (from the head) entries matching `predicate` (all if None)."""
+        """Remove (from the head) entries matching `predicate` (all if None); the caller
+        completes them and then calls `_mark_done`."""
         taken: list[_Entry] = []
         with self._pending_cond:
             pending = self._pending
             while pending and (predicate is None or predicate(pending[0])):
                 e = pending.popleft()
                 taken.append(e)
-                self._entries_done += 1
                 self._pending_msgs -= e.count
             if taken:
                 self._pending_cond.notify_all()
@@ -932,17 +944,14 @@ class Producer:
         log.warning("producer %s on %s: SEND_ERROR %s", self._name, self._topic, err)
         if isinstance(err, TopicTerminated | ProducerFenced):
             self._fatal = err
-            for e in self._take_pending():
-                self._fail_entry(e, err)
+            self._fail_taken(self._take_pending(), err)
         elif isinstance(err, ProducerBlockedQuotaExceededException):
-            for e in self._take_pending():
-                self._fail_entry(e, err)
+            self._fail_taken(self._take_pending(), err)
         elif err.retriable or isinstance(err, ChecksumError):
             self._schedule_reconnect()
         else:
             seq = cmd.sequence_id
-            for e in self._take_pending(lambda e: e.seq == seq):
-                self._fail_entry(e, err)
+            self._fail_taken(self._take_pending(lambda e: e.seq == seq), err)
 
     # --- housekeeping (client thread) -------------------------------------------------------------
 
@@ -966,8 +975,7 @@ class Producer:
                 err = TimeoutError(
                     f"send to {self._topic} timed out after {self._conf.send_timeout_millis} ms"
                 )
-                for e in expired:
-                    self._fail_entry(e, err)
+                self._fail_taken(expired, err)
             pending = self._pending
             if pending:
                 with contextlib.suppress(IndexError):
@@ -1050,8 +1058,7 @@ class Producer:
         self._fatal = err
         with self._state_lock:
             self._state = _FAILED
-        for e in self._take_pending():
-            self._fail_entry(e, err)
+        self._fail_taken(self._take_pending(), err)
         # Messages still in the batch container fail when the next flush enqueues them.
         if self._lock.acquire(timeout=1.0):
             try:
@@ -1116,8 +1123,7 @@ class Producer:
                     log.debug("closing %r on the broker: %s", self, err)
             conn.unregister_producer(self._producer_id, self)
         err = AlreadyClosed(f"producer {self._name} on {self._topic} closed")
-        for e in self._take_pending():
-            self._fail_entry(e, err)
+        self._fail_taken(self._take_pending(), err)
         self._client._forget_producer(self)
 
 

@@ -588,3 +588,19 @@ def test_replication_options_follow_the_official_signature(fake: FakeBroker, mak
     assert fake.received[-1].metadata.replicate_to == ("east", "west")
     with pytest.raises(ValueError, match="^replication_clusters"):
         p.send(b"x", replication_clusters="east")
+
+
+def test_flush_returns_after_every_callback_ran(fake: FakeBroker, make_client) -> None:
+    p = make_client(fake.url).create_producer("t", batching_max_messages=20)
+    results = []
+
+    def slow(r, m) -> None:
+        time.sleep(0.002)
+        results.append(r)
+
+    for _ in range(3):
+        for _ in range(40):
+            p.send_async(b"x", slow)
+        p.flush(10)
+        assert len(results) % 40 == 0
+    assert results == [Result.Ok] * 120
