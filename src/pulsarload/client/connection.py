@@ -303,9 +303,10 @@ class Connection:
         try:
             transport.handshake(deadline)
         except (OSError, ssl.SSLError) as err:
-            raise ConnectError(
-                f"TLS handshake with {address} failed: {err}", str(address)
-            ) from None
+            failure = ConnectError(f"TLS handshake with {address} failed: {err}", str(address))
+            if isinstance(err, ssl.SSLCertVerificationError):
+                failure.retriable = False  # a certificate that fails to verify will fail again
+            raise failure from None
         return transport
 
     def _connect_command(self) -> CommandConnect:
