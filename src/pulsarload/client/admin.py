@@ -68,6 +68,13 @@ class AdminClient:
             ) from None
         if resp.status_code not in ok:
             reason = resp.text.strip().replace("\n", " ")[:200]
+            if resp.status_code in (401, 403):
+                # Pulsar sends an empty body or an HTML page here: say what it means instead.
+                detail = "" if not reason or reason.startswith("<") else f" ({reason})"
+                reason = (
+                    "authentication failed or not authorized" + detail
+                    + "; check --auth-token / PULSARLOAD_AUTH_TOKEN"
+                )  # fmt: skip
             raise AdminError(
                 f"admin {method} {path} -> HTTP {resp.status_code}: {reason}", resp.status_code
             )
