@@ -116,6 +116,7 @@ def test_valid_encodings_cut_or_extended_anywhere(msg: Message, cut: int, tail: 
 
 
 # ----------------------------------------------------------------------- declared sizes
+# Time limits are on this thread's CPU time: a busy CI machine may make us wait for a core.
 
 
 @pytest.mark.parametrize("total", [0xFFFFFFFF, 0x80000000, (1 << 20) + 10 * 1024 + 1])
@@ -150,13 +151,13 @@ def test_a_frame_of_the_largest_allowed_size_is_buffered_only_up_to_its_size() -
 def test_any_declared_size_is_bounded_and_checked(
     kind: CompressionType, data: bytes, declared: int
 ) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()
     try:
         out = decompress(kind, data, declared, max_size=1 << 20)
         assert len(out) == declared
     except DecompressionError:
         pass
-    assert time.perf_counter() - started < 2.0
+    assert time.thread_time() - started < 2.0
 
 
 _BOMB_SIZE = 8 << 20  # 8 MiB of zeros: a few KiB compressed
@@ -202,14 +203,14 @@ def test_decompression_bombs_stay_within_the_declared_size(
 def test_a_bomb_declared_above_the_limit_is_refused_before_any_work(
     kind: CompressionType, bombs: dict[CompressionType, bytes]
 ) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()
     with pytest.raises(DecompressionError, match="outside"):
         decompress(kind, bombs[kind], _BOMB_SIZE, max_size=1 << 20)
-    assert time.perf_counter() - started < 0.1
+    assert time.thread_time() - started < 0.1
 
 
 def test_pathological_varints_and_lengths_end_quickly() -> None:
-    started = time.perf_counter()
+    started = time.thread_time()
     for data in (
         b"\x08" + b"\xff" * 100_000,  # a varint that never ends
         b"\x0a" + b"\xff" * 9 + b"\x01",  # a length of 2**64 - 1
@@ -219,7 +220,7 @@ def test_pathological_varints_and_lengths_end_quickly() -> None:
         for cls in (MessageMetadata, CommandMessage, MessageIdData):
             with pytest.raises(ProtocolError):
                 cls.decode(data)
-    assert time.perf_counter() - started < 5.0
+    assert time.thread_time() - started < 5.0
 
 
 # ----------------------------------------------------------------------- past the checksum
