@@ -35,7 +35,7 @@ ACTIONS: tuple[DashboardAction, ...] = (
         "minus",
         "-",
         "Thread−",
-        "Remove the newest worker thread (it flushes, then closes)",
+        "Remove the newest worker thread (it flushes first)",
     ),
     DashboardAction(
         "toggle_pause", "space", "space", "Pause", "Pause or resume the load", footer=True
@@ -73,7 +73,7 @@ ACTIONS: tuple[DashboardAction, ...] = (
         "b",
         "b",
         "Burst",
-        "Burst: multiply the target rate for a few seconds",
+        "Burst: multiply the target rate for a while",
         ("producer",),
     ),
     DashboardAction(
@@ -81,7 +81,7 @@ ACTIONS: tuple[DashboardAction, ...] = (
         "a",
         "a",
         "Ack",
-        "Cycle the ack strategy (restarts the consumers)",
+        "Cycle the ack strategy (restarts consumers)",
         ("consumer",),
         footer=True,
     ),
@@ -94,24 +94,29 @@ ACTIONS: tuple[DashboardAction, ...] = (
         ("consumer",),
         footer=True,
     ),
-    DashboardAction("reset", "r", "r", "Reset", "Reset the metrics (totals, graphs, histograms)"),
+    DashboardAction("reset", "r", "r", "Reset", "Reset the metrics: totals, graphs, histograms"),
     DashboardAction(
         "export",
         "e",
         "e",
         "Export",
-        "Export a snapshot now (JSON, plus the CSV series)",
+        "Export a snapshot now: JSON, plus the CSV series",
         footer=True,
     ),
     DashboardAction(
-        "toggle_config", "c", "c", "Config", "Show or hide the configuration panel", footer=True
+        "toggle_config",
+        "c",
+        "c",
+        "Config",
+        "Edit the configuration (esc leaves, esc again hides)",
+        footer=True,
     ),
     DashboardAction(
         "quit",
         "q,ctrl+q",
         "q",
         "Quit",
-        "Stop cleanly: flush, close, print the summary",
+        "Stop cleanly: flush, close, print a summary",
         footer=True,
     ),
 )

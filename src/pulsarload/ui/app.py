@@ -293,7 +293,7 @@ class DashboardApp(App[RunResult | None]):
     @work(thread=True, group="control", exit_on_error=False)
     def _export_worker(self) -> None:
         try:
-            paths = shown_paths(self.controller.export_now())
+            paths = self.controller.export_now()
         except Exception as err:  # noqa: BLE001 - a failed export is reported, the run goes on
             self.call_from_thread(self._exported, [], f"export failed: {type(err).__name__}: {err}")
         else:
@@ -308,7 +308,14 @@ class DashboardApp(App[RunResult | None]):
         if not paths:
             self.say("nothing to export yet (no snapshot)", "error")
             return
-        self.say("exported " + "  ".join(str(p) for p in paths), "ok")
+        shown = shown_paths(paths)
+        folders = {p.parent for p in shown}
+        if len(folders) == 1:
+            text = f"exported to {folders.pop()}/: " + ", ".join(p.name for p in shown)
+        else:
+            text = "exported " + ", ".join(str(p) for p in shown)
+        self.say(text, "ok")
+        self.notify("\n".join(str(p) for p in shown), title="exported", timeout=8)
 
     def action_quit(self) -> None:  # type: ignore[override]
         """Stop cleanly: flush and close the workers off the UI thread, then exit with the result."""
@@ -455,6 +462,6 @@ def run_dashboard(controller: LoadController, echo: Callable[[str], None] = prin
     for line in summary_lines(result):
         echo(line)
     if app.last_export:
-        echo("exported during the run: " + ", ".join(str(p) for p in app.last_export))
+        echo("exported during the run: " + ", ".join(str(p) for p in shown_paths(app.last_export)))
     sys.stdout.flush()
     return exit_code(result)

@@ -262,8 +262,8 @@ def axis_labels(top: float, height: int, width: int) -> list[str]:
     if height <= 0:
         return labels
     labels[0] = fmt_si(top)
-    if height >= 5:
-        labels[height // 2] = fmt_si(top * (height - height // 2) / height)
+    if height >= 5:  # the row that holds half the top value
+        labels[height - 1 - height // 2] = fmt_si(top / 2)
     labels[-1] = "0"
     return [s.rjust(width)[:width] for s in labels]
 

@@ -104,17 +104,20 @@ class DashboardScreen(Screen[None]):
     # -- config panel ------------------------------------------------------------------------
 
     def toggle_config(self) -> None:
-        open_ = not self.has_class("-config-open")
-        self.config_open = open_
-        self.set_class(open_, "-config-open")
-        if open_:
-            panel = self.query_one(ConfigPanel)
-            panel.focus_first()
-        else:
-            self.set_focus(None)
+        """`c`: open the panel and put the cursor in it (or just the cursor, when open)."""
+        panel = self.query_one(ConfigPanel)
+        if not self.has_class("-config-open"):
+            self.config_open = True
+            self.set_class(True, "-config-open")
+        panel.focus_first()
 
     def action_leave_config(self) -> None:
-        if self.focused is not None and not self.has_class("-wide"):
-            self.config_open = None
-            self.set_class(False, "-config-open")
+        """Escape: leave the field (narrow: close the panel); with no field focused, close."""
+        panel = self.query_one(ConfigPanel)
+        editing = self.focused is not None and panel in self.focused.ancestors_with_self
+        if editing and self.has_class("-wide"):
+            self.set_focus(None)
+            return
+        self.config_open = False if self.has_class("-wide") else None
+        self.set_class(False, "-config-open")
         self.set_focus(None)

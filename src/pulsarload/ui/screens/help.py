@@ -16,11 +16,9 @@ def help_text(role: str) -> str:
     for a in actions_for(role):
         lines.append(f"[b $accent]{a.key_display:>10}[/]  {a.help}")
     lines += [
-        "",
-        f"[b $accent]{'enter':>10}[/]  apply a configuration field (esc leaves the panel)",
+        f"[b $accent]{'enter esc':>10}[/]  apply a config field · leave the panel",
         f"[b $accent]{'ctrl+p':>10}[/]  command palette: every action by name",
-        "",
-        "[dim]Mouse: click a key in the footer; click fields in the configuration panel.[/]",
+        "[dim]The mouse works too: footer keys, config fields, dialogs.[/]",
     ]
     return "\n".join(lines)
 

@@ -70,9 +70,11 @@ class RateChart(LinesWidget):
         if data is not self._data:
             s = data.series
             label = "acked/s" if data.producer else "received/s"
-            self.border_title = Content.assemble(
-                f"{label} ", gap_text(recent_mean(s.actual), data.target)
-            )
+            if data.state == "paused":
+                status = Content.from_markup("[$warning]paused[/]")
+            else:
+                status = gap_text(recent_mean(s.actual), data.target)
+            self.border_title = Content.assemble(f"{label} ", status)
         super().show(data)
 
     def build(self, width: int, height: int) -> list[Line]:
@@ -153,11 +155,9 @@ class LatencyPanel(LinesWidget):
         ]
         s = view.series
         for name, stat, series in self.ROWS:
-            now = getattr(view.latency_now, stat)
-            run = getattr(view.latency_run, stat)
-            row = columns_line(
-                [(name, label), (fmt_us(now), value), (fmt_us(run), dim)], widths, "rrr", base
-            )
+            now = fmt_us(getattr(view.latency_now, stat)) if view.latency_now.count else "–"
+            run = fmt_us(getattr(view.latency_run, stat)) if view.latency_run.count else "–"
+            row = columns_line([(name, label), (now, value), (run, dim)], widths, "rrr", base)
             if series is not None and trend_w > 0:
                 values = bucket(
                     s.times, s.trends.get(series, ()), view.elapsed, SPAN_S, trend_w, how="max"

@@ -16,6 +16,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
 
+from pulsarload.client.topics import InvalidTopicName, TopicName
 from pulsarload.config import (
     ACK_STRATEGIES,
     COMPRESSIONS,
@@ -34,7 +35,7 @@ PAYLOADS = ("random", "sequential", "pattern", "compressible", "file")
 class Field:
     name: str  # the settings field (or "rate"/"threads", which read the live pool)
     label: str
-    kind: str  # int, float, str, optstr, choice
+    kind: str  # int, float, str, optstr, topic, choice
     choices: tuple[str, ...] = ()
     help: str = ""
 
@@ -47,7 +48,7 @@ PRODUCER_FIELDS = (
     Field("batch_max_bytes", "batch bytes", "int"),
     Field("batch_delay_ms", "batch ms", "float"),
     Field("compression", "compression", "choice", COMPRESSIONS),
-    Field("topic", "topic", "str", help="switching reconnects"),
+    Field("topic", "topic", "topic", help="switching reconnects"),
     Field("producer_name", "name prefix", "optstr"),
     Field("payload", "payload", "choice", PAYLOADS),
     Field("routing", "routing", "choice", ROUTING_MODES),
@@ -57,7 +58,7 @@ PRODUCER_FIELDS = (
 CONSUMER_FIELDS = (
     Field("subscription", "subscription", "str"),
     Field("subscription_type", "sub type", "choice", SUBSCRIPTION_TYPES),
-    Field("topic", "topic", "str"),
+    Field("topic", "topic", "topic"),
     Field("pattern", "pattern", "optstr", help="regex instead of topic"),
     Field("threads", "threads", "int", help="live"),
     Field("consumer_name", "name prefix", "optstr"),
@@ -105,6 +106,11 @@ def parse(field: Field, text: str) -> Any:
         return text or None
     if not text:
         raise ValueError(f"{field.name}: must not be empty")
+    if field.kind == "topic":
+        try:
+            TopicName.parse(text, field.name)  # the settings model does not check names
+        except InvalidTopicName as err:
+            raise ValueError(str(err)) from None
     return text
 
 

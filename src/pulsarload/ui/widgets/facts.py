@@ -75,6 +75,14 @@ def _n(x: float, room: int = 9) -> str:
     return s if len(s) <= room else fmt_si(x)
 
 
+def _net(v: DashboardView) -> str:
+    res = v.resources
+    moved = res.net_bytes_out if v.producer else res.net_bytes_in
+    if not moved:
+        return "–"  # this engine does not count socket bytes
+    return f"{(res.net_out_per_s if v.producer else res.net_in_per_s) / 1e6:.2f} MB/s"
+
+
 def facts_for(v: DashboardView) -> list[Fact]:
     """The figures panel's rows, most important first (a small terminal shows the first ones)."""
     t = v.total
@@ -121,11 +129,7 @@ def facts_for(v: DashboardView) -> list[Fact]:
         Fact("threads", f"{v.threads}/{v.max_threads}"),
         Fact("cpu", f"{res.process_cpu_percent:.0f} %"),
         Fact("rss", fmt_bytes(res.rss_bytes) if res.rss_bytes else "–", "dim"),
-        Fact(
-            "net out" if v.producer else "net in",
-            f"{(res.net_out_per_s if v.producer else res.net_in_per_s) / 1e6:.2f} MB/s",
-            "dim",
-        ),
+        Fact("net out" if v.producer else "net in", _net(v), "dim"),
     ]
     for category, count in sorted(t.errors.items(), key=lambda kv: -kv[1]):
         facts.append(Fact(f"✗ {category}", _n(count), "bad"))
@@ -151,7 +155,7 @@ class FactsPanel(LinesWidget):
         room = max(1, (width + 1) // (self.CELL + 1))
         ncols = max(1, min(room, -(-len(facts) // max(1, height))))
         cell = max(self.CELL, (width + 1) // ncols - 1)
-        label_w = 10 if cell >= 22 else 9
+        label_w = 12 if cell >= 26 else 10 if cell >= 22 else 9
         value_w = cell - label_w
         label_style = self.style_of("fact--label")
         styles = {
