@@ -63,6 +63,7 @@ class ProcessResult:
     started: float
     ended: float
     timed_out: bool = False
+    minor_faults: int = 0  # ru_minflt: memory handed back to the OS and touched again
 
     @property
     def wall_s(self) -> float:
@@ -219,6 +220,7 @@ class MonitoredProcess:
             started=self.started,
             ended=ended,
             timed_out=self._timed_out,
+            minor_faults=usage.ru_minflt,
         )
 
 
@@ -353,6 +355,13 @@ class Contender:
     build: str  # "free-threaded", "gil" or "jvm"
     threads: int = 1
     python: Path | None = None
+    #: Extra ``produce`` arguments of a diagnostic variant (not counted towards the goals).
+    extra_args: tuple[str, ...] = ()
+    note: str = ""
+
+    @property
+    def diagnostic(self) -> bool:
+        return bool(self.extra_args)
 
     @property
     def label(self) -> str:
@@ -360,7 +369,8 @@ class Contender:
             return "pulsar-perf 4.0.8 (Java)"
         build = "3.13t, GIL off" if self.build == "free-threaded" else "3.13, GIL build"
         tool = "pulsarload native" if self.kind == "native" else "official client (C++)"
-        return f"{tool} [{build}] x{self.threads}"
+        label = f"{tool} [{build}] x{self.threads}"
+        return f"{label}, {self.note}" if self.note else label
 
     def missing(self) -> str | None:
         """Why this contender cannot run here, or None."""
@@ -403,6 +413,7 @@ class Figures:
     cpu_cores: float | None = None  # the same CPU as cores busy (CPU seconds per second)
     cpu_total_s: float | None = None  # whole process, start-up included (wait4)
     peak_rss_mb: float | None = None
+    minor_faults: int | None = None  # whole process (wait4 ru_minflt)
     gil: str = "n/a"
     interpreter: str = ""
     consumer: str | None = None  # which consumer ran (producer+consumer workloads)
@@ -417,6 +428,7 @@ class Figures:
     command: list[str] = field(default_factory=list)
     wall_s: float = 0.0
     raw: dict[str, Any] = field(default_factory=dict)  # the tool's own summary, as it gave it
+    diagnostic: bool = False  # a tuning variant: shown, but not counted towards the goals
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -450,7 +462,7 @@ def pulsarload_produce_command(
     ]  # fmt: skip
     if c.kind == "official":
         cmd += ["--engine", "official"]
-    return cmd
+    return cmd + list(c.extra_args)  # the last value of a repeated option wins
 
 
 def _load_report(path: Path) -> dict[str, Any] | None:
@@ -496,6 +508,7 @@ def _fill_from_report(fig: Figures, report: dict[str, Any], proc: ProcessResult)
 def _finish(fig: Figures, proc: ProcessResult) -> None:
     fig.cpu_total_s = proc.cpu_total_s
     fig.peak_rss_mb = proc.peak_rss_kib / 1024
+    fig.minor_faults = proc.minor_faults
     fig.wall_s = proc.wall_s
     fig.command = proc.command
     if proc.timed_out:
@@ -504,7 +517,7 @@ def _finish(fig: Figures, proc: ProcessResult) -> None:
 
 def run_pulsarload_producer(c: Contender, w: Workload, broker: Broker, workdir: Path) -> Figures:
     """Run ``pulsarload produce --headless`` for one contender and read its JSON report."""
-    fig = Figures(w.name, c.key, c.label, c.kind, c.build, c.threads)
+    fig = Figures(w.name, c.key, c.label, c.kind, c.build, c.threads, diagnostic=c.diagnostic)
     fig.topic = fresh_topic(f"bench-{w.name}-{c.key}")
     report = workdir / f"{w.name}-{c.key}.report.json"
     cmd = pulsarload_produce_command(c, w, broker, fig.topic, report)

@@ -61,6 +61,8 @@ class Plan:
     broker_warmup_s: float
     micro_seconds: float
     micro_repeat: int
+    #: Diagnostic variants: (workload name, threads, extra produce args, note).
+    variants: tuple[tuple[str, int, tuple[str, ...], str], ...] = ()
 
 
 FULL = Plan(
@@ -79,6 +81,11 @@ FULL = Plan(
     broker_warmup_s=10,
     micro_seconds=0.7,
     micro_repeat=3,
+    variants=(
+        # 128 x 1 KiB + framing is just over 128 KiB, mimalloc's largest medium block: the
+        # same run with batches kept under it (see bench/analysis.md).
+        ("1KiB-none", 2, ("--batch-max-bytes", "126976"), "batches <= 124 KiB"),
+    ),
 )
 
 QUICK = Plan(
@@ -106,6 +113,9 @@ def estimate_seconds(plan: Plan) -> float:
         run = w.duration_s + w.warmup_s
         total += python_runs * (run + PYTHON_OVERHEAD_S) + run + JVM_OVERHEAD_S
     total += sum(4 * (w.duration_s + PAIR_OVERHEAD_S) for w in plan.pair_workloads)
+    by_name = {w.name: w for w in plan.workloads}
+    for name, *_ in plan.variants:
+        total += by_name[name].duration_s + by_name[name].warmup_s + PYTHON_OVERHEAD_S
     from pulsarload.bench.micro import BENCHMARKS
 
     total += 2 * (len(BENCHMARKS) * 2 * plan.micro_repeat * plan.micro_seconds + 3)
@@ -258,6 +268,18 @@ def contenders_for(plan: Plan) -> tuple[list[Contender], list[dict[str, str]]]:
     return runnable, skipped
 
 
+def _variants(plan: Plan, runnable: list[Contender]) -> dict[str, list[Contender]]:
+    ft = next((c for c in runnable if c.build == "free-threaded"), None)
+    out: dict[str, list[Contender]] = {}
+    if ft is None:
+        return out
+    for workload, threads, args, note in plan.variants:
+        key = f"native-ft-t{threads}-variant{len(out.get(workload, [])) + 1}"
+        c = Contender(key, "native", "free-threaded", threads, ft.python, args, note)
+        out.setdefault(workload, []).append(c)
+    return out
+
+
 def run_one(c: Contender, w: Workload, broker: Broker, workdir: Path) -> Figures:
     if c.kind == "pulsar-perf":
         return run_perf_producer(c, w, broker, workdir)
@@ -348,11 +370,13 @@ def run_bench(
         with tempfile.TemporaryDirectory(prefix="pulsarload-bench-") as tmp:
             workdir = Path(tmp)
             _warm_broker(plan, runnable, broker, workdir, echo)
-            total = len(plan.workloads) * len(runnable)
+            variants = _variants(plan, runnable)
+            total = len(plan.workloads) * len(runnable) + sum(map(len, variants.values()))
             n = 0
             for i, w in enumerate(plan.workloads):
                 # Alternate the order so slow drift in machine load does not favour one tool.
                 order = runnable if i % 2 == 0 else list(reversed(runnable))
+                order = order + variants.get(w.name, [])
                 for c in order:
                     n += 1
                     f = run_one(c, w, broker, workdir)
@@ -447,6 +471,7 @@ def _best(runs: list[Figures], workload: str, **match: Any) -> Figures | None:
         for f in runs
         if f.workload == workload
         and f.has_numbers
+        and not f.diagnostic
         and all(getattr(f, k) == v for k, v in match.items())
     ]
     return max(found, key=lambda f: f.msg_rate or 0, default=None)
@@ -559,7 +584,9 @@ def render_markdown(
         "`/proc/PID/stat`) over its measured window, per million messages; the broker's share "
         "is excluded. **cores**: the same CPU per second of the window. **total CPU s**: the "
         "whole process from `os.wait4` rusage, start-up included (a JVM pays seconds here). "
-        "**peak RSS**: `ru_maxrss` of the process.",
+        "**peak RSS**: `ru_maxrss` of the process. **page faults / M msgs**: the process's minor "
+        "page faults (`ru_minflt`, start-up included) per million messages: memory handed back "
+        "to the OS and touched again.",
         "- The broker, the contender and the machine's other work share "
         f"{m['cpu_count']} cores: whatever CPU a client uses is taken from the broker.",
         "",
@@ -597,8 +624,8 @@ def render_markdown(
             "ratios within one table rather than absolute numbers across runs.",
             "",
         ]
-    out += ["Reproduce: `make bench` (about 12 minutes; `pulsarload bench --quick` for a smoke "
-            "run).", ""]  # fmt: skip
+    out += ["Reproduce: `make bench` (`pulsarload bench`; `pulsarload bench --quick` for a smoke "
+            "run of under 3 minutes).", ""]  # fmt: skip
     out += _goals_section(result)
     out += _workload_sections(result)
     out += _micro_section(result)
@@ -651,17 +678,19 @@ def _workload_sections(result: BenchResult) -> list[str]:
 def _producer_table(runs: list[Figures]) -> list[str]:
     out = [
         "| contender | GIL | threads | msg/s | MB/s | p50 ms | p99 ms | p99.9 ms | CPU s / M msgs "
-        "| cores | total CPU s | peak RSS MiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| cores | total CPU s | peak RSS MiB | page faults / M msgs |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for f in sorted(runs, key=lambda f: (f.kind != "native", f.build, f.kind, f.threads)):
+    order = lambda f: (f.kind != "native", f.build, f.kind, f.diagnostic, f.threads)  # noqa: E731
+    for f in sorted(runs, key=order):
         if not f.has_numbers:
             continue
+        faults = f.minor_faults / f.messages * 1e6 if f.minor_faults and f.messages else None
         out.append(
             f"| {f.label} | {f.gil} | {f.threads} | {_n(f.msg_rate)} | {_n(f.mb_rate, '.1f')} "
             f"| {_n(f.p50_ms, '.1f')} | {_n(f.p99_ms, '.1f')} | {_n(f.p999_ms, '.1f')} "
             f"| {_n(f.cpu_s_per_m, '.1f')} | {_n(f.cpu_cores, '.2f')} | {_n(f.cpu_total_s, '.1f')} "
-            f"| {_n(f.peak_rss_mb)} |"
+            f"| {_n(f.peak_rss_mb)} | {_n(faults)} |"
         )
     out.append("")
     return out
