@@ -311,6 +311,9 @@ class Producer:
         self._state_lock = threading.Lock()
         self._conn: Connection | None = None
         self._epoch = 0
+        #: The topic epoch from PRODUCER_SUCCESS, sent back on reconnect so that a fenced
+        #: exclusive producer is refused instead of taking the topic back.
+        self._topic_epoch: int | None = None
         self._max_message_size = DEFAULT_MAX_MESSAGE_SIZE
         self._next_seq = 0
         self._fatal: PulsarError | None = None
@@ -368,6 +371,7 @@ class Producer:
                     producer_name=self._name or None,
                     metadata=self._metadata,
                     epoch=self._epoch,
+                    topic_epoch=self._topic_epoch,
                     user_provided_producer_name=True if self._user_named else None,
                     producer_access_mode=self._access_mode,
                 ),
@@ -385,6 +389,8 @@ class Producer:
     def _attach(self, conn: Connection, resp: CommandProducerSuccess) -> None:
         self._conn = conn
         self._name = resp.producer_name
+        if resp.topic_epoch is not None:
+            self._topic_epoch = resp.topic_epoch
         self._max_message_size = conn.max_message_size
 
     def _send_close(self, conn: Connection) -> None:
