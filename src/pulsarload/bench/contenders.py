@@ -38,7 +38,7 @@ PERF_UNLIMITED_RATE = 10_000_000
 #: Seconds a contender may take beyond its configured run before it is stopped.
 START_SLACK_S = 60.0
 #: How long the consumer of a producer+consumer run gets to drain the backlog after the producer.
-DRAIN_TIMEOUT_S = 20.0
+DRAIN_TIMEOUT_S = 5.0
 
 #: Environment overrides for the two interpreters (defaults: .venv and .venv-gil of the checkout).
 FT_PYTHON_ENV = "PULSARLOAD_FT_PYTHON"
@@ -405,6 +405,7 @@ class Figures:
     messages: int = 0
     window_s: float = 0.0
     msg_rate: float | None = None
+    broker_msg_rate: float | None = None  # the broker's msgInCounter over the same window
     mb_rate: float | None = None
     p50_ms: float | None = None
     p99_ms: float | None = None
@@ -494,6 +495,7 @@ def _fill_from_report(fig: Figures, report: dict[str, Any], proc: ProcessResult)
     fig.p50_ms, fig.p99_ms, fig.p999_ms = s.get("p50_ms"), s.get("p99_ms"), s.get("p999_ms")
     window = _window(report)
     if window is not None:
+        fig.raw["window"] = list(window)
         fig.window_s = window[1] - window[0]
         cpu = proc.cpu_between(*window)
         if cpu is not None and fig.messages:
@@ -521,7 +523,12 @@ def run_pulsarload_producer(c: Contender, w: Workload, broker: Broker, workdir: 
     fig.topic = fresh_topic(f"bench-{w.name}-{c.key}")
     report = workdir / f"{w.name}-{c.key}.report.json"
     cmd = pulsarload_produce_command(c, w, broker, fig.topic, report)
-    return run_pulsarload_command(fig, cmd, report, w.duration_s + w.warmup_s + START_SLACK_S)
+    with TopicCounter(broker, fig.topic) as counter:
+        run_pulsarload_command(fig, cmd, report, w.duration_s + w.warmup_s + START_SLACK_S)
+    window = fig.raw.get("window")
+    if window:
+        fig.broker_msg_rate = counter.rate(*window)
+    return fig
 
 
 def run_pulsarload_command(fig: Figures, cmd: list[str], report: Path, timeout: float) -> Figures:
@@ -606,9 +613,11 @@ def _interrupt_when_done(mp: MonitoredProcess, pattern: re.Pattern[str]) -> Call
 def run_perf_producer(c: Contender, w: Workload, broker: Broker, workdir: Path) -> Figures:
     """Run pulsar-perf produce with the workload's settings and parse its aggregated summary.
 
-    msg/s is records sent over the production period (producers created to DONE), which
-    includes pulsar-perf's own warm-up: its aggregated msg/s also counts JVM start-up, so it
-    is not used. Latency percentiles are its aggregated ones (warm-up excluded).
+    pulsar-perf 4.0.8's aggregated msg/s divides by the time since the JVM started (set-up
+    included), and a cold JVM publishes slowly for its first seconds, so msg/s here is the
+    broker's count of messages in on the topic over the measured window (producers created +
+    warm-up .. DONE), the window the other tools measure too. Latency percentiles are its
+    aggregated ones (warm-up excluded, as `--warmup-time` does); CPU is over the same window.
     """
     fig = Figures(w.name, c.key, c.label, c.kind, c.build, c.threads, gil="n/a (JVM)")
     fig.interpreter = "Java"
@@ -618,34 +627,40 @@ def run_perf_producer(c: Contender, w: Workload, broker: Broker, workdir: Path) 
         cmd, timeout=w.duration_s + w.warmup_s + START_SLACK_S, env=child_env(), cwd=workdir
     )
     mp.on_line = _interrupt_when_done(mp, re.compile(r"Disconnected|Closed Producer"))
-    proc = mp.start().wait()
+    with TopicCounter(broker, fig.topic) as counter:
+        proc = mp.start().wait()
     _finish(fig, proc)
     created, done, total = (
         proc.find(_PERF_CREATED),
         proc.find(_PERF_DONE),
         proc.find(_PERF_THROUGHPUT),
     )
-    if created is None or total is None:
+    fig.raw["producer"] = _perf_summary_lines(proc)
+    if created is None or total is None or done is None:
         fig.error = f"exit {proc.returncode}, no summary: {proc.tail(3)}"
         return fig
-    end = done[0] if done else proc.ended
-    fig.messages = int(total[1].group(1))
-    fig.window_s = end - created[0]
-    if fig.window_s > 0:
-        fig.msg_rate = fig.messages / fig.window_s
-        fig.mb_rate = fig.msg_rate * w.size / 1e6
-    cpu = proc.cpu_between(created[0], end)
+    start, end = created[0] + w.warmup_s, done[0]
+    fig.raw["window"] = [start, end]
+    fig.window_s = end - start
+    rate = counter.rate(start, end)
+    fig.broker_msg_rate = rate
+    if rate is None:  # no broker counts: fall back to records over the whole production
+        rate = int(total[1].group(1)) / max(1e-9, end - created[0])
+        fig.notes.append("msg/s from records sent over the whole production (no broker counts)")
+    fig.msg_rate = rate
+    fig.mb_rate = rate * w.size / 1e6
+    fig.messages = round(rate * fig.window_s)
+    fig.raw["records_sent"] = int(total[1].group(1))
+    cpu = proc.cpu_between(start, end)
     if cpu is not None and fig.messages:
         fig.cpu_s_per_m = cpu / fig.messages * 1e6
         fig.cpu_cores = cpu / fig.window_s if fig.window_s else None
     lat = _perf_latency(proc)
     if lat is not None:
         fig.p50_ms, fig.p99_ms, fig.p999_ms = lat
-    fig.raw["producer"] = _perf_summary_lines(proc)
-    fig.ok = fig.messages > 0 and done is not None
+    fig.ok = fig.messages > 0
     if not fig.ok:
         fig.error = f"exit {proc.returncode}, {fig.messages} messages: {proc.tail(3)}"
-    fig.notes.append("msg/s over the whole production period, its warm-up included")
     return fig
 
 
@@ -701,6 +716,65 @@ def wait_consumer_attached(
     return False
 
 
+class TopicCounter:
+    """Samples the broker's message counters of a topic every half second: messages published
+    to it (``msgInCounter``) and, with a subscription, dispatched to that subscription's
+    consumers (its ``msgOutCounter``). One measuring stick for every tool."""
+
+    def __init__(
+        self, broker: Broker, topic: str, subscription: str | None = None, interval: float = 0.5
+    ) -> None:
+        self.url = f"{_admin_topic_url(broker.admin_url, topic)}/stats"
+        self.subscription = subscription
+        self.interval = interval
+        self.series: list[tuple[float, int, int]] = []  # (time, in, out)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-topic-counter", daemon=True)
+
+    def __enter__(self) -> TopicCounter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15.0)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=5.0) as http:
+            while not self._stop.is_set():
+                t = time.time()
+                try:
+                    r = http.get(self.url)
+                    if r.status_code == 200:
+                        stats = r.json()
+                        out = 0
+                        if self.subscription:
+                            sub = stats.get("subscriptions", {}).get(self.subscription, {})
+                            out = int(sub.get("msgOutCounter", 0))
+                        self.series.append((t, int(stats.get("msgInCounter", 0)), out))
+                except (httpx.HTTPError, ValueError, TypeError, AttributeError):
+                    pass
+                self._stop.wait(self.interval)
+
+    def count_at(self, t: float, column: int = 1) -> float | None:
+        """The counter (1 = in, 2 = out) at time ``t``, linear between samples."""
+        s = self.series
+        if len(s) < 2 or t < s[0][0] - self.interval or t > s[-1][0] + 2 * self.interval:
+            return None
+        if t <= s[0][0]:
+            return float(s[0][column])
+        for a, b in zip(s, s[1:], strict=False):
+            if a[0] <= t <= b[0]:
+                if b[0] == a[0]:
+                    return float(b[column])
+                return a[column] + (b[column] - a[column]) * (t - a[0]) / (b[0] - a[0])
+        return float(s[-1][column])
+
+    def rate(self, t0: float, t1: float, column: int = 1) -> float | None:
+        a, b = self.count_at(t0, column), self.count_at(t1, column)
+        return None if a is None or b is None or t1 <= t0 else (b - a) / (t1 - t0)
+
+
 # --------------------------------------------------------------------------- producer + consumer
 
 
@@ -747,10 +821,14 @@ def _stop_after_drain(
 def run_pair(
     producer: Contender, side: ConsumerSide, w: Workload, broker: Broker, workdir: Path
 ) -> Figures:
-    """Producer and consumer on one subscription, started together.
+    """Producer and consumer on one subscription, with the workload's warm-up and duration.
 
-    Consume rate = messages received / (production start .. backlog seen empty), so a consumer
-    that falls behind shows it. End-to-end latency comes from the consumer.
+    Topic and subscription are created first and the consumer attached before the producer
+    starts. Produce msg/s is the producer's own figure (pulsar-perf: the broker's count, as in
+    ``run_perf_producer``); consume msg/s is the broker's count of messages dispatched to the
+    subscription over the producer's measured window: the consumer only gets more as it frees
+    receiver-queue permits, so that is its consumption rate. End-to-end latency is the
+    consumer's own report.
     """
     fig = Figures(
         w.name, producer.key, producer.label, producer.kind, producer.build, producer.threads
@@ -760,13 +838,12 @@ def run_pair(
     subscription = "bench-sub"
     create_topic_with_subscription(broker, fig.topic, subscription)
     timeout = w.duration_s + w.warmup_s + START_SLACK_S
-    # Consumer first (it attaches to the existing subscription), producer right after.
     c_report = workdir / f"{w.name}-{producer.key}.consumer.json"
     c_report.unlink(missing_ok=True)
     if side.kind == "pulsar-perf":
         c_cmd = perf_java_command(
             ["consume", "-u", broker.service_url, "-ss", subscription, "-st", "Exclusive",
-             "-sp", "Earliest", "-q", "1000", fig.topic],
+             "-q", "1000", fig.topic],
             broker,
         )  # fmt: skip
     else:
@@ -774,49 +851,53 @@ def run_pair(
     consumer = MonitoredProcess(
         c_cmd, timeout=timeout + DRAIN_TIMEOUT_S + 30, env=child_env(), cwd=workdir
     )
-    consumer.start()
-    if not wait_consumer_attached(broker, fig.topic, subscription, consumer, START_SLACK_S):
-        fig.notes.append("consumer not seen attached before the producer started")
-    p_report = workdir / f"{w.name}-{producer.key}.report.json"
-    p_report.unlink(missing_ok=True)
-    if producer.kind == "pulsar-perf":
-        p_cmd = perf_java_command(perf_produce_args(w, broker, fig.topic, warmup=False), broker)
-        pm = MonitoredProcess(p_cmd, timeout=timeout, env=child_env(), cwd=workdir)
-        pm.on_line = _interrupt_when_done(pm, re.compile(r"Disconnected|Closed Producer"))
-    else:
-        p_cmd = pulsarload_produce_command(producer, w, broker, fig.topic, p_report)
-        pm = MonitoredProcess(p_cmd, timeout=timeout, env=child_env(), cwd=workdir)
-    p_proc = pm.start().wait()
-    drained_at = _stop_after_drain(consumer, broker, fig.topic, subscription)
-    c_proc = consumer.wait()
+    with TopicCounter(broker, fig.topic, subscription) as counter:
+        consumer.start()
+        if not wait_consumer_attached(broker, fig.topic, subscription, consumer, START_SLACK_S):
+            fig.notes.append("consumer not seen attached before the producer started")
+        p_report = workdir / f"{w.name}-{producer.key}.report.json"
+        p_report.unlink(missing_ok=True)
+        if producer.kind == "pulsar-perf":
+            p_cmd = perf_java_command(perf_produce_args(w, broker, fig.topic), broker)
+            pm = MonitoredProcess(p_cmd, timeout=timeout, env=child_env(), cwd=workdir)
+            pm.on_line = _interrupt_when_done(pm, re.compile(r"Disconnected|Closed Producer"))
+        else:
+            p_cmd = pulsarload_produce_command(producer, w, broker, fig.topic, p_report)
+            pm = MonitoredProcess(p_cmd, timeout=timeout, env=child_env(), cwd=workdir)
+        p_proc = pm.start().wait()
+        _stop_after_drain(consumer, broker, fig.topic, subscription)
+        c_proc = consumer.wait()
     _finish(fig, p_proc)
-    # Producer figures.
-    start: float | None = None
+    window: tuple[float, float] | None = None
     if producer.kind == "pulsar-perf":
         fig.interpreter, fig.gil = "Java", "n/a (JVM)"
         created, done = p_proc.find(_PERF_CREATED), p_proc.find(_PERF_DONE)
-        total = p_proc.find(_PERF_THROUGHPUT)
-        if created and total:
-            start = created[0]
-            end = done[0] if done else p_proc.ended
-            fig.messages = int(total[1].group(1))
-            fig.window_s = end - start
-            fig.msg_rate = fig.messages / fig.window_s if fig.window_s > 0 else None
-            fig.mb_rate = fig.msg_rate * w.size / 1e6 if fig.msg_rate else None
-            cpu = p_proc.cpu_between(start, end)
-            if cpu is not None and fig.messages:
-                fig.cpu_s_per_m = cpu / fig.messages * 1e6
+        fig.raw["producer"] = _perf_summary_lines(p_proc)
+        if created and done:
+            window = (created[0] + w.warmup_s, done[0])
+            fig.msg_rate = counter.rate(*window)
+            if fig.msg_rate:
+                fig.messages = round(fig.msg_rate * (window[1] - window[0]))
+                fig.mb_rate = fig.msg_rate * w.size / 1e6
         lat = _perf_latency(p_proc)
         if lat:
             fig.p50_ms, fig.p99_ms, fig.p999_ms = lat
-        fig.raw["producer"] = _perf_summary_lines(p_proc)
     else:
         data = _load_report(p_report)
         if data is not None:
             _fill_from_report(fig, data, p_proc)
             window = _window(data)
-            start = window[0] if window else None
-    # Consumer figures.
+    if window is not None:
+        fig.window_s = window[1] - window[0]
+        fig.broker_msg_rate = counter.rate(*window)
+        fig.consume_rate = counter.rate(*window, column=2)
+        cpu = p_proc.cpu_between(*window)
+        if cpu is not None and fig.messages:
+            fig.cpu_s_per_m = cpu / fig.messages * 1e6
+            fig.cpu_cores = cpu / fig.window_s
+        ccpu = c_proc.cpu_between(*window)
+        if ccpu is not None and fig.consume_rate:
+            fig.consumer_cpu_s_per_m = ccpu / (fig.consume_rate * fig.window_s) * 1e6
     if side.kind == "pulsar-perf":
         total = c_proc.find(_PERF_THROUGHPUT)
         fig.received = int(total[1].group(1)) if total else 0
@@ -832,20 +913,17 @@ def run_pair(
             fig.received = int(cs.get("received", 0))
             fig.e2e_p50_ms, fig.e2e_p99_ms = cs.get("p50_ms"), cs.get("p99_ms")
             fig.e2e_p999_ms = cs.get("p999_ms")
-    if start is not None and fig.received and drained_at > start:
-        fig.consume_rate = fig.received / (drained_at - start)
-        cpu = c_proc.cpu_between(start, drained_at)
-        if cpu is not None:
-            fig.consumer_cpu_s_per_m = cpu / fig.received * 1e6
     fig.consumer_peak_rss_mb = c_proc.peak_rss_kib / 1024
+    fig.raw["sent_total"] = counter.series[-1][1] if counter.series else None
     fig.ok = fig.messages > 0 and fig.received > 0
     if not fig.ok:
         fig.error = (
             f"producer exit {p_proc.returncode} ({fig.messages} msgs; {p_proc.tail(2)}); "
             f"consumer exit {c_proc.returncode} ({fig.received} msgs; {c_proc.tail(2)})"
         )
-    if fig.received and fig.messages and fig.received < fig.messages:
-        fig.notes.append(f"consumer received {fig.received:,} of {fig.messages:,}")
+    sent = fig.raw["sent_total"]
+    if fig.received and sent and fig.received < sent:
+        fig.notes.append(f"consumer received {fig.received:,} of {sent:,} before it was stopped")
     return fig
 
 

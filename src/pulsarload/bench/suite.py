@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pulsarload.bench.contenders import (
+    DRAIN_TIMEOUT_S,
     Broker,
     ConsumerSide,
     Contender,
@@ -68,14 +69,12 @@ class Plan:
 FULL = Plan(
     name="full",
     workloads=(
-        Workload("1KiB-none", 1024, "none", duration_s=10, warmup_s=2),
-        Workload("1KiB-lz4", 1024, "lz4", duration_s=10, warmup_s=2),
-        Workload("100B-none", 100, "none", duration_s=10, warmup_s=2),
-        Workload("100B-lz4", 100, "lz4", duration_s=10, warmup_s=2),
+        Workload("1KiB-none", 1024, "none", duration_s=8, warmup_s=4),
+        Workload("1KiB-lz4", 1024, "lz4", duration_s=8, warmup_s=4),
+        Workload("100B-none", 100, "none", duration_s=8, warmup_s=4),
+        Workload("100B-lz4", 100, "lz4", duration_s=8, warmup_s=4),
     ),
-    pair_workloads=(
-        Workload("1KiB-none-e2e", 1024, "none", duration_s=10, warmup_s=0, consume=True),
-    ),
+    pair_workloads=(Workload("1KiB-e2e", 1024, "none", duration_s=8, warmup_s=4, consume=True),),
     threads=(1, 2, 4),
     gil_threads=(1, 2, 4),
     broker_warmup_s=10,
@@ -143,6 +142,16 @@ class BenchResult:
         d = asdict(self)
         d["runs"] = [r.to_dict() for r in self.runs]
         return {"schema": "pulsarload.bench", "schema_version": 1, **d}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BenchResult:
+        known = {f for f in cls.__dataclass_fields__}
+        fields = {k: v for k, v in data.items() if k in known}
+        fig_fields = set(Figures.__dataclass_fields__)
+        fields["runs"] = [
+            Figures(**{k: v for k, v in r.items() if k in fig_fields}) for r in data["runs"]
+        ]
+        return cls(**fields)
 
 
 # --------------------------------------------------------------------------- machine facts
@@ -577,9 +586,11 @@ def render_markdown(
         "128 KiB, 1 ms), at most 1000 pending messages per producer, random payloads.",
         "",
         "- **msg/s, MB/s, latency**: from each tool's own report over its measured window "
-        "(after its warm-up). pulsar-perf's aggregated msg/s counts its JVM start-up, so its msg/s "
-        "here is records sent over its production period (producers created to DONE, its "
-        "warm-up included, which slightly favours the others). MB = 10^6 payload bytes.",
+        "(after its warm-up). pulsar-perf 4.0.8's aggregated msg/s divides by the time since its "
+        "JVM started, so its msg/s here is the broker's count (below). MB = 10^6 payload bytes. "
+        "**broker msg/s**: the broker's own count of messages published to the topic "
+        "(admin `msgInCounter`, sampled every 0.5 s) over the same window: one measuring stick "
+        "for every tool.",
         "- **CPU s / M msgs**: the contender process's own CPU time (user+system, sampled from "
         "`/proc/PID/stat`) over its measured window, per million messages; the broker's share "
         "is excluded. **cores**: the same CPU per second of the window. **total CPU s**: the "
@@ -677,9 +688,10 @@ def _workload_sections(result: BenchResult) -> list[str]:
 
 def _producer_table(runs: list[Figures]) -> list[str]:
     out = [
-        "| contender | GIL | threads | msg/s | MB/s | p50 ms | p99 ms | p99.9 ms | CPU s / M msgs "
+        "| contender | GIL | threads | msg/s | broker msg/s | MB/s | p50 ms | p99 ms | p99.9 ms "
+        "| CPU s / M msgs "
         "| cores | total CPU s | peak RSS MiB | page faults / M msgs |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     order = lambda f: (f.kind != "native", f.build, f.kind, f.diagnostic, f.threads)  # noqa: E731
     for f in sorted(runs, key=order):
@@ -687,7 +699,8 @@ def _producer_table(runs: list[Figures]) -> list[str]:
             continue
         faults = f.minor_faults / f.messages * 1e6 if f.minor_faults and f.messages else None
         out.append(
-            f"| {f.label} | {f.gil} | {f.threads} | {_n(f.msg_rate)} | {_n(f.mb_rate, '.1f')} "
+            f"| {f.label} | {f.gil} | {f.threads} | {_n(f.msg_rate)} | {_n(f.broker_msg_rate)} "
+            f"| {_n(f.mb_rate, '.1f')} "
             f"| {_n(f.p50_ms, '.1f')} | {_n(f.p99_ms, '.1f')} | {_n(f.p999_ms, '.1f')} "
             f"| {_n(f.cpu_s_per_m, '.1f')} | {_n(f.cpu_cores, '.2f')} | {_n(f.cpu_total_s, '.1f')} "
             f"| {_n(f.peak_rss_mb)} | {_n(faults)} |"
@@ -699,24 +712,30 @@ def _producer_table(runs: list[Figures]) -> list[str]:
 def _pair_table(runs: list[Figures], consumer_note: str | None) -> list[str]:
     out = [
         "| producer | consumer | produce msg/s | consume msg/s | e2e p50 ms | e2e p99 ms "
-        "| e2e p99.9 ms | producer CPU s / M | consumer CPU s / M | consumer RSS MiB | received |",
+        "| e2e p99.9 ms | producer CPU s / M | consumer CPU s / M | consumer RSS MiB "
+        "| received / published |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for f in runs:
         if not f.has_numbers:
             continue
+        sent = f.raw.get("sent_total")
         out.append(
             f"| {f.label} | {f.consumer} | {_n(f.msg_rate)} | {_n(f.consume_rate)} "
             f"| {_n(f.e2e_p50_ms, '.1f')} | {_n(f.e2e_p99_ms, '.1f')} | {_n(f.e2e_p999_ms, '.1f')} "
             f"| {_n(f.cpu_s_per_m, '.1f')} | {_n(f.consumer_cpu_s_per_m, '.1f')} "
-            f"| {_n(f.consumer_peak_rss_mb)} | {f.received:,} of {f.messages:,} |"
+            f"| {_n(f.consumer_peak_rss_mb)} | {f.received:,} / {_n(sent)} |"
         )
     out += [
         "",
         "Topic and subscription are created first; the consumer starts and attaches, then the "
-        "producer runs (no warm-up). consume msg/s = messages received / (production start .. "
-        "backlog seen empty), so a consumer that falls behind shows it. End-to-end latency is "
-        "the consumer's (receive time minus publish time).",
+        "producer runs with the same warm-up and duration as above. consume msg/s is the "
+        "broker's count of messages dispatched to the subscription over the producer's measured "
+        "window (a consumer gets more only as it frees receiver-queue permits, so this is the "
+        "rate it consumed at). After the producer ends the consumer gets up to "
+        f"{DRAIN_TIMEOUT_S:g} s to drain; received / published shows whether it caught up. "
+        "End-to-end latency (publish to receive) is the consumer's own report over its whole "
+        "run: a consumer that falls behind shows it as seconds here.",
     ]
     if consumer_note:
         out.append(f"The native consumer was not usable in this run: {consumer_note}.")
@@ -762,3 +781,28 @@ def _micro_section(result: BenchResult) -> list[str]:
         out.append(f"| {title} | " + " | ".join(cells) + " |")
     out.append("")
     return out
+
+
+def render_file(json_path: Path, output: Path) -> None:
+    """Rewrite ``output`` from a results JSON (e.g. after editing bench/analysis.md)."""
+    result = BenchResult.from_dict(json.loads(json_path.read_text()))
+    analysis = _read_analysis(json_path.parent)
+    output.write_text(
+        render_markdown(result, json_path, analysis=analysis, output_dir=output.parent)
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Re-render docs/benchmarks.md from raw results.")
+    parser.add_argument("results", type=Path, help="bench/results/bench-*.json")
+    parser.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
+    args = parser.parse_args(argv)
+    render_file(args.results, args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -154,3 +154,19 @@ def test_plans_fit_their_time_budgets() -> None:
     """make bench must finish in 15 minutes, --quick in 3 (with room for a slow machine)."""
     assert suite.estimate_seconds(suite.FULL) < 13 * 60
     assert suite.estimate_seconds(suite.QUICK) < 2 * 60
+
+
+def test_results_round_trip_through_json(tmp_path: Path) -> None:
+    import json
+
+    r = bench_result()
+    r.goals = evaluate_goals(r)
+    path = tmp_path / "results" / "bench-x.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(r.to_dict()))
+    (tmp_path / "analysis.md").write_text("## What bounds it\n")
+    out = tmp_path / "benchmarks.md"
+    suite.render_file(path, out)
+    assert out.read_text() == render_markdown(
+        r, path, analysis="## What bounds it\n", output_dir=tmp_path
+    )
