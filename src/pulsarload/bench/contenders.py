@@ -525,6 +525,7 @@ def run_pulsarload_producer(c: Contender, w: Workload, broker: Broker, workdir: 
     cmd = pulsarload_produce_command(c, w, broker, fig.topic, report)
     with TopicCounter(broker, fig.topic) as counter:
         run_pulsarload_command(fig, cmd, report, w.duration_s + w.warmup_s + START_SLACK_S)
+    delete_topic(broker, fig.topic)
     window = fig.raw.get("window")
     if window:
         fig.broker_msg_rate = counter.rate(*window)
@@ -629,6 +630,7 @@ def run_perf_producer(c: Contender, w: Workload, broker: Broker, workdir: Path) 
     mp.on_line = _interrupt_when_done(mp, re.compile(r"Disconnected|Closed Producer"))
     with TopicCounter(broker, fig.topic) as counter:
         proc = mp.start().wait()
+    delete_topic(broker, fig.topic)
     _finish(fig, proc)
     created, done, total = (
         proc.find(_PERF_CREATED),
@@ -684,6 +686,13 @@ def create_topic_with_subscription(broker: Broker, topic: str, subscription: str
         r = http.put(f"{base}/subscription/{quote(subscription, safe='')}")
         if r.status_code not in (204, 409):
             raise RuntimeError(f"create subscription: HTTP {r.status_code} {r.text[:200]}")
+
+
+def delete_topic(broker: Broker, topic: str) -> None:
+    """Best effort: drop a finished run's topic so a long suite does not fill the bookie's disk
+    (each run writes hundreds of MB; the bookie reclaims a deleted ledger's space at its GC)."""
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.delete(f"{_admin_topic_url(broker.admin_url, topic)}?force=true", timeout=30.0)
 
 
 def _subscription_stats(broker: Broker, topic: str, subscription: str) -> dict[str, Any] | None:
@@ -867,6 +876,7 @@ def run_pair(
         p_proc = pm.start().wait()
         _stop_after_drain(consumer, broker, fig.topic, subscription)
         c_proc = consumer.wait()
+    delete_topic(broker, fig.topic)
     _finish(fig, p_proc)
     window: tuple[float, float] | None = None
     if producer.kind == "pulsar-perf":
