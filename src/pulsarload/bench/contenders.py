@@ -46,6 +46,9 @@ GIL_PYTHON_ENV = "PULSARLOAD_GIL_PYTHON"
 
 Echo = Callable[[str], None]
 
+#: The official client driven by a plain script (no pulsarload code in its loop).
+OFFICIAL_SCRIPT = Path(__file__).resolve().parents[3] / "bench" / "official_produce.py"
+
 
 # --------------------------------------------------------------------------- processes
 
@@ -367,6 +370,8 @@ class Contender:
     def label(self) -> str:
         if self.kind == "pulsar-perf":
             return "pulsar-perf 4.0.8 (Java)"
+        if self.kind == "official-direct":
+            return "official client (C++), direct script [3.13, GIL build] x1"
         build = "3.13t, GIL off" if self.build == "free-threaded" else "3.13, GIL build"
         tool = "pulsarload native" if self.kind == "native" else "official client (C++)"
         label = f"{tool} [{build}] x{self.threads}"
@@ -383,6 +388,8 @@ class Contender:
             except BrokerError as err:
                 return str(err)
             return None
+        if self.kind == "official-direct" and not OFFICIAL_SCRIPT.exists():
+            return f"{OFFICIAL_SCRIPT} not found (needs the source checkout)"
         if self.python is None or not self.python.exists():
             venv = ".venv" if self.build == "free-threaded" else ".venv-gil"
             return f"no {self.build} interpreter ({venv} missing; run `make setup`)"
@@ -450,6 +457,17 @@ def pulsarload_produce_command(
     c: Contender, w: Workload, broker: Broker, topic: str, report: Path
 ) -> list[str]:
     assert c.python is not None
+    if c.kind == "official-direct":
+        return [
+            str(c.python), str(OFFICIAL_SCRIPT), topic, "--service-url", broker.service_url,
+            "--size", str(w.size), "--compression", w.compression,
+            "--batch-max-messages", str(w.batch_max_messages),
+            "--batch-max-bytes", str(w.batch_max_bytes),
+            "--batch-delay-ms", str(max(1, round(w.batch_delay_ms))),
+            "--max-pending", str(w.max_pending),
+            "--duration", f"{w.duration_s:g}", "--warmup", f"{w.warmup_s:g}",
+            "--report", str(report),
+        ]  # fmt: skip
     cmd = [
         str(c.python), "-m", "pulsarload", "produce", topic, "--headless",
         "-u", broker.service_url, "--admin-url", broker.admin_url,

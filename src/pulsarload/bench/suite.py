@@ -391,6 +391,14 @@ def run_bench(
                     f = run_one(c, w, broker, workdir)
                     result.runs.append(f)
                     echo(f"[{n}/{total}] {w.name:10} {c.key:14} {_summary(f)}")
+                    if c.kind == "official" and not f.has_numbers:
+                        # The engine failed: measure the official client with a plain script
+                        # instead, so its goal still has a number (marked as such).
+                        direct = Contender("official-direct", "official-direct", "gil", 1, c.python)
+                        if direct.missing() is None:
+                            f = run_one(direct, w, broker, workdir)
+                            result.runs.append(f)
+                            echo(f"[{n}/{total}] {w.name:10} {direct.key:14} {_summary(f)}")
             if plan.pair_workloads:
                 ft = next((c for c in runnable if c.build == "free-threaded"), None)
                 problem = native_consumer_status(ft.python if ft else None, broker, workdir)
@@ -493,7 +501,9 @@ def evaluate_goals(result: BenchResult) -> list[dict[str, Any]]:
     for w in producer_workloads:
         native = _best(result.runs, w, kind="native", build="free-threaded")
         perf = _best(result.runs, w, kind="pulsar-perf")
-        official = _best(result.runs, w, kind="official")
+        official = _best(result.runs, w, kind="official") or _best(
+            result.runs, w, kind="official-direct"
+        )
         if native and perf:
             goals.append(_goal(
                 "native msg/s >= pulsar-perf msg/s", w, native.msg_rate / perf.msg_rate, 1.0,
@@ -507,9 +517,11 @@ def evaluate_goals(result: BenchResult) -> list[dict[str, Any]]:
                     "met": None, "detail": f"not measured: {name} produced no numbers ({why})",
                 })  # fmt: skip
         if native and official:
+            via = " (official client via the direct script)" if official.kind != "official" else ""
             goals.append(_goal(
                 "native msg/s >= 3 x official client", w, native.msg_rate / official.msg_rate,
-                3.0, f"{native.contender} {native.msg_rate:,.0f} vs {official.msg_rate:,.0f}",
+                3.0,
+                f"{native.contender} {native.msg_rate:,.0f} vs {official.msg_rate:,.0f}{via}",
             ))  # fmt: skip
         if native and perf and native.cpu_s_per_m and perf.cpu_s_per_m:
             goals.append(_goal(

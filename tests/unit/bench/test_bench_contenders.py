@@ -174,3 +174,12 @@ def test_missing_interpreter_is_named() -> None:
 def test_admin_topic_url_quotes_the_local_name() -> None:
     url = ct._admin_topic_url("http://h:8080/", "persistent://public/default/a b")
     assert url == "http://h:8080/admin/v2/persistent/public/default/a%20b"
+
+
+def test_official_direct_runs_the_plain_script() -> None:
+    c = Contender("official-direct", "official-direct", "gil", 1, Path("/gil/python"))
+    w = Workload("w", 100, "lz4", duration_s=7, warmup_s=3)
+    cmd = ct.pulsarload_produce_command(c, w, BROKER, "t", Path("r.json"))
+    assert cmd[:3] == ["/gil/python", str(ct.OFFICIAL_SCRIPT), "t"]
+    assert ct.OFFICIAL_SCRIPT.exists()
+    assert "--compression" in cmd and "lz4" in cmd and cmd[-2:] == ["--report", "r.json"]
