@@ -278,7 +278,7 @@ class ConsumerWorker(Worker):
         super().__init__(index, engine, slot, name)
         self.settings = settings
         self.budget = budget
-        self.seek_target: str | None = None
+        self.seek_target: str | None = settings.seek  # --seek: applied once subscribed
         self.tracker = SequenceTracker() if settings.verify else None
         self._rng = random.Random()
         self._delayed: deque[tuple[float, ReceivedMessage]] = deque()
