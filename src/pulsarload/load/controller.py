@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -106,6 +107,32 @@ def summary_figures(
     }
 
 
+def check_paths(settings: ProduceSettings | ConsumeSettings) -> None:
+    """Refuse outputs that cannot be written and inputs that cannot be read before any work,
+    with one line (else a run could end in a traceback, or its report be lost at the end)."""
+    outputs = (
+        ("--report", settings.report, False),
+        ("--histogram-log", settings.histogram_log, False),
+        ("--export-dir", settings.export_dir, True),
+    )
+    for flag, value, is_dir in outputs:
+        if not value:
+            continue
+        path = Path(value)
+        folder = path if is_dir else path.parent
+        if not is_dir and path.is_dir():
+            raise ConfigError(f"{flag} {value} is a directory; give a file name")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(f"{flag} {value}: cannot create {folder} ({err.strerror or err})") from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ConfigError(f"{flag} {value}: {folder} is not writable")
+    against = getattr(settings, "verify_against", None)
+    if against and not (os.path.isfile(against) and os.access(against, os.R_OK)):
+        raise ConfigError(f"--verify-against {against}: no such readable file")
+
+
 @dataclass(frozen=True, slots=True)
 class RunResult:
     role: str
@@ -155,6 +182,7 @@ class LoadController:
 
     def start(self) -> None:
         s = self.settings
+        check_paths(s)
         if self.engine is None:
             self.engine = create_engine(s.engine, s)
         self.pool = WorkerPool(self.role, self.engine, s, self.sampler)
