@@ -125,7 +125,9 @@ def check_paths(settings: ProduceSettings | ConsumeSettings) -> None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise ConfigError(f"{flag} {value}: cannot create {folder} ({err.strerror or err})") from None
+            raise ConfigError(
+                f"{flag} {value}: cannot create {folder} ({err.strerror or err})"
+            ) from None
         if not os.access(folder, os.W_OK | os.X_OK):
             raise ConfigError(f"{flag} {value}: {folder} is not writable")
     against = getattr(settings, "verify_against", None)
