@@ -289,11 +289,13 @@ class Connection:
         try:
             ctx = ssl.create_default_context(cafile=cfg.tls_trust_certs_file_path)
         except (OSError, ssl.SSLError) as err:
-            raise ConnectError(
+            failure = ConnectError(
                 f"TLS with {address}: cannot load tls_trust_certs_file_path "
                 f"{cfg.tls_trust_certs_file_path!r}: {err}",
                 str(address),
-            ) from None
+            )
+            failure.retriable = False  # a missing or broken CA file stays so on a retry
+            raise failure from None
         if cfg.tls_allow_insecure_connection:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
