@@ -24,6 +24,8 @@ from pulsarload.errors import ConfigError
 VERIFY_HEADER = struct.Struct(">4sQQ")
 VERIFY_MAGIC = b"PLv1"
 POOL_SIZE = 1024  # distinct payloads per worker for random content
+#: ... but never more than this many bytes of them (1024 payloads of 6 MB would be 6 GB).
+POOL_BYTES = 64 * 1024 * 1024
 PAYLOAD_KINDS = ("random", "sequential", "pattern", "compressible", "file")
 KEY_MODES = ("none", "sequential", "random", "set")
 SIZE_DISTRIBUTIONS = ("fixed", "uniform", "normal")
@@ -105,8 +107,10 @@ class PayloadGenerator:
             return _read_file_payloads(s.file or "", s.file_delimiter)
         if s.kind == "sequential":
             return []  # built per message: content depends on the sequence number
+        largest = max(s.size, s.size_max if s.size_distribution == "uniform" else 0, 1)
+        distinct = max(1, min(POOL_SIZE, POOL_BYTES // largest))
         sizes = _sizes(
-            s, self._rng, POOL_SIZE if s.size_distribution != "fixed" or s.kind == "random" else 1
+            s, self._rng, distinct if s.size_distribution != "fixed" or s.kind == "random" else 1
         )
         if s.kind == "random":
             blob = os.urandom(max(sizes) + POOL_SIZE) if sizes else b""
