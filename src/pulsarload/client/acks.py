@@ -110,45 +110,57 @@ class AckGroupingTracker:
         mid: MessageId,
         batch: BatchInfo | None = None,
         chunk_ids: Iterable[MessageId] | None = None,
-    ) -> None:
-        """Acknowledge one message (a batch index, a whole entry, or every chunk of one)."""
-        entries: list[tuple[int, int, int]]
-        partial: tuple[tuple[int, int, int], BatchInfo] | None = None
+    ) -> bool:
+        """Acknowledge one message (a batch index, a whole entry, or every chunk of one).
+
+        Returns True when this ack armed a new flush deadline (`deadline`), so the caller
+        can make sure the housekeeping thread wakes for it.
+        """
+        partial: BatchInfo | None = None
+        key = (mid[0], mid[1], mid[2])
         if chunk_ids is not None:
             entries = [(c[0], c[1], c[2]) for c in chunk_ids]
         elif batch is not None and mid[3] >= 0:
-            key = (mid[0], mid[1], mid[2])
+            bit = 1 << mid[3]
             with self._lock:
-                done = batch.ack(mid[3])
-            if done:
-                entries = [key]
-            elif self.batch_index_ack:
+                acked = batch.acked | bit
+                batch.acked = acked
+            if acked != batch.full:
+                if not self.batch_index_ack:
+                    return False  # the entry is acked once its last message is
                 entries = []
-                partial = (key, batch)
+                partial = batch
             else:
-                return  # the entry is acked once its last message is
+                entries = [key]
         else:
-            entries = [(mid[0], mid[1], mid[2])]
-        if self.immediate:
+            entries = [key]
+        if self.group_time <= 0:
             if partial is not None:
-                key, info = partial
-                self._send_now([_id_data(key, ack_set_of(~info.acked & info.full, info.size))])
-            elif entries:
+                unacked = ~partial.acked & partial.full
+                self._send_now([_id_data(key, ack_set_of(unacked, partial.size))])
+            else:
                 self._send_now([_id_data(e) for e in entries])
-            return
-        flush = False
+            return False
+        armed = False
         with self._lock:
             if partial is not None:
-                self._partial[partial[0]] = partial[1]
+                self._partial[key] = partial
             for e in entries:
                 self._entries.add(e)
-                self._partial.pop(e, None)
-            if len(self._entries) + len(self._partial) >= self.max_size:
-                flush = True
-            elif self._deadline == math.inf:
+                if self._partial:
+                    self._partial.pop(e, None)
+            flush = len(self._entries) + len(self._partial) >= self.max_size
+            if not flush and self._deadline == math.inf:
                 self._deadline = self._clock() + self.group_time
+                armed = True
         if flush:
             self.flush()
+        return armed
+
+    @property
+    def deadline(self) -> float:
+        """When the pending group is flushed (inf: nothing pending)."""
+        return self._deadline
 
     def add_cumulative(self, mid: MessageId, batch: BatchInfo | None = None) -> None:
         """Acknowledge every message up to and including `mid`."""

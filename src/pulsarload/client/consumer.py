@@ -495,11 +495,12 @@ class Consumer(_Receiving):
         self._chunks.clear()
         if not self._conf.durable:
             seek = self._seek_target
+            self._seek_target = None
             if isinstance(seek, MessageId):
                 self._start_id, self._start_inclusive = seek, True
-                self._seek_target = None
-            elif self._last_dequeued is not None:
+            elif seek is None and self._last_dequeued is not None:
                 self._start_id, self._start_inclusive = self._last_dequeued, False
+            # After a seek by time the broker keeps the subscription at its new position.
 
     def _send_close(self, conn: Connection) -> None:
         with contextlib.suppress(PulsarError):
@@ -647,6 +648,7 @@ class Consumer(_Receiving):
                     first = si if self._start_inclusive else si + 1
                 skip |= (1 << min(first, num)) - 1
             info = BatchInfo(num, skip)
+            new_tuple = tuple.__new__  # MessageId(...) without its Python-level __new__
             msgs = []
             append = msgs.append
             for i, (smd, body) in enumerate(parts):
@@ -655,7 +657,7 @@ class Consumer(_Receiving):
                 if smd.compacted_out:
                     info.acked |= 1 << i
                     continue
-                mid = MessageId(ledger, entry, part, i, num)
+                mid = new_tuple(MessageId, (ledger, entry, part, i, num))
                 append(Message(body, md, smd, mid, rc, topic, self, info, gen))
             skipped = num - len(msgs)
             if skipped:
@@ -747,7 +749,7 @@ class Consumer(_Receiving):
         )
 
     def _wake_for_acks(self) -> None:
-        deadline = self._acks._deadline
+        deadline = self._acks.deadline
         if deadline != math.inf:
             self._housekeeping.wake_by(deadline)
 
@@ -767,8 +769,9 @@ class Consumer(_Receiving):
 
     def acknowledge(self, message: Message | MessageId) -> None:
         """Acknowledge one message (grouped per the ack grouping settings)."""
-        self._check_open()
-        if isinstance(message, Message):
+        if self._state == _CLOSED:
+            self._check_open()
+        if type(message) is Message:
             mid, batch, chunks = message._id, message._batch, message._chunk_ids
         elif isinstance(message, MessageId):
             mid, batch, chunks = message, self._batch_for_id(message), None
@@ -776,15 +779,16 @@ class Consumer(_Receiving):
             raise InvalidConfiguration(
                 f"acknowledge: expected a Message or MessageId, got {message!r}"
             )
-        self._acks.add_individual(mid, batch, chunks)
-        if batch is not None and batch.acked == batch.full and self._id_batches:
+        acks = self._acks
+        if acks.add_individual(mid, batch, chunks):
+            self._housekeeping.wake_by(acks.deadline)
+        if self._id_batches and batch is not None and batch.acked == batch.full:
             self._id_batches.pop((mid[0], mid[1], mid[2]), None)
         if self._unacked is not None:
             self._unacked.remove(mid)
         if self._dlq_candidates:
             with self._dlq_lock:
                 self._dlq_candidates.pop(mid.entry, None)
-        self._wake_for_acks()
 
     def acknowledge_cumulative(self, message: Message | MessageId) -> None:
         """Acknowledge every message up to and including this one (not on Shared/Key_Shared)."""
