@@ -181,7 +181,7 @@ class Histogram:
         "bucket_count",
         "counts_len",
         "_counts",
-        "clamped",
+        "_clamped",
         "record",
         "start_time",
         "end_time",
@@ -219,7 +219,7 @@ class Histogram:
         self.bucket_count = buckets
         self.counts_len = (buckets + 1) << h
         self._counts: list[int] = [0] * self.counts_len
-        self.clamped = 0
+        self._clamped = [0]
         self.start_time = 0.0
         self.end_time = 0.0
         self.tag: str | None = None
@@ -238,8 +238,19 @@ class Histogram:
         u = self.unit_magnitude
         mask = (self.sub_bucket_count - 1) << u
         s_plus_u = h + 1 + u
-        slow = self._record_slow
         bit_length = int.bit_length
+        highest = self.highest
+        clamped = self._clamped
+
+        # No reference back to the histogram: a histogram <-> closure cycle would leave every
+        # discarded histogram to the (stop-the-world on free-threaded builds) cycle collector.
+        def slow(value: Any, count: int) -> None:
+            v = int(value)
+            if v < 0 or v > highest:
+                clamped[0] += count
+                v = 0 if v < 0 else highest
+            b = bit_length(v | mask) - s_plus_u
+            counts[(b << h) + (v >> (b + u))] += count
 
         if u == 0 and h > 0:
 
@@ -273,12 +284,10 @@ class Histogram:
 
         return record
 
-    def _record_slow(self, value: Any, count: int) -> None:
-        v = int(value)
-        if v < 0 or v > self.highest:
-            self.clamped += count
-            v = 0 if v < 0 else self.highest
-        self._counts[self.index_of(v)] += count
+    @property
+    def clamped(self) -> int:
+        """Values recorded outside [0, highest] (and counted at the nearest end)."""
+        return self._clamped[0]
 
     def record_many(self, values: Iterable[int]) -> None:
         """Record each value once (a convenience for tests and batch imports)."""
@@ -401,7 +410,7 @@ class Histogram:
         else:
             for i, c in zip(sp.nz, sp.cs, strict=True):
                 self.record(other.value_from_index(i), c)
-        self.clamped += other.clamped
+        self._clamped[0] += other.clamped
         return self
 
     def __iadd__(self, other: Histogram) -> Histogram:
@@ -417,14 +426,14 @@ class Histogram:
             counts[:] = _zero_list(len(counts))
         elif sparse.hi > sparse.lo:
             counts[sparse.lo : sparse.hi] = _zero_list(len(counts))[sparse.lo : sparse.hi]
-        self.clamped = 0
+        self._clamped[0] = 0
         self.start_time = self.end_time = 0.0
 
     def copy(self) -> Histogram:
         """Independent histogram with the same layout and counts."""
         h = Histogram(self.lowest, self.highest, self.digits)
         h._counts[:] = self._counts
-        h.clamped = self.clamped
+        h._clamped[0] = self.clamped
         h.start_time, h.end_time, h.tag = self.start_time, self.end_time, self.tag
         return h
 

@@ -216,3 +216,22 @@ def test_eight_threads_record_concurrently_while_sampler_swaps_every_ms() -> Non
 
 def test_histogram_kinds_are_the_documented_ones() -> None:
     assert LATENCY_FIELDS == ("publish_latency", "send_delay", "e2e_latency", "processing_latency")
+
+
+def test_discarded_recorders_are_freed_without_the_cycle_collector() -> None:
+    # The sampler drops recorders and histograms every tick; on a free-threaded build the cycle
+    # collector stops every thread, so these must die by reference counting alone.
+    import gc
+    import weakref
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        r = Recorder()
+        r.record_ack(10**12)  # exercise the slow path's closure too
+        refs = [weakref.ref(r), weakref.ref(r.record_ack), weakref.ref(r.publish_latency.record)]
+        del r
+        assert all(ref() is None for ref in refs)
+    finally:
+        if was_enabled:
+            gc.enable()
