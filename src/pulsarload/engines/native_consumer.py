@@ -71,7 +71,8 @@ class NativeConsumer:
 
     def seek(self, target: str) -> None:
         """`earliest`, `latest`, `LEDGER:ENTRY[:PARTITION]`, or ms since the epoch."""
-        self._consumer.seek(parse_seek_target(target))
+        parsed = parse_seek_target(target)  # a bad target fails before any network call
+        self._consumer.seek(parsed)
 
     def queue_fill(self) -> int:
         return self._consumer.num_messages_in_queue()

@@ -424,3 +424,17 @@ def test_subscribe_rejects_bad_input_before_any_network() -> None:
             client.subscribe("t", "s", schema=object())
     finally:
         client.close()
+
+
+def test_engine_rejects_a_bad_regex_before_any_network() -> None:
+    from pulsarload.config import ConsumeSettings
+    from pulsarload.engines.native_consumer import NativeConsumer, create_native_consumer
+    from pulsarload.errors import ConfigError
+
+    client = Client("pulsar://127.0.0.1:1", connection_timeout_ms=200)
+    settings = ConsumeSettings(service_url="pulsar://127.0.0.1:1", pattern="orders-[0-9")
+    with pytest.raises(ConfigError, match="pattern: bad regex"):
+        create_native_consumer(client, settings, None, None)
+    engine = NativeConsumer(client, consumer=None)
+    with pytest.raises(ConfigError, match="^seek"):
+        engine.seek("half past nine")
