@@ -1,0 +1,165 @@
+"""Backpressure and memory, in short bounded runs (scripts/soak.py is the 30-minute version).
+
+A producer far faster than its consumer, and a consumer that stops acknowledging: the
+producer's pending queue stays within `--max-pending` (blocking, or failing with `queue_full`
+as configured), the consumer's receiver queue within `--receiver-queue-size`, and the
+process's memory stays flat once warmed up.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+import pytest
+from faultproxy import LoadPair, wait_for
+
+from pulsarload.config import ProduceSettings, resolve_settings
+from pulsarload.load.controller import LoadController
+
+pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
+
+MB = 1024 * 1024
+
+
+@dataclass
+class Samples:
+    """What a sampler thread saw every 0.25 s: RSS, producer pending, consumer queue fill."""
+
+    rss: list[int] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)
+    queued: list[int] = field(default_factory=list)
+
+    def rss_growth_mb(self) -> float:
+        """Median RSS of the last third minus that of the first third (after warm-up)."""
+        third = max(1, len(self.rss) // 3)
+        return (statistics.median(self.rss[-third:]) - statistics.median(self.rss[:third])) / MB
+
+
+def sample_while(pair: LoadPair, seconds: float, warmup: float = 3.0) -> Samples:
+    process = psutil.Process()
+    samples = Samples()
+    stop = threading.Event()
+
+    def run() -> None:
+        started = time.monotonic()
+        while not stop.wait(0.25):
+            p, c = pair.producer.sampler.latest, pair.consumer.sampler.latest
+            if p is not None:
+                samples.pending.append(max((w.pending_sends for w in p.workers), default=0))
+            if c is not None:
+                samples.queued.append(max((w.receiver_queue for w in c.workers), default=0))
+            if time.monotonic() - started >= warmup:
+                samples.rss.append(process.memory_info().rss)
+
+    thread = threading.Thread(target=run, name="test-sampler", daemon=True)
+    thread.start()
+    time.sleep(warmup + seconds)
+    stop.set()
+    thread.join(5)
+    return samples
+
+
+#: Entries the broker reads per dispatch (dispatcherMaxReadBatchSize). Permits count messages,
+#: but until the broker has learnt the average batch size it reads up to this many entries
+#: for the permits it has (preciseDispatcherFlowControl is off by default): a receiver queue
+#: can overshoot its size by up to that many batches, then drains; it never follows the backlog.
+BROKER_READ_BATCH = 100
+
+
+def check_receiver_queue(samples: Samples, receiver_queue_size: int, batch: int) -> None:
+    print(f"receiver queue: max {max(samples.queued)}, last {samples.queued[-5:]}; "
+          f"RSS growth {samples.rss_growth_mb():.1f} MB")  # fmt: skip
+    # A client that ignored flow control would pull the whole backlog (tens of thousands).
+    assert max(samples.queued) <= receiver_queue_size + BROKER_READ_BATCH * batch
+
+
+def test_a_producer_far_faster_than_its_consumer_stays_bounded(
+    broker: Any, make_topic: Callable[[str], str]
+) -> None:
+    pair = LoadPair(
+        broker.service_url,
+        broker.admin_url,
+        make_topic("backpressure"),
+        producer={
+            "rate": 0.0,
+            "max_pending": 500,
+            "block_if_queue_full": True,
+            "size": 512,
+            "batch_max_messages": 100,
+        },
+        consumer={"processing_ms": 5.0, "receiver_queue_size": 100},  # ~200 msg/s at most
+    )
+    try:
+        pair.start()
+        samples = sample_while(pair, seconds=10)
+    finally:
+        pair.abort()
+    produced = pair.producer.sampler.latest
+    consumed = pair.consumer.sampler.latest
+    assert produced is not None and consumed is not None
+    # The producer really was far ahead of the consumer.
+    assert produced.total.acked > 5 * consumed.total.received, (
+        produced.total.acked,
+        consumed.total.received,
+    )
+    assert produced.total.failed == 0  # blocking, not failing
+    assert max(samples.pending) <= 500, max(samples.pending)
+    check_receiver_queue(samples, receiver_queue_size=100, batch=100)
+    assert samples.rss_growth_mb() < 40, samples.rss_growth_mb()
+
+
+def test_a_consumer_that_stops_acking_stays_bounded(
+    broker: Any, make_topic: Callable[[str], str]
+) -> None:
+    pair = LoadPair(
+        broker.service_url,
+        broker.admin_url,
+        make_topic("no-acks"),
+        producer={"rate": 5000.0, "size": 256, "batch_max_messages": 100},
+        consumer={"ack": "none", "receiver_queue_size": 200},
+    )
+    try:
+        pair.start()
+        samples = sample_while(pair, seconds=10)
+        consumed = pair.consumer.sampler.latest
+    finally:
+        pair.abort()
+    assert consumed is not None and consumed.total.received > 1000
+    assert consumed.total.consumer_acked == 0
+    check_receiver_queue(samples, receiver_queue_size=200, batch=100)
+    assert samples.rss_growth_mb() < 40, samples.rss_growth_mb()
+
+
+def test_a_full_pending_queue_fails_sends_when_not_blocking(
+    broker: Any, make_topic: Callable[[str], str]
+) -> None:
+    settings = resolve_settings(
+        ProduceSettings,
+        {"topic": make_topic("queue-full"), "service_url": broker.service_url,
+         "admin_url": broker.admin_url, "rate": 0.0, "max_pending": 50,
+         "block_if_queue_full": False, "batch_max_messages": 200, "batch_delay_ms": 20.0},
+        environ={},
+    )  # fmt: skip
+    controller = LoadController("producer", settings)
+    controller.start()
+    try:
+        wait_for(
+            lambda: bool(
+                controller.sampler.latest
+                and controller.sampler.latest.total.errors.get("queue_full")
+            ),
+            30,
+            "a queue_full failure",
+        )
+        pending = [w.pending_sends for w in controller.sampler.latest.workers]  # type: ignore[union-attr]
+    finally:
+        result = controller.stop()
+    assert result.final.total.errors["queue_full"] > 0
+    assert result.figures["acked"] > 0  # the queue drains and takes new sends
+    assert max(pending) <= 50 + 200, pending  # a claimed batch may be counted before it fails
