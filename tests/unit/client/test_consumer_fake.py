@@ -132,7 +132,7 @@ def test_corrupt_frame_is_acked_with_a_validation_error_and_skipped(
 
 
 def test_grouped_acks_go_out_as_one_command(client: Client, script: ConsumerScript):
-    c = subscribe(client, ack_grouping_time_ms=50)
+    c = subscribe(client, ack_grouping_time_ms=300)
     wait(lambda: script.permits() == [10])
     for e in range(6):
         script.push(e, f"m{e}".encode())
