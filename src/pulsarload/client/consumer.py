@@ -384,8 +384,8 @@ class Consumer(_Receiving):
         self._start_id: MessageId | None = None if conf.durable else conf.start_message_id
         self._start_inclusive = conf.start_message_id_inclusive
         self._seek_target: MessageId | int | None = None
-        # Clear while a SEEK is outstanding: the broker closes the consumer before it answers,
-        # and a re-subscription that arrives before the reset is done gets no messages.
+        # Clear while a SEEK is outstanding: the broker closes the consumer before it answers;
+        # re-subscribing waits for that answer so it never races the cursor reset.
         self._seek_done = threading.Event()
         self._seek_done.set()
         self._last_dequeued: MessageId | None = None
