@@ -171,10 +171,8 @@ class OfficialEngine:
             "single": p.PartitionsRoutingMode.UseSinglePartition,
             "key_hash": p.PartitionsRoutingMode.RoundRobinDistribution,
         }[settings.routing]
-        hashing = {
-            "java_string": p.HashingScheme.JavaStringHash,
-            "murmur3_32": p.HashingScheme.Murmur3_32Hash,
-        }[settings.hashing]
+        # The official Python client has no hashing-scheme option (its C++ default applies),
+        # so `--hashing` only changes the native engine.
         producer = self._client.create_producer(
             settings.topic,
             producer_name=name,
@@ -187,7 +185,6 @@ class OfficialEngine:
             batching_max_allowed_size_in_bytes=settings.batch_max_bytes,
             batching_max_publish_delay_ms=max(1, int(settings.batch_delay_ms)),
             message_routing_mode=routing,
-            hashing_scheme=hashing,
         )
         return OfficialProducer(producer)
 
