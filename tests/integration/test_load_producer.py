@@ -173,3 +173,22 @@ def test_unreachable_broker_is_one_line(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr + result.stdout
     assert "127.0.0.1:1" in result.stdout + result.stderr
+
+
+def test_backpressure_scenario_reports_backlog_growth(broker, topic: str) -> None:
+    from pulsarload.client import Client
+    from pulsarload.client.admin import AdminClient
+
+    with Client(broker.service_url) as client:  # a subscription that never consumes
+        client.subscribe(topic, "idle").close()
+    settings = settings_for(
+        broker, topic, scenario="backpressure", rate=1000.0, batching=False, duration_s=5.0
+    )
+    controller = LoadController("producer", settings)
+    run_for(controller, 8)
+    result = controller.stop()
+    growth = next(n for n in result.notes if n.startswith("backlog grew"))
+    per_second = float(growth.split()[2].rstrip("/s").replace(",", ""))
+    assert 600 < per_second < 1400, growth  # unbatched: one entry per message at ~1000 msg/s
+    with AdminClient(broker.admin_url) as admin:
+        assert {b.subscription for b in admin.backlog(topic)} == {"idle"}

@@ -22,8 +22,9 @@ from pulsarload.config import ConsumeSettings, ProduceSettings, validate_setting
 from pulsarload.engines.base import Engine, create_engine
 from pulsarload.errors import ConfigError
 from pulsarload.load import commands as cmd
+from pulsarload.load.backlog import BacklogMonitor
 from pulsarload.load.pool import WorkerPool
-from pulsarload.load.scenarios import Scenario, make_scenario
+from pulsarload.load.scenarios import MaxRateSearch, Scenario, make_scenario
 from pulsarload.load.thresholds import Threshold, evaluate, parse_threshold
 from pulsarload.load.verify import VerifyReport
 from pulsarload.metrics.export import (
@@ -144,6 +145,7 @@ class RunResult:
     verify: VerifyReport | None = None
     failures: list[str] = field(default_factory=list)
     report_path: Path | None = None
+    notes: list[str] = field(default_factory=list)  # scenario results, backlog growth
 
     @property
     def passed(self) -> bool:
@@ -179,6 +181,7 @@ class LoadController:
         self._csv: CsvSeriesWriter | None = None
         self._last_export = 0.0
         self.events: list[str] = []  # human-readable log of what changed (for the UI / report)
+        self.backlog: BacklogMonitor | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -191,6 +194,10 @@ class LoadController:
         if isinstance(s, ProduceSettings):
             self.scenario = make_scenario(s)
             self.pool.set_rate(self.scenario.rate_at(0.0) if self.scenario else s.rate)
+        if isinstance(s, ProduceSettings) and s.scenario == "backpressure":
+            self.backlog = BacklogMonitor(s.admin_url, s.topic, token=s.auth_token)
+            self.backlog.start()
+            self._closers.append(self.backlog.stop)
         self.sampler.subscribe(self.window.add)
         self._start_exports()
         self.sampler.start()
@@ -275,12 +282,48 @@ class LoadController:
         if self.engine is not None:
             with contextlib.suppress(Exception):
                 self.engine.close()
+        notes, extra = self._scenario_results()
         report_path = None
         if self.settings.report:
-            report_path = write_report(
-                self.settings.report, final, self.report_meta(figures, results, verify, failures)
-            )
-        return RunResult(self.role, final, figures, results, verify, failures, report_path)
+            meta = self.report_meta(figures, results, verify, failures)
+            meta.update(extra)
+            report_path = write_report(self.settings.report, final, meta)
+        return RunResult(self.role, final, figures, results, verify, failures, report_path, notes)
+
+    def _scenario_results(self) -> tuple[list[str], dict[str, Any]]:
+        """What the max-rate search found and how the backlog grew, as lines and report data."""
+        notes: list[str] = []
+        extra: dict[str, Any] = {}
+        if isinstance(self.scenario, MaxRateSearch):
+            found = self.scenario.result
+            extra["max_rate"] = {
+                "highest_sustainable_msg_s": found.highest_sustainable,
+                "steps": [dataclasses.asdict(step) for step in found.steps],
+            }
+            for step in found.steps:
+                notes.append(
+                    f"max-rate step {step.rate:,.0f} msg/s: achieved {step.achieved:,.0f}, "
+                    f"p99 {step.p99_ms:.1f} ms, errors {step.error_rate:.2%} "
+                    f"-> {'sustainable' if step.ok else 'NOT sustainable'}"
+                )
+            notes.append(f"highest sustainable rate: {found.highest_sustainable:,.0f} msg/s")
+        if self.backlog is not None:
+            growth = self.backlog.growth_per_second()
+            last = self.backlog.samples[-1].total if self.backlog.samples else None
+            extra["backlog"] = {
+                "growth_msg_s": growth,
+                "last_total": last,
+                "samples": [dataclasses.asdict(b) for b in self.backlog.samples],
+                "error": self.backlog.error,
+            }
+            if growth is None:
+                notes.append(f"backlog: not measured ({self.backlog.error or 'too few samples'})")
+            else:
+                notes.append(
+                    f"backlog grew {growth:,.0f}/s (last total {last:,}; the broker's msgBacklog, "
+                    "which counts a batch as one entry)"
+                )
+        return notes, extra
 
     def _expected_counts(self) -> dict[int, int] | None:
         """Per-producer counts from a producer's report (`--verify-against`), if given."""

@@ -118,6 +118,7 @@ def summary_lines(result: RunResult) -> list[str]:
         )
     for t, ok, value in result.thresholds:
         lines.append(f"threshold {t}: {'pass' if ok else 'FAIL'} (observed {value:g})")
+    lines.extend(result.notes)
     for failure in result.failures:
         lines.append(f"worker failure: {failure}")
     if result.report_path:

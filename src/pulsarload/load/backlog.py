@@ -1,0 +1,81 @@
+"""Backlog of a topic's subscriptions over time, from the broker's admin REST API.
+
+The backpressure scenario runs producers above what the consumers take; this monitor polls the
+topic stats once a second on its own thread (every request has a timeout) and reports how fast
+the backlog grows. When the admin API cannot be reached it says so instead of inventing zeros.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from pulsarload.client.admin import AdminClient, AdminError
+
+POLL_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class BacklogSample:
+    elapsed: float
+    total: int
+    by_subscription: dict[str, int]
+
+
+class BacklogMonitor:
+    def __init__(
+        self,
+        admin_url: str,
+        topic: str,
+        *,
+        token: str | None = None,
+        interval: float = POLL_INTERVAL_S,
+    ) -> None:
+        self.topic = topic
+        self.interval = interval
+        self._admin = AdminClient(admin_url, token=token, timeout_s=min(5.0, interval * 5))
+        self.samples: list[BacklogSample] = []
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._start = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="backlog-monitor", daemon=True)
+
+    def start(self) -> None:
+        self._start = time.monotonic()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._admin.close()
+
+    def poll_once(self) -> None:
+        try:
+            rows = self._admin.backlog(self.topic)
+        except AdminError as err:
+            self.error = str(err)
+            return
+        self.error = None
+        subs: dict[str, int] = {}
+        for row in rows:
+            subs[row.subscription] = subs.get(row.subscription, 0) + row.backlog
+        self.samples.append(BacklogSample(time.monotonic() - self._start, sum(subs.values()), subs))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.poll_once()
+            self._stop.wait(self.interval)
+
+    def growth_per_second(self) -> float | None:
+        """Least-squares slope of the total backlog (msg/s); None with fewer than two samples."""
+        pts = self.samples
+        if len(pts) < 2:
+            return None
+        n = len(pts)
+        mean_t = sum(p.elapsed for p in pts) / n
+        mean_b = sum(p.total for p in pts) / n
+        var = sum((p.elapsed - mean_t) ** 2 for p in pts)
+        if not var:
+            return None
+        return sum((p.elapsed - mean_t) * (p.total - mean_b) for p in pts) / var
