@@ -87,6 +87,16 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
+#: Result names both clients share, mapped to the categories the metrics count.
+_RESULT_CATEGORIES = {"Timeout": "timeout", "ProducerQueueIsFull": "queue_full"}
+
+
+def result_category(result_name: str) -> str | None:
+    """The failure category of a client `Result` by name ("Ok" is success: None)."""
+    name = result_name.rsplit(".", 1)[-1]
+    return None if name == "Ok" else _RESULT_CATEGORIES.get(name, name)
+
+
 def error_category(exc: BaseException) -> str:
     """A short, stable name for counting failures by kind."""
     name = type(exc).__name__

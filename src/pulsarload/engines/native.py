@@ -11,9 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pulsarload.client import AuthenticationToken, Client, PulsarError, Result
+from pulsarload.client import AuthenticationToken, Client, PulsarError
 from pulsarload.config import ConsumeSettings, ProduceSettings, RunSettings
-from pulsarload.engines.base import EngineConsumer, ReceivedMessage, SendDone, error_category
+from pulsarload.engines.base import (
+    EngineConsumer,
+    ReceivedMessage,
+    SendDone,
+    error_category,
+    result_category,
+)
 from pulsarload.wire.batch import MessageShape
 
 _ROUTING = {
@@ -25,10 +31,7 @@ _HASHING = {"java_string": "JavaStringHash", "murmur3_32": "Murmur3_32Hash"}
 
 
 def _result_category(result: Any) -> str | None:
-    if result == Result.Ok:
-        return None
-    name = getattr(result, "name", str(result))
-    return {"Timeout": "timeout", "ProducerQueueIsFull": "queue_full"}.get(name, name)
+    return result_category(getattr(result, "name", str(result)))
 
 
 def client_for(settings: RunSettings) -> Client:

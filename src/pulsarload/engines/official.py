@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pulsarload.config import ConsumeSettings, ProduceSettings, RunSettings
-from pulsarload.engines.base import ReceivedMessage, SendDone
+from pulsarload.engines.base import ReceivedMessage, SendDone, result_category
 from pulsarload.errors import ConfigError, UserError
 
 try:
@@ -47,10 +47,7 @@ def _client_for(settings: RunSettings) -> Any:
 
 
 def _category(result: Any) -> str | None:
-    if result == pulsar.Result.Ok:
-        return None
-    name = str(result).rsplit(".", 1)[-1]
-    return {"Timeout": "timeout", "ProducerQueueIsFull": "queue_full"}.get(name, name)
+    return result_category(str(result))
 
 
 class OfficialProducer:
