@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -214,11 +216,17 @@ class LoadController:
             sub = BackgroundSubscriber(hlog, name="hlog-writer")
             self.sampler.subscribe(sub)
             self._closers += [sub.close, hlog.close]
+        # The CSV series always streams (to a private temp dir without --export-dir), so the
+        # `e` key can hand out the series so far next to the JSON snapshot.
         if s.export_dir:
-            self._csv = CsvSeriesWriter(Path(s.export_dir) / f"{self.role}-series.csv")
-            sub = BackgroundSubscriber(self._csv, name="csv-writer")
-            self.sampler.subscribe(sub)
-            self._closers += [sub.close, self._csv.close]
+            series_dir = Path(s.export_dir)
+        else:
+            series_dir = Path(tempfile.mkdtemp(prefix="pulsarload-series-"))
+            self._closers.append(lambda: shutil.rmtree(series_dir, ignore_errors=True))
+        self._csv = CsvSeriesWriter(series_dir / f"{self.role}-series.csv")
+        sub = BackgroundSubscriber(self._csv, name="csv-writer")
+        self.sampler.subscribe(sub)
+        self._closers += [sub.close, self._csv.close]
         if s.prometheus_port:
             server, _thread = start_prometheus_server(
                 s.prometheus_port, lambda: self.sampler.latest, addr="127.0.0.1"
@@ -467,5 +475,5 @@ class LoadController:
         directory = Path(self.settings.export_dir or ".")
         paths = [export_snapshot(directory, snap, prefix=f"{self.role}-snapshot")]
         if self._csv is not None:
-            paths.append(self._csv.path)
+            paths.append(self._csv.copy_to(directory / f"{self.role}-series-{snap.seq:06d}.csv"))
         return paths

@@ -212,6 +212,19 @@ class CsvSeriesWriter:
             self._writer.writerow(row)
             self._file.stream.flush()
 
+    def copy_to(self, path: str | os.PathLike[str]) -> Path:
+        """The rows written so far, as a complete CSV at ``path`` (the ``e`` key mid-run)."""
+        with self._lock:
+            if not self._file.closed:
+                self._file.stream.flush()
+            source = self._file.path if self._file.closed else self._file.partial
+            data = source.read_bytes()
+        dest = Path(path)
+        tmp = dest.with_name(dest.name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, dest)
+        return dest
+
     def close(self) -> Path:
         with self._lock:
             return self._file.close()

@@ -125,3 +125,25 @@ def test_a_failing_producer_is_reported_not_silent() -> None:
     assert c.done()
     result = c.stop()
     assert len(result.failures) == 2 and "no broker here" in result.failures[0]
+
+
+def test_export_now_writes_a_json_snapshot_and_the_csv_so_far(tmp_path, monkeypatch) -> None:
+    import csv
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    c = LoadController(
+        "producer", ProduceSettings(rate=1000.0), engine=FakeEngine(), sample_interval=0.05
+    )
+    c.start()
+    try:
+        time.sleep(0.5)
+        snapshot_path, series_path = c.export_now()
+        assert json.loads(snapshot_path.read_text())["schema"] == "pulsarload.snapshot"
+        rows = list(csv.DictReader(series_path.open()))
+        assert rows and int(rows[-1]["seq"]) >= 1
+    finally:
+        c.stop()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [snapshot_path.name, series_path.name]
+    )
