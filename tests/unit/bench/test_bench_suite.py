@@ -152,7 +152,7 @@ def test_missing_gil_build_is_skipped_with_a_reason(monkeypatch: pytest.MonkeyPa
 
 def test_plans_fit_their_time_budgets() -> None:
     """make bench must finish in 15 minutes, --quick in 3 (with room for a slow machine)."""
-    assert suite.estimate_seconds(suite.FULL) < 13 * 60
+    assert suite.estimate_seconds(suite.FULL) < 14 * 60
     assert suite.estimate_seconds(suite.QUICK) < 2 * 60
 
 
