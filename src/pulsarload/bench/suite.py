@@ -789,12 +789,14 @@ def _micro_section(result: BenchResult) -> list[str]:
         "Per-CPU efficiency is throughput per CPU-second with 2 threads over that with 1: "
         "below 1 the threads cost each other CPU (contention), whatever else ran on the "
         "machine. The control loop shares nothing: its speed-up is what the machine allowed "
-        "at that moment.",
+        "at that moment. The last column is the price of the free-threaded build for one "
+        "thread: how much more work the GIL build does per CPU-second.",
         "",
         "| benchmark | 3.13t 1 thread msg/s | 3.13t 2 threads msg/s | 3.13t speed-up "
         "| 3.13t CPUs used (2 thr) | 3.13t per-CPU eff. | 3.13 1 thread msg/s "
-        "| 3.13 2 threads msg/s | 3.13 speed-up | 3.13 CPUs used (2 thr) | 3.13 per-CPU eff. |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| 3.13 2 threads msg/s | 3.13 speed-up | 3.13 CPUs used (2 thr) | 3.13 per-CPU eff. "
+        "| 1 thread, 3.13 / 3.13t per CPU-s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     names = list(ft.get("benchmarks", {}) or gil.get("benchmarks", {}))
     for name in names:
@@ -812,6 +814,9 @@ def _micro_section(result: BenchResult) -> list[str]:
                 _n(two.get("cpu_per_wall"), ".2f"),
                 _n(_efficiency(e), ".2f"),
             ]
+        one_ft = a.get("runs", {}).get("1", {}).get("msg_per_cpu_s")
+        one_gil = b.get("runs", {}).get("1", {}).get("msg_per_cpu_s")
+        cells.append(f"{one_gil / one_ft:.2f}x" if one_ft and one_gil else "–")
         out.append(f"| {title} | " + " | ".join(cells) + " |")
     out.append("")
     return out
