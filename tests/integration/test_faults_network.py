@@ -78,11 +78,6 @@ def test_an_outage_with_refused_connections_is_ridden_out(
     assert result.verify.missing == 0, result.verify.missing_examples
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: producers and consumers do not expose their reconnect state, so the status "
-    "line (and dashboard) cannot show 'reconnecting, attempt N' during an outage",
-)
 def test_the_status_line_says_reconnecting_during_an_outage(
     broker: Any, proxy: FaultProxy, make_topic: Callable[[str], str]
 ) -> None:

@@ -342,6 +342,9 @@ class _Receiving:
 class Consumer(_Receiving):
     """A consumer on one topic or one partition. Create with `Client.subscribe`."""
 
+    #: 0 while subscribed; n during the n-th re-subscribe attempt (for status lines).
+    reconnect_attempt = 0
+
     def __init__(
         self,
         client: Client,
@@ -1106,6 +1109,7 @@ class Consumer(_Receiving):
                 log.warning("consumer %s: no answer to SEEK; re-subscribing anyway", self._name)
             self._closed_event.wait(cfg.initial_backoff_interval_ms / 1000)
         while not self._closed_event.is_set():
+            self.reconnect_attempt += 1
             try:
                 conn = self._subscribe_on_broker()
             except Exception as exc:
@@ -1117,6 +1121,7 @@ class Consumer(_Receiving):
                 log.info("consumer %s: re-subscribe failed (%s); retrying", self._name, err)
                 backoff.wait(self._closed_event)
                 continue
+            self.reconnect_attempt = 0
             with self._state_lock:
                 if self._state == _CONNECTING:
                     self._state = _READY

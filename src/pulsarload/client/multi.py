@@ -169,6 +169,11 @@ class MultiTopicsConsumer(_Receiving):
         kids = self.consumers
         return bool(kids) and all(c.is_connected() for c in kids)
 
+    @property
+    def reconnect_attempt(self) -> int:
+        """The furthest re-subscribe attempt among the topics (0 when all are subscribed)."""
+        return max((c.reconnect_attempt for c in self.consumers), default=0)
+
     def has_reached_end_of_topic(self) -> bool:
         kids = self.consumers
         return bool(kids) and all(c.has_reached_end_of_topic() for c in kids)

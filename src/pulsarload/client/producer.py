@@ -606,6 +606,8 @@ class Producer:
 
     # Set by _enqueue_locked / _add_to_batch_locked; read under `_lock` by the same thread.
     _entry_taken = False
+    #: 0 while connected; n during the n-th reconnect attempt (for status lines and dashboards).
+    reconnect_attempt = 0
 
     def _send_message(self, msg: _Message, done: _Completion | None) -> None:
         self._check_usable()
@@ -1020,6 +1022,7 @@ class Producer:
         )
         while not self._closed_event.is_set():
             self._epoch += 1
+            self.reconnect_attempt += 1
             try:
                 conn, resp = self._create_on_broker()
             except Exception as exc:
@@ -1037,6 +1040,7 @@ class Producer:
                 log.info("producer %s reconnect failed (%s); retrying", self._name, err)
                 backoff.wait(self._closed_event)
                 continue
+            self.reconnect_attempt = 0
             with self._lock:
                 self._attach(conn, resp)
                 with self._pending_lock:
@@ -1135,6 +1139,11 @@ class Producer:
 
 class PartitionedProducer:
     """A producer on a partitioned topic: one `Producer` per partition and a router."""
+
+    @property
+    def reconnect_attempt(self) -> int:
+        """The furthest reconnect attempt among the partitions (0 when all are connected)."""
+        return max((p.reconnect_attempt for p in self._producers), default=0)
 
     def __init__(self, client: Client, config: ProducerConfig, partitions: int) -> None:
         self._client = client

@@ -50,6 +50,9 @@ class EngineProducer(Protocol):
 
     def flush(self, timeout_s: float) -> None: ...
 
+    def reconnect_attempt(self) -> int:
+        """0 while connected, n during the client's n-th reconnect attempt."""
+
     def close(self) -> None: ...
 
 
@@ -68,6 +71,9 @@ class EngineConsumer(Protocol):
 
     def queue_fill(self) -> int:
         """Messages waiting in the receiver queue (backpressure)."""
+
+    def reconnect_attempt(self) -> int:
+        """0 while subscribed, n during the client's n-th re-subscribe attempt."""
 
     def close(self) -> None: ...
 

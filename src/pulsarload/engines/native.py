@@ -129,6 +129,9 @@ class NativeProducer:
     def pending(self) -> int:
         return self._producer.pending_messages
 
+    def reconnect_attempt(self) -> int:
+        return self._producer.reconnect_attempt
+
     def flush(self, timeout_s: float) -> None:
         self._producer.flush(timeout_s)
 

@@ -77,6 +77,9 @@ class NativeConsumer:
     def queue_fill(self) -> int:
         return self._consumer.num_messages_in_queue()
 
+    def reconnect_attempt(self) -> int:
+        return getattr(self._consumer, "reconnect_attempt", 0)
+
     def close(self) -> None:
         try:
             self._consumer.close()

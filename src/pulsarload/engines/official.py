@@ -85,6 +85,9 @@ class OfficialProducer:
     def pending(self) -> int:
         return max(0, self._sent - self._done)
 
+    def reconnect_attempt(self) -> int:
+        return 0  # the C++ client does not expose its reconnect state
+
     def flush(self, timeout_s: float) -> None:
         self._producer.flush()
 
@@ -143,6 +146,9 @@ class OfficialConsumer:
 
     def queue_fill(self) -> int:
         return 0  # the C++ client does not expose its receiver queue depth
+
+    def reconnect_attempt(self) -> int:
+        return 0  # the C++ client does not expose its reconnect state
 
     def close(self) -> None:
         self._consumer.close()

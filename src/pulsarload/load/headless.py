@@ -86,6 +86,9 @@ def status_line(role: str, snaps: list[Snapshot], controller: LoadController) ->
     parts.append(f"threads {pool.size if pool else 0}")
     if pool is not None and pool.paused:
         parts.append("PAUSED")
+    reconnecting = sorted({w.state for w in last.workers if w.state.startswith("reconnecting")})
+    if reconnecting:
+        parts.append(reconnecting[-1])
     if gil_enabled():
         parts.append("GIL ON")
     return " | ".join(parts)

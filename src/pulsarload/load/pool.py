@@ -157,7 +157,11 @@ class WorkerPool:
             self._rebalance()
 
     def tick(self) -> None:
-        """Called by the controller a few times a second: ends bursts on time."""
+        """Called by the controller a few times a second: ends bursts on time, and shows
+        which workers' clients are reconnecting."""
+        for w in self.workers():
+            if w.alive:
+                w.show_connection()
         if self._burst_multiplier != 1.0 and time.monotonic() >= self._burst_until:
             with self._lock:
                 self._burst_multiplier = 1.0

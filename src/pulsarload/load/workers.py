@@ -85,6 +85,7 @@ class Worker:
         self.paused = False
         self.stop_event = threading.Event()
         self.error: BaseException | None = None
+        self.handle: EngineProducer | EngineConsumer | None = None  # set once created
         self.last_progress = time.monotonic()
         self.thread = threading.Thread(target=self._main, name=f"{self.role}-{index}", daemon=True)
 
@@ -117,6 +118,19 @@ class Worker:
 
     def run(self) -> None:
         raise NotImplementedError
+
+    def show_connection(self) -> None:
+        """Called by the controller's thread (a worker may be blocked in a send during an
+        outage): the slot's state says "reconnecting, attempt N" while the client reconnects."""
+        probe = getattr(self.handle, "reconnect_attempt", None)
+        if probe is None:
+            return
+        attempt = probe()
+        state = self.slot.state
+        if attempt:
+            self.slot.state = f"reconnecting, attempt {attempt}"
+        elif state.startswith("reconnecting"):
+            self.slot.state = "paused" if self.paused else "running"
 
 
 class ProducerWorker(Worker):
@@ -160,6 +174,7 @@ class ProducerWorker(Worker):
         keys = KeyGenerator(s.key_mode, s.keys)
         self.slot.state = "connecting"
         producer = self.engine.create_producer(s, self.name)
+        self.handle = producer
         self.slot.state = "running"
         try:
             self._loop(producer, payloads, keys)
@@ -291,7 +306,7 @@ class ConsumerWorker(Worker):
         self.slot.state = "connecting"
         listener = self._handle if s.mode == "listener" else None
         consumer = self.engine.create_consumer(s, self.name, listener=listener)
-        self.consumer = consumer
+        self.consumer = self.handle = consumer
         self.slot.state = "running"
         try:
             while not self.stop_event.is_set():
