@@ -295,7 +295,7 @@ def produce(topic: str | None, **params: Any) -> None:
     if settings.partitions:
         from pulsarload.client.admin import AdminClient
 
-        AdminClient(settings.admin_url, token=settings.auth_token).ensure_partitioned_topic(
+        AdminClient.for_settings(settings).ensure_partitioned_topic(
             settings.topic, settings.partitions
         )
     _run_controller("producer", settings)

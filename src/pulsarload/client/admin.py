@@ -7,6 +7,7 @@ Create partitioned topics and namespaces, switch deduplication, and read topic s
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,13 +38,39 @@ class SubscriptionBacklog:
 
 class AdminClient:
     def __init__(
-        self, admin_url: str, *, token: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+        self,
+        admin_url: str,
+        *,
+        token: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        tls_ca_file: str | None = None,
+        tls_validate_hostname: bool = True,
     ) -> None:
         if not admin_url.startswith(("http://", "https://")):
             raise AdminError(f"admin URL {admin_url!r} must start with http:// or https://")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base = admin_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base, headers=headers, timeout=timeout_s)
+        verify: ssl.SSLContext | bool = True
+        if tls_ca_file or not tls_validate_hostname:
+            try:
+                verify = ssl.create_default_context(cafile=tls_ca_file)
+            except (OSError, ssl.SSLError) as err:
+                raise AdminError(f"cannot use CA file {tls_ca_file}: {err}") from None
+            verify.check_hostname = tls_validate_hostname
+        self._http = httpx.Client(
+            base_url=self.base, headers=headers, timeout=timeout_s, verify=verify
+        )
+
+    @classmethod
+    def for_settings(cls, settings: Any, timeout_s: float = DEFAULT_TIMEOUT_S) -> AdminClient:
+        """An admin client with the run's admin URL, token and TLS options."""
+        return cls(
+            settings.admin_url,
+            token=settings.auth_token,
+            timeout_s=timeout_s,
+            tls_ca_file=settings.tls_ca_file,
+            tls_validate_hostname=settings.tls_validate_hostname,
+        )
 
     def close(self) -> None:
         self._http.close()

@@ -25,16 +25,11 @@ class BacklogSample:
 
 class BacklogMonitor:
     def __init__(
-        self,
-        admin_url: str,
-        topic: str,
-        *,
-        token: str | None = None,
-        interval: float = POLL_INTERVAL_S,
+        self, admin: AdminClient, topic: str, *, interval: float = POLL_INTERVAL_S
     ) -> None:
         self.topic = topic
         self.interval = interval
-        self._admin = AdminClient(admin_url, token=token, timeout_s=min(5.0, interval * 5))
+        self._admin = admin
         self.samples: list[BacklogSample] = []
         self.error: str | None = None
         self._stop = threading.Event()

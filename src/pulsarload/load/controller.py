@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pulsarload.client.admin import AdminClient
 from pulsarload.config import ConsumeSettings, ProduceSettings, validate_settings
 from pulsarload.engines.base import Engine, create_engine
 from pulsarload.errors import ConfigError
@@ -197,7 +198,7 @@ class LoadController:
             self.scenario = make_scenario(s)
             self.pool.set_rate(self.scenario.rate_at(0.0) if self.scenario else s.rate)
         if isinstance(s, ProduceSettings) and s.scenario == "backpressure":
-            self.backlog = BacklogMonitor(s.admin_url, s.topic, token=s.auth_token)
+            self.backlog = BacklogMonitor(AdminClient.for_settings(s, timeout_s=5.0), s.topic)
             self.backlog.start()
             self._closers.append(self.backlog.stop)
         self.sampler.subscribe(self.window.add)

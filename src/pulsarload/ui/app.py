@@ -66,7 +66,7 @@ def admin_backlog(controller: ControllerLike, timeout_s: float = 2.0) -> Backlog
             )
         try:
             if client is None or client.base != s.admin_url.rstrip("/"):
-                client = AdminClient(s.admin_url, token=s.auth_token, timeout_s=timeout_s)
+                client = AdminClient.for_settings(s, timeout_s=timeout_s)
             rows = client.backlog(s.topic)
         except AdminError as err:
             return BacklogView(state="error" if err.status else "unreachable", error=str(err))
@@ -173,8 +173,8 @@ class DashboardApp(App[RunResult | None]):
 
     def refresh_view(self) -> None:
         """Collect one immutable view and hand it to the dashboard (UI thread)."""
-        if not self._started:
-            return
+        if not self._started or self._exit or self._closing:
+            return  # not composed yet, or shutting down: a late snapshot is dropped
         snaps = []
         while self._inbox:
             snaps.append(self._inbox.popleft())
