@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 import time
@@ -135,6 +136,7 @@ class BenchResult:
     micro: dict[str, Any] = field(default_factory=dict)
     consumer_note: str | None = None
     goals: list[dict[str, Any]] = field(default_factory=list)
+    stopped: str | None = None  # why the suite stopped before its end, if it did
     elapsed_s: float = 0.0
     loadavg_end: list[float] = field(default_factory=list)
 
@@ -377,43 +379,11 @@ def run_bench(
         echo(f"  skipping {s['contender']}: {s['reason']}")
     try:
         with tempfile.TemporaryDirectory(prefix="pulsarload-bench-") as tmp:
-            workdir = Path(tmp)
-            _warm_broker(plan, runnable, broker, workdir, echo)
-            variants = _variants(plan, runnable)
-            total = len(plan.workloads) * len(runnable) + sum(map(len, variants.values()))
-            n = 0
-            for i, w in enumerate(plan.workloads):
-                # Alternate the order so slow drift in machine load does not favour one tool.
-                order = runnable if i % 2 == 0 else list(reversed(runnable))
-                order = order + variants.get(w.name, [])
-                for c in order:
-                    n += 1
-                    f = run_one(c, w, broker, workdir)
-                    result.runs.append(f)
-                    echo(f"[{n}/{total}] {w.name:10} {c.key:14} {_summary(f)}")
-                    if c.kind == "official" and not f.has_numbers:
-                        # The engine failed: measure the official client with a plain script
-                        # instead, so its goal still has a number (marked as such).
-                        direct = Contender("official-direct", "official-direct", "gil", 1, c.python)
-                        if direct.missing() is None:
-                            f = run_one(direct, w, broker, workdir)
-                            result.runs.append(f)
-                            echo(f"[{n}/{total}] {w.name:10} {direct.key:14} {_summary(f)}")
-            if plan.pair_workloads:
-                ft = next((c for c in runnable if c.build == "free-threaded"), None)
-                problem = native_consumer_status(ft.python if ft else None, broker, workdir)
-                result.consumer_note = problem
-                if problem:
-                    echo(f"  native consumer not usable: {problem}")
-                official_ok = any(f.kind == "official" and f.has_numbers for f in result.runs)
-                for w in plan.pair_workloads:
-                    for producer, side in pair_contenders(runnable, problem):
-                        if producer.kind == "official" and not official_ok:
-                            echo(f"[pair] {w.name} official: skipped (no numbers as a producer)")
-                            continue
-                        f = run_pair(producer, side, w, broker, workdir)
-                        result.runs.append(f)
-                        echo(f"[pair] {w.name} {producer.key:14} {_summary(f)}")
+            try:
+                _run_contenders(plan, runnable, broker, Path(tmp), result, echo)
+            except _DiskFull as err:
+                result.stopped = str(err)
+                echo(f"stopped early: {err}")
             result.micro = _run_micro(plan, echo)
     finally:
         handle.close()
@@ -442,6 +412,92 @@ def run_bench(
     for k in micro_missing:
         echo(f"no micro-benchmark numbers for {k}: {result.micro[k].get('error')}")
     return 1 if failed or micro_missing or skipped else 0
+
+
+class _DiskFull(Exception):
+    pass
+
+
+#: A local bookie refuses writes at 99 % disk use, and a full run writes tens of GB (each topic
+#: is deleted after its run; the bookie frees the space at its next GC): stop before that.
+MIN_FREE_BYTES = 4 * 1024**3
+
+
+def _check_disk(broker: Broker) -> None:
+    """Raise _DiskFull when a broker on this machine is about to run out of disk."""
+    from urllib.parse import urlparse
+
+    from pulsarload.config import cache_dir
+
+    if urlparse(broker.service_url).hostname not in ("localhost", "127.0.0.1", "::1"):
+        return
+    free = shutil.disk_usage(cache_dir()).free
+    if free < MIN_FREE_BYTES:
+        raise _DiskFull(
+            f"only {free / 1024**3:.1f} GiB free on the disk of {cache_dir()}: the local "
+            "broker's bookie would stop accepting writes; free some space and run again"
+        )
+
+
+def _guarded(fig: Figures, run: Callable[..., Figures], *args: Any) -> Figures:
+    """One contender's failure (the broker refusing a topic, a crash) must not end the suite."""
+    try:
+        return run(*args)
+    except Exception as err:  # noqa: BLE001 - recorded as that contender's error
+        fig.error = f"{type(err).__name__}: {err}"[:500]
+        return fig
+
+
+def _run_contenders(
+    plan: Plan,
+    runnable: list[Contender],
+    broker: Broker,
+    workdir: Path,
+    result: BenchResult,
+    echo: Echo,
+) -> None:
+    _warm_broker(plan, runnable, broker, workdir, echo)
+    variants = _variants(plan, runnable)
+    total = len(plan.workloads) * len(runnable) + sum(map(len, variants.values()))
+    n = 0
+    for i, w in enumerate(plan.workloads):
+        # Alternate the order so slow drift in machine load does not favour one tool.
+        order = runnable if i % 2 == 0 else list(reversed(runnable))
+        for c in order + variants.get(w.name, []):
+            n += 1
+            _check_disk(broker)
+            f = _guarded(_blank(c, w), run_one, c, w, broker, workdir)
+            result.runs.append(f)
+            echo(f"[{n}/{total}] {w.name:10} {c.key:14} {_summary(f)}")
+            if c.kind == "official" and not f.has_numbers:
+                # The engine failed: measure the official client with a plain script instead,
+                # so its goal still has a number (marked as such).
+                direct = Contender("official-direct", "official-direct", "gil", 1, c.python)
+                if direct.missing() is None:
+                    f = _guarded(_blank(direct, w), run_one, direct, w, broker, workdir)
+                    result.runs.append(f)
+                    echo(f"[{n}/{total}] {w.name:10} {direct.key:14} {_summary(f)}")
+    if not plan.pair_workloads:
+        return
+    ft = next((c for c in runnable if c.build == "free-threaded"), None)
+    problem = native_consumer_status(ft.python if ft else None, broker, workdir)
+    result.consumer_note = problem
+    if problem:
+        echo(f"  native consumer not usable: {problem}")
+    official_ok = any(f.kind == "official" and f.has_numbers for f in result.runs)
+    for w in plan.pair_workloads:
+        for producer, side in pair_contenders(runnable, problem):
+            if producer.kind == "official" and not official_ok:
+                echo(f"[pair] {w.name} official: skipped (no numbers as a producer)")
+                continue
+            _check_disk(broker)
+            f = _guarded(_blank(producer, w), run_pair, producer, side, w, broker, workdir)
+            result.runs.append(f)
+            echo(f"[pair] {w.name} {producer.key:14} {_summary(f)}")
+
+
+def _blank(c: Contender, w: Workload) -> Figures:
+    return Figures(w.name, c.key, c.label, c.kind, c.build, c.threads, diagnostic=c.diagnostic)
 
 
 def _warm_broker(
@@ -667,6 +723,8 @@ def render_markdown(
         ]
     out += ["Reproduce: `make bench` (`pulsarload bench`; `pulsarload bench --quick` for a smoke "
             "run of under 3 minutes).", ""]  # fmt: skip
+    if result.stopped:
+        out += [f"> **This run stopped early**: {result.stopped}.", ""]
     out += _goals_section(result)
     out += _workload_sections(result)
     out += _micro_section(result)

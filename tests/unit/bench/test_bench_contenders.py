@@ -183,3 +183,13 @@ def test_official_direct_runs_the_plain_script() -> None:
     assert cmd[:3] == ["/gil/python", str(ct.OFFICIAL_SCRIPT), "t"]
     assert ct.OFFICIAL_SCRIPT.exists()
     assert "--compression" in cmd and "lz4" in cmd and cmd[-2:] == ["--report", "r.json"]
+
+
+def test_topic_counter_interpolates_the_broker_counts() -> None:
+    counter = ct.TopicCounter(BROKER, "persistent://public/default/t", "sub")
+    counter.series = [(10.0, 0, 0), (10.5, 500, 100), (11.0, 1500, 600), (11.5, 2000, 1100)]
+    assert counter.count_at(10.25) == pytest.approx(250)
+    assert counter.rate(10.5, 11.5) == pytest.approx(1500)
+    assert counter.rate(10.5, 11.5, column=2) == pytest.approx(1000)
+    assert counter.rate(0.0, 11.0) is None  # long before the first sample: unknown
+    assert counter.rate(11.0, 10.5) is None

@@ -170,3 +170,22 @@ def test_results_round_trip_through_json(tmp_path: Path) -> None:
     assert out.read_text() == render_markdown(
         r, path, analysis="## What bounds it\n", output_dir=tmp_path
     )
+
+
+def test_a_crashing_contender_is_recorded_not_fatal() -> None:
+    def boom() -> Figures:
+        raise RuntimeError("HTTP 500 Not enough non-faulty bookies")
+
+    f = suite._guarded(Figures(W, "x", "x", "native", "gil", 1), boom)
+    assert not f.has_numbers and "non-faulty bookies" in (f.error or "")
+
+
+def test_disk_guard_only_for_a_local_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _p: usage(100, 99, 1024))
+    with pytest.raises(suite._DiskFull, match="GiB free"):
+        suite._check_disk(suite.Broker("pulsar://localhost:6650", "http://localhost:8080"))
+    suite._check_disk(suite.Broker("pulsar://pulsar.example:6650", "http://pulsar.example:8080"))
