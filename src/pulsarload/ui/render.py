@@ -8,8 +8,9 @@ widgets call these at most once per refresh (100 ms) and only for what is on scr
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
@@ -102,71 +103,78 @@ def nice_ceiling(x: float) -> float:
     return 10 * exp  # pragma: no cover - the loop always returns
 
 
-# -- series to columns -------------------------------------------------------------------------
+# -- series to columns ------------------------------------------------------------------------
 
 
-def bucket(
-    times: Sequence[float],
-    values: Sequence[float],
-    now: float,
-    span: float,
-    columns: int,
-    how: str = "mean",
-) -> list[float | None]:
-    """Put (time, value) points into `columns` equal time slots ending at `now`.
+class TimeSlots:
+    """Points folded into fixed time slots; a refresh costs only the points not seen before.
 
-    Newest on the right; slots without points are None (the chart leaves them blank rather
-    than drawing a fake zero). `how` is "mean" or "max" (max keeps latency spikes visible).
+    Slot k covers elapsed seconds [k*w, (k+1)*w) with w = span / columns: slots are anchored
+    to time, not to "now", so a column keeps its value while the graph scrolls (no re-bucketing
+    shimmer, no rework). `how`: "mean" of floats, "max" of floats, or "sum" of count tuples.
+    A time going backwards (metrics reset) starts over.
     """
-    if columns <= 0:
-        return []
-    sums = [0.0] * columns
-    counts = [0] * columns
-    start = now - span
-    scale = columns / span
-    use_max = how == "max"
-    for t, v in zip(times, values, strict=False):
-        if t <= start:
-            continue
-        c = int((t - start) * scale)
-        if c >= columns:
-            c = columns - 1
-        if use_max:
-            if not counts[c] or v > sums[c]:
-                sums[c] = v
-        else:
-            sums[c] += v
-        counts[c] += 1
-    if use_max:
-        return [s if n else None for s, n in zip(sums, counts, strict=True)]
-    return [s / n if n else None for s, n in zip(sums, counts, strict=True)]
 
+    def __init__(self, span: float, columns: int, how: str = "mean") -> None:
+        self.columns = max(1, columns)
+        self.width = span / self.columns
+        self.how = how
+        self._slots: dict[int, Any] = {}
+        self._last = -math.inf
 
-def bucket_heat(
-    times: Sequence[float],
-    columns_in: Sequence[Sequence[int]],
-    now: float,
-    span: float,
-    columns: int,
-) -> list[list[int] | None]:
-    """Sum heatmap columns (counts per latency row) into `columns` time slots ending at `now`."""
-    if columns <= 0 or not columns_in:
-        return [None] * max(columns, 0)
-    rows = len(columns_in[0])
-    out: list[list[int] | None] = [None] * columns
-    start = now - span
-    scale = columns / span
-    for t, col in zip(times, columns_in, strict=False):
-        if t <= start:
-            continue
-        c = min(int((t - start) * scale), columns - 1)
-        acc = out[c]
-        if acc is None:
-            out[c] = list(col)
-        else:
-            for r in range(rows):
-                acc[r] += col[r]
-    return out
+    def feed(
+        self, points: Sequence[Any], time_of: Callable[[Any], float], value_of: Callable[[Any], Any]
+    ) -> None:
+        """Fold in the points (ascending in time) newer than the last one fed."""
+        n = len(points)
+        if not n:
+            return
+        newest = time_of(points[-1])
+        if newest < self._last:
+            self._slots.clear()
+            self._last = -math.inf
+        start = n
+        while start > 0 and time_of(points[start - 1]) > self._last:
+            start -= 1
+        width = self.width
+        slots = self._slots
+        how = self.how
+        for i in range(start, n):
+            p = points[i]
+            k = int(time_of(p) // width)
+            v = value_of(p)
+            acc = slots.get(k)
+            if how == "mean":
+                if acc is None:
+                    slots[k] = [v, 1]
+                else:
+                    acc[0] += v
+                    acc[1] += 1
+            elif how == "max":
+                if acc is None or v > acc:
+                    slots[k] = v
+            elif acc is None:
+                slots[k] = list(v)
+            else:
+                for r, c in enumerate(v):
+                    if c:
+                        acc[r] += c
+        self._last = newest
+
+    def values(self, now: float) -> list[Any]:
+        """One value per column, oldest first, the newest slot holding `now`; None: no points."""
+        last = int(now // self.width)
+        first = last - self.columns + 1
+        slots = self._slots
+        for k in [k for k in slots if k < first]:
+            del slots[k]
+        if self.how == "mean":
+            out: list[Any] = []
+            for k in range(first, last + 1):
+                acc = slots.get(k)
+                out.append(None if acc is None else acc[0] / acc[1])
+            return out
+        return [slots.get(k) for k in range(first, last + 1)]
 
 
 # -- bar chart with target and gap -------------------------------------------------------------
@@ -347,12 +355,32 @@ def heatmap(
         slot_counts.append(slots)
     log_peak = math.log1p(peak) if peak else 1.0
     nlev = len(levels)
+    colours = [lv.color for lv in levels]
+    # One Style object per (upper, lower) pair: equal cells share a style, so neighbours merge
+    # into one segment and the compositor's style caches hit.
+    cell_styles: dict[tuple[int, int], tuple[str, Style]] = {}
 
-    def colour(n: int) -> object | None:
+    def level(n: int) -> int:
         if n <= 0:
-            return None
-        k = min(nlev - 1, int(math.log1p(n) / log_peak * nlev))
-        return levels[k].color
+            return -1
+        return min(nlev - 1, int(math.log1p(n) / log_peak * nlev))
+
+    def cell(upper_n: int, lower_n: int) -> tuple[str, Style]:
+        key = (level(upper_n), level(lower_n))
+        found = cell_styles.get(key)
+        if found is None:
+            up, low = key
+            if up < 0 and low < 0:
+                found = (" ", base)
+            elif up < 0:
+                found = ("▄", base + Style(color=colours[low]))
+            else:
+                found = (
+                    UPPER_HALF,
+                    base + Style(color=colours[up], bgcolor=colours[low] if low >= 0 else None),
+                )
+            cell_styles[key] = found
+        return found
 
     lines: list[Line] = []
     for y in range(height):
@@ -369,18 +397,9 @@ def heatmap(
             (ch, axis) for ch in label.rjust(label_width)[:label_width]
         ]
         cells.append((" ", base))
+        blank = (" ", base)
         for c in range(width):
             slots = slot_counts[c]
-            if slots is None:
-                cells.append((" ", base))
-                continue
-            fg = colour(slots[upper])
-            bg = colour(slots[lower])
-            if fg is None and bg is None:
-                cells.append((" ", base))
-            elif fg is None:
-                cells.append(("▄", base + Style(color=bg)))
-            else:
-                cells.append((UPPER_HALF, base + Style(color=fg, bgcolor=bg)))
+            cells.append(blank if slots is None else cell(slots[upper], slots[lower]))
         lines.append(_join(cells))
     return lines

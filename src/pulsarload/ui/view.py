@@ -8,8 +8,9 @@ fed fixed views in tests, and nothing the sampler thread owns is shared with the
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,8 +22,6 @@ from pulsarload.metrics.window import SeriesPoint
 
 #: Seconds of history the graphs show.
 SPAN_S = 60.0
-#: Percentiles drawn as trend lines (the window keeps these per point; it has no p95).
-TRENDS = ("p50", "p99", "p99_9", "max")
 
 
 class PoolLike(Protocol):
@@ -81,6 +80,7 @@ class TargetHistory:
         self._times: list[float] = []
         self._values: list[float] = []
         self._max = max_changes
+        self._steps: tuple[tuple[float, float], ...] | None = None
 
     def record(self, elapsed: float, target: float) -> None:
         if self._times and elapsed < self._times[-1]:
@@ -89,6 +89,7 @@ class TargetHistory:
             return
         self._times.append(elapsed)
         self._values.append(target)
+        self._steps = None
         if len(self._times) > self._max:
             del self._times[: -self._max]
             del self._values[: -self._max]
@@ -96,19 +97,21 @@ class TargetHistory:
     def clear(self) -> None:
         self._times.clear()
         self._values.clear()
+        self._steps = None
 
-    def series(self, times: Sequence[float]) -> tuple[float, ...]:
-        """The target in force at each of `times` (ascending); before the first record, the first."""
-        if not self._values:
-            return tuple(0.0 for _ in times)
-        out = []
-        k = 0
-        n = len(self._times)
-        for t in times:
-            while k + 1 < n and self._times[k + 1] <= t:
-                k += 1
-            out.append(self._values[k])
-        return tuple(out)
+    def steps(self) -> tuple[tuple[float, float], ...]:
+        """(since, target) pairs, oldest first; the same tuple until the target changes."""
+        if self._steps is None:
+            self._steps = tuple(zip(self._times, self._values, strict=True))
+        return self._steps
+
+
+def target_at(steps: Sequence[tuple[float, float]], t: float) -> float:
+    """The target in force at `t` (before the first step: the first step's)."""
+    if not steps:
+        return 0.0
+    i = bisect.bisect_right(steps, t, key=lambda s: s[0])
+    return steps[max(0, i - 1)][1]
 
 
 class ErrorTally:
@@ -166,14 +169,13 @@ class BacklogView:
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """Per-point series of the last `SPAN_S` seconds (oldest first)."""
+    """The metrics window's points of the last minute (oldest first), shared, never copied
+    point by point: the graphs fold in only the points they have not seen yet."""
 
-    times: tuple[float, ...] = ()
-    actual: tuple[float, ...] = ()
-    second: tuple[float, ...] = ()  # producer: sent (handed to the client); consumer: acked
-    target: tuple[float, ...] | None = None  # producer only
-    trends: dict[str, tuple[float, ...]] = field(default_factory=dict)  # TRENDS, microseconds
-    heat: tuple[tuple[int, ...], ...] = ()
+    points: tuple[SeriesPoint, ...] = ()
+    rate_key: str = "acked"  # acked (producer) or received (consumer)
+    kind: str = "publish_latency"  # the latency the trends and the heatmap show
+    target_steps: tuple[tuple[float, float], ...] | None = None  # producer only
     edges: tuple[int, ...] = ()
 
 
@@ -235,7 +237,7 @@ def collect(
     producer = role == "producer"
     pool = controller.pool
     window = controller.window
-    points = window.points()
+    points = window.points()  # a copy of the ring's references: no per-point work here
     elapsed = snap.elapsed if snap is not None else 0.0
     target: float | None = None
     if producer:
@@ -252,17 +254,13 @@ def collect(
             state = "running"
 
     done_key = "acked" if producer else "received"
-    second_key = "sent" if producer else "consumer_acked"
     bytes_key = "bytes_sent" if producer else "bytes_received"
     kind = "publish_latency" if producer else "e2e_latency"
-    times = tuple(p.elapsed for p in points)
     series = Series(
-        times=times,
-        actual=tuple(p.rates[done_key] for p in points),
-        second=tuple(p.rates[second_key] for p in points),
-        target=history.series(times) if producer else None,
-        trends={f: tuple(p.latency[kind][f] for p in points) for f in TRENDS},
-        heat=tuple(p.heat[kind] for p in points),
+        points=tuple(points),
+        rate_key=done_key,
+        kind=kind,
+        target_steps=history.steps() if producer else None,
         edges=tuple(window.heatmap_edges),
     )
 

@@ -8,9 +8,8 @@ from pulsarload.ui.render import (
     GAP_GLYPH,
     TARGET_GLYPH,
     ChartStyles,
+    TimeSlots,
     bar_chart,
-    bucket,
-    bucket_heat,
     fmt_edge,
     fmt_ms,
     fmt_rate,
@@ -66,20 +65,45 @@ def test_numbers_read_well() -> None:
     assert nice_ceiling(1000) == 1000
 
 
-def test_bucket_puts_points_in_time_slots_newest_right() -> None:
-    times = [0.5, 1.5, 2.5, 3.5]
-    values = [10.0, 20.0, 30.0, 40.0]
-    assert bucket(times, values, now=4.0, span=4.0, columns=4) == [10.0, 20.0, 30.0, 40.0]
-    assert bucket(times, values, now=4.0, span=4.0, columns=2) == [15.0, 35.0]
-    assert bucket(times, values, now=4.0, span=4.0, columns=2, how="max") == [20.0, 40.0]
-    # Older than the span: dropped; slots without points stay None (drawn blank, not as zero).
-    assert bucket(times, values, now=10.0, span=8.0, columns=4) == [35.0, None, None, None]
+def feed(slots: TimeSlots, points: list[tuple[float, object]]) -> None:
+    slots.feed(points, lambda p: p[0], lambda p: p[1])
 
 
-def test_bucket_heat_sums_counts() -> None:
-    cols = [(1, 0), (2, 1), (0, 5)]
-    assert bucket_heat([0.5, 1.5, 2.5], cols, now=3.0, span=3.0, columns=1) == [[3, 6]]
-    assert bucket_heat([], [], now=3.0, span=3.0, columns=2) == [None, None]
+def test_time_slots_average_points_newest_right() -> None:
+    slots = TimeSlots(span=4.0, columns=4, how="mean")
+    feed(slots, [(0.5, 10.0), (1.5, 20.0), (2.5, 30.0), (3.5, 40.0)])
+    assert slots.values(now=3.5) == [10.0, 20.0, 30.0, 40.0]
+    two = TimeSlots(span=4.0, columns=2, how="mean")
+    feed(two, [(0.5, 10.0), (1.5, 20.0), (2.5, 30.0), (3.5, 40.0)])
+    assert two.values(now=3.5) == [15.0, 35.0]
+    # Later: old slots scroll out, slots without points stay None (drawn blank, not as zero).
+    assert slots.values(now=6.0) == [40.0, None, None, None]
+
+
+def test_time_slots_fold_in_only_new_points() -> None:
+    seen: list[float] = []
+    slots = TimeSlots(span=10.0, columns=10, how="max")
+    points = [(0.5, 1.0), (0.7, 3.0), (1.5, 2.0)]
+
+    def value(p: tuple[float, float]) -> float:
+        seen.append(p[0])
+        return p[1]
+
+    slots.feed(points, lambda p: p[0], value)
+    points.append((1.6, 5.0))
+    slots.feed(points, lambda p: p[0], value)
+    assert seen == [0.5, 0.7, 1.5, 1.6]  # the second feed read one point
+    assert slots.values(now=1.6)[-2:] == [3.0, 5.0]
+    # Time going backwards (a metrics reset) starts over.
+    slots.feed([(0.2, 7.0)], lambda p: p[0], value)
+    assert slots.values(now=0.2)[-1] == 7.0
+    assert [v for v in slots.values(now=0.2) if v is not None] == [7.0]
+
+
+def test_time_slots_sum_count_columns() -> None:
+    slots = TimeSlots(span=3.0, columns=1, how="sum")
+    feed(slots, [(0.5, (1, 0)), (1.5, (2, 1)), (2.5, (0, 5))])
+    assert slots.values(now=2.5) == [[3, 6]]
 
 
 def test_bar_chart_shades_the_gap_below_the_target() -> None:

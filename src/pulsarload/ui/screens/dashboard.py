@@ -7,6 +7,8 @@ metrics and give the graphs more rows.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -44,24 +46,27 @@ class DashboardScreen(Screen[None]):
         self.settings = settings
         self._blink = blink
         self.config_open: bool | None = None  # None: open on wide terminals, closed on narrow
+        self._viewers: list[Any] | None = None  # the widgets that draw views, found once
+        self._config: ConfigPanel | None = None
 
     def compose(self) -> ComposeResult:
+        # Flat on purpose: one container holds the rows and the config panel (docked right),
+        # so repainting a panel touches few containers.
         yield TitleBar(id="title")
-        with Horizontal(id="body"):
-            with Vertical(id="metrics"):
-                with Horizontal(id="row-top"):
-                    yield RateChart(id="rate", classes="panel")
-                    with Vertical(id="side"):
-                        yield FactsPanel(id="facts", classes="panel")
-                        yield InterpreterPanel(id="interp", classes="panel")
-                with Horizontal(id="row-mid"):
-                    yield LatencyPanel(id="latency", classes="panel")
-                    yield HeatmapPanel(id="heatmap", classes="panel")
-                with Horizontal(id="row-bottom"):
-                    if self.role == "consumer":
-                        yield BacklogTable(id="backlog", classes="panel")
-                    yield WorkerTable(id="workers", classes="panel")
+        with Vertical(id="main"):
             yield ConfigPanel(self.role, self.settings, id="config", blink=self._blink)
+            with Horizontal(id="row-top"):
+                yield RateChart(id="rate", classes="panel")
+                with Vertical(id="side"):
+                    yield FactsPanel(id="facts", classes="panel")
+                    yield InterpreterPanel(id="interp", classes="panel")
+            with Horizontal(id="row-mid"):
+                yield LatencyPanel(id="latency", classes="panel")
+                yield HeatmapPanel(id="heatmap", classes="panel")
+            with Horizontal(id="row-bottom"):
+                if self.role == "consumer":
+                    yield BacklogTable(id="backlog", classes="panel")
+                yield WorkerTable(id="workers", classes="panel")
         yield StatusLine("press ? for every key · ctrl+p for the command palette", id="status")
         yield Footer(compact=True)
 
@@ -81,18 +86,15 @@ class DashboardScreen(Screen[None]):
     # -- data --------------------------------------------------------------------------------
 
     def show_view(self, view: DashboardView) -> None:
-        """Hand the same immutable view to every widget (each redraws only its own part)."""
-        for widget_type in (
-            TitleBar,
-            RateChart,
-            FactsPanel,
-            InterpreterPanel,
-            LatencyPanel,
-            HeatmapPanel,
-            WorkerTable,
-        ):
-            self.query_one(widget_type).show(view)
-        self.query_one(ConfigPanel).sync(view)
+        """Hand the same immutable view to every widget (each repaints only what changed)."""
+        if self._viewers is None:
+            kinds = (TitleBar, RateChart, FactsPanel, InterpreterPanel, LatencyPanel, HeatmapPanel)
+            self._viewers = [self.query_one(t) for t in (*kinds, WorkerTable)]
+            self._config = self.query_one(ConfigPanel)
+        for widget in self._viewers:
+            widget.show(view)
+        if self._config is not None:
+            self._config.sync(view)
 
     def show_backlog(self, backlog: BacklogView) -> None:
         for table in self.query(BacklogTable):

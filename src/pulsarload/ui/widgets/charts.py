@@ -1,56 +1,59 @@
-"""The graphs: throughput against target, latency numbers with trends, latency heatmap."""
+"""The graphs: throughput against target, latency numbers with trends, latency heatmap.
+
+Each graph keeps `TimeSlots` per series and feeds them only the points that arrived since the
+last paint, so a refresh costs a handful of points, not the whole minute.
+"""
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from textual.content import Content
 
+from pulsarload.metrics.window import SeriesPoint
 from pulsarload.ui.render import (
     ChartStyles,
     Line,
+    TimeSlots,
     axis_labels,
     bar_chart,
-    bucket,
-    bucket_heat,
     fmt_rate,
     fmt_us,
     heatmap,
     nice_ceiling,
     sparkline,
 )
-from pulsarload.ui.view import SPAN_S, DashboardView
+from pulsarload.ui.view import SPAN_S, DashboardView, target_at
 from pulsarload.ui.widgets.base import LinesWidget, columns_line, line_of
+
+elapsed_of = attrgetter("elapsed")
 
 AXIS_W = 6
 RECENT_POINTS = 10  # the gap compares the last second (10 x 100 ms) with the target
+TRENDS = ("p50", "p99", "p99_9", "max")
+HEATMAP_EVERY_S = 1.0  # the window keeps these per point (it has no p95)
 
 
-def recent_mean(values: tuple[float, ...], n: int = RECENT_POINTS) -> float | None:
-    tail = values[-n:]
-    return sum(tail) / len(tail) if tail else None
+def recent_mean(points: tuple[SeriesPoint, ...], key: str, n: int = RECENT_POINTS) -> float | None:
+    tail = points[-n:]
+    return sum(p.rates[key] for p in tail) / len(tail) if tail else None
 
 
 def gap_text(actual: float | None, target: float | None) -> Content:
-    """`1,234/s of 1,500 ▼17.7%` with the gap coloured like the bars (ok / warn / bad)."""
+    """`1,234 of 1,500 ▼18% short`, the gap coloured like the bars (ok / warn / bad)."""
     if actual is None:
         return Content("waiting for data")
+    rate = (fmt_rate(actual), "bold")
     if target is None:
-        return Content.from_markup("[b]$rate[/b]", rate=fmt_rate(actual))
+        return Content.assemble(rate)
     if not target:
-        return Content.from_markup("[b]$rate[/b] (as fast as possible)", rate=fmt_rate(actual))
+        return Content.assemble(rate, " (as fast as possible)")
     ratio = actual / target
     if ratio >= 0.95:
-        colour, sign = "$success", "✔"
-    elif ratio >= 0.8:
-        colour, sign = "$warning", "▼"
+        gap = ("✔ on target", "$success")
     else:
-        colour, sign = "$error", "▼"
-    gap_s = f"{sign} on target" if sign == "✔" else f"{sign}{1.0 - ratio:.0%} short"
-    return Content.from_markup(
-        f"[b]$rate[/b] of $target [{colour}]$gap[/]",
-        rate=fmt_rate(actual),
-        target=fmt_rate(target),
-        gap=gap_s,
-    )
+        gap = (f"▼{1.0 - ratio:.0%} short", "$warning" if ratio >= 0.8 else "$error")
+    return Content.assemble(rate, f" of {fmt_rate(target)} ", gap)
 
 
 class RateChart(LinesWidget):
@@ -71,11 +74,16 @@ class RateChart(LinesWidget):
             s = data.series
             label = "acked/s" if data.producer else "received/s"
             if data.state == "paused":
-                status = Content.from_markup("[$warning]paused[/]")
+                status = Content.assemble(("paused", "$warning"))
             else:
-                status = gap_text(recent_mean(s.actual), data.target)
-            self.border_title = Content.assemble(f"{label} ", status)
+                status = gap_text(recent_mean(s.points, s.rate_key), data.target)
+            self.set_title(Content.assemble(f"{label} ", status))
         super().show(data)
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._actual: TimeSlots | None = None
+        self._target: TimeSlots | None = None
 
     def build(self, width: int, height: int) -> list[Line]:
         view: DashboardView = self._data
@@ -83,14 +91,22 @@ class RateChart(LinesWidget):
         cols = width - AXIS_W - 1
         if cols < 4 or height < 1:
             return []
-        now = view.elapsed
-        actual = bucket(s.times, s.actual, now, SPAN_S, cols)
-        target = bucket(s.times, s.target, now, SPAN_S, cols) if s.target is not None else None
+        if self._actual is None or self._actual.columns != cols:
+            self._actual = TimeSlots(SPAN_S, cols, "mean")
+            self._target = TimeSlots(SPAN_S, cols, "mean")
+        key = s.rate_key
+        self._actual.feed(s.points, elapsed_of, lambda p: p.rates[key])
+        actual = self._actual.values(view.elapsed)
+        target = None
+        steps = s.target_steps
+        if steps is not None and self._target is not None:
+            self._target.feed(s.points, elapsed_of, lambda p: target_at(steps, p.elapsed))
+            target = self._target.values(view.elapsed)
         peak = max((v for v in actual if v is not None), default=0.0)
         if target is not None:
             peak = max(peak, max((v for v in target if v is not None), default=0.0))
         top = nice_ceiling(peak * 1.05)
-        base = self.rich_style
+        base = self.base_style
         styles = ChartStyles(
             base=base,
             ok=self.style_of("chart--ok"),
@@ -122,6 +138,11 @@ class LatencyPanel(LinesWidget):
         "latency--dim",
     }
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._trend_w = -1
+        self._trends: dict[str, TimeSlots] = {}
+
     ROWS = (
         ("p50", "p50", "p50"),
         ("p95", "p95", None),  # the rolling window keeps no p95: numbers only
@@ -132,7 +153,7 @@ class LatencyPanel(LinesWidget):
 
     def show(self, data: DashboardView) -> None:
         if data is not self._data:
-            self.border_title = "publish latency" if data.producer else "end-to-end latency"
+            self.set_title("publish latency" if data.producer else "end-to-end latency")
         super().show(data)
 
     def build(self, width: int, height: int) -> list[Line]:
@@ -142,7 +163,7 @@ class LatencyPanel(LinesWidget):
         value = self.style_of("latency--value")
         trend = self.style_of("latency--trend")
         dim = self.style_of("latency--dim")
-        base = self.rich_style
+        base = self.base_style
         widths = [6, 8, 8]
         trend_w = max(0, width - sum(widths) - len(widths))
         lines: list[Line] = [
@@ -154,15 +175,20 @@ class LatencyPanel(LinesWidget):
             )
         ]
         s = view.series
-        for name, stat, series in self.ROWS:
+        if self._trend_w != trend_w:
+            self._trends = (
+                {f: TimeSlots(SPAN_S, trend_w, "max") for f in TRENDS} if trend_w > 0 else {}
+            )
+            self._trend_w = trend_w
+        kind = s.kind
+        for figure, slots in self._trends.items():
+            slots.feed(s.points, elapsed_of, lambda p, f=figure: p.latency[kind][f])
+        for name, stat, trend_key in self.ROWS:
             now = fmt_us(getattr(view.latency_now, stat)) if view.latency_now.count else "–"
             run = fmt_us(getattr(view.latency_run, stat)) if view.latency_run.count else "–"
             row = columns_line([(name, label), (now, value), (run, dim)], widths, "rrr", base)
-            if series is not None and trend_w > 0:
-                values = bucket(
-                    s.times, s.trends.get(series, ()), view.elapsed, SPAN_S, trend_w, how="max"
-                )
-                row += sparkline(values, trend, base)
+            if trend_key is not None and trend_key in self._trends:
+                row += sparkline(self._trends[trend_key].values(view.elapsed), trend, base)
             lines.append(row)
         if not view.producer and height > len(lines):
             proc_now, proc_run = view.processing_now, view.processing_run
@@ -201,9 +227,19 @@ class HeatmapPanel(LinesWidget):
 
     COMPONENT_CLASSES = {f"heatmap--{i}" for i in range(1, 7)} | {"heatmap--axis"}
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._slots: TimeSlots | None = None
+
     def show(self, data: DashboardView) -> None:
-        if data is not self._data and self.border_title is None:
-            self.border_title = "latency heatmap · 60 s"
+        self.set_title("latency heatmap · 60 s")
+        last = self._data
+        if (
+            last is not None
+            and self._strips is not None
+            and 0 <= data.elapsed - last.elapsed < HEATMAP_EVERY_S
+        ):
+            return  # a heatmap changes slowly: redraw it once a second, not ten times
         super().show(data)
 
     def build(self, width: int, height: int) -> list[Line]:
@@ -213,14 +249,18 @@ class HeatmapPanel(LinesWidget):
         cols = width - label_w - 1
         if cols < 2:
             return []
-        columns = bucket_heat(s.times, s.heat, view.elapsed, SPAN_S, cols)
+        if self._slots is None or self._slots.columns != cols:
+            self._slots = TimeSlots(SPAN_S, cols, "sum")
+        kind = s.kind
+        self._slots.feed(s.points, elapsed_of, lambda p: p.heat[kind])
+        columns = self._slots.values(view.elapsed)
         levels = [self.style_of(f"heatmap--{i}") for i in range(1, 7)]
         return heatmap(
             columns,
             s.edges,
             height,
             levels,
-            self.rich_style,
+            self.base_style,
             self.style_of("heatmap--axis"),
             label_w,
         )

@@ -46,7 +46,7 @@ class TitleBar(LinesWidget):
         }.get(v.state, "title--paused")
         right = [
             (f" {STATE_LABELS.get(v.state, v.state.upper())} ", self.style_of(state_class)),
-            (f" {v.elapsed:7.1f} s ", dim),
+            (f" {v.elapsed:6.0f} s ", dim),  # whole seconds: the bar repaints once a second
         ]
         left = [(f" ▶ {v.role} ", app_style), (" ", dim)]
         room = width - sum(len(t) for t, _ in left + right) - len(v.engine) - 3
@@ -154,14 +154,14 @@ class FactsPanel(LinesWidget):
         facts = facts_for(v)
         room = max(1, (width + 1) // (self.CELL + 1))
         ncols = max(1, min(room, -(-len(facts) // max(1, height))))
-        cell = max(self.CELL, (width + 1) // ncols - 1)
+        cell = min(28, max(self.CELL, (width + 1) // ncols - 1))  # values stay near labels
         label_w = 12 if cell >= 26 else 10 if cell >= 22 else 9
         value_w = cell - label_w
         label_style = self.style_of("fact--label")
         styles = {
             lvl: self.style_of(f"fact--{lvl}") for lvl in ("value", "dim", "good", "warn", "bad")
         }
-        base = self.rich_style
+        base = self.base_style
         lines: list[Line] = [[] for _ in range(height)]
         capacity = ncols * height
         for i, f in enumerate(facts[:capacity]):

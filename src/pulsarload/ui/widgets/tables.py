@@ -44,16 +44,16 @@ class WorkerTable(LinesTable):
 
     def show(self, data: DashboardView) -> None:
         if data is not self._data:
-            self.border_title = f"threads · {data.threads} of max {data.max_threads}"
+            self.set_title(f"threads · {data.threads} of max {data.max_threads}")
         super().show(data)
 
     def build_table(self, width: int) -> tuple[Line, list[Line]]:
         view: DashboardView = self._data
-        base = self.rich_style
-        head = self.get_component_rich_style("table--head")
-        cell = self.get_component_rich_style("table--cell")
-        dim = self.get_component_rich_style("table--dim")
-        err = self.get_component_rich_style("table--error")
+        base = self.base_style
+        head = self.style_of("table--head")
+        cell = self.style_of("table--cell")
+        dim = self.style_of("table--dim")
+        err = self.style_of("table--error")
         queue = "pending" if view.producer else "queue"
         names = ["thread", "state", "msg/s", "p99 ms", "cpu %", "errors", queue, "last error"]
         widths = [12, 10, 9, 8, 6, 7, 8]
@@ -62,7 +62,7 @@ class WorkerTable(LinesTable):
         header = columns_line([(n, head) for n in names], widths, aligns, base)
         rows = []
         for w in view.workers:
-            state_style = self.get_component_rich_style(STATE_CLASSES.get(w.state, "state--dim"))
+            state_style = self.style_of(STATE_CLASSES.get(w.state, "state--dim"))
             cpu = "–" if w.cpu_percent is None else f"{w.cpu_percent:.0f}"
             values: list[tuple[str, Style]] = [
                 (w.name, cell),
@@ -98,20 +98,20 @@ class BacklogTable(LinesTable):
         if data is not self._data:
             if data.state == "ok":
                 total = sum(r.backlog for r in data.rows)
-                self.border_title = f"backlog · {fmt_count(total)} msgs · {len(data.rows)} row(s)"
+                self.set_title(f"backlog · {fmt_count(total)} msgs · {len(data.rows)} row(s)")
             else:
-                self.border_title = self.TITLES.get(data.state, data.state)
+                self.set_title(self.TITLES.get(data.state, data.state))
             self.set_class(data.state in ("unreachable", "error"), "-unreachable")
         super().show(data)
 
     def build_table(self, width: int) -> tuple[Line, list[Line]]:
         data: BacklogView = self._data
-        base = self.rich_style
-        head = self.get_component_rich_style("table--head")
-        cell = self.get_component_rich_style("table--cell")
-        dim = self.get_component_rich_style("table--dim")
-        err = self.get_component_rich_style("table--error")
-        warn = self.get_component_rich_style("table--warn")
+        base = self.base_style
+        head = self.style_of("table--head")
+        cell = self.style_of("table--cell")
+        dim = self.style_of("table--dim")
+        err = self.style_of("table--error")
+        warn = self.style_of("table--warn")
         narrow = width < 48
         widths = [5 if narrow else 10, 0, 9, 0 if narrow else 4, 7]  # narrow: no consumer count
         widths[1] = max(6, width - sum(widths) - sum(1 for w in widths if w) - 2)
