@@ -301,7 +301,11 @@ class ResourceMonitor:
             process_cpu_seconds=cpu,
             rss_bytes=rss,
             py_heap_bytes=heap,
-            py_allocated_blocks=sys.getallocatedblocks(),
+            # Not on free-threaded builds: there it walks every thread's mimalloc heap, and
+            # called 10x a second while other threads allocate and free large buffers it makes
+            # RSS grow without bound (hundreds of MB a minute on CPython 3.13.5t; see
+            # docs/reliability.md). 0 there.
+            py_allocated_blocks=0 if self._free_threaded else sys.getallocatedblocks(),
             threads=os_threads,
             python_threads=threading.active_count(),
             net_bytes_in=net_in,
