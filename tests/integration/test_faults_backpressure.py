@@ -8,10 +8,11 @@ process's memory stays flat once warmed up.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +20,29 @@ import psutil
 import pytest
 from faultproxy import LoadPair, wait_for
 
+from pulsarload.client.admin import AdminClient, AdminError
 from pulsarload.config import ProduceSettings, resolve_settings
 from pulsarload.load.controller import LoadController
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
 
 MB = 1024 * 1024
+
+
+@pytest.fixture
+def topic_to_drop(broker: Any, make_topic: Callable[[str], str]) -> Iterator[Callable[[str], str]]:
+    """Fresh topics that are deleted afterwards (these runs write a lot to the broker's disk)."""
+    made: list[str] = []
+
+    def make(prefix: str) -> str:
+        made.append(make_topic(prefix))
+        return made[-1]
+
+    yield make
+    with AdminClient(broker.admin_url) as admin:
+        for topic in made:
+            with contextlib.suppress(AdminError):
+                admin.delete_topic(topic)
 
 
 @dataclass
@@ -80,14 +98,14 @@ def check_receiver_queue(samples: Samples, receiver_queue_size: int, batch: int)
 
 
 def test_a_producer_far_faster_than_its_consumer_stays_bounded(
-    broker: Any, make_topic: Callable[[str], str]
+    broker: Any, topic_to_drop: Callable[[str], str]
 ) -> None:
     pair = LoadPair(
         broker.service_url,
         broker.admin_url,
-        make_topic("backpressure"),
+        topic_to_drop("backpressure"),
         producer={
-            "rate": 0.0,
+            "rate": 20_000.0,  # a hundred times the consumer's pace (bounded: disk space)
             "max_pending": 500,
             "block_if_queue_full": True,
             "size": 512,
@@ -115,12 +133,12 @@ def test_a_producer_far_faster_than_its_consumer_stays_bounded(
 
 
 def test_a_consumer_that_stops_acking_stays_bounded(
-    broker: Any, make_topic: Callable[[str], str]
+    broker: Any, topic_to_drop: Callable[[str], str]
 ) -> None:
     pair = LoadPair(
         broker.service_url,
         broker.admin_url,
-        make_topic("no-acks"),
+        topic_to_drop("no-acks"),
         producer={"rate": 5000.0, "size": 256, "batch_max_messages": 100},
         consumer={"ack": "none", "receiver_queue_size": 200},
     )
@@ -137,11 +155,11 @@ def test_a_consumer_that_stops_acking_stays_bounded(
 
 
 def test_a_full_pending_queue_fails_sends_when_not_blocking(
-    broker: Any, make_topic: Callable[[str], str]
+    broker: Any, topic_to_drop: Callable[[str], str]
 ) -> None:
     settings = resolve_settings(
         ProduceSettings,
-        {"topic": make_topic("queue-full"), "service_url": broker.service_url,
+        {"topic": topic_to_drop("queue-full"), "service_url": broker.service_url,
          "admin_url": broker.admin_url, "rate": 0.0, "max_pending": 50,
          "block_if_queue_full": False, "batch_max_messages": 200, "batch_delay_ms": 20.0},
         environ={},
@@ -163,3 +181,77 @@ def test_a_full_pending_queue_fails_sends_when_not_blocking(
     assert result.final.total.errors["queue_full"] > 0
     assert result.figures["acked"] > 0  # the queue drains and takes new sends
     assert max(pending) <= 50 + 200, pending  # a claimed batch may be counted before it fails
+
+
+class _CrossThreadProducer:
+    """Completes every send on another thread, as a client's reader thread does, after
+    holding the batch's bytes like an in-flight frame."""
+
+    def __init__(self, completer: _Completer) -> None:
+        self._completer = completer
+
+    def send_batch(
+        self, payloads: Any, on_done: Any, *, key: Any = None, properties: Any = None
+    ) -> None:
+        self._completer.put(on_done, len(payloads), b"".join(payloads))
+
+    def pending(self) -> int:
+        return self._completer.queue.qsize()
+
+    def flush(self, timeout_s: float) -> None:
+        wait_for(self._completer.queue.empty, timeout_s, "the completer to drain")
+
+    def close(self) -> None:
+        pass
+
+
+class _Completer:
+    def __init__(self) -> None:
+        import queue
+
+        self.queue: queue.Queue[tuple[Any, int, bytes]] = queue.Queue(maxsize=64)
+        threading.Thread(target=self._run, name="fake-reader", daemon=True).start()
+
+    def put(self, on_done: Any, count: int, frame: bytes) -> None:
+        self.queue.put((on_done, count, frame))
+
+    def _run(self) -> None:
+        while True:
+            on_done, count, _frame = self.queue.get()
+            on_done(count, None)
+            self.queue.task_done()
+
+
+class _CrossThreadEngine:
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.completer = _Completer()
+
+    def create_producer(self, settings: Any, name: Any) -> _CrossThreadProducer:
+        return _CrossThreadProducer(self.completer)
+
+    def close(self) -> None:
+        pass
+
+
+def test_memory_stays_flat_at_full_speed_with_completions_on_another_thread() -> None:
+    """The load layer and metrics at full speed, sends completed on another thread with 1 MB
+    batch buffers in flight (no broker: millions of messages). Regression: sampling
+    sys.getallocatedblocks() 10x a second on 3.13t made this grow by gigabytes."""
+    settings = resolve_settings(ProduceSettings, {"topic": "t", "rate": 0.0}, environ={})
+    controller = LoadController("producer", settings, engine=_CrossThreadEngine())  # type: ignore[arg-type]
+    process = psutil.Process()
+    controller.start()
+    rss: list[int] = []
+    try:
+        time.sleep(2)
+        for _ in range(24):
+            time.sleep(0.25)
+            rss.append(process.memory_info().rss)
+    finally:
+        result = controller.stop()
+    third = len(rss) // 3
+    growth = (statistics.median(rss[-third:]) - statistics.median(rss[:third])) / MB
+    assert result.figures["acked"] > 500_000
+    assert growth < 50, f"RSS grew {growth:.0f} MB in 6 s"
