@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=60.0, help="seconds before RSS counts")
     parser.add_argument("--max-growth-mb", type=float, default=50.0)
     parser.add_argument("--csv", type=Path, default=Path("soak.csv"))
+    parser.add_argument(
+        "--keep-topic", action="store_true", help="keep the topic (it holds GBs) after the run"
+    )
     args = parser.parse_args(argv)
 
     topic = args.topic or f"persistent://public/default/soak-{uuid.uuid4().hex[:8]}"
@@ -144,6 +147,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"verify: {verify.unique:,} unique of {sum(sent.values()):,} sent, missing "
               f"{verify.missing}, duplicates {verify.duplicates}")  # fmt: skip
     print(f"samples written to {args.csv}")
+    if not args.keep_topic and args.topic is None:
+        from pulsarload.client.admin import AdminClient, AdminError
+
+        try:
+            with AdminClient(args.admin_url) as admin:
+                admin.delete_topic(topic)
+        except AdminError as err:
+            print(f"could not delete {topic}: {err}")
     ok = verify is not None and verify.missing == 0 and growth <= args.max_growth_mb
     return 0 if ok else 1
 
