@@ -341,12 +341,16 @@ class Workload:
     batch_delay_ms: float = 1.0
     max_pending: int = 1000
     consume: bool = False
+    #: Non-persistent topics keep nothing on disk: a full suite on persistent ones writes tens
+    #: of GB through the bookie (see docs/benchmarks.md).
+    persistent: bool = True
 
     @property
     def title(self) -> str:
         size = f"{self.size // 1024} KiB" if self.size % 1024 == 0 else f"{self.size} B"
         what = "producer + consumer" if self.consume else "producer only"
-        return f"{size} messages, compression {self.compression}, batching on, {what}"
+        topic = "" if self.persistent else ", non-persistent topic"
+        return f"{size} messages, compression {self.compression}, batching on, {what}{topic}"
 
 
 @dataclass(frozen=True)
@@ -446,8 +450,9 @@ class Figures:
         return self.ok and bool(self.msg_rate) and self.messages > 0
 
 
-def fresh_topic(prefix: str) -> str:
-    return f"persistent://public/default/{prefix}-{uuid.uuid4().hex[:10]}"
+def fresh_topic(prefix: str, persistent: bool = True) -> str:
+    domain = "persistent" if persistent else "non-persistent"
+    return f"{domain}://public/default/{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 # --------------------------------------------------------------------------- pulsarload contenders
@@ -538,7 +543,7 @@ def _finish(fig: Figures, proc: ProcessResult) -> None:
 def run_pulsarload_producer(c: Contender, w: Workload, broker: Broker, workdir: Path) -> Figures:
     """Run ``pulsarload produce --headless`` for one contender and read its JSON report."""
     fig = Figures(w.name, c.key, c.label, c.kind, c.build, c.threads, diagnostic=c.diagnostic)
-    fig.topic = fresh_topic(f"bench-{w.name}-{c.key}")
+    fig.topic = fresh_topic(f"bench-{w.name}-{c.key}", w.persistent)
     report = workdir / f"{w.name}-{c.key}.report.json"
     cmd = pulsarload_produce_command(c, w, broker, fig.topic, report)
     with TopicCounter(broker, fig.topic) as counter:
@@ -640,7 +645,7 @@ def run_perf_producer(c: Contender, w: Workload, broker: Broker, workdir: Path) 
     """
     fig = Figures(w.name, c.key, c.label, c.kind, c.build, c.threads, gil="n/a (JVM)")
     fig.interpreter = "Java"
-    fig.topic = fresh_topic(f"bench-{w.name}-{c.key}")
+    fig.topic = fresh_topic(f"bench-{w.name}-{c.key}", w.persistent)
     cmd = perf_java_command(perf_produce_args(w, broker, fig.topic), broker)
     mp = MonitoredProcess(
         cmd, timeout=w.duration_s + w.warmup_s + START_SLACK_S, env=child_env(), cwd=workdir
@@ -688,9 +693,11 @@ def run_perf_producer(c: Contender, w: Workload, broker: Broker, workdir: Path) 
 
 
 def _admin_topic_url(admin_url: str, topic: str) -> str:
-    name = topic.removeprefix("persistent://")
+    domain, _, name = topic.partition("://")
+    if not name:
+        domain, name = "persistent", topic
     tenant, ns, local = name.split("/", 2)
-    return f"{admin_url.rstrip('/')}/admin/v2/persistent/{tenant}/{ns}/{quote(local, safe='')}"
+    return f"{admin_url.rstrip('/')}/admin/v2/{domain}/{tenant}/{ns}/{quote(local, safe='')}"
 
 
 def create_topic_with_subscription(broker: Broker, topic: str, subscription: str) -> None:
@@ -861,9 +868,10 @@ def run_pair(
         w.name, producer.key, producer.label, producer.kind, producer.build, producer.threads
     )
     fig.consumer = side.label
-    fig.topic = fresh_topic(f"bench-{w.name}-{producer.key}")
+    fig.topic = fresh_topic(f"bench-{w.name}-{producer.key}", w.persistent)
     subscription = "bench-sub"
-    create_topic_with_subscription(broker, fig.topic, subscription)
+    if w.persistent:  # a non-persistent subscription exists only while its consumer is attached
+        create_topic_with_subscription(broker, fig.topic, subscription)
     timeout = w.duration_s + w.warmup_s + START_SLACK_S
     c_report = workdir / f"{w.name}-{producer.key}.consumer.json"
     c_report.unlink(missing_ok=True)

@@ -122,6 +122,22 @@ def estimate_seconds(plan: Plan) -> float:
     return total
 
 
+#: Set to 1 to run the suite on persistent topics (the broker's bookie then writes every
+#: message: tens of GB for a full suite; make sure the disk has room).
+PERSISTENT_ENV = "PULSARLOAD_BENCH_PERSISTENT"
+
+
+def with_persistence(plan: Plan, persistent: bool) -> Plan:
+    """``plan`` on persistent or non-persistent topics."""
+    from dataclasses import replace
+
+    return replace(
+        plan,
+        workloads=tuple(replace(w, persistent=persistent) for w in plan.workloads),
+        pair_workloads=tuple(replace(w, persistent=persistent) for w in plan.pair_workloads),
+    )
+
+
 @dataclass
 class BenchResult:
     """Everything one run measured (the JSON under bench/results/)."""
@@ -352,7 +368,7 @@ def run_bench(
     The broker is ``service_url``/``admin_url``, else PULSAR_BROKER_URL/PULSAR_ADMIN_URL, else
     the local standalone (started for the run if it is not up).
     """
-    plan = QUICK if quick else FULL
+    plan = with_persistence(QUICK if quick else FULL, os.environ.get(PERSISTENT_ENV) == "1")
     t0 = time.monotonic()
     started = dt.datetime.now(dt.UTC)
     echo(
@@ -411,7 +427,7 @@ def run_bench(
         echo(f"no numbers from {f.contender} on {f.workload}: {f.error}")
     for k in micro_missing:
         echo(f"no micro-benchmark numbers for {k}: {result.micro[k].get('error')}")
-    return 1 if failed or micro_missing or skipped else 0
+    return 1 if failed or micro_missing or skipped or result.stopped else 0
 
 
 class _DiskFull(Exception):
@@ -508,7 +524,8 @@ def _warm_broker(
     if c is None or plan.broker_warmup_s <= 0:
         return
     echo(f"warming the broker up ({plan.broker_warmup_s:g} s, not recorded) ...")
-    w = Workload("warmup", 1024, duration_s=plan.broker_warmup_s, warmup_s=0)
+    persistent = plan.workloads[0].persistent if plan.workloads else True
+    w = Workload("warmup", 1024, duration_s=plan.broker_warmup_s, warmup_s=0, persistent=persistent)
     run_pulsarload_producer(c, w, broker, workdir)
 
 
@@ -656,6 +673,7 @@ def render_markdown(
 ) -> str:
     m = result.machine
     ft, gil = m.get("python_free_threaded") or {}, m.get("python_gil") or {}
+    persistent = all(w.get("persistent", True) for w in result.workloads)
     load = " / ".join(f"{x:.2f}" for x in m["loadavg_start"])
     load_end = " / ".join(f"{x:.2f}" for x in result.loadavg_end)
     out = [
@@ -666,8 +684,10 @@ def render_markdown(
         "comes from `bench/analysis.md`). Raw figures: "
         f"[`{json_path.name}`]({_rel(json_path, output_dir)}).",
         "",
-        "Every contender runs as its own process, one after another, on a fresh topic of the same "
-        "local Pulsar standalone, with the same settings: rate unlimited (pulsar-perf 4.0.8 "
+        "Every contender runs as its own process, one after another, on a fresh "
+        + ("" if persistent else "non-persistent ")
+        + "topic of the same local Pulsar standalone, with the same settings: rate unlimited "
+        "(pulsar-perf 4.0.8 "
         f"rejects 0, so it gets `-r {10_000_000:,}`), batching on (at most 1000 messages, "
         "128 KiB, 1 ms), at most 1000 pending messages per producer, random payloads.",
         "",
@@ -684,6 +704,15 @@ def render_markdown(
         "**peak RSS**: `ru_maxrss` of the process. **page faults / M msgs**: the process's minor "
         "page faults (`ru_minflt`, start-up included) per million messages: memory handed back "
         "to the OS and touched again.",
+        "- **Non-persistent topics**: the broker keeps nothing on disk, so these numbers "
+        "compare the clients and the broker's dispatch path, not BookKeeper. On persistent "
+        "topics (`PULSARLOAD_BENCH_PERSISTENT=1 make bench`) the full suite writes tens of GB "
+        "through the bookie (1 KiB at 150,000 msg/s is 150 MB/s, written twice: journal and "
+        "entry log), more than the free disk of the machine this ran on; the run stops "
+        "before the bookie's disk is full."
+        if not persistent
+        else "- **Persistent topics**: every message goes through the bookie (journal and "
+        "entry log).",
         "- The broker, the contender and the machine's other work share "
         f"{m['cpu_count']} cores: whatever CPU a client uses is taken from the broker.",
         "",
@@ -825,6 +854,12 @@ def _pair_table(runs: list[Figures], consumer_note: str | None) -> list[str]:
         "End-to-end latency (publish to receive) is the consumer's own report over its whole "
         "run: a consumer that falls behind shows it as seconds here.",
     ]
+    if runs and "non-persistent" in runs[0].topic:
+        out.append(
+            "On a non-persistent topic there is no backlog: the broker drops what a consumer "
+            "has no permits for, so a consumer that falls behind shows as received < published "
+            "rather than as growing latency."
+        )
     if consumer_note:
         out.append(f"The native consumer was not usable in this run: {consumer_note}.")
     out.append("")
