@@ -191,7 +191,7 @@ class DashboardView:
     max_threads: int
     target: float | None  # producer: global target now (0 = as fast as possible)
     base_rate: float | None
-    rate: float  # acked (producer) or received (consumer) per second, last interval
+    rate: float  # acked (producer) or received (consumer) per second, over the last second
     mb_rate: float
     total: Counters
     avg_rate: float
@@ -220,6 +220,13 @@ class DashboardView:
 
 
 _EMPTY_LAT = LatencyStats()
+RECENT_POINTS = 10  # "now" rates are the last second (10 x 100 ms): steadier than one interval
+
+
+def _recent(points: Sequence[SeriesPoint], key: str) -> float:
+    tail = points[-RECENT_POINTS:]
+    span = sum(p.span for p in tail)
+    return sum(p.rates[key] * p.span for p in tail) / span if span > 0 else 0.0
 
 
 def collect(
@@ -311,8 +318,8 @@ def collect(
         max_threads=pool.max_threads if pool is not None else settings.max_threads,
         target=target,
         base_rate=float(pool.base_rate) if producer and pool is not None else None,
-        rate=rates.get(done_key, 0.0),
-        mb_rate=rates.get(bytes_key, 0.0) / 1e6,
+        rate=_recent(points, done_key) if points else rates.get(done_key, 0.0),
+        mb_rate=(_recent(points, bytes_key) if points else rates.get(bytes_key, 0.0)) / 1e6,
         total=total,
         avg_rate=avg,
         latency_kind=kind,

@@ -10,7 +10,6 @@ from operator import attrgetter
 
 from textual.content import Content
 
-from pulsarload.metrics.window import SeriesPoint
 from pulsarload.ui.render import (
     ChartStyles,
     Line,
@@ -29,14 +28,8 @@ from pulsarload.ui.widgets.base import LinesWidget, columns_line, line_of
 elapsed_of = attrgetter("elapsed")
 
 AXIS_W = 6
-RECENT_POINTS = 10  # the gap compares the last second (10 x 100 ms) with the target
 TRENDS = ("p50", "p99", "p99_9", "max")
 HEATMAP_EVERY_S = 1.0  # the window keeps these per point (it has no p95)
-
-
-def recent_mean(points: tuple[SeriesPoint, ...], key: str, n: int = RECENT_POINTS) -> float | None:
-    tail = points[-n:]
-    return sum(p.rates[key] for p in tail) / len(tail) if tail else None
 
 
 def gap_text(actual: float | None, target: float | None) -> Content:
@@ -76,7 +69,7 @@ class RateChart(LinesWidget):
             if data.state == "paused":
                 status = Content.assemble(("paused", "$warning"))
             else:
-                status = gap_text(recent_mean(s.points, s.rate_key), data.target)
+                status = gap_text(data.rate if s.points else None, data.target)
             self.set_title(Content.assemble(f"{label} ", status))
         super().show(data)
 
@@ -196,8 +189,8 @@ class LatencyPanel(LinesWidget):
                 columns_line(
                     [
                         ("proc", label),
-                        (fmt_us(proc_now.p99), value),
-                        (fmt_us(proc_run.p99), dim),
+                        (fmt_us(proc_now.p99) if proc_now.count else "–", value),
+                        (fmt_us(proc_run.p99) if proc_run.count else "–", dim),
                         ("p99 receive→ack", dim),
                     ],
                     [*widths, trend_w],
@@ -211,7 +204,10 @@ class LatencyPanel(LinesWidget):
                     [
                         ("delay", label),
                         ("", value),
-                        (fmt_us(view.send_delay_run.p99), dim),
+                        (
+                            fmt_us(view.send_delay_run.p99) if view.send_delay_run.count else "–",
+                            dim,
+                        ),
                         ("p99 behind schedule", dim),
                     ],
                     [*widths, trend_w],
