@@ -175,15 +175,17 @@ def broker_errors(broker: Any) -> Iterator[dict[str, str]]:
     suffix = uuid.uuid4().hex[:6]
     http = httpx.Client(base_url=broker.admin_url, timeout=10)
     client = Client(broker.service_url)
+    noauto, quota = f"public/noauto-{suffix}", f"public/quota-{suffix}"
+    terminated = f"persistent://public/default/terminated-{suffix}"
+    quota_topic = f"persistent://{quota}/t"
+    busy = f"persistent://public/default/busy-{suffix}"
     try:
-        noauto, quota = f"public/noauto-{suffix}", f"public/quota-{suffix}"
         for ns in (noauto, quota):
             http.put(f"/admin/v2/namespaces/{ns}").raise_for_status()
         http.post(
             f"/admin/v2/namespaces/{noauto}/autoTopicCreation",
             json={"allowAutoTopicCreation": False},
         ).raise_for_status()
-        terminated = f"persistent://public/default/terminated-{suffix}"
         producer = client.create_producer(terminated)
         producer.send(b"x")
         producer.close()
@@ -195,13 +197,11 @@ def broker_errors(broker: Any) -> Iterator[dict[str, str]]:
             params={"backlogQuotaType": "destination_storage"},
             json={"limitSize": 1024, "limitTime": -1, "policy": "producer_exception"},
         ).raise_for_status()
-        quota_topic = f"persistent://{quota}/t"
         client.subscribe(quota_topic, "holds-the-backlog")
         producer = client.create_producer(quota_topic)
         for _ in range(20):
             producer.send(b"q" * 1024)
         producer.close()
-        busy = f"persistent://public/default/busy-{suffix}"
         client.subscribe(busy, "pulsarload-sub")  # the default subscription, exclusive, held
         yield {
             "noauto_topic": f"persistent://{noauto}/t",
@@ -211,6 +211,11 @@ def broker_errors(broker: Any) -> Iterator[dict[str, str]]:
         }
     finally:
         client.close()
+        # Leave the shared broker as it was: the topics, then the namespaces.
+        for topic in (terminated, quota_topic, busy, f"persistent://{noauto}/t"):
+            http.delete("/admin/v2/" + topic.replace("://", "/"), params={"force": "true"})
+        for ns in (noauto, quota):
+            http.delete(f"/admin/v2/namespaces/{ns}")
         http.close()
 
 
