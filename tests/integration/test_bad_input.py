@@ -11,6 +11,7 @@ test_faults_network.py.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -251,6 +252,8 @@ def test_bad_input_is_one_clear_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     case = CASES[name]
+    if name == "official engine on 3.13t" and importlib.util.find_spec("pulsar") is not None:
+        pytest.skip("Apache's pulsar-client is installed here (a GIL build)")
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     for fname, text in case.files.items():
