@@ -178,7 +178,8 @@ class DashboardApp(App[RunResult | None]):
         snaps = []
         while self._inbox:
             snaps.append(self._inbox.popleft())
-        self._tally.add(snaps)
+        producer = self.role == "producer"
+        self._tally.add(snaps, "acked" if producer else "received", producer)
         snap = snaps[-1] if snaps else self.controller.sampler.latest
         state = "stopping" if self._stopping else "restarting" if self._restarting else None
         view = collect(

@@ -9,6 +9,7 @@ fed fixed views in tests, and nothing the sampler thread owns is shared with the
 from __future__ import annotations
 
 import bisect
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,23 +116,53 @@ def target_at(steps: Sequence[tuple[float, float]], t: float) -> float:
 
 
 class ErrorTally:
-    """Failures per worker since start or reset (snapshots carry per-interval counts only)."""
+    """Per worker: failures since start or reset, and rate and p99 over the last second.
 
-    def __init__(self) -> None:
+    Snapshots carry per-interval (100 ms) figures only; one interval of a batching producer
+    often holds no ack at all, so the table shows the last second instead. The app feeds it
+    every snapshot it drains (none are skipped).
+    """
+
+    def __init__(self, window: int = 10) -> None:
         self._totals: dict[str, int] = {}
         self._last_elapsed = -1.0
+        self._recent: deque[tuple[float, dict[str, tuple[float, float]]]] = deque(maxlen=window)
 
-    def add(self, snaps: Iterable[Snapshot]) -> None:
+    def add(
+        self, snaps: Iterable[Snapshot], done_key: str = "acked", producer: bool = True
+    ) -> None:
         for snap in snaps:
             if snap.elapsed < self._last_elapsed:
                 self._totals.clear()
+                self._recent.clear()
             self._last_elapsed = snap.elapsed
+            figures: dict[str, tuple[float, float]] = {}
             for w in snap.workers:
                 if w.counters.errors:
                     self._totals[w.worker_id] = self._totals.get(w.worker_id, 0) + w.counters.failed
+                lat = w.publish_latency if producer else w.e2e_latency
+                figures[w.worker_id] = (getattr(w.counters, done_key), float(lat.p99))
+            self._recent.append((snap.interval, figures))
 
     def get(self, worker_id: str) -> int:
         return self._totals.get(worker_id, 0)
+
+    def recent(self, worker_id: str) -> tuple[float, float] | None:
+        """(messages per second, highest p99 in µs) over the last second; None: not seen."""
+        span = 0.0
+        done = 0.0
+        p99 = 0.0
+        seen = False
+        for interval, figures in self._recent:
+            span += interval
+            f = figures.get(worker_id)
+            if f is not None:
+                seen = True
+                done += f[0]
+                p99 = max(p99, f[1])
+        if not seen or span <= 0:
+            return None
+        return done / span, p99
 
 
 # -- the view -------------------------------------------------------------------------------------
@@ -290,19 +321,27 @@ def collect(
         resources = snap.resources
         interval = snap.counters
         avg = getattr(total, done_key) / snap.elapsed if snap.elapsed > 0 else 0.0
-        workers = tuple(
-            WorkerRow(
-                name=w.thread_name or w.worker_id,
-                state=w.state,
-                rate=w.rates.get(done_key, 0.0),
-                p99_us=float((w.publish_latency if producer else w.e2e_latency).p99),
-                cpu_percent=w.cpu_percent,
-                errors=tally.get(w.worker_id),
-                queue=w.pending_sends if producer else w.receiver_queue,
-                last_error=w.last_error,
+        rows = []
+        for w in snap.workers:
+            recent = tally.recent(w.worker_id)
+            if recent is None:
+                recent = (
+                    w.rates.get(done_key, 0.0),
+                    float((w.publish_latency if producer else w.e2e_latency).p99),
+                )
+            rows.append(
+                WorkerRow(
+                    name=w.thread_name or w.worker_id,
+                    state=w.state,
+                    rate=recent[0],
+                    p99_us=recent[1],
+                    cpu_percent=w.cpu_percent,
+                    errors=tally.get(w.worker_id),
+                    queue=w.pending_sends if producer else w.receiver_queue,
+                    last_error=w.last_error,
+                )
             )
-            for w in snap.workers
-        )
+        workers = tuple(rows)
     batches = interval.batches or total.batches
     basis = interval if interval.batches else total
     parallelism = sum(w.cpu_percent or 0.0 for w in workers) / 100.0
