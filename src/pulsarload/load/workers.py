@@ -251,6 +251,9 @@ class ProducerWorker(Worker):
                     )
             else:
                 rec.record_send_delay((sent_ns - due.first_ns) // 1000, count)
+            # Let go of the recorder before sending or sleeping: the sampler harvests a swapped-out
+            # recorder only once nobody holds it (metrics/recorder.py).
+            del rec
             done = _Completion(completions, due.first_ns, due.interval_ns)
             if keyed:
                 for payload in batch:
