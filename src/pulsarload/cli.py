@@ -215,6 +215,9 @@ def _shared_run_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Seconds to reach the broker [10].",
         ),
         click.option(
+            "--pin-cpus/--no-pin-cpus", default=None, help="Pin worker i to CPU i mod n (Linux)."
+        ),
+        click.option(
             "--profile", "profile_name", help="Load settings from a TOML profile (name or path)."
         ),
         click.option("--save-profile", help="Save the resolved settings as a profile and exit."),

@@ -165,6 +165,7 @@ class RunSettings:
     operation_timeout_s: float = _opt(30.0, env="PULSARLOAD_OPERATION_TIMEOUT", min=0.1, max=3600)
     connect_timeout_s: float = _opt(10.0, env="PULSARLOAD_CONNECT_TIMEOUT", min=0.1, max=3600)
     connections_per_broker: int = _opt(1, env="PULSARLOAD_CONNECTIONS", min=1, max=64)
+    pin_cpus: bool = _opt(False, env="PULSARLOAD_PIN_CPUS", help="pin worker i to CPU i mod n")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ queued there and recorded by the worker itself, so each recorder keeps a single 
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -105,6 +106,8 @@ class Worker:
 
     def _main(self) -> None:
         self.slot.bind_current_thread()
+        if getattr(self.settings, "pin_cpus", False):
+            self._pin_to_cpu()
         try:
             self.run()
         except BaseException as err:  # a worker must never die silently
@@ -118,6 +121,14 @@ class Worker:
 
     def run(self) -> None:
         raise NotImplementedError
+
+    def _pin_to_cpu(self) -> None:
+        """Pin this worker's thread to one of the CPUs the process may use (Linux only)."""
+        if not hasattr(os, "sched_setaffinity"):
+            self.slot.last_error = "CPU pinning is not available on this OS"
+            return
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpus[self.index % len(cpus)]})  # 0 = the calling thread
 
     def show_connection(self) -> None:
         """Called by the controller's thread (a worker may be blocked in a send during an

@@ -147,3 +147,29 @@ def test_export_now_writes_a_json_snapshot_and_the_csv_so_far(tmp_path, monkeypa
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [snapshot_path.name, series_path.name]
     )
+
+
+def test_workers_can_be_pinned_to_cpus() -> None:
+    import os
+
+    if not hasattr(os, "sched_getaffinity"):
+        return
+    seen: list[set[int]] = []
+
+    class Recording(FakeEngine):
+        def create_producer(self, settings, name):
+            seen.append(os.sched_getaffinity(0))  # runs on the worker's own thread
+            return super().create_producer(settings, name)
+
+    allowed = sorted(os.sched_getaffinity(0))
+    c = LoadController(
+        "producer", ProduceSettings(rate=100.0, threads=2, pin_cpus=True), engine=Recording()
+    )
+    c.start()
+    time.sleep(0.3)
+    c.stop()
+    assert (
+        sorted(seen, key=min) == [{allowed[i % len(allowed)]} for i in range(2)]
+        or len(allowed) == 1
+    )
+    assert os.sched_getaffinity(0) == set(allowed)  # the main thread is untouched
