@@ -60,8 +60,10 @@ def fmt_us(us: float) -> str:
         return f"{ms:.2f}ms"
     if ms < 100:
         return f"{ms:.1f}ms"
-    if ms < 10_000:
+    if ms < 1000:
         return f"{ms:.0f}ms"
+    if ms < 10_000:
+        return f"{ms / 1000:.2f}s"
     return f"{ms / 1000:.1f}s"
 
 

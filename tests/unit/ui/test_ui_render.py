@@ -48,7 +48,8 @@ def test_numbers_read_well() -> None:
     assert fmt_us(850) == "850µs"
     assert fmt_us(1234) == "1.23ms"
     assert fmt_us(42_000) == "42.0ms"
-    assert fmt_us(2_500_000) == "2500ms"
+    assert fmt_us(250_000) == "250ms"
+    assert fmt_us(2_500_000) == "2.50s"
     assert fmt_us(25_000_000) == "25.0s"
     assert fmt_ms(21_007) == "21.0"
     assert [fmt_edge(e) for e in (16, 2048, 65536, 524288, 8388608, 33554432)] == [
