@@ -354,3 +354,33 @@ def test_admin_backlog_reports_an_unreachable_api() -> None:
         ConsumeSettings, {"pattern": "persistent://public/default/x-.*"}, environ={}
     )
     assert admin_backlog(c)().state == "unavailable"
+
+
+def test_run_dashboard_prints_the_summary_and_returns_the_exit_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pulsarload.ui import app as app_module
+
+    c = FixedController("producer")
+    c.start = lambda: None  # type: ignore[attr-defined]
+    monkeypatch.setattr(app_module.DashboardApp, "run", lambda self: c.stop())
+    lines: list[str] = []
+    assert app_module.run_dashboard(c, echo=lines.append) == 0  # type: ignore[arg-type]
+    assert lines[0].startswith("== producer summary")
+    failed = RunResult("producer", c.sampler.latest, {}, failures=["producer-0: boom"])
+    assert app_module.exit_code(failed) == 3
+
+
+def test_run_dashboard_stops_the_load_when_the_app_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pulsarload.ui import app as app_module
+
+    c = FixedController("producer")
+    c.start = lambda: None  # type: ignore[attr-defined]
+
+    def crash(self: DashboardApp) -> None:
+        raise RuntimeError("terminal went away")
+
+    monkeypatch.setattr(app_module.DashboardApp, "run", crash)
+    with pytest.raises(RuntimeError, match="terminal went away"):
+        app_module.run_dashboard(c, echo=lambda _line: None)  # type: ignore[arg-type]
+    assert c.stopped
