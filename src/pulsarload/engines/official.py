@@ -209,8 +209,8 @@ class OfficialEngine:
             "initial_position": p.InitialPosition.Earliest
             if settings.initial_position == "earliest"
             else p.InitialPosition.Latest,
-            "priority_level": settings.priority,
         }
+        # pulsar-client 3.9's subscribe() has no priority level: --priority is native-only.
         if name:
             kwargs["consumer_name"] = name
         if listener is not None:
