@@ -48,6 +48,8 @@ from pulsarload.ui.view import (
 from pulsarload.ui.widgets import ConfigPanel
 
 BACKLOG_POLL_S = 1.0
+REFRESH_S = 0.1  # draw every sampler tick; larger values trade smoothness for CPU
+REFRESH_SLACK_S = 0.02  # sampler ticks jitter: 0.098 s after the last draw counts as 0.1
 INBOX_MAX = 64  # snapshots kept if the UI falls behind (older ones are dropped)
 
 BacklogSource = Callable[[], BacklogView]
@@ -98,8 +100,11 @@ class DashboardApp(App[RunResult | None]):
         backlog: BacklogSource | BacklogView | None = None,
         blink: bool = True,
         info: InterpreterInfo | None = None,
+        refresh_every: float = REFRESH_S,
     ) -> None:
         super().__init__()
+        self.refresh_every = refresh_every  # seconds between draws (the sampler ticks at 0.1)
+        self._drawn_at = -1.0
         self.controller = controller
         self.role = controller.role
         self.title = f"pulsarload {self.role}"
@@ -166,6 +171,10 @@ class DashboardApp(App[RunResult | None]):
     @on(SnapshotsReady)
     def _snapshots_ready(self) -> None:
         self._posted = False
+        latest = self._inbox[-1] if self._inbox else None
+        since = latest.elapsed - self._drawn_at if latest is not None else None
+        if since is not None and 0 <= since < self.refresh_every - REFRESH_SLACK_S:
+            return  # drawn recently: these snapshots wait in the inbox for the next draw
         self.refresh_view()
         if not self._stopping and self.controller.done():
             self.say("the run reached its end (duration, messages or scenario): stopping", "ok")
@@ -181,6 +190,7 @@ class DashboardApp(App[RunResult | None]):
         producer = self.role == "producer"
         self._tally.add(snaps, "acked" if producer else "received", producer)
         snap = snaps[-1] if snaps else self.controller.sampler.latest
+        self._drawn_at = snap.elapsed if snap is not None else 0.0
         state = "stopping" if self._stopping else "restarting" if self._restarting else None
         view = collect(
             self.controller, snap, self.target_history, self._tally, state=state, info=self._info

@@ -384,3 +384,21 @@ def test_run_dashboard_stops_the_load_when_the_app_fails(monkeypatch: pytest.Mon
     with pytest.raises(RuntimeError, match="terminal went away"):
         app_module.run_dashboard(c, echo=lambda _line: None)  # type: ignore[arg-type]
     assert c.stopped
+
+
+def test_refresh_every_skips_draws_but_keeps_every_snapshot() -> None:
+    import dataclasses
+
+    async def scenario(app: DashboardApp, pilot: Pilot, c: FixedController) -> None:
+        app.refresh_every = 0.5
+        title = app.dashboard.query_one(TitleBar)
+        base = c.sampler.latest
+        drawn = []
+        for i in range(1, 11):
+            snap = dataclasses.replace(base, seq=base.seq + i, elapsed=base.elapsed + i * 0.1)
+            app._on_snapshot(snap)
+            await pilot.pause()
+            drawn.append(title._data.seq - base.seq)
+        assert drawn == [0, 0, 0, 0, 5, 5, 5, 5, 5, 10]
+
+    run("producer", scenario)
