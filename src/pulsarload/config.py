@@ -327,6 +327,10 @@ def validate_settings(settings: RunSettings) -> None:
         if lo is not None and value < lo or hi is not None and value > hi:
             bounds = f"{lo if lo is not None else '-inf'}..{hi if hi is not None else 'inf'}"
             raise ConfigError(f"{name}={value} is out of range {bounds}")
+    if not getattr(settings, "pattern", None):
+        from pulsarload.client.topics import TopicName  # raises InvalidTopicName (a ConfigError)
+
+        TopicName.parse(settings.topic)
     if settings.threads > settings.max_threads:
         raise ConfigError(f"threads={settings.threads} exceeds max_threads={settings.max_threads}")
 

@@ -194,10 +194,13 @@ class WorkerPool:
                 w.paused = False
 
     def seek(self, target: str) -> None:
+        """Seek the subscription: once, through one worker (a seek moves the subscription's
+        cursor for every consumer on it, and the broker drops them all to reconnect)."""
         with self._lock:
             for w in self._workers:
                 if isinstance(w, ConsumerWorker):
                     w.seek_target = target
+                    return
 
     # -- health and end -------------------------------------------------------------------------
 
