@@ -315,12 +315,6 @@ def test_a_real_interpreter_exits_the_same_way(broker: Any, args: list[str], exp
     assert result.returncode == 2, line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: a run in which every send failed (here MessageTooBig: 6 MB over the broker's "
-    "5 MiB limit) prints a summary and exits 0; it should exit non-zero (and ideally refuse "
-    "--size above the broker's max_message_size before sending)",
-)
 def test_messages_over_the_broker_limit_fail_the_run(
     broker: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

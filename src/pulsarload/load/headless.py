@@ -167,11 +167,13 @@ def run_headless(
     if result.failures and total.sent == 0 and total.received == 0:
         # Nothing ever worked (unreachable broker, bad topic, refused auth): one line, no table.
         first = result.failures[0].split(": ", 2)[-1]
-        raise UserError(
-            f"{first}; nothing was sent or received (check -u/--service-url and the topic)"
-        )
+        hint = " (check -u/--service-url and the topic)" if "connect" in first.lower() else ""
+        raise UserError(f"{first}; nothing was sent or received{hint}")
     for line in summary_lines(result):
         echo(line)
+    if result.role == "producer" and total.failed and not total.acked:
+        echo("every send failed: see the failures by category above")
+        return EXIT_WORKER_FAILED, result
     if result.failures:
         return EXIT_WORKER_FAILED, result
     return (EXIT_OK if result.passed else EXIT_THRESHOLD_FAILED), result
