@@ -204,6 +204,7 @@ def _shared_run_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Pass/fail, e.g. 'p99_ms<50' (repeatable).",
         ),
         click.option("--auth-token", help="JWT for token authentication [$PULSARLOAD_AUTH_TOKEN]."),
+        click.option("--auth-token-file", help="Read the JWT from this file."),
         click.option("--tls-ca-file", help="CA bundle for pulsar+ssl://."),
         click.option(
             "--connections", "connections_per_broker", type=int, help="Connections per broker."

@@ -147,6 +147,9 @@ class RunSettings:
     auth_token: str | None = _opt(
         None, env="PULSARLOAD_AUTH_TOKEN", help="JWT for token auth", secret=True
     )
+    auth_token_file: str | None = _opt(
+        None, env="PULSARLOAD_AUTH_TOKEN_FILE", help="read the JWT from this file"
+    )
     tls_ca_file: str | None = _opt(None, env="PULSARLOAD_TLS_CA_FILE")
     tls_validate_hostname: bool = _opt(True, env="PULSARLOAD_TLS_VALIDATE_HOSTNAME")
     threads: int = _opt(1, env="PULSARLOAD_THREADS", min=0, max=1024)
@@ -401,6 +404,18 @@ def save_profile(settings: RunSettings, name_or_path: str) -> Path:
     return path
 
 
+def _read_token_file(path: str) -> str:
+    """The token from a file (Pulsar's `file:///path` form accepted); never echoed back."""
+    path = path.removeprefix("file://")
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as err:
+        raise ConfigError(f"cannot read auth token file {path}: {err.strerror or err}") from None
+    if not token:
+        raise ConfigError(f"auth token file {path} is empty")
+    return token
+
+
 def resolve_settings[S: RunSettings](
     cls: type[S],
     flags: Mapping[str, Any] | None = None,
@@ -422,6 +437,8 @@ def resolve_settings[S: RunSettings](
     if flags:
         _check_known(cls, flags, "flags")
         merged.update({k: v for k, v in flags.items() if v is not None})
+    if merged.get("auth_token_file") and not merged.get("auth_token"):
+        merged["auth_token"] = _read_token_file(merged["auth_token_file"])
     settings = cls(**merged)
     validate_settings(settings)
     return settings

@@ -76,3 +76,14 @@ def test_bad_profiles(tmp_path: Path) -> None:
         resolve_settings(ConsumeSettings, environ={}, profile=str(broken))
     with pytest.raises(ConfigError, match="not found"):
         resolve_settings(ConsumeSettings, environ={}, profile=str(tmp_path / "none.toml"))
+
+
+def test_token_from_a_file(tmp_path: Path) -> None:
+    f = tmp_path / "token"
+    f.write_text("eyJhbGciOi.secret.sig\n")
+    s = resolve_settings(ProduceSettings, {"auth_token_file": str(f)}, environ={})
+    assert s.auth_token == "eyJhbGciOi.secret.sig"
+    env = {"PULSARLOAD_AUTH_TOKEN_FILE": f"file://{f}"}
+    assert resolve_settings(ProduceSettings, environ=env).auth_token == "eyJhbGciOi.secret.sig"
+    with pytest.raises(ConfigError, match="cannot read auth token file"):
+        resolve_settings(ProduceSettings, {"auth_token_file": str(tmp_path / "nope")}, environ={})
