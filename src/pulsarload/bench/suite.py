@@ -608,7 +608,7 @@ def evaluate_goals(result: BenchResult) -> list[dict[str, Any]]:
             ))  # fmt: skip
     ft = result.micro.get("free_threaded", {}).get("benchmarks", {})
     for name, entry in ft.items():
-        if name == "control" or "speedup_2v1" not in entry:
+        if name in ("control", "shared_constants") or "speedup_2v1" not in entry:
             continue
         detail = entry["title"]
         two = entry["runs"].get("2", {})
@@ -875,8 +875,8 @@ def _micro_section(result: BenchResult) -> list[str]:
         "## Micro-benchmarks: 1 and 2 threads, free-threaded vs GIL build",
         "",
         "`python -m pulsarload.bench.micro` under each interpreter: each thread owns its objects; "
-        f"throughput is the best of {ft.get('rounds', '?')} rounds of "
-        f"{ft.get('seconds_per_round', '?')} s; speed-up = 2 threads / 1 thread. "
+        f"throughput is the best of {ft.get('rounds', '?')} interleaved rounds of "
+        f"{ft.get('seconds_per_round', '?')} s; speed-up = median over the pairs of rounds of 2 threads / 1 thread. "
         "CPUs used is the process's CPU time over the round's wall time (2.0 = both threads ran "
         "all the time; less means the GIL, or other load on the machine, kept one waiting). "
         "Per-CPU efficiency is throughput per CPU-second with 2 threads over that with 1: "
