@@ -48,7 +48,7 @@ from pulsarload.client.lookup import retry_operation
 from pulsarload.client.routing import Router
 from pulsarload.client.settings import CompressionType, ProducerConfig
 from pulsarload.client.topics import partition_name
-from pulsarload.wire.batch import MessageShape, SendFrameBuilder
+from pulsarload.wire.batch import FRAME_RESERVE, MessageShape, SendFrameBuilder
 from pulsarload.wire.commands import (
     CommandCloseProducer,
     CommandProducer,
@@ -694,7 +694,8 @@ class Producer:
                 sequence_id=seq,
             ).encode()
             piece = b"".join((_U32(len(smm)), smm, content))
-        limit = min(self._batch_max_bytes, self._max_message_size - _HEADROOM)
+        # The frame, not only the pieces, stays within the batch byte limit (FRAME_RESERVE).
+        limit = min(self._batch_max_bytes - FRAME_RESERVE, self._max_message_size - _HEADROOM)
         if self._batch_pieces and self._batch_bytes + len(piece) > limit:
             self._flush_batch_locked()
             self._entry_taken = False

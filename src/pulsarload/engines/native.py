@@ -20,7 +20,7 @@ from pulsarload.engines.base import (
     error_category,
     result_category,
 )
-from pulsarload.wire.batch import MessageShape
+from pulsarload.wire.batch import FRAME_RESERVE, MessageShape
 
 _ROUTING = {
     "round_robin": "RoundRobinDistribution",
@@ -45,6 +45,9 @@ def client_for(settings: RunSettings) -> Client:
     if settings.tls_ca_file:
         kwargs["tls_trust_certs_file_path"] = settings.tls_ca_file
     return Client(settings.service_url, **kwargs)
+
+
+_PLAIN_SHAPE = MessageShape()  # messages without keys or properties
 
 
 class NativeProducer:
@@ -95,7 +98,7 @@ class NativeProducer:
                 )
             return
         shape = self._shape(key, properties)
-        for chunk in self._split(payloads):
+        for chunk in self._split(payloads, shape):
             self._send_guarded(
                 lambda c=chunk: self._producer.send_batch(c, batch_done, shape=shape),
                 on_done,
@@ -109,20 +112,28 @@ class NativeProducer:
         except PulsarError as err:  # queue full (not blocking), closed, too big: a failed send
             on_done(count, error_category(err))
 
-    def _split(self, payloads: Sequence[bytes]) -> list[Sequence[bytes]]:
-        """Pieces within the batch byte and message limits (most batches are one piece)."""
+    def _split(
+        self, payloads: Sequence[bytes], shape: MessageShape | None = None
+    ) -> list[Sequence[bytes]]:
+        """Pieces within the batch message limit and whose whole SEND frame (payloads, their
+        per-message metadata and `FRAME_RESERVE`) stays within the batch byte limit; most
+        batches are one piece."""
         n = len(payloads)
         if n == 0:
             return []
-        if n <= self._max_messages and sum(map(len, payloads)) <= self._max_bytes:
+        sizes = list(map(len, payloads))
+        per_message = (shape or _PLAIN_SHAPE).per_message_overhead(max(sizes))
+        budget = self._max_bytes - FRAME_RESERVE
+        if n <= self._max_messages and sum(sizes) + n * per_message <= budget:
             return [payloads]
         pieces: list[Sequence[bytes]] = []
         start = size = 0
-        for i, p in enumerate(payloads):
-            if i > start and (size + len(p) > self._max_bytes or i - start >= self._max_messages):
+        for i, p_size in enumerate(sizes):
+            cost = p_size + per_message
+            if i > start and (size + cost > budget or i - start >= self._max_messages):
                 pieces.append(payloads[start:i])
                 start, size = i, 0
-            size += len(p)
+            size += cost
         pieces.append(payloads[start:])
         return pieces
 

@@ -50,6 +50,7 @@ from pulsarload.wire.messages import (
 from pulsarload.wire.protobuf import encode_length_delimited, encode_varint
 
 __all__ = [
+    "FRAME_RESERVE",
     "BatchMessage",
     "MessageShape",
     "SendFrameBuilder",
@@ -64,6 +65,15 @@ _U32 = struct.Struct(">I")
 _u32_pack = _U32.pack
 _u32_unpack_from = _U32.unpack_from
 _FRAME_SIZES = struct.Struct(">II")
+
+#: Bytes a batch SEND frame adds around its batch payload (frame sizes, CommandSend, checksum,
+#: MessageMetadata with a producer name of ordinary length): ~60-100 in practice. pulsarload
+#: bounds the whole frame by "batch max bytes", not just the payload, so that the default of
+#: 128 KiB stays one buffer of at most 128 KiB: mimalloc's largest "medium" block. On 3.13t a
+#: bigger buffer takes the large-object path, which with two threads hands its pages back to
+#: the OS and faults them in again for every batch (4-10x the page faults, ~15 % more CPU per
+#: message at 1 KiB; docs/tuning.md).
+FRAME_RESERVE = 512
 _MAGIC_AND_CRC = struct.Struct(">HI")
 
 
@@ -123,6 +133,11 @@ class MessageShape:
             parts[0::2] = list(map(self._prefixes.__getitem__, map(len, payloads)))
         parts[1::2] = payloads
         return b"".join(parts)
+
+    def per_message_overhead(self, payload_size: int) -> int:
+        """Bytes one message of ``payload_size`` adds to a batch besides its payload (the size
+        word and its SingleMessageMetadata); an upper bound for any smaller payload."""
+        return len(self._prefixes[payload_size])
 
     def repeated_payload(self, payload: Buffer, count: int) -> bytes:
         """The batch payload of one payload sent ``count`` times."""

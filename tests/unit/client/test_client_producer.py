@@ -604,3 +604,23 @@ def test_flush_returns_after_every_callback_ran(fake: FakeBroker, make_client) -
         p.flush(10)
         assert len(results) % 40 == 0
     assert results == [Result.Ok] * 120
+
+
+def test_a_batch_frame_stays_within_the_byte_limit(fake: FakeBroker, make_client) -> None:
+    """`batching_max_allowed_size_in_bytes` bounds the whole SEND frame (FRAME_RESERVE), so the
+    128 KiB default never makes a buffer past mimalloc's 128 KiB medium-block limit."""
+    limit = 128 * 1024
+    p = make_client(fake.url).create_producer(
+        "t", batching_max_allowed_size_in_bytes=limit, batching_max_messages=1000,
+        batching_max_publish_delay_ms=5000,
+    )  # fmt: skip
+    # 1017 + 7 bytes of size word and metadata: 128 of them fill the 128 KiB exactly
+    size = 1024 - MessageShape().per_message_overhead(1017)
+    for i in range(400):
+        p.send_async(bytes([i % 251]) * size, None)
+    p.flush(5)
+    assert sum(r.num_messages for r in fake.received) == 400
+    # header words, command and checksum take < 64 bytes besides metadata and payload
+    sizes = [len(r.metadata.encode()) + len(r.payload) + 64 for r in fake.received]
+    assert max(sizes) <= limit, sizes
+    assert max(r.num_messages for r in fake.received) >= 120  # still big batches
