@@ -223,6 +223,15 @@ class Client:
         """Live connections (each has `bytes_in` / `bytes_out` counters)."""
         return self._pool.connections()
 
+    def byte_counts(self) -> tuple[int, int]:
+        """(bytes in, bytes out) over the client's lifetime, read together."""
+        return self._pool.byte_counts()
+
+    @property
+    def io_done(self) -> bool:
+        """Closed and every connection's reader ended: `byte_counts()` is final."""
+        return self._pool.io_done
+
     @property
     def bytes_in(self) -> int:
         """Bytes received over the client's lifetime."""

@@ -45,6 +45,9 @@ class ConnectionPool:
         # Bytes moved by connections that have since closed, so totals never go backwards.
         self._gone_in = 0
         self._gone_out = 0
+        # Connections being closed by `close()`: still counted until their readers have ended.
+        self._closing: list[Connection] = []
+        self._io_done = False
 
     def get(
         self, logical: Address, physical: Address | None = None, slot: int | None = None
@@ -104,24 +107,48 @@ class ConnectionPool:
         with self._lock:
             return [c for c in self._conns.values() if not c.closed]
 
+    def byte_counts(self) -> tuple[int, int]:
+        """(bytes in, bytes out) over the client's lifetime: all connections, closed ones too.
+
+        One lock for the table, none on the connections: each counter has a single writer.
+        """
+        with self._lock:
+            total_in, total_out = self._gone_in, self._gone_out
+            for c in (*self._conns.values(), *self._closing):
+                c_in, c_out = c.byte_counts()
+                total_in += c_in
+                total_out += c_out
+        return total_in, total_out
+
     @property
     def bytes_in(self) -> int:
         """Bytes received over the client's lifetime (all connections, closed ones too)."""
-        with self._lock:
-            return self._gone_in + sum(c.bytes_in for c in self._conns.values())
+        return self.byte_counts()[0]
 
     @property
     def bytes_out(self) -> int:
         """Bytes written over the client's lifetime."""
-        with self._lock:
-            return self._gone_out + sum(c.bytes_out for c in self._conns.values())
+        return self.byte_counts()[1]
+
+    @property
+    def io_done(self) -> bool:
+        """Closed, and every reader has ended: the byte counts will not change any more."""
+        return self._io_done
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             conns = list(self._conns.values())
             self._conns.clear()
+            self._closing += conns  # keep counting them: totals never dip while closing
         for conn in conns:
             conn.close()
         for conn in conns:
             conn.join(1.0)
+        with self._lock:
+            for conn in conns:
+                if conn in self._closing:
+                    self._closing.remove(conn)
+                    self._gone_in += conn.bytes_in
+                    self._gone_out += conn.bytes_out
+            self._io_done = True

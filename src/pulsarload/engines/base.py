@@ -78,7 +78,19 @@ class EngineConsumer(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class NetBytes:
+    """Bytes on an engine's broker sockets since it was made, and its open connections."""
+
+    bytes_in: int
+    bytes_out: int
+    connections: int
+
+
 class Engine(Protocol):
+    """A client library behind the load layer. Optional: ``net_bytes() -> NetBytes | None``
+    (socket byte totals for the resource figures; read with `engine_net_bytes`)."""
+
     name: str
 
     def create_producer(self, settings: ProduceSettings, name: str | None) -> EngineProducer: ...
@@ -91,6 +103,13 @@ class Engine(Protocol):
     ) -> EngineConsumer: ...
 
     def close(self) -> None: ...
+
+
+def engine_net_bytes(engine: object) -> NetBytes | None:
+    """The engine's socket byte totals, or None where it cannot count them (the official
+    engine, test fakes): an optional capability, so fakes need not implement it."""
+    probe = getattr(engine, "net_bytes", None)
+    return None if probe is None else probe()
 
 
 #: Result names both clients share, mapped to the categories the metrics count.

@@ -8,6 +8,7 @@ where it would exceed the batch byte limit.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from pulsarload.client import AuthenticationToken, Client, PulsarError
 from pulsarload.config import ConsumeSettings, ProduceSettings, RunSettings
 from pulsarload.engines.base import (
     EngineConsumer,
+    NetBytes,
     ReceivedMessage,
     SendDone,
     error_category,
@@ -158,9 +160,40 @@ class NativeEngine:
 
     def __init__(self, settings: RunSettings) -> None:
         self._settings = settings
+        # Every client made, for the byte totals; folded into _retired once closed for good.
+        self._clients: list[Client] = []
+        self._clients_lock = threading.Lock()  # client creation and sampling: not per message
+        self._retired_in = 0
+        self._retired_out = 0
+
+    def _track(self, client: Client) -> Client:
+        with self._clients_lock:
+            self._clients.append(client)
+        return client
+
+    def net_bytes(self) -> NetBytes:
+        """Bytes on the broker sockets of every client this engine made, closed ones too."""
+        total_in = total_out = connections = 0
+        with self._clients_lock:
+            live = []
+            for c in self._clients:
+                done = c.io_done  # read first: counts taken after it are final
+                c_in, c_out = c.byte_counts()
+                if done:
+                    self._retired_in += c_in
+                    self._retired_out += c_out
+                    continue
+                live.append(c)
+                total_in += c_in
+                total_out += c_out
+                connections += len(c.connections())
+            self._clients = live
+            total_in += self._retired_in
+            total_out += self._retired_out
+        return NetBytes(total_in, total_out, connections)
 
     def create_producer(self, settings: ProduceSettings, name: str | None) -> NativeProducer:
-        client = client_for(settings)
+        client = self._track(client_for(settings))
         try:
             producer = client.create_producer(
                 settings.topic,
@@ -189,7 +222,7 @@ class NativeEngine:
     ) -> EngineConsumer:
         from pulsarload.engines.native_consumer import create_native_consumer
 
-        return create_native_consumer(client_for(settings), settings, name, listener)
+        return create_native_consumer(self._track(client_for(settings)), settings, name, listener)
 
     def close(self) -> None:
         """Clients belong to their producers/consumers and close with them."""

@@ -223,5 +223,9 @@ class OfficialEngine:
         topic: Any = re.compile(settings.pattern) if settings.pattern else settings.topic
         return OfficialConsumer(self._client.subscribe(topic, settings.subscription, **kwargs))
 
+    def net_bytes(self) -> None:
+        """The C++ client does not expose its socket byte counts."""
+        return None
+
     def close(self) -> None:
         self._client.close()
