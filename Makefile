@@ -7,9 +7,14 @@ PY := $(VENV)/bin/python
 PY_GIL := $(VENV_GIL)/bin/python
 STAMP := $(VENV)/.pulsarload-installed
 STAMP_GIL := $(VENV_GIL)/.pulsarload-installed
+# Opt-in: free-threaded CPython 3.14 in its own venv (`make setup-314`); `make setup` never builds it.
+VENV_314 := .venv-314t
+PY_314 := $(VENV_314)/bin/python
+STAMP_314 := $(VENV_314)/.pulsarload-installed
 PYTEST_ARGS ?=
 
 .PHONY: setup test test-unit test-integration lint format demo broker-start broker-stop bench clean
+.PHONY: setup-314 test-unit-314
 
 setup: $(STAMP) $(STAMP_GIL) broker-jars
 
@@ -25,6 +30,21 @@ $(STAMP): $(PY) pyproject.toml
 $(STAMP_GIL): $(PY_GIL) pyproject.toml
 	$(PY_GIL) -m pip install -q -e '.[test,official]'
 	touch $@
+
+# 3.14t: python3.14t on PATH, uv, or a build from Debian sid's python3.14 source (cached).
+# Only wheels (--only-binary=:all:): a dependency without a cp314t wheel is left out, never compiled.
+setup-314: $(STAMP_314)
+
+$(PY_314): scripts/setup-python.sh
+	PULSARLOAD_PY=3.14 ./scripts/setup-python.sh
+
+$(STAMP_314): $(PY_314) pyproject.toml
+	$(PY_314) -m pip install -q --only-binary=:all: -e '.[test]'
+	$(PY_314) -c "import sys; assert not sys._is_gil_enabled(), 'GIL is on in $(VENV_314)'"
+	touch $@
+
+test-unit-314: setup-314
+	$(PY_314) -m pytest tests/unit $(PYTEST_ARGS)
 
 # The broker's jars (Maven Central), cached under ~/.cache/pulsarload.
 broker-jars: $(STAMP)

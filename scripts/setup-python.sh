@@ -3,6 +3,11 @@
 #   .venv      free-threaded CPython 3.14t/3.13t  (the product runs here)
 #   .venv-gil  GIL build of the same CPython      (official pulsar-client, comparisons)
 #
+# Opt-in, PULSARLOAD_PY=3.14 (`make setup-314`): a free-threaded CPython 3.14 in .venv-314t
+# (python3.14t on PATH, uv, else built from Debian sid's python3.14 source package), and only
+# with PULSARLOAD_GIL_TWIN=1 its GIL twin in .venv-314. The default (PULSARLOAD_PY unset or
+# 3.13) is unchanged and never looks at or builds 3.14 sources.
+#
 # Order of search for the free-threaded interpreter:
 #   $PYTHON_FT, python3.14t, python3.13t on PATH, `uv python find` (3.14t, 3.13t),
 #   else build CPython 3.13 with --disable-gil from the upstream tarball that
@@ -12,7 +17,8 @@
 #
 # Builds are cached outside the work tree in ${PULSARLOAD_CACHE:-~/.cache/pulsarload}/cpython/
 # and stamped, so a rerun does no network or compiler work. Safe to rerun.
-# Environment: PYTHON_FT, PYTHON_WITH_GIL, PULSARLOAD_CACHE, PULSARLOAD_JOBS (make -j, default nproc).
+# Environment: PYTHON_FT, PYTHON_WITH_GIL, PULSARLOAD_CACHE, PULSARLOAD_JOBS (make -j, default nproc),
+# PULSARLOAD_PY (3.13 default, or 3.14), PULSARLOAD_GIL_TWIN (3.14 only: 1 also builds the GIL twin).
 # See docs/python-setup.md.
 set -euo pipefail
 
@@ -24,14 +30,29 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${PULSARLOAD_CACHE:-$HOME/.cache/pulsarload}
 CPY=$CACHE/cpython
 JOBS=${PULSARLOAD_JOBS:-$(nproc 2>/dev/null || echo 2)}
-DEB_SUITE=trixie
-DEB_SRCPKG=python3.13
+# The series to set up. 3.13 is the default (.venv, .venv-gil); 3.14 is opt-in, into its own venvs.
+SERIES=${PULSARLOAD_PY:-3.13}
+case $SERIES in
+  3.13)
+    DEB_SUITE=trixie DEB_SRCPKG=python3.13
+    VENV_FT=.venv VENV_GIL=.venv-gil WANT_GIL=1 ;;
+  3.14)
+    # Only Debian sid (unstable) carries python3.14 (forky lags it); apt takes the newest upload.
+    DEB_SUITE=sid DEB_SRCPKG=python3.14
+    VENV_FT=.venv-314t VENV_GIL=.venv-314 WANT_GIL=${PULSARLOAD_GIL_TWIN:-0} ;;
+  *)
+    printf 'pulsarload setup: PULSARLOAD_PY=%s: only 3.13 (default) and 3.14 are supported\n' "$SERIES" >&2
+    exit 1 ;;
+esac
 DEB_MIRROR=http://deb.debian.org/debian
-# Keyring that signs trixie's InRelease; bookworm's debian-archive-keyring >= 2023.3+deb12u2 has it.
+# Keyring that signs trixie's (and, as of 2026, sid's) InRelease; bookworm's
+# debian-archive-keyring >= 2023.3+deb12u2 has it.
 DEB_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 # Debian 12 package names for what CPython's configure looks for.
 BUILD_DEPS=(build-essential pkg-config xz-utils libssl-dev zlib1g-dev libbz2-dev libffi-dev
   libsqlite3-dev liblzma-dev libreadline-dev libncurses-dev uuid-dev libgdbm-dev)
+# 3.14's compression.zstd (our zstd codec there) needs libzstd >= 1.4.5; bookworm has 1.5.4.
+[[ $SERIES == 3.13 ]] || BUILD_DEPS+=(libzstd-dev)
 # Both builds share these; the stamp records them so a change forces a rebuild.
 COMMON_FLAGS="--without-ensurepip --disable-test-modules"
 
@@ -101,7 +122,7 @@ ensure_trixie_key() {
 
 fetch_tarball() {
   command -v apt-get >/dev/null ||
-    die "no apt-get to fetch the CPython source; install python3.13t (or set PYTHON_FT) and rerun"
+    die "no apt-get to fetch the CPython source; install python${SERIES}t (or set PYTHON_FT) and rerun"
   ensure_trixie_key
   # A private apt setup: its own sources.list with only a deb-src line, its own lists and cache,
   # an empty sources.list.d. The machine's /etc/apt stays untouched and its lists unchanged.
@@ -128,6 +149,8 @@ fetch_tarball() {
   }
   (cd "$apt/dl" && apt-get "${opts[@]}" -q source --download-only "$DEB_SRCPKG") >"$logs/apt-source.log" 2>&1 || {
     rm -rf "$apt"
+    grep -q '404 *Not Found' "$logs/apt-source.log" &&
+      die "Debian $DEB_SUITE's signed index lists $DEB_SRCPKG, but $DEB_MIRROR answered 404 for its files (log: $logs/apt-source.log); a mirror that serves them, or python${SERIES}t on PATH / PYTHON_FT, is needed"
     die "apt-get source --download-only $DEB_SRCPKG failed (log: $logs/apt-source.log); check access to $DEB_MIRROR"
   }
   mkdir -p "$SRC_DIR"
@@ -141,7 +164,7 @@ verify_tarball() {
   local t=$1 name sum dsc
   name=$(basename "$t")
   sum=$(sha256sum "$t" | cut -d' ' -f1)
-  for dsc in "$SRC_DIR"/*.dsc; do
+  for dsc in "$SRC_DIR"/"$DEB_SRCPKG"_*.dsc; do
     [[ -e $dsc ]] || continue
     if grep -q " $sum [0-9]* $name\$" "$dsc"; then echo "$sum"; return 0; fi
   done
@@ -192,7 +215,8 @@ ensure_build_deps() {
 # Newest cached build of kind $1 (ft|gil) whose stamp matches the current flags; echoes its python.
 cached_build() {
   local kind=$1 want=$2 d py
-  for d in $(ls -1d "$CPY"/*-"$kind" 2>/dev/null | sort -Vr); do
+  # Only this series' prefixes: the default never picks up an opt-in 3.14 build.
+  for d in $(ls -1d "$CPY"/"$SERIES".*-"$kind" 2>/dev/null | sort -Vr); do
     [[ -f $d/.pulsarload-build ]] || continue
     grep -qxF "flags=$(flags_for "$kind")" "$d/.pulsarload-build" || continue
     py=$(interp_in "$d" "$kind")
@@ -279,24 +303,36 @@ T_START=$SECONDS
 
 # 1. Free-threaded interpreter.
 FT=""
-if [[ -n ${PYTHON_FT:-} ]]; then
-  FT=$(first_good 1 "$PYTHON_FT") || die "PYTHON_FT=$PYTHON_FT is not a free-threaded CPython 3.13/3.14; unset it or point it at python3.13t"
+if [[ $SERIES == 3.13 ]]; then
+  FT_NAMES=(python3.14t python3.13t)
 else
-  FT=$(first_good 1 python3.14t python3.13t) || true
+  FT_NAMES=(python3.14t)
+fi
+if [[ -n ${PYTHON_FT:-} ]]; then
+  FT=$(first_good 1 "$PYTHON_FT") || die "PYTHON_FT=$PYTHON_FT is not a free-threaded CPython 3.13/3.14; unset it or point it at python${SERIES}t"
+else
+  FT=$(first_good 1 "${FT_NAMES[@]}") || true
   if [[ -z $FT ]] && command -v uv >/dev/null; then
-    FT=$(first_good 1 "$(uv python find 3.14t 2>/dev/null)" "$(uv python find 3.13t 2>/dev/null)") || true
+    UV_FOUND=()
+    for n in "${FT_NAMES[@]}"; do UV_FOUND+=("$(uv python find "${n#python}" 2>/dev/null)"); done
+    FT=$(first_good 1 "${UV_FOUND[@]}") || true
   fi
   [[ -n $FT ]] || FT=$(cached_build ft 1) || true
   [[ -n $FT ]] || FT=$(build_cpython ft 1)
 fi
 FT_VERSION=$(pyversion "$FT")
+if [[ $SERIES == 3.14 && $FT_VERSION != 3.14.* ]]; then
+  die "PULSARLOAD_PY=3.14 but $FT is CPython $FT_VERSION; unset PYTHON_FT or point it at python3.14t"
+fi
 
-# .venv first: the team can start while the GIL build runs.
-ensure_venv "$REPO/.venv" "$FT"
+# The free-threaded venv first: the team can start while the GIL build runs.
+ensure_venv "$REPO/$VENV_FT" "$FT"
 
 # 2. GIL interpreter of the same full version.
 GIL=""
-if [[ -n ${PYTHON_WITH_GIL:-} ]]; then
+if [[ $WANT_GIL != 1 ]]; then
+  say "no GIL twin for $SERIES (PULSARLOAD_GIL_TWIN=1 builds one into $VENV_GIL)"
+elif [[ -n ${PYTHON_WITH_GIL:-} ]]; then
   GIL=$(first_good 0 "$PYTHON_WITH_GIL") || die "PYTHON_WITH_GIL=$PYTHON_WITH_GIL is not a GIL CPython 3.13/3.14; unset it"
 else
   mm=${FT_VERSION%.*}
@@ -316,7 +352,7 @@ else
   fi
 fi
 
-ensure_venv "$REPO/.venv-gil" "$GIL"
+[[ -z $GIL ]] || ensure_venv "$REPO/$VENV_GIL" "$GIL"
 
 say "done in $((SECONDS - T_START)) s"
 # Machine-readable summary on stdout (the Makefile or a user can eval/grep it).
