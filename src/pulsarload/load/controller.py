@@ -22,7 +22,7 @@ from typing import Any
 
 from pulsarload.client.admin import AdminClient
 from pulsarload.config import ConsumeSettings, ProduceSettings, validate_settings
-from pulsarload.engines.base import Engine, create_engine
+from pulsarload.engines.base import Engine, create_engine, engine_net_bytes
 from pulsarload.errors import ConfigError
 from pulsarload.load import commands as cmd
 from pulsarload.load.backlog import BacklogMonitor
@@ -38,7 +38,7 @@ from pulsarload.metrics.export import (
     start_prometheus_server,
     write_report,
 )
-from pulsarload.metrics.resources import interpreter_info
+from pulsarload.metrics.resources import ResourceMonitor, interpreter_info
 from pulsarload.metrics.snapshot import BackgroundSubscriber, Sampler, Snapshot
 from pulsarload.metrics.window import MetricsWindow
 
@@ -139,6 +139,22 @@ def check_paths(settings: ProduceSettings | ConsumeSettings) -> None:
         raise ConfigError(f"--verify-against {against}: no such readable file")
 
 
+class EngineNet:
+    """The resource monitor's `NetSource` over the controller's engine (set at `start`): the
+    native client's per-connection byte counters, summed once per sampler tick. An engine
+    that cannot count (the official one) reads as zero, which the dashboard shows as "-"."""
+
+    def __init__(self, controller: LoadController) -> None:
+        self._controller = controller
+
+    def net_totals(self) -> tuple[int, int, int]:
+        engine = self._controller.engine
+        counts = None if engine is None else engine_net_bytes(engine)
+        if counts is None:
+            return 0, 0, 0
+        return counts.bytes_in, counts.bytes_out, counts.connections
+
+
 @dataclass(frozen=True, slots=True)
 class RunResult:
     role: str
@@ -170,6 +186,7 @@ class LoadController:
         self.engine = engine
         self.sampler = Sampler(
             sample_interval,
+            resources=ResourceMonitor(net=EngineNet(self)),
             labels={"role": role, "engine": settings.engine, "topic": settings.topic},
         )
         self.window = MetricsWindow()

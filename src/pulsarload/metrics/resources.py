@@ -18,13 +18,14 @@ import tracemalloc
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "NET",
     "InterpreterInfo",
     "NetCounter",
     "NetRegistry",
+    "NetSource",
     "ResourceMonitor",
     "ResourceStats",
     "gil_enabled",
@@ -150,9 +151,24 @@ class NetRegistry:
         with self._lock:
             return len(self._live)
 
+    def net_totals(self) -> tuple[int, int, int]:
+        """(bytes in, bytes out, live connections): the `NetSource` the monitor reads."""
+        total_in, total_out = self.totals()
+        return total_in, total_out, self.connections()
+
+
+class NetSource(Protocol):
+    """Where the monitor reads socket bytes: a `NetRegistry`, or the load layer's view of an
+    engine's own counters (the metrics layer does not know engines)."""
+
+    def net_totals(self) -> tuple[int, int, int]:
+        """(bytes in, bytes out, open connections), cumulative and never going down."""
+        ...
+
 
 NET = NetRegistry()
-"""Default registry: the client layer creates one counter per connection with NET.counter()."""
+"""Default registry, for code that counts through `NetCounter`s (engines report their own
+counts through the load layer instead)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +252,7 @@ def thread_cpu_seconds(native_id: int, clock_id: int | None = None) -> float | N
 class ResourceMonitor:
     """Samples process resources; keeps the previous reading to turn totals into rates."""
 
-    def __init__(self, net: NetRegistry = NET, trace_python_heap: bool = False) -> None:
+    def __init__(self, net: NetSource = NET, trace_python_heap: bool = False) -> None:
         self._net = net
         self._proc = psutil.Process() if psutil is not None else None
         self._free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
@@ -267,7 +283,7 @@ class ResourceMonitor:
         """Read everything once. ``threads`` gives (native id, cpu clock id) pairs to time."""
         now = time.monotonic()
         cpu = self._process_cpu_seconds()
-        net_in, net_out = self._net.totals()
+        net_in, net_out, connections = self._net.net_totals()
         dt = None if self._last_time is None else now - self._last_time
         rss = 0
         os_threads = 0
@@ -312,7 +328,7 @@ class ResourceMonitor:
             net_bytes_out=net_out,
             net_in_per_s=in_rate,
             net_out_per_s=out_rate,
-            connections=self._net.connections(),
+            connections=connections,
             gil_enabled=gil_enabled(),
             free_threaded_build=self._free_threaded,
             thread_cpu_percent=thread_pct,
