@@ -125,6 +125,12 @@ class AdminClient:
             raise AdminError(f"partitions must be >= 1, got {partitions}")
         self._request("PUT", self.topic_path(topic) + "/partitions", json=partitions)
 
+    def update_partitions(self, topic: str, partitions: int) -> None:
+        """Grow a partitioned topic to ``partitions`` (Pulsar never shrinks one)."""
+        if partitions < 1:
+            raise AdminError(f"partitions must be >= 1, got {partitions}")
+        self._request("POST", self.topic_path(topic) + "/partitions", json=partitions)
+
     def ensure_partitioned_topic(self, topic: str, partitions: int) -> None:
         """Create the topic with N partitions, or check that it already has N."""
         have = self.partitions(topic)

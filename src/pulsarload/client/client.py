@@ -69,6 +69,7 @@ class Client:
         max_backoff_interval_ms: int = 60000,
         reconnect_give_up_seconds: float | None = None,
         max_lookup_redirects: int = 20,
+        partitions_update_interval_seconds: float = 60.0,
     ) -> None:
         if authentication is not None and not isinstance(authentication, Authentication):
             raise InvalidConfiguration(
@@ -88,6 +89,7 @@ class Client:
             max_backoff_interval_ms=max_backoff_interval_ms,
             reconnect_give_up_seconds=reconnect_give_up_seconds,
             max_lookup_redirects=max_lookup_redirects,
+            partitions_update_interval_seconds=partitions_update_interval_seconds,
         )
         self._pool = ConnectionPool(self._config, authentication)
         self._lookup = LookupService(self._pool)

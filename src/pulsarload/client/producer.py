@@ -1139,7 +1139,13 @@ class Producer:
 
 
 class PartitionedProducer:
-    """A producer on a partitioned topic: one `Producer` per partition and a router."""
+    """A producer on a partitioned topic: one `Producer` per partition and a router.
+
+    Partitions can be added to a topic while it is in use (never removed). A watcher thread asks
+    the broker every `partitions_update_interval_seconds` and starts producers for new ones,
+    then publishes the longer list with one assignment: senders read `_producers` without a
+    lock and see the old list or the new one, both valid for the index they route to.
+    """
 
     @property
     def reconnect_attempt(self) -> int:
@@ -1154,6 +1160,8 @@ class PartitionedProducer:
             config.message_routing_mode, config.hashing_scheme, config.message_router
         )
         self._producers: list[Producer] = []
+        self._grow_lock = threading.Lock()
+        self._stopped = threading.Event()
         try:
             for i in range(partitions):
                 p = Producer(client, config, partition_name(self._topic, i), i)
@@ -1163,6 +1171,49 @@ class PartitionedProducer:
             for p in self._producers:
                 p.close()
             raise
+        interval = client._config.partitions_update_interval_seconds
+        if interval > 0:
+            threading.Thread(
+                target=self._watch_partitions,
+                args=(interval,),
+                name=f"pulsar-partitions-{self._topic.rsplit('/', 1)[-1]}",
+                daemon=True,
+            ).start()
+
+    def _watch_partitions(self, interval: float) -> None:
+        while not self._stopped.wait(interval):
+            if self._client._closed:
+                return
+            try:
+                count = self._client._lookup.partitions(self._topic)
+            except PulsarError as err:  # the next round tries again
+                log.debug("partition check of %s failed: %s", self._topic, err)
+                continue
+            self.grow_to(count)
+
+    def grow_to(self, count: int) -> int:
+        """Start producers for partitions ``len(partitions)..count-1``; returns how many were
+        added (0 if the topic has no new partitions or the producer is closing). A partition
+        that cannot be started now is tried again at the next check."""
+        with self._grow_lock:
+            current = self._producers
+            if count <= len(current) or self._stopped.is_set():
+                return 0
+            added: list[Producer] = []
+            for i in range(len(current), count):
+                p = Producer(self._client, self._conf, partition_name(self._topic, i), i)
+                try:
+                    p._start()
+                except PulsarError as err:
+                    log.warning("cannot start a producer on new partition %d of %s: %s",
+                                i, self._topic, err)  # fmt: skip
+                    break
+                added.append(p)
+            if added:
+                self._producers = current + added
+                log.info("%s: %d partitions now (%d new)", self._topic, len(self._producers),
+                         len(added))  # fmt: skip
+            return len(added)
 
     @property
     def partitions(self) -> list[Producer]:
@@ -1247,7 +1298,10 @@ class PartitionedProducer:
         if timeout is None:
             timeout = self._client._config.operation_timeout_seconds
         deadline = time.monotonic() + timeout
-        for p in self._producers:
+        self._stopped.set()
+        with self._grow_lock:  # no partition is being added while we close
+            producers = self._producers
+        for p in producers:
             p.close(max(0.0, deadline - time.monotonic()))
 
     def __repr__(self) -> str:

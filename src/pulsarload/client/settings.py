@@ -158,6 +158,9 @@ class ClientConfig:
     reconnect_give_up_seconds: float | None = None
     #: Ceiling for lookup redirects before a lookup fails.
     max_lookup_redirects: int = 20
+    #: How often a partitioned producer asks whether its topic gained partitions (the C++
+    #: client's default; 0 turns the check off).
+    partitions_update_interval_seconds: float = 60.0
     parsed_url: ServiceUrl = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -174,6 +177,9 @@ class ClientConfig:
         )
         _check_number("reconnect_give_up_seconds", self.reconnect_give_up_seconds, 0, True)
         _check_int("max_lookup_redirects", self.max_lookup_redirects, 1, 1000)
+        _check_number(
+            "partitions_update_interval_seconds", self.partitions_update_interval_seconds, 0
+        )
         if self.tls_trust_certs_file_path is not None and not isinstance(
             self.tls_trust_certs_file_path, str
         ):

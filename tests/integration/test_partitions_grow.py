@@ -1,0 +1,65 @@
+"""A topic that gains partitions while a producer uses it: the producer starts sending to the
+new partitions without being recreated (as the Java and C++ clients do)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from pulsarload.client import Client
+from pulsarload.client.admin import AdminClient
+from pulsarload.client.topics import partition_name
+
+pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
+
+
+def _wait_for(pred: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_a_producer_picks_up_partitions_added_while_it_runs(broker: Any, make_topic: Any) -> None:
+    topic = make_topic("grow")
+    with AdminClient(broker.admin_url) as admin:
+        admin.create_partitioned_topic(topic, 2)
+        try:
+            with Client(broker.service_url, partitions_update_interval_seconds=0.5) as client:
+                producer = client.create_producer(
+                    topic, batching_enabled=False, message_routing_mode="RoundRobinDistribution"
+                )
+                assert len(producer.partitions) == 2
+                admin.update_partitions(topic, 4)
+                _wait_for(lambda: len(producer.partitions) == 4, 30, "the new partitions")
+                consumers = {
+                    i: client.subscribe(partition_name(topic, i), "s", initial_position="earliest")
+                    for i in range(4)
+                }
+                for i in range(40):
+                    producer.send(b"m%d" % i)
+                per_partition = {}
+                for i, consumer in consumers.items():
+                    got = []
+                    while True:
+                        try:
+                            got.append(consumer.receive(timeout_millis=2000).data())
+                        except Exception:  # Timeout: nothing more on this partition
+                            break
+                    per_partition[i] = got
+                assert sum(len(v) for v in per_partition.values()) == 40
+                assert per_partition[2] and per_partition[3], per_partition
+                producer.close()
+        finally:
+            admin.delete_topic(topic, partitioned=True)
+
+
+def test_the_check_can_be_turned_off_and_a_bad_interval_is_refused(broker: Any) -> None:
+    from pulsarload.client.errors import InvalidConfiguration
+
+    with pytest.raises(InvalidConfiguration, match="partitions_update_interval_seconds"):
+        Client(broker.service_url, partitions_update_interval_seconds=-1)
