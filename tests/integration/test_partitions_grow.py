@@ -63,3 +63,37 @@ def test_the_check_can_be_turned_off_and_a_bad_interval_is_refused(broker: Any) 
 
     with pytest.raises(InvalidConfiguration, match="partitions_update_interval_seconds"):
         Client(broker.service_url, partitions_update_interval_seconds=-1)
+
+
+def test_a_consumer_reads_partitions_added_while_it_runs(broker: Any, make_topic: Any) -> None:
+    """Producer and consumer both see the new partitions; the consumer also gets what was sent
+    to a new partition before it subscribed there (it starts new partitions at the earliest)."""
+    topic = make_topic("grow-consume")
+    with AdminClient(broker.admin_url) as admin:
+        admin.create_partitioned_topic(topic, 2)
+        try:
+            with Client(broker.service_url, partitions_update_interval_seconds=0.5) as client:
+                consumer = client.subscribe(topic, "s")  # latest: only what comes from now on
+                producer = client.create_producer(
+                    topic, batching_enabled=False, message_routing_mode="RoundRobinDistribution"
+                )
+                admin.update_partitions(topic, 4)
+                _wait_for(lambda: len(producer.partitions) == 4, 30, "the producer to grow")
+                for i in range(40):
+                    producer.send(b"m%d" % i)
+                _wait_for(lambda: len(consumer.consumers) == 4, 30, "the consumer to grow")
+                got: dict[bytes, str] = {}
+                deadline = time.monotonic() + 30
+                while len(got) < 40 and time.monotonic() < deadline:
+                    try:
+                        msg = consumer.receive(timeout_millis=1000)
+                    except Exception:  # Timeout: look again until the deadline
+                        continue
+                    got[msg.data()] = msg.topic_name()
+                    consumer.acknowledge(msg)
+                assert sorted(got) == sorted(b"m%d" % i for i in range(40))
+                assert {partition_name(topic, i) for i in (2, 3)} <= set(got.values())
+                producer.close()
+                consumer.close()
+        finally:
+            admin.delete_topic(topic, partitioned=True)

@@ -16,10 +16,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from pulsarload.client.consumer import Consumer, ReceiverQueue, _Receiving
-from pulsarload.client.consumer_config import ConsumerConfig, TopicPattern, parse_seek_target
+from pulsarload.client.consumer_config import (
+    ConsumerConfig,
+    InitialPosition,
+    TopicPattern,
+    parse_seek_target,
+)
 from pulsarload.client.errors import (
     AlreadyClosed,
     InvalidConfiguration,
@@ -79,6 +85,51 @@ class MultiTopicsConsumer(_Receiving):
             raise
         self._client._register_consumer(self)
         self._start_listener()
+        interval = self._client._config.partitions_update_interval_seconds
+        if interval > 0 and any(self._topics.values()):
+            threading.Thread(
+                target=self._watch_partitions, args=(interval,),
+                name="pulsar-partitions-watch", daemon=True,
+            ).start()  # fmt: skip
+
+    def _watch_partitions(self, interval: float) -> None:
+        """Subscribe to partitions added to a partitioned topic while this consumer reads it."""
+        while not self._closed_event.wait(interval):
+            if self._client._closed:
+                return
+            for topic, known in self._partitioned_topics():
+                try:
+                    count = self._client._lookup.partitions(topic)
+                except PulsarError as err:  # the next round tries again
+                    log.debug("partition check of %s failed: %s", topic, err)
+                    continue
+                if count > known:
+                    self.grow_partitions(topic, count)
+
+    def _partitioned_topics(self) -> list[tuple[str, int]]:
+        with self._lock:
+            return [(t, n) for t, n in self._topics.items() if n > 0]
+
+    def grow_partitions(self, topic: str, count: int) -> int:
+        """Subscribe to partitions ``known..count-1`` of ``topic``; returns how many were added
+        (0 if it has no new ones, is not read here, or a subscription failed: retried later)."""
+        with self._lock:
+            known = self._topics.get(topic, 0)
+        if known == 0 or count <= known:  # not read here, not partitioned, or nothing new
+            return 0
+        names = [(partition_name(topic, i), topic, i) for i in range(known, count)]
+        # A new partition holds only messages sent since it was made, possibly before this
+        # check saw it: read them all, or messages from a producer that saw the partition
+        # first would be skipped by a consumer starting at the latest position.
+        conf = replace(self._conf, initial_position=InitialPosition.Earliest)
+        try:
+            started = self._subscribe(names, [(topic, count)], conf)
+        except PulsarError as err:
+            log.warning("cannot subscribe to new partitions of %s: %s", topic, err)
+            return 0
+        if started:
+            log.info("%s: %d partitions now (%d new)", topic, count, len(started))
+        return len(started)
 
     def _queue_size_for(self, total: int) -> int:
         conf = self._conf
@@ -93,6 +144,16 @@ class MultiTopicsConsumer(_Receiving):
                 names.extend((partition_name(topic, i), topic, i) for i in range(partitions))
             else:
                 names.append((topic, topic, -1))
+        return self._subscribe(names, plan)
+
+    def _subscribe(
+        self,
+        names: list[tuple[str, str, int]],
+        plan: list[tuple[str, int]],
+        conf: ConsumerConfig | None = None,
+    ) -> list[Consumer]:
+        """Start a consumer per (name, base topic, partition index); all or nothing. ``plan``
+        records each base topic's partition count once they are all subscribed."""
         with self._lock:
             total = len(self._consumers) + len(names)
         size = self._queue_size_for(total)
@@ -101,7 +162,7 @@ class MultiTopicsConsumer(_Receiving):
             for name, base, index in names:
                 c = Consumer(
                     self._client,
-                    self._conf,
+                    conf or self._conf,
                     name,
                     index,
                     queue=self._queue,
