@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -30,16 +28,9 @@ from pulsarload.load.pool import WorkerPool
 from pulsarload.load.scenarios import MaxRateSearch, Scenario, make_scenario
 from pulsarload.load.thresholds import Threshold, evaluate, parse_threshold
 from pulsarload.load.verify import VerifyReport
-from pulsarload.metrics.export import (
-    CsvSeriesWriter,
-    HlogExporter,
-    export_snapshot,
-    read_json,
-    start_prometheus_server,
-    write_report,
-)
+from pulsarload.metrics.export import ExportSet, read_json
 from pulsarload.metrics.resources import ResourceMonitor, interpreter_info
-from pulsarload.metrics.snapshot import BackgroundSubscriber, Sampler, Snapshot
+from pulsarload.metrics.snapshot import Sampler, Snapshot
 from pulsarload.metrics.window import MetricsWindow
 
 SAMPLE_INTERVAL_S = 0.1
@@ -198,8 +189,7 @@ class LoadController:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._closers: list[Callable[[], Any]] = []
-        self._csv: CsvSeriesWriter | None = None
-        self._last_export = 0.0
+        self._exports: ExportSet | None = None
         self.events: list[str] = []  # human-readable log of what changed (for the UI / report)
         self.backlog: BacklogMonitor | None = None
 
@@ -228,28 +218,20 @@ class LoadController:
 
     def _start_exports(self) -> None:
         s = self.settings
-        if s.histogram_log:
-            kind = "publish_latency" if self.role == "producer" else "e2e_latency"
-            hlog = HlogExporter(s.histogram_log, kinds=(kind,))
-            sub = BackgroundSubscriber(hlog, name="hlog-writer")
-            self.sampler.subscribe(sub)
-            self._closers += [sub.close, hlog.close]
         # The CSV series always streams (to a private temp dir without --export-dir), so the
-        # `e` key can hand out the series so far next to the JSON snapshot.
-        if s.export_dir:
-            series_dir = Path(s.export_dir)
-        else:
-            series_dir = Path(tempfile.mkdtemp(prefix="pulsarload-series-"))
-            self._closers.append(lambda: shutil.rmtree(series_dir, ignore_errors=True))
-        self._csv = CsvSeriesWriter(series_dir / f"{self.role}-series.csv")
-        sub = BackgroundSubscriber(self._csv, name="csv-writer")
-        self.sampler.subscribe(sub)
-        self._closers += [sub.close, self._csv.close]
-        if s.prometheus_port:
-            server, _thread = start_prometheus_server(
-                s.prometheus_port, lambda: self.sampler.latest, addr="127.0.0.1"
-            )
-            self._closers.append(server.shutdown)
+        # `e` key can hand out the series so far next to the JSON snapshot. The report is
+        # written by `stop()` through the same set, once the run's figures are known.
+        self._exports = ExportSet(
+            self.sampler,
+            export_dir=s.export_dir or None,
+            report=s.report or None,
+            histogram_log=s.histogram_log or None,
+            hlog_kinds=("publish_latency" if self.role == "producer" else "e2e_latency",),
+            prometheus_port=s.prometheus_port or None,
+            prometheus_addr="127.0.0.1",
+            prefix=self.role,
+            stream_series=True,
+        )
 
     def _control_loop(self) -> None:
         while not self._stop.wait(CONTROL_INTERVAL_S):
@@ -310,10 +292,13 @@ class LoadController:
                 self.engine.close()
         notes, extra = self._scenario_results()
         report_path = None
-        if self.settings.report:
-            meta = self.report_meta(figures, results, verify, failures)
-            meta.update(extra)
-            report_path = write_report(self.settings.report, final, meta)
+        if self._exports is not None:
+            meta = None
+            if self.settings.report:
+                meta = self.report_meta(figures, results, verify, failures)
+                meta.update(extra)
+            report_path = self._exports.close(final, meta)
+            failures += self._exports.failures
         return RunResult(self.role, final, figures, results, verify, failures, report_path, notes)
 
     def _scenario_results(self) -> tuple[list[str], dict[str, Any]]:
@@ -487,11 +472,4 @@ class LoadController:
 
     def export_now(self) -> list[Path]:
         """The `e` key: the latest snapshot as JSON, plus the CSV series written so far."""
-        snap = self.sampler.latest
-        if snap is None:
-            return []
-        directory = Path(self.settings.export_dir or ".")
-        paths = [export_snapshot(directory, snap, prefix=f"{self.role}-snapshot")]
-        if self._csv is not None:
-            paths.append(self._csv.copy_to(directory / f"{self.role}-series-{snap.seq:06d}.csv"))
-        return paths
+        return [] if self._exports is None else self._exports.export_now()

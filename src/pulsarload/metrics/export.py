@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -509,10 +510,13 @@ class ExportSet:
     """The exports a run asked for, subscribed to one sampler; ``close()`` finishes them all.
 
     File writes happen on one ``BackgroundSubscriber`` thread ("metrics-export"), the Prometheus
-    endpoint on its own server thread; the sampler only enqueues snapshots.
+    endpoint on its own server thread; the sampler only enqueues snapshots. File names start
+    with ``<prefix>-`` when a prefix (e.g. the role) is given.
 
-    * ``export_dir``: ``series.csv`` (one row per interval) and, on ``export_now()`` (the ``e``
-      key), ``snapshot-<seq>.json`` of the latest snapshot;
+    * ``export_dir``: ``series.csv`` (one row per interval); ``export_now()`` (the ``e`` key)
+      writes there;
+    * ``stream_series``: write the CSV series even without ``export_dir``, to a private temp
+      folder that ``close()`` removes, so that ``export_now()`` can still hand out the series;
     * ``report``: the ``--report`` JSON, written from the final snapshot by ``close()``;
     * ``histogram_log``: the ``.hlog`` (one interval per second) for ``hlog_kinds``;
     * ``prometheus_port``: ``/metrics`` on that port (0 picks one: see ``prometheus_port``).
@@ -529,6 +533,8 @@ class ExportSet:
         prometheus_port: int | None = None,
         prometheus_addr: str = "0.0.0.0",
         meta: Mapping[str, Any] | None = None,
+        prefix: str = "",
+        stream_series: bool = False,
     ) -> None:
         from pulsarload.metrics.snapshot import BackgroundSubscriber
 
@@ -536,26 +542,40 @@ class ExportSet:
         self.export_dir = Path(export_dir) if export_dir is not None else None
         self.report = Path(report) if report is not None else None
         self.meta = dict(meta or {})
+        self.prefix = prefix
         self._writers: list[Callable[[Snapshot], None]] = []
         self.csv: CsvSeriesWriter | None = None
         self.hlog: HlogExporter | None = None
-        if self.export_dir is not None:
-            self.csv = CsvSeriesWriter(self.export_dir / "series.csv")
-            self._writers.append(self.csv)
-        if histogram_log is not None:
-            self.hlog = HlogExporter(histogram_log, kinds=hlog_kinds)
-            self._writers.append(self.hlog)
+        self._series_tmp: Path | None = None
         self._background: BackgroundSubscriber | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._server: Any = None
+        self._server_thread: Any = None
+        #: What went wrong while finishing the streamed files or the server (one line each).
+        self.failures: list[str] = []
+        try:
+            series_dir = self.export_dir
+            if series_dir is None and stream_series:
+                series_dir = self._series_tmp = Path(tempfile.mkdtemp(prefix="pulsarload-series-"))
+            if series_dir is not None:
+                self.csv = CsvSeriesWriter(series_dir / self._name("series.csv"))
+                self._writers.append(self.csv)
+            if histogram_log is not None:
+                self.hlog = HlogExporter(histogram_log, kinds=hlog_kinds)
+                self._writers.append(self.hlog)
+            if prometheus_port is not None:
+                self._server, self._server_thread = start_prometheus_server(
+                    prometheus_port, lambda: sampler.latest, addr=prometheus_addr
+                )
+        except BaseException:
+            self._finish()  # nothing left open
+            raise
         if self._writers:
             self._background = BackgroundSubscriber(self._write_all, name="metrics-export")
             self._unsubscribe = sampler.subscribe(self._background)
-        self._server: Any = None
-        self._server_thread: Any = None
-        if prometheus_port is not None:
-            self._server, self._server_thread = start_prometheus_server(
-                prometheus_port, lambda: sampler.latest, addr=prometheus_addr
-            )
+
+    def _name(self, base: str) -> str:
+        return f"{self.prefix}-{base}" if self.prefix else base
 
     @property
     def prometheus_port(self) -> int | None:
@@ -565,34 +585,57 @@ class ExportSet:
         for w in self._writers:
             w(snap)
 
-    def export_now(self) -> Path | None:
-        """Write the latest snapshot to the export directory (the dashboard's ``e`` key)."""
+    def export_now(self, directory: str | os.PathLike[str] | None = None) -> list[Path]:
+        """The ``e`` key: the latest snapshot as ``<prefix>-snapshot-<seq>.json`` and, when a
+        series streams, its rows so far as ``<prefix>-series-<seq>.csv`` (both complete files),
+        into ``directory``, else ``export_dir``, else the working directory. [] before the
+        first snapshot."""
         snap = self._sampler.latest
-        if snap is None or self.export_dir is None:
-            return None
-        return export_snapshot(self.export_dir, snap)
-
-    def close(self, final: Snapshot | None = None) -> Path | None:
-        """Drain queued writes, close the streamed files, write the report, stop the server.
-
-        Call after ``sampler.stop()`` so that ``final`` (or ``sampler.latest``) is complete.
-        Returns the report path when one was written.
-        """
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        if self._background is not None:
-            self._background.close()
-            self._background = None
+        if snap is None:
+            return []
+        target = Path(directory or self.export_dir or ".")
+        paths = [export_snapshot(target, snap, prefix=self._name("snapshot"))]
         if self.csv is not None:
-            self.csv.close()
+            paths.append(self.csv.copy_to(target / f"{self._name('series')}-{snap.seq:06d}.csv"))
+        return paths
+
+    def _finish(self) -> None:
+        """Stop the subscription, drain queued writes, close the streamed files, stop the
+        server, remove the temp series folder: every step runs, failures go to `failures`."""
+        steps: list[Callable[[], Any]] = []
+        if self._unsubscribe is not None:
+            steps.append(self._unsubscribe)
+        if self._background is not None:
+            steps.append(self._background.close)
+        if self.csv is not None:
+            steps.append(self.csv.close)
         if self.hlog is not None:
-            self.hlog.close()
+            steps.append(self.hlog.close)
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+            server = self._server
+            steps += [server.shutdown, server.server_close]
+        if self._series_tmp is not None:
+            tmp = self._series_tmp
+            steps.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
+        self._unsubscribe = self._background = self._server = self._series_tmp = None
+        for step in steps:
+            try:
+                step()
+            except Exception as err:  # noqa: BLE001 - finish the others; the run still reports
+                self.failures.append(f"finishing the exports: {err}")
+
+    def close(
+        self, final: Snapshot | None = None, meta: Mapping[str, Any] | None = None
+    ) -> Path | None:
+        """Drain queued writes, close the streamed files, stop the server, write the report.
+
+        Call after ``sampler.stop()`` so that ``final`` (or ``sampler.latest``) is complete;
+        ``meta`` (when given) replaces the report metadata known at construction. Every part
+        is finished even when one fails (see ``failures``); a report that cannot be written
+        raises. Returns the report path when one was written.
+        """
+        self._finish()
         snap = final if final is not None else self._sampler.latest
         if self.report is not None and snap is not None:
-            return write_report(self.report, snap, self.meta)
+            return write_report(self.report, snap, self.meta if meta is None else meta)
         return None

@@ -180,13 +180,14 @@ def test_export_set_wires_everything_and_closes(tmp_path: Path) -> None:
         prometheus_addr="127.0.0.1",
         meta={"run": 1},
     )
-    assert ex.export_now() is None  # nothing sampled yet
+    assert ex.export_now() == []  # nothing sampled yet
     for k in range(4):
         for v in range(100):
             slot.active.record_receive(10, 1000 + v + k)
         s.tick()
-    snap_path = ex.export_now()
-    assert snap_path is not None and snap_path.exists()
+    snap_path, series_copy = ex.export_now()
+    assert snap_path.name == "snapshot-000004.json" and snap_path.parent == tmp_path / "exp"
+    assert len(read_csv(series_copy)) == 4
     with urllib.request.urlopen(f"http://127.0.0.1:{ex.prometheus_port}/metrics", timeout=10) as r:
         assert b"pulsarload_messages_received_total" in r.read()
     slot.close()
@@ -199,3 +200,82 @@ def test_export_set_wires_everything_and_closes(tmp_path: Path) -> None:
     with open(tmp_path / "e2e.hlog") as f:
         total = sum(iv.histogram.total_count for iv in HlogReader(f))
     assert total == 400
+
+
+def test_export_set_streams_the_series_to_a_private_folder_and_cleans_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without an export dir the series still streams (the `e` key hands it out); the
+    private folder is gone after close, and nothing in the working directory is half-written."""
+    from pulsarload.metrics.export import ExportSet
+
+    monkeypatch.chdir(tmp_path)
+    s = Sampler(resources=NullResources(), grace=0)  # type: ignore[arg-type]
+    slot = s.new_slot("w0")
+    ex = ExportSet(s, prefix="consumer", stream_series=True)
+    assert ex.csv is not None
+    private = ex.csv.path.parent
+    assert private.exists() and private != tmp_path
+    for _ in range(3):
+        slot.active.record_receive(10, 1000)
+        s.tick()
+    paths = ex.export_now()
+    assert [p.name for p in paths] == [
+        "consumer-snapshot-000003.json",
+        "consumer-series-000003.csv",
+    ]
+    assert [r["seq"] for r in read_csv(paths[1])] == [1, 2, 3]
+    slot.close()
+    assert ex.close(s.stop()) is None  # no report asked for
+    assert not private.exists()
+    assert not ex.failures
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)
+
+
+def test_export_set_that_cannot_start_leaves_nothing_open(tmp_path: Path) -> None:
+    import socket
+
+    from pulsarload.metrics.export import ExportSet
+
+    s = Sampler(resources=NullResources(), grace=0)  # type: ignore[arg-type]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError):
+            ExportSet(
+                s,
+                export_dir=tmp_path,
+                histogram_log=tmp_path / "x.hlog",
+                prometheus_port=port,
+                prometheus_addr="127.0.0.1",
+            )
+    # The streamed files were closed (renamed into place, complete), none left .partial.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["series.csv", "x.hlog"]
+    assert read_csv(tmp_path / "series.csv") == []
+
+
+def test_export_set_finishes_every_part_when_one_fails(tmp_path: Path) -> None:
+    from pulsarload.metrics.export import ExportSet
+
+    s = Sampler(resources=NullResources(), grace=0)  # type: ignore[arg-type]
+    slot = s.new_slot("w0")
+    ex = ExportSet(
+        s,
+        export_dir=tmp_path / "exp",
+        histogram_log=tmp_path / "h.hlog",
+        report=tmp_path / "r.json",
+    )
+    slot.active.record_ack(100)
+    s.tick()
+    assert ex.csv is not None
+
+    def broken() -> None:
+        raise OSError("disk full")
+
+    ex.csv.close = broken  # type: ignore[method-assign]
+    slot.close()
+    report = ex.close(s.stop(), meta={"run": 2})
+    assert ex.failures == ["finishing the exports: disk full"]
+    assert (tmp_path / "h.hlog").exists()  # the next part was still finished
+    assert read_report(report)[0] == {"run": 2}
