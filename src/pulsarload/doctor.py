@@ -25,7 +25,6 @@ RUNTIME_DEPENDENCIES: dict[str, str] = {
     "rich": "rich",
     "textual-plotext": "textual_plotext",
     "psutil": "psutil",
-    "lz4": "lz4.block",
     "crc32c": "crc32c",
     "httpx": "httpx",
     "prometheus_client": "prometheus_client",
@@ -33,6 +32,8 @@ RUNTIME_DEPENDENCIES: dict[str, str] = {
 }
 if sys.version_info < (3, 14):
     RUNTIME_DEPENDENCIES["backports.zstd"] = "backports.zstd"
+    # No cp314t wheel of lz4 yet; on 3.14 it is optional (the LZ4 codec needs it).
+    RUNTIME_DEPENDENCIES["lz4"] = "lz4.block"
 
 NETWORK_TIMEOUT_S = 3.0
 

@@ -7,7 +7,9 @@
     ``compress(kind, data)`` / ``decompress(kind, data, uncompressed_size, max_size=...)``
 
 Formats, as the official clients write them:
-- LZ4: a raw LZ4 block (no frame, no stored size); decoded with the declared size.
+- LZ4: a raw LZ4 block (no frame, no stored size); decoded with the declared size. Needs the
+  ``lz4`` package, which has no free-threaded 3.14 (cp314t) wheel yet: where it is missing,
+  ``HAVE_LZ4`` is False and asking for LZ4 raises ``UnknownCompression`` that says so.
 - ZLIB: zlib-wrapped deflate. The Java client never finishes its stream (sync flush, no
   trailer), so decoding uses ``zlib.decompressobj()``, not ``zlib.decompress()``.
 - ZSTD: a standard zstd frame, level 3 (``compression.zstd`` on 3.14, ``backports.zstd`` on 3.13).
@@ -26,14 +28,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import lz4.block
+try:
+    import lz4.block
+except ImportError:  # lz4 ships no cp314t wheel (4.4.5): LZ4 is unavailable there
+    HAVE_LZ4 = False
+else:
+    HAVE_LZ4 = True
 
 from pulsarload.wire import snappy
 from pulsarload.wire.enums import CompressionType
 from pulsarload.wire.errors import DecompressionError, UnknownCompression
 
 __all__ = [
+    "AVAILABLE",
     "DEFAULT_MAX_UNCOMPRESSED_SIZE",
+    "HAVE_LZ4",
     "ZSTD_LEVEL",
     "Codec",
     "compress",
@@ -161,21 +170,33 @@ _CODECS: dict[int, Codec] = {
     c.type: c
     for c in (
         Codec(CompressionType.NONE, "none", _none_compress, lambda data, size: data),
-        Codec(CompressionType.LZ4, "lz4", _lz4_compress, _lz4_decompress),
+        *((Codec(CompressionType.LZ4, "lz4", _lz4_compress, _lz4_decompress),) if HAVE_LZ4 else ()),
         Codec(CompressionType.ZLIB, "zlib", _zlib_compress, _zlib_decompress),
         Codec(CompressionType.ZSTD, "zstd", _zstd_compress, _zstd_decompress),
         Codec(CompressionType.SNAPPY, "snappy", snappy.compress, _snappy_decompress),
     )
 }
 _BY_NAME: dict[str, Codec] = {c.name: c for c in _CODECS.values()}
+#: The compression types this interpreter has a codec for (all but LZ4 where lz4 is missing).
+AVAILABLE: tuple[CompressionType, ...] = tuple(CompressionType(t) for t in _CODECS)
+#: Known types without a codec in this interpreter (type and name -> why); read only on a miss.
+_UNAVAILABLE: dict[int | str, str] = {}
+if not HAVE_LZ4:
+    _LZ4_MISSING = (
+        "lz4: the lz4 package is not installed (it has no wheel for free-threaded CPython 3.14 "
+        "yet); use zstd, zlib or snappy, or an interpreter that has lz4"
+    )
+    _UNAVAILABLE = {CompressionType.LZ4: _LZ4_MISSING, "lz4": _LZ4_MISSING}
 
 
 def get_codec(kind: CompressionType | int | str) -> Codec:
     """The codec for a compression type, its int value or its name ("lz4", any case)."""
     codec = _BY_NAME.get(kind.lower()) if isinstance(kind, str) else _CODECS.get(kind)
     if codec is None:
+        key = kind.lower() if isinstance(kind, str) else kind
         raise UnknownCompression(
-            f"unknown compression {kind!r} (known: {', '.join(sorted(_BY_NAME))})"
+            _UNAVAILABLE.get(key)
+            or f"unknown compression {kind!r} (known: {', '.join(sorted(_BY_NAME))})"
         )
     return codec
 
