@@ -19,13 +19,16 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import signal
 import socket
+import ssl
 import string
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +42,7 @@ __all__ = [
     "BrokerStatus",
     "StandaloneBroker",
     "admin_ready",
+    "apply_config",
     "ensure_classpath",
     "port_in_use",
     "render_template",
@@ -91,26 +95,113 @@ def port_in_use(port: int, host: str = "0.0.0.0") -> bool:
     return False
 
 
-def _http_ok(url: str, timeout: float = PROBE_TIMEOUT_S) -> bytes | None:
-    """The body of a 200 answer from `url`, or None; never through an HTTP proxy."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+def _http_ok(
+    url: str,
+    timeout: float = PROBE_TIMEOUT_S,
+    *,
+    token: str | None = None,
+    ca_file: str | os.PathLike[str] | None = None,
+) -> bytes | None:
+    """The body of a 200 answer from `url`, or None; never through an HTTP proxy. `token` is
+    sent as a bearer token; `ca_file` is the CA that an https URL's certificate must chain to."""
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+    if ca_file is not None:
+        try:
+            context = ssl.create_default_context(cafile=os.fspath(ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise BrokerError(
+                f"readiness probe: cannot load the CA file {ca_file} ({exc})"
+            ) from None
+        handlers.append(urllib.request.HTTPSHandler(context=context))
+    opener = urllib.request.build_opener(*handlers)
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
-        with opener.open(url, timeout=timeout) as resp:
+        with opener.open(request, timeout=timeout) as resp:
             return resp.read() if resp.status == 200 else None
     except (urllib.error.URLError, OSError, ValueError):
         return None
 
 
-def admin_ready(admin_url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """Ready = the broker says so AND namespace public/default exists (created last at start)."""
+def admin_ready(
+    admin_url: str,
+    timeout: float = PROBE_TIMEOUT_S,
+    *,
+    token: str | None = None,
+    ca_file: str | os.PathLike[str] | None = None,
+) -> bool:
+    """Ready = the broker says so AND namespace public/default exists (created last at start).
+
+    A broker with authentication refuses an anonymous probe: give it a superuser's `token`;
+    for an https `admin_url` signed by a private CA, give that CA as `ca_file`.
+    """
     base = admin_url.rstrip("/")
-    if _http_ok(f"{base}/admin/v2/brokers/ready", timeout) is None:
+
+    def get(path: str) -> bytes | None:
+        return _http_ok(base + path, timeout, token=token, ca_file=ca_file)
+
+    if get("/admin/v2/brokers/ready") is None:
         return False
     # Ask for the tenant first: listing the namespaces of a missing tenant logs an ERROR.
-    tenants = _json_list(_http_ok(f"{base}/admin/v2/tenants", timeout))
-    if "public" not in tenants:
+    if "public" not in _json_list(get("/admin/v2/tenants")):
         return False
-    return "public/default" in _json_list(_http_ok(f"{base}/admin/v2/namespaces/public", timeout))
+    return "public/default" in _json_list(get("/admin/v2/namespaces/public"))
+
+
+#: A standalone.conf key: what Pulsar's config keys look like (camelCase, dots in a few).
+_CONFIG_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
+#: Keys that come from `LocalBrokerSettings` (ports) or the launcher (addresses, folders).
+_OWN_KEYS = {
+    "brokerServicePort": "broker_port",
+    "webServicePort": "web_port",
+}
+#: Ports an extra config may open; checked free before the JVM starts, like the settings' own.
+_EXTRA_PORT_KEYS = ("brokerServicePortTls", "webServicePortTls")
+
+
+def _config_value(value: object) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def validate_extra_config(extra: Mapping[str, object]) -> dict[str, str]:
+    """The extra lines as ``key -> text``; a malformed key or value raises one clear line."""
+    out: dict[str, str] = {}
+    for key, value in extra.items():
+        if not isinstance(key, str) or not _CONFIG_KEY.fullmatch(key):
+            raise BrokerError(
+                f"broker config key {key!r} is malformed: a key is a letter followed by "
+                "letters, digits, '.', '_' or '-' (e.g. authenticationEnabled)"
+            )
+        if key in _OWN_KEYS:
+            raise BrokerError(
+                f"broker config key {key} comes from the settings: set {_OWN_KEYS[key]} instead"
+            )
+        text = _config_value(value)
+        if "\n" in text or "\r" in text:
+            raise BrokerError(f"broker config value of {key} spans lines; give it on one line")
+        if key in _EXTRA_PORT_KEYS and not (text.isdigit() and 0 < int(text) < 65536):
+            raise BrokerError(f"broker config {key}={text}: not a port number (1-65535)")
+        out[key] = text
+    return out
+
+
+def apply_config(text: str, extra: Mapping[str, str]) -> str:
+    """`text` (a rendered standalone.conf) with `extra` applied: a key the template has gets
+    its value replaced where it stands; the others are added at the end."""
+    left = dict(extra)
+    lines = []
+    for line in text.splitlines():
+        key, sep, _value = line.partition("=")
+        key = key.strip()
+        if sep and not key.startswith("#") and key in left:
+            line = f"{key}={left.pop(key)}"
+        lines.append(line)
+    if left:
+        lines.append("")
+        lines.append("### added by pulsarload (extra_config)")
+        lines += [f"{k}={v}" for k, v in left.items()]
+    return "\n".join(lines) + "\n"
 
 
 def _json_list(body: bytes | None) -> list[object]:
@@ -193,10 +284,30 @@ def process_matches(pid: int, marker: str) -> bool:
 
 
 class StandaloneBroker:
-    """The local standalone of one `LocalBrokerSettings` (ports, home folder, timeouts)."""
+    """The local standalone of one `LocalBrokerSettings` (ports, home folder, timeouts).
 
-    def __init__(self, settings: LocalBrokerSettings | None = None) -> None:
+    `extra_config` is applied over the config template (e.g. authentication and TLS keys; a
+    malformed key raises `BrokerError` at once). The readiness probe asks `probe_url` (default:
+    the settings' admin URL) with `probe_token` as a bearer token and, for an https URL,
+    `probe_ca_file` as the CA: a secured broker refuses an anonymous probe.
+    """
+
+    def __init__(
+        self,
+        settings: LocalBrokerSettings | None = None,
+        *,
+        extra_config: Mapping[str, object] | None = None,
+        probe_token: str | None = None,
+        probe_ca_file: str | os.PathLike[str] | None = None,
+        probe_url: str | None = None,
+    ) -> None:
         self.settings = settings or LocalBrokerSettings()
+        self.extra_config = validate_extra_config(extra_config or {})
+        self.probe_token = probe_token
+        if probe_ca_file is not None and not os.access(probe_ca_file, os.R_OK):
+            raise BrokerError(f"readiness probe: the CA file {probe_ca_file} cannot be read")
+        self.probe_ca_file = probe_ca_file
+        self.probe_url = probe_url or self.settings.admin_url
         self.home = Path(self.settings.home).expanduser().resolve()
         self.conf_dir = self.home / "conf"
         self.data_dir = self.home / "data"
@@ -223,9 +334,14 @@ class StandaloneBroker:
         self.pid_file.unlink(missing_ok=True)
         return None
 
+    def ready(self) -> bool:
+        """Whether the admin API says the broker is ready (see `admin_ready`), asked with the
+        probe's token and CA."""
+        return admin_ready(self.probe_url, token=self.probe_token, ca_file=self.probe_ca_file)
+
     def status(self) -> BrokerStatus:
         pid = self.pid()
-        ready = pid is not None and admin_ready(self.settings.admin_url)
+        ready = pid is not None and self.ready()
         return self._status(pid, ready)
 
     def _status(self, pid: int | None, ready: bool) -> BrokerStatus:
@@ -251,7 +367,7 @@ class StandaloneBroker:
         with file_lock(self.home / ".start.lock"):
             pid = self.pid()
             if pid is not None:
-                if admin_ready(self.settings.admin_url):
+                if self.ready():
                     return self._status(pid, True)
                 self._check_running_ports(pid)
                 # Started by someone else and still coming up: wait for it, do not launch twice.
@@ -291,6 +407,13 @@ class StandaloneBroker:
                     f"port {port} ({what}) is already in use, perhaps by another Pulsar; "
                     f"stop that process or choose another port with {env}=<port>"
                 )
+        for key in _EXTRA_PORT_KEYS:
+            value = self.extra_config.get(key)
+            if value is not None and port_in_use(int(value)):
+                raise BrokerError(
+                    f"port {value} ({key}) is already in use, perhaps by another Pulsar; "
+                    f"stop that process or choose another {key}"
+                )
 
     def command(self, java: jvm.Java) -> list[str]:
         """The java command line of the standalone (also writes its config files)."""
@@ -328,13 +451,16 @@ class StandaloneBroker:
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "metadata").parent.mkdir(parents=True, exist_ok=True)
         self.conf_file.write_text(
-            render_template(
-                "standalone.conf",
-                home=self.home,
-                broker_port=self.settings.broker_port,
-                web_port=self.settings.web_port,
-                bind_address=BIND_ADDRESS,
-                advertised_address=ADVERTISED_ADDRESS,
+            apply_config(
+                render_template(
+                    "standalone.conf",
+                    home=self.home,
+                    broker_port=self.settings.broker_port,
+                    web_port=self.settings.web_port,
+                    bind_address=BIND_ADDRESS,
+                    advertised_address=ADVERTISED_ADDRESS,
+                ),
+                self.extra_config,
             )
         )
         (self.conf_dir / "log4j2.xml").write_text((TEMPLATE_DIR / "log4j2.conf").read_text())
@@ -386,7 +512,7 @@ class StandaloneBroker:
                 self.pid_file.unlink(missing_ok=True)
                 code = f" (exit code {proc.returncode})" if proc is not None else ""
                 raise BrokerError(self._failure(f"the broker JVM exited during start-up{code}"))
-            if admin_ready(self.settings.admin_url):
+            if self.ready():
                 return self._status(pid, True)
             if time.monotonic() >= deadline:
                 if launched:
