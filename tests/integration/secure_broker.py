@@ -6,10 +6,9 @@ broker certificate made with the `openssl` command line (SAN ``DNS:localhost`` o
 connecting to ``127.0.0.1`` must fail hostname verification). A second, unrelated CA stands in
 for "the wrong CA".
 
-`StandaloneBroker` renders its config from a fixed template and probes readiness without
-credentials; `ConfiguredStandalone` appends extra config lines after the template (Java
-properties: a later key wins) and probes readiness with a token. Both are gaps the launcher
-could close itself (see docs/reliability.md).
+The broker is the launcher's own `StandaloneBroker` with `extra_config` (the security keys,
+applied over its template) and a readiness probe that asks the https admin port with the
+superuser's token and the test CA, so the probe itself checks that TLS is up.
 """
 
 from __future__ import annotations
@@ -22,18 +21,13 @@ import os
 import shutil
 import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from pulsarload.broker import jvm
-from pulsarload.broker.errors import BrokerError
-from pulsarload.broker.standalone import BrokerStatus, StandaloneBroker, ensure_classpath
+from pulsarload.broker.standalone import StandaloneBroker
 from pulsarload.client.admin import AdminClient
 from pulsarload.config import LocalBrokerSettings
 
@@ -137,71 +131,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class ConfiguredStandalone(StandaloneBroker):
-    """The local standalone with extra config lines, and a readiness probe that can carry a
-    token (the stock probe asks without credentials, which a secured broker refuses)."""
-
-    def __init__(
-        self,
-        settings: LocalBrokerSettings,
-        extra: Mapping[str, str] | None = None,
-        *,
-        probe_token: str | None = None,
-        extra_ports: tuple[int, ...] = (),
-    ) -> None:
-        super().__init__(settings)
-        self.extra = dict(extra or {})
-        self.probe_token = probe_token
-        self.extra_ports = extra_ports
-
-    def _write_configs(self) -> None:
-        super()._write_configs()
-        lines = "".join(f"{k}={v}\n" for k, v in self.extra.items())
-        with self.conf_file.open("a") as fh:
-            fh.write("\n### --- added by the test (later keys win) ---\n" + lines)
-
-    def _get(self, path: str) -> bytes | None:
-        request = urllib.request.Request(self.settings.admin_url + path)
-        if self.probe_token:
-            request.add_header("Authorization", f"Bearer {self.probe_token}")
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with opener.open(request, timeout=3) as resp:
-                return resp.read() if resp.status == 200 else None
-        except (urllib.error.URLError, OSError, ValueError):
-            return None
-
-    def ready(self) -> bool:
-        """Ready, and namespace public/default exists (standalone creates it last)."""
-        if self._get("/admin/v2/brokers/ready") is None:
-            return False
-        tenants = self._get("/admin/v2/tenants")  # first: asking a missing tenant logs an ERROR
-        if tenants is None or "public" not in json.loads(tenants):
-            return False
-        body = self._get("/admin/v2/namespaces/public")
-        return body is not None and "public/default" in json.loads(body)
-
-    def start(self) -> BrokerStatus:
-        self.home.mkdir(parents=True, exist_ok=True)
-        java = jvm.find_java()
-        ensure_classpath(self.settings)
-        self._check_ports()
-        for port in self.extra_ports:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    raise BrokerError(f"port {port} is already in use")
-        proc = self._launch(self.command(java))
-        deadline = time.monotonic() + self.settings.start_timeout_s
-        while True:
-            if proc.poll() is not None:
-                self.pid_file.unlink(missing_ok=True)
-                raise BrokerError(self._failure(f"the broker exited (code {proc.returncode})"))
-            if self.ready():
-                return self._status(proc.pid, True)
-            if time.monotonic() >= deadline:
-                self.stop()
-                raise BrokerError(self._failure("the broker was not ready in time"))
-            time.sleep(0.5)
+def secured_standalone(
+    settings: LocalBrokerSettings,
+    tls: TlsFiles,
+    admin_token: str,
+    tls_admin_url: str,
+    extra: dict[str, str] | None = None,
+) -> StandaloneBroker:
+    """The launcher for a secured broker: probes over https with the CA and the token."""
+    return StandaloneBroker(
+        settings,
+        extra_config=extra,
+        probe_token=admin_token,
+        probe_ca_file=tls.ca_cert,
+        probe_url=tls_admin_url,
+    )
 
 
 @dataclass(frozen=True)
@@ -214,7 +158,7 @@ class SecureBroker:
     tls_admin_url: str  # https://localhost:<web tls port>
     secret: bytes
     tls: TlsFiles
-    local: ConfiguredStandalone
+    local: StandaloneBroker
 
     def save(self, path: Path) -> None:
         """Write where it is, so a later session can reuse it (PULSARLOAD_SECURE_BROKER_DIR)."""
@@ -241,8 +185,10 @@ class SecureBroker:
             broker_port=broker_port, web_port=web_port, home=Path(info["home"])
         )
         secret = bytes.fromhex(info["secret"])
-        local = ConfiguredStandalone(settings, probe_token=sign_token(secret, SUPERUSER))
         tls = TlsFiles(**{k: Path(v) for k, v in info["tls"].items()})
+        local = secured_standalone(
+            settings, tls, sign_token(secret, SUPERUSER), info["tls_admin_url"]
+        )
         return cls(
             info["service_url"],
             info["tls_service_url"],
@@ -293,18 +239,20 @@ def start_secure_broker(directory: Path) -> SecureBroker:
     settings = LocalBrokerSettings(
         broker_port=broker_port, web_port=web_port, home=directory / "home", start_timeout_s=300
     )
-    local = ConfiguredStandalone(
+    tls_admin_url = f"https://localhost:{web_tls_port}"
+    local = secured_standalone(
         settings,
+        tls,
+        admin_token,
+        tls_admin_url,
         secure_config(secret, admin_token, tls, tls_port, web_tls_port),
-        probe_token=admin_token,
-        extra_ports=(tls_port, web_tls_port),
     )
     local.start()
     broker = SecureBroker(
         service_url=settings.service_url,
         tls_service_url=f"pulsar+ssl://localhost:{tls_port}",
         admin_url=settings.admin_url,
-        tls_admin_url=f"https://localhost:{web_tls_port}",
+        tls_admin_url=tls_admin_url,
         secret=secret,
         tls=tls,
         local=local,
