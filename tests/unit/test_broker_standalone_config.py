@@ -22,7 +22,6 @@ from pulsarload.broker.standalone import (
     admin_ready,
     apply_config,
     conf_ports,
-    render_template,
 )
 from pulsarload.config import LocalBrokerSettings
 from pulsarload.errors import UserError
@@ -53,15 +52,10 @@ def conf_of(text: str) -> dict[str, str]:
 # --- extra config ----------------------------------------------------------------------------
 
 
-def test_extra_config_replaces_template_keys_in_place_and_adds_the_rest() -> None:
-    text = render_template(
-        "standalone.conf",
-        home="/h",
-        broker_port=16650,
-        web_port=18080,
-        bind_address="127.0.0.1",
-        advertised_address="localhost",
-    )
+def test_extra_config_replaces_template_keys_in_place_and_adds_the_rest(settings) -> None:
+    plain = StandaloneBroker(settings)
+    plain.command(Java(path="java", major=17))  # renders the template as it is
+    text = plain.conf_file.read_text()
     template = conf_of(text)
     assert "authenticationEnabled" in template  # one key the template has
     out = apply_config(text, {"authenticationEnabled": "true", "superUserRoles": "admin"})
