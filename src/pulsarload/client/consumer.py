@@ -33,7 +33,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pulsarload.client.acks import AckGroupingTracker, NegativeAckTracker, UnackedMessageTracker
@@ -181,6 +181,37 @@ class ReceiverQueue:
             owner._dequeued(msg)
         return msg
 
+    def get_available(self, max_messages: int, timeout: float | None) -> list[Message]:
+        """Whatever is queued, up to `max_messages`, in one lock hold: waits at most `timeout`
+        seconds (None: until one comes) for the first message, never for more.
+
+        Raises the close reason once the queue is closed and empty. The owners are told
+        what was taken once per call (one FLOW check per consumer, not one per message).
+        """
+        cond = self._cond
+        items = self._items
+        with cond:
+            if not items:
+                deadline = None if timeout is None else time.monotonic() + timeout
+                while not items:
+                    if self._closed is not None:
+                        raise self._closed
+                    if deadline is None:
+                        cond.wait(_POLL)
+                    else:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            return []
+                        cond.wait(left)
+            if len(items) <= max_messages:
+                out = list(items)
+                items.clear()
+            else:
+                pop = items.popleft
+                out = [pop() for _ in range(max_messages)]
+        _dequeued_all(out)
+        return out
+
     def get_many(self, max_messages: int, max_bytes: int, timeout: float) -> list[Message]:
         """Up to `max_messages` (-1: any number) messages and about `max_bytes` bytes, waiting
         at most `timeout` seconds for the limit to fill (returns what came meanwhile)."""
@@ -249,6 +280,20 @@ class ReceiverQueue:
         return self._closed is not None
 
 
+def _dequeued_all(msgs: list[Message]) -> None:
+    """Tell each owner which of `msgs` the application took (runs of one owner at a time)."""
+    start = 0
+    n = len(msgs)
+    while start < n:
+        owner = msgs[start]._owner
+        end = start + 1
+        while end < n and msgs[end]._owner is owner:
+            end += 1
+        if owner is not None:
+            owner._dequeued_many(msgs if start == 0 and end == n else msgs[start:end])
+        start = end
+
+
 # --- what a single and a multi-topic consumer share ------------------------------------------------
 
 
@@ -278,6 +323,19 @@ class _Receiving:
         if msg is None:
             raise TimeoutError(f"receive: no message within {timeout_millis} ms")
         return msg
+
+    def receive_many(self, max_messages: int, timeout_millis: int | None = None) -> list[Message]:
+        """Up to `max_messages` messages that are already queued (a whole batch entry or
+        more), waiting at most `timeout_millis` (None: until one comes) for the first; an
+        empty list when none came. Unlike `batch_receive` it never waits to fill up: it is
+        the cheap path for a loop that handles whatever arrived."""
+        self._check_receivable()
+        if max_messages < 1:
+            raise InvalidConfiguration(f"max_messages: must be >= 1, got {max_messages}")
+        if timeout_millis is not None and timeout_millis < 0:
+            raise InvalidConfiguration(f"timeout_millis: must be >= 0, got {timeout_millis}")
+        timeout = None if timeout_millis is None else timeout_millis / 1000.0
+        return self._queue.get_available(max_messages, timeout)
 
     def batch_receive(
         self, max_messages: int | None = None, timeout_millis: int | None = None
@@ -724,6 +782,26 @@ class Consumer(_Receiving):
             self._permits = 0
         self._send_flow(permits)
 
+    def _dequeued_many(self, msgs: list[Message]) -> None:
+        """`_dequeued` for several messages of this consumer: one FLOW check for all."""
+        gen = self._generation
+        taken = [m for m in msgs if m._generation == gen]
+        if not taken:
+            return
+        self._last_dequeued = taken[-1]._id
+        unacked = self._unacked
+        if unacked is not None:
+            for m in taken:
+                unacked.add(m._id)
+            self._housekeeping.wake_by(time.monotonic() + unacked.delay)
+        with self._flow_lock:
+            permits = self._permits + len(taken)
+            if permits < self._threshold:
+                self._permits = permits
+                return
+            self._permits = 0
+        self._send_flow(permits)
+
     def _return_permits(self, n: int) -> None:
         """Messages the application will never see (skipped, corrupt, stale): permits back."""
         with self._flow_lock:
@@ -792,6 +870,36 @@ class Consumer(_Receiving):
         if self._dlq_candidates:
             with self._dlq_lock:
                 self._dlq_candidates.pop(mid.entry, None)
+
+    def acknowledge_many(self, messages: Sequence[Message]) -> None:
+        """Acknowledge several received messages of this consumer, as `acknowledge` for
+        each would, with one pass over the ack tracker (what a batch receive loop wants)."""
+        if self._state == _CLOSED:
+            self._check_open()
+        for m in messages:
+            if type(m) is not Message or m._owner is not self:
+                for msg in messages:  # ids, or messages of another consumer: one at a time
+                    self.acknowledge(msg)
+                return
+        if not messages:
+            return
+        acks = self._acks
+        if acks.add_messages(messages):
+            self._housekeeping.wake_by(acks.deadline)
+        if self._id_batches:
+            for m in messages:
+                batch = m._batch
+                if batch is not None and batch.acked == batch.full:
+                    mid = m._id
+                    self._id_batches.pop((mid[0], mid[1], mid[2]), None)
+        unacked = self._unacked
+        if unacked is not None:
+            for m in messages:
+                unacked.remove(m._id)
+        if self._dlq_candidates:
+            with self._dlq_lock:
+                for m in messages:
+                    self._dlq_candidates.pop(m._id.entry, None)
 
     def acknowledge_cumulative(self, message: Message | MessageId) -> None:
         """Acknowledge every message up to and including this one (not on Shared/Key_Shared)."""

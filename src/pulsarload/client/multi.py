@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -270,6 +271,17 @@ class MultiTopicsConsumer(_Receiving):
 
     def acknowledge(self, message: Message | MessageId) -> None:
         self._owner_of(message, "acknowledge").acknowledge(message)
+
+    def acknowledge_many(self, messages: Sequence[Message]) -> None:
+        """Acknowledge several messages, one call per run of messages from one partition."""
+        start, n = 0, len(messages)
+        while start < n:
+            owner = self._owner_of(messages[start], "acknowledge")
+            end = start + 1
+            while end < n and getattr(messages[end], "_owner", None) is owner:
+                end += 1
+            owner.acknowledge_many(messages[start:end])
+            start = end
 
     def acknowledge_cumulative(self, message: Message | MessageId) -> None:
         """Cumulative within the message's own partition (as the Java client)."""

@@ -8,7 +8,7 @@ touch the worker's recorder, so the load layer hands in a callback that only que
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pulsarload.config import ConsumeSettings, ProduceSettings
@@ -19,19 +19,74 @@ from pulsarload.errors import ConfigError
 SendDone = Callable[[int, str | None], None]
 
 
-@dataclass(frozen=True, slots=True)
 class ReceivedMessage:
-    """What the load layer reads from a received message; `handle` is the engine's own object."""
+    """What the load layer reads from a received message; `handle` is the engine's own object.
 
-    data: bytes
-    topic: str
-    message_id: str
-    publish_time_ms: int
-    event_time_ms: int
-    redelivery_count: int
-    key: str | None = None
-    properties: Mapping[str, str] = field(default_factory=dict)
-    handle: Any = None
+    The per-message fields a worker reads (`data`, `publish_time_ms`, `redelivery_count`) are
+    plain slots; the rest (`topic`, `message_id`, `event_time_ms`, `key`, `properties`) are
+    properties, so that an engine can subclass this and work them out only when asked: the
+    consumer hot path creates one of these per message and reads none of them.
+    """
+
+    __slots__ = (
+        "data",
+        "publish_time_ms",
+        "redelivery_count",
+        "handle",
+        "_topic",
+        "_message_id",
+        "_event_time_ms",
+        "_key",
+        "_properties",
+    )
+
+    def __init__(
+        self,
+        data: bytes,
+        topic: str,
+        message_id: str,
+        publish_time_ms: int,
+        event_time_ms: int,
+        redelivery_count: int,
+        key: str | None = None,
+        properties: Mapping[str, str] | None = None,
+        handle: Any = None,
+    ) -> None:
+        self.data = data
+        self.publish_time_ms = publish_time_ms
+        self.redelivery_count = redelivery_count
+        self.handle = handle
+        self._topic = topic
+        self._message_id = message_id
+        self._event_time_ms = event_time_ms
+        self._key = key
+        self._properties = {} if properties is None else properties
+
+    @property
+    def topic(self) -> str:
+        return self._topic
+
+    @property
+    def message_id(self) -> str:
+        return self._message_id
+
+    @property
+    def event_time_ms(self) -> int:
+        return self._event_time_ms
+
+    @property
+    def key(self) -> str | None:
+        return self._key
+
+    @property
+    def properties(self) -> Mapping[str, str]:
+        return self._properties
+
+    def __repr__(self) -> str:
+        return (
+            f"ReceivedMessage(id={self.message_id}, topic={self.topic!r}, "
+            f"{len(self.data)} bytes, redelivery_count={self.redelivery_count})"
+        )
 
 
 class EngineProducer(Protocol):
@@ -61,6 +116,13 @@ class EngineConsumer(Protocol):
         """The next message, or None when none arrived within the timeout."""
 
     def acknowledge(self, message: ReceivedMessage) -> None: ...
+
+    def receive_many(self, max_messages: int, timeout_ms: int) -> list[ReceivedMessage]:
+        """Messages already received, up to `max_messages`, waiting at most `timeout_ms` for
+        the first (empty: none came). Lets a worker handle a whole batch entry per call."""
+
+    def acknowledge_many(self, messages: Sequence[ReceivedMessage]) -> None:
+        """Acknowledge each of `messages` (same semantics as `acknowledge` one by one)."""
 
     def acknowledge_cumulative(self, message: ReceivedMessage) -> None: ...
 

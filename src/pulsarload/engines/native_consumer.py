@@ -12,7 +12,7 @@ Bad input (a regex that does not compile, a seek target that does not parse) rai
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pulsarload.client import Client, ConsumerDeadLetterPolicy, Message, Timeout
@@ -21,26 +21,50 @@ from pulsarload.client.errors import InvalidConfiguration
 from pulsarload.config import ConsumeSettings
 from pulsarload.engines.base import EngineConsumer, ReceivedMessage
 
-__all__ = ["NativeConsumer", "create_native_consumer", "wrap_message"]
+__all__ = ["NativeConsumer", "NativeReceivedMessage", "create_native_consumer", "wrap_message"]
 
 #: Ack grouping of the "grouped" strategy (the official client's defaults).
 GROUP_TIME_MS = 100
 GROUP_MAX_SIZE = 1000
 
 
+class NativeReceivedMessage(ReceivedMessage):
+    """A `ReceivedMessage` over a native `Message`: what a worker reads per message is copied
+    in; the message id string, key, properties, topic and event time are worked out from the
+    message only when asked (most load runs never ask)."""
+
+    __slots__ = ()
+
+    def __init__(self, msg: Message) -> None:
+        self.data = msg.data()
+        self.publish_time_ms = msg._md.publish_time
+        self.redelivery_count = msg._rc
+        self.handle = msg
+
+    @property
+    def topic(self) -> str:
+        return self.handle.topic_name()
+
+    @property
+    def message_id(self) -> str:
+        return str(self.handle.message_id())
+
+    @property
+    def event_time_ms(self) -> int:
+        return self.handle.event_timestamp()
+
+    @property
+    def key(self) -> str | None:
+        return self.handle.partition_key() or None
+
+    @property
+    def properties(self) -> Mapping[str, str]:
+        return self.handle.properties()
+
+
 def wrap_message(msg: Message) -> ReceivedMessage:
     """The load layer's view of a received message (`handle` keeps the client's Message)."""
-    return ReceivedMessage(
-        data=msg.data(),
-        topic=msg.topic_name(),
-        message_id=str(msg.message_id()),
-        publish_time_ms=msg.publish_timestamp(),
-        event_time_ms=msg.event_timestamp(),
-        redelivery_count=msg.redelivery_count(),
-        key=msg.partition_key() or None,
-        properties=msg.properties(),
-        handle=msg,
-    )
+    return NativeReceivedMessage(msg)
 
 
 class NativeConsumer:
@@ -62,6 +86,14 @@ class NativeConsumer:
 
     def acknowledge(self, message: ReceivedMessage) -> None:
         self._consumer.acknowledge(message.handle)
+
+    def receive_many(self, max_messages: int, timeout_ms: int) -> list[ReceivedMessage]:
+        """Everything queued (up to `max_messages`) in one call: one lock hold, one FLOW check."""
+        msgs = self._consumer.receive_many(max_messages, max(0, int(timeout_ms)))
+        return list(map(NativeReceivedMessage, msgs))
+
+    def acknowledge_many(self, messages: Sequence[ReceivedMessage]) -> None:
+        self._consumer.acknowledge_many([m.handle for m in messages])
 
     def acknowledge_cumulative(self, message: ReceivedMessage) -> None:
         self._consumer.acknowledge_cumulative(message.handle)

@@ -122,6 +122,16 @@ class OfficialConsumer:
     def acknowledge(self, message: ReceivedMessage) -> None:
         self._consumer.acknowledge(message.handle)
 
+    def receive_many(self, max_messages: int, timeout_ms: int) -> list[ReceivedMessage]:
+        """One message per call: the C++ client queues and acks per message internally."""
+        msg = self.receive(timeout_ms)
+        return [] if msg is None else [msg]
+
+    def acknowledge_many(self, messages: Sequence[ReceivedMessage]) -> None:
+        ack = self._consumer.acknowledge
+        for m in messages:
+            ack(m.handle)
+
     def acknowledge_cumulative(self, message: ReceivedMessage) -> None:
         self._consumer.acknowledge_cumulative(message.handle)
 

@@ -32,6 +32,7 @@ IDLE_SLEEP_S = 0.02  # longest a worker sleeps before looking at its controls ag
 UNBATCHED_CLAIM = 100  # messages claimed per loop turn when the engine does not batch
 FLUSH_TIMEOUT_S = 10.0
 CUMULATIVE_EVERY = 100  # the cumulative strategy acks every Nth message (and the last)
+RECEIVE_MANY_MAX = 1000  # most messages a consumer worker takes from the engine per call
 
 
 class MessageBudget:
@@ -322,6 +323,8 @@ class ConsumerWorker(Worker):
         consumer = self.engine.create_consumer(s, self.name, listener=listener)
         self.consumer = self.handle = consumer
         self.slot.state = "running"
+        batched = self._batch_path(consumer)
+        receive_timeout_ms = int(IDLE_SLEEP_S * 5000)
         try:
             while not self.stop_event.is_set():
                 if self.budget is not None and self.budget.exhausted:
@@ -334,16 +337,89 @@ class ConsumerWorker(Worker):
                     self.slot.state = "paused" if self.paused else "running"
                     self.stop_event.wait(IDLE_SLEEP_S)
                     continue
-                msg = consumer.receive(int(IDLE_SLEEP_S * 5000))
-                if msg is not None:
-                    self._handle(msg)
-                self._ack_delayed(consumer)
+                if batched:
+                    msgs = consumer.receive_many(RECEIVE_MANY_MAX, receive_timeout_ms)
+                    if msgs:
+                        self._handle_many(consumer, msgs)
+                else:
+                    msg = consumer.receive(receive_timeout_ms)
+                    if msg is not None:
+                        self._handle(msg)
+                    self._ack_delayed(consumer)
                 self.slot.receiver_queue = consumer.queue_fill()
         finally:
             self._ack_delayed(consumer, everything=True)
             if self._last_unacked is not None:
                 consumer.acknowledge_cumulative(self._last_unacked)
             consumer.close()
+
+    def _batch_path(self, consumer: EngineConsumer) -> bool:
+        """Whether this worker takes whole batches (`_handle_many`): when nothing per message
+        (a nack draw, processing time, a delayed or cumulative ack) needs the one-by-one path
+        and the engine has `receive_many`."""
+        s = self.settings
+        return (
+            s.mode != "listener"
+            and s.ack in ("immediate", "grouped", "none")
+            and not s.nack_ratio
+            and not s.processing_ms
+            and hasattr(consumer, "receive_many")
+            and hasattr(consumer, "acknowledge_many")
+        )
+
+    def _handle_many(self, consumer: EngineConsumer, msgs: list[ReceivedMessage]) -> None:
+        """What `_handle` does for each of `msgs`, per batch: messages of one entry share a
+        publish time, so end-to-end latency is recorded once per run of equal publish times,
+        and the messages are acknowledged with one call. Under a message budget only the
+        messages the budget grants are handled (the rest go back to the broker at close)."""
+        budget = self.budget
+        if budget is not None:
+            granted = budget.take(len(msgs))
+            if granted < len(msgs):
+                msgs = msgs[:granted]
+            if budget.exhausted:
+                self.stop_event.set()
+            if not msgs:
+                return
+        received_ns = time.time_ns()
+        now_us = received_ns // 1000
+        rec = self.slot.active
+        record_e2e = rec.record_e2e
+        tracker = self.tracker
+        n_bytes = 0
+        redelivered = 0
+        run_pub = -1
+        run = 0
+        for msg in msgs:
+            data = msg.data
+            n_bytes += len(data)
+            pub = msg.publish_time_ms
+            if pub != run_pub:
+                if run:
+                    record_e2e(max(0, now_us - run_pub * 1000), run)
+                run_pub, run = pub, 1
+            else:
+                run += 1
+            if msg.redelivery_count:
+                redelivered += 1
+            if tracker is not None:
+                stamp = parse_verify_header(data)
+                if stamp is not None:
+                    outcome = tracker.see(*stamp)
+                    if outcome == "duplicate":
+                        rec.record_duplicate()
+                    elif outcome == "out_of_order":
+                        rec.record_out_of_order()
+        record_e2e(max(0, now_us - run_pub * 1000), run)
+        count = len(msgs)
+        rec.record_receive_batch(count, n_bytes)
+        if redelivered:
+            rec.record_redelivered(redelivered)
+        if self.settings.ack != "none":
+            consumer.acknowledge_many(msgs)
+            rec.record_consumer_ack((time.time_ns() - received_ns) // 1000, count)
+        del rec
+        self.last_progress = time.monotonic()
 
     def _handle(self, msg: ReceivedMessage) -> None:
         """Per received message: record, verify, simulate processing, then ack per strategy."""
