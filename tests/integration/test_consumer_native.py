@@ -28,12 +28,13 @@ from pulsarload.client import (
     Timeout,
 )
 from pulsarload.client.admin import AdminClient
+from pulsarload.wire.compression import AVAILABLE
 from pulsarload.wire.hashing import key_shared_slot
 from pulsarload.wire.message_id import EARLIEST, LATEST
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 
-CODECS = ["none", "lz4", "zlib", "zstd", "snappy"]
+CODECS = [kind.name.lower() for kind in AVAILABLE]  # no "lz4" where lz4 is missing (3.14t)
 
 
 @pytest.fixture(scope="module")

@@ -22,14 +22,14 @@ from pulsarload.client import Client, MessageId, Result
 from pulsarload.client.routing import java_string_hash
 from pulsarload.wire.batch import MessageShape, parse_batch
 from pulsarload.wire.commands import CommandCloseConsumer, CommandFlow, CommandSubscribe
-from pulsarload.wire.compression import decompress
+from pulsarload.wire.compression import AVAILABLE, decompress
 from pulsarload.wire.enums import InitialPosition, SubType
 from pulsarload.wire.frames import Frame
 from pulsarload.wire.messages import properties_dict
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
 
-CODECS = ["none", "lz4", "zlib", "zstd", "snappy"]
+CODECS = [kind.name.lower() for kind in AVAILABLE]  # no "lz4" where lz4 is missing (3.14t)
 
 
 @pytest.fixture(scope="module")
