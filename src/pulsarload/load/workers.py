@@ -363,8 +363,8 @@ class ConsumerWorker(Worker):
             and s.ack in ("immediate", "grouped", "none")
             and not s.nack_ratio
             and not s.processing_ms
-            and hasattr(consumer, "receive_many")
-            and hasattr(consumer, "acknowledge_many")
+            and callable(getattr(consumer, "receive_many", None))
+            and callable(getattr(consumer, "acknowledge_many", None))
         )
 
     def _handle_many(self, consumer: EngineConsumer, msgs: list[ReceivedMessage]) -> None:

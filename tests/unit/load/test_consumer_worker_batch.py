@@ -1,0 +1,164 @@
+"""The consumer worker's batch path: what `_handle_many` records and acknowledges per batch,
+the message budget, and when the worker falls back to one message at a time."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from pulsarload.config import ConsumeSettings
+from pulsarload.engines.base import ReceivedMessage
+from pulsarload.load.payloads import VERIFY_HEADER, VERIFY_MAGIC
+from pulsarload.load.workers import ConsumerWorker, MessageBudget
+from pulsarload.metrics.recorder import RecorderSlot
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def rm(data: bytes, publish_ms: int, rc: int = 0) -> ReceivedMessage:
+    return ReceivedMessage(
+        data=data, topic="t", message_id="x", publish_time_ms=publish_ms, event_time_ms=0,
+        redelivery_count=rc,
+    )  # fmt: skip
+
+
+def stamped(seq: int, publish_ms: int) -> ReceivedMessage:
+    return rm(VERIFY_HEADER.pack(VERIFY_MAGIC, 7, seq) + b"body", publish_ms)
+
+
+class FakeConsumer:
+    def __init__(self, batches: list[list[ReceivedMessage]], batched: bool = True) -> None:
+        self.batches = batches
+        self.acked_many: list[list[ReceivedMessage]] = []
+        self.acked: list[ReceivedMessage] = []
+        self.receive_calls = 0
+        self.closed = threading.Event()
+        if not batched:
+            self.receive_many = None  # type: ignore[assignment]
+
+    def receive_many(self, max_messages: int, timeout_ms: int) -> list[ReceivedMessage]:
+        if self.batches:
+            return self.batches.pop(0)
+        time.sleep(timeout_ms / 1000)
+        return []
+
+    def receive(self, timeout_ms: int) -> ReceivedMessage | None:
+        self.receive_calls += 1
+        for batch in self.batches:
+            if batch:
+                return batch.pop(0)
+        time.sleep(timeout_ms / 1000)
+        return None
+
+    def acknowledge_many(self, messages: Sequence[ReceivedMessage]) -> None:
+        self.acked_many.append(list(messages))
+
+    def acknowledge(self, message: ReceivedMessage) -> None:
+        self.acked.append(message)
+
+    def acknowledge_cumulative(self, message: ReceivedMessage) -> None:
+        self.acked.append(message)
+
+    def negative_acknowledge(self, message: ReceivedMessage) -> None:
+        pass
+
+    def seek(self, target: str) -> None:
+        pass
+
+    def queue_fill(self) -> int:
+        return 0
+
+    def reconnect_attempt(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+class FakeEngine:
+    name = "fake"
+
+    def __init__(self, consumer: FakeConsumer) -> None:
+        self.consumer = consumer
+
+    def create_consumer(self, settings: Any, name: Any, listener: Any = None) -> FakeConsumer:
+        return self.consumer
+
+
+def worker(consumer: FakeConsumer, budget: MessageBudget | None = None, **kw: Any):  # type: ignore[no-untyped-def]
+    settings = ConsumeSettings(topic="t", **kw)
+    slot = RecorderSlot("c-0", "consumer")
+    w = ConsumerWorker(0, FakeEngine(consumer), slot, settings, budget=budget)  # type: ignore[arg-type]
+    w.consumer = consumer  # type: ignore[assignment]
+    return w, slot
+
+
+def test_handle_many_records_each_message_and_acks_once() -> None:
+    now_ms = time.time_ns() // 1_000_000
+    msgs = [rm(b"a" * 10, now_ms - 50), rm(b"b" * 10, now_ms - 50), rm(b"c" * 5, now_ms - 20, 2)]
+    fake = FakeConsumer([])
+    w, slot = worker(fake)
+    w._handle_many(fake, msgs)  # type: ignore[arg-type]
+    rec = slot.active
+    assert (rec.received, rec.bytes_received, rec.redelivered) == (3, 25, 1)
+    assert rec.e2e_latency.total_count == 3
+    assert 15_000 <= rec.e2e_latency.min < 45_000 <= rec.e2e_latency.max < 5_000_000
+    assert rec.e2e_latency.count_at_value(rec.e2e_latency.max) == 2  # the two older ones
+    assert fake.acked_many == [msgs] and rec.consumer_acked == 3
+
+
+def test_handle_many_with_ack_none_does_not_ack() -> None:
+    fake = FakeConsumer([])
+    w, slot = worker(fake, ack="none")
+    w._handle_many(fake, [rm(b"a", 1)])  # type: ignore[arg-type]
+    assert fake.acked_many == [] and slot.active.received == 1 and slot.active.consumer_acked == 0
+
+
+def test_handle_many_verifies_sequences() -> None:
+    fake = FakeConsumer([])
+    w, slot = worker(fake, verify=True)
+    w._handle_many(fake, [stamped(0, 1), stamped(2, 1), stamped(2, 1), stamped(1, 1)])  # type: ignore[arg-type]
+    assert slot.active.duplicates == 1 and slot.active.out_of_order == 1
+
+
+def test_budget_trims_the_batch_and_stops_the_worker() -> None:
+    fake = FakeConsumer([])
+    budget = MessageBudget(3)
+    w, slot = worker(fake, budget)
+    msgs = [rm(b"m", 1) for _ in range(5)]
+    w._handle_many(fake, msgs)  # type: ignore[arg-type]
+    assert slot.active.received == 3 and fake.acked_many == [msgs[:3]]
+    assert budget.exhausted and w.stop_event.is_set()
+
+
+def test_run_uses_the_batch_path_until_the_budget_is_spent() -> None:
+    batches = [[rm(b"m", 1) for _ in range(4)] for _ in range(3)]
+    fake = FakeConsumer(batches)
+    w, slot = worker(fake, MessageBudget(10))
+    w.run()
+    assert slot.active.received == 10 and sum(map(len, fake.acked_many)) == 10
+    assert fake.receive_calls == 0 and fake.closed.is_set()
+
+
+@pytest.mark.parametrize(
+    "kw", [{"ack": "cumulative"}, {"ack": "delayed"}, {"nack_ratio": 0.5}, {"processing_ms": 1.0}]
+)
+def test_per_message_settings_keep_the_one_by_one_path(kw: dict[str, Any]) -> None:
+    fake = FakeConsumer([[rm(b"m", 1) for _ in range(3)]])
+    w, slot = worker(fake, MessageBudget(3), **kw)
+    assert w._batch_path(fake) is False  # type: ignore[arg-type]
+    if "nack_ratio" in kw:
+        return  # nacked messages never spend the budget: run() would not end
+    w.run()
+    assert fake.receive_calls >= 3 and fake.acked_many == [] and slot.active.received == 3
+
+
+def test_engine_without_receive_many_keeps_the_one_by_one_path() -> None:
+    fake = FakeConsumer([[rm(b"m", 1) for _ in range(2)]], batched=False)
+    w, slot = worker(fake, MessageBudget(2))
+    w.run()
+    assert fake.receive_calls == 2 and len(fake.acked) == 2 and slot.active.received == 2
