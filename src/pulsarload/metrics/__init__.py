@@ -8,7 +8,7 @@ Nothing here imports the client, load or UI layers.
 from pulsarload.metrics.export import ExportSet
 from pulsarload.metrics.hdr import Histogram, HlogReader, HlogWriter
 from pulsarload.metrics.recorder import Recorder, RecorderSlot
-from pulsarload.metrics.resources import NET, NetCounter, ResourceMonitor, interpreter_info
+from pulsarload.metrics.resources import ResourceMonitor, interpreter_info
 from pulsarload.metrics.snapshot import (
     BackgroundSubscriber,
     Counters,
@@ -20,7 +20,6 @@ from pulsarload.metrics.snapshot import (
 from pulsarload.metrics.window import MetricsWindow
 
 __all__ = [
-    "NET",
     "BackgroundSubscriber",
     "Counters",
     "ExportSet",
@@ -29,7 +28,6 @@ __all__ = [
     "HlogWriter",
     "LatencyStats",
     "MetricsWindow",
-    "NetCounter",
     "Recorder",
     "RecorderSlot",
     "ResourceMonitor",

@@ -595,6 +595,8 @@ class ExportSet:
             return []
         target = Path(directory or self.export_dir or ".")
         paths = [export_snapshot(target, snap, prefix=self._name("snapshot"))]
+        if self._background is not None:
+            self._background.drain()  # the series copy then holds every row up to `snap`
         if self.csv is not None:
             paths.append(self.csv.copy_to(target / f"{self._name('series')}-{snap.seq:06d}.csv"))
         return paths

@@ -15,16 +15,13 @@ import sysconfig
 import threading
 import time
 import tracemalloc
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 __all__ = [
-    "NET",
     "InterpreterInfo",
-    "NetCounter",
-    "NetRegistry",
+    "NoNet",
     "NetSource",
     "ResourceMonitor",
     "ResourceStats",
@@ -86,89 +83,20 @@ def interpreter_info() -> InterpreterInfo:
     )
 
 
-class NetCounter:
-    """Bytes in and out of one connection, owned by the client layer.
-
-    ``add_in`` is called by the connection's reader thread only and ``add_out`` by whoever holds
-    the connection's write lock, so each field has one writer at a time and needs no lock here.
-    """
-
-    __slots__ = ("name", "bytes_in", "bytes_out", "_registry", "__weakref__")
-
-    def __init__(self, name: str = "", registry: NetRegistry | None = None) -> None:
-        self.name = name
-        self.bytes_in = 0
-        self.bytes_out = 0
-        self._registry = registry
-
-    def add_in(self, n: int) -> None:
-        self.bytes_in += n
-
-    def add_out(self, n: int) -> None:
-        self.bytes_out += n
-
-    def close(self) -> None:
-        """Fold this connection's bytes into the registry's totals before it goes away."""
-        reg = self._registry
-        if reg is not None:
-            reg._retire(self)
-            self._registry = None
-
-
-class NetRegistry:
-    """Every live ``NetCounter`` plus the totals of closed ones; aggregated by the sampler."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()  # counter creation/close and sampling only: not per byte
-        self._live: weakref.WeakSet[NetCounter] = weakref.WeakSet()
-        self._closed_in = 0
-        self._closed_out = 0
-
-    def counter(self, name: str = "") -> NetCounter:
-        c = NetCounter(name, self)
-        with self._lock:
-            self._live.add(c)
-        return c
-
-    def _retire(self, c: NetCounter) -> None:
-        with self._lock:
-            if c in self._live:
-                self._live.discard(c)
-                self._closed_in += c.bytes_in
-                self._closed_out += c.bytes_out
-
-    def totals(self) -> tuple[int, int]:
-        """(bytes in, bytes out) over all connections ever registered."""
-        with self._lock:
-            live = list(self._live)
-            total_in, total_out = self._closed_in, self._closed_out
-        for c in live:
-            total_in += c.bytes_in
-            total_out += c.bytes_out
-        return total_in, total_out
-
-    def connections(self) -> int:
-        with self._lock:
-            return len(self._live)
-
-    def net_totals(self) -> tuple[int, int, int]:
-        """(bytes in, bytes out, live connections): the `NetSource` the monitor reads."""
-        total_in, total_out = self.totals()
-        return total_in, total_out, self.connections()
-
-
 class NetSource(Protocol):
-    """Where the monitor reads socket bytes: a `NetRegistry`, or the load layer's view of an
-    engine's own counters (the metrics layer does not know engines)."""
+    """Where the monitor reads socket bytes: the load layer's view of an engine's own counters
+    (the metrics layer does not know engines)."""
 
     def net_totals(self) -> tuple[int, int, int]:
         """(bytes in, bytes out, open connections), cumulative and never going down."""
         ...
 
 
-NET = NetRegistry()
-"""Default registry, for code that counts through `NetCounter`s (engines report their own
-counts through the load layer instead)."""
+class NoNet:
+    """A `NetSource` for a monitor with nothing to count (no engine, or one that cannot)."""
+
+    def net_totals(self) -> tuple[int, int, int]:
+        return 0, 0, 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,8 +180,8 @@ def thread_cpu_seconds(native_id: int, clock_id: int | None = None) -> float | N
 class ResourceMonitor:
     """Samples process resources; keeps the previous reading to turn totals into rates."""
 
-    def __init__(self, net: NetSource = NET, trace_python_heap: bool = False) -> None:
-        self._net = net
+    def __init__(self, net: NetSource | None = None, trace_python_heap: bool = False) -> None:
+        self._net: NetSource = net if net is not None else NoNet()
         self._proc = psutil.Process() if psutil is not None else None
         self._free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
         self._last_time: float | None = None

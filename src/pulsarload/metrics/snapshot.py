@@ -330,31 +330,50 @@ class BackgroundSubscriber:
 
     def __init__(self, callback: Subscriber, name: str = "metrics-export", maxsize: int = 64):
         self._callback = callback
-        self._queue: queue.Queue[Snapshot | None] = queue.Queue(maxsize)
+        # Snapshots; an Event is a drain marker (set once everything before it is written).
+        self._queue: queue.Queue[Snapshot | threading.Event | None] = queue.Queue(maxsize)
         self.dropped = 0
         self.errors = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def __call__(self, snap: Snapshot) -> None:
+        self._put_dropping_oldest(snap)
+
+    def _put_dropping_oldest(self, item: Snapshot | threading.Event) -> None:
         while True:
             try:
-                self._queue.put_nowait(snap)
+                self._queue.put_nowait(item)
                 return
             except queue.Full:
                 try:
-                    self._queue.get_nowait()
-                    self.dropped += 1
+                    old = self._queue.get_nowait()
                 except queue.Empty:
-                    pass
+                    continue
+                if isinstance(old, threading.Event):
+                    old.set()  # never leave a drainer waiting on a marker we threw away
+                else:
+                    self.dropped += 1
+
+    def drain(self, timeout: float = 5.0) -> bool:
+        """Wait until every snapshot queued so far has been handed to the callback (so a file
+        it writes is complete up to now). False if that took longer than ``timeout``."""
+        if not self._thread.is_alive():
+            return True
+        done = threading.Event()
+        self._put_dropping_oldest(done)
+        return done.wait(timeout)
 
     def _run(self) -> None:
         while True:
-            snap = self._queue.get()
-            if snap is None:
+            item = self._queue.get()
+            if item is None:
                 return
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
             try:
-                self._callback(snap)
+                self._callback(item)
             except Exception:
                 self.errors += 1
                 log.exception("metrics export subscriber failed")

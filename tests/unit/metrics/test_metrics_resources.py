@@ -6,9 +6,10 @@ import sys
 import sysconfig
 import threading
 
+import pytest
+
 from pulsarload.metrics.recorder import RecorderSlot
 from pulsarload.metrics.resources import (
-    NetRegistry,
     ResourceMonitor,
     ResourceStats,
     gil_enabled,
@@ -52,7 +53,7 @@ def test_cpu_time_of_another_thread() -> None:
 
 def test_monitor_reports_thread_percent_on_second_sample() -> None:
     slot, release, t = spin_in_thread(10)
-    mon = ResourceMonitor(net=NetRegistry())
+    mon = ResourceMonitor()
     ids = [(slot.native_id, slot.cpu_clock_id)]
     first = mon.sample(ids)
     second = mon.sample(ids)
@@ -68,26 +69,35 @@ def test_monitor_reports_thread_percent_on_second_sample() -> None:
     assert ResourceStats.from_dict(second.to_dict()) == second
 
 
-def test_net_counters_aggregate_live_and_closed() -> None:
-    reg = NetRegistry()
-    a, b = reg.counter("conn-a"), reg.counter("conn-b")
-    a.add_in(100)
-    a.add_out(10)
-    b.add_in(5)
-    assert reg.totals() == (105, 10)
-    assert reg.connections() == 2
-    a.close()
-    a.close()  # idempotent
-    b.add_out(1)
-    assert reg.totals() == (105, 11)
-    assert reg.connections() == 1
-    mon = ResourceMonitor(net=reg)
+class _Counted:
+    """A `NetSource` whose totals a test sets."""
+
+    def __init__(self) -> None:
+        self.totals = (0, 0, 0)
+
+    def net_totals(self) -> tuple[int, int, int]:
+        return self.totals
+
+
+def test_net_rates_come_from_the_source_totals() -> None:
+    source = _Counted()
+    mon = ResourceMonitor(net=source)
+    source.totals = (100, 10, 2)
     mon.sample()
-    assert mon.sample().net_bytes_in == 105
+    source.totals = (1100, 510, 1)
+    stats = mon.sample()
+    assert (stats.net_bytes_in, stats.net_bytes_out, stats.connections) == (1100, 510, 1)
+    assert stats.net_in_per_s > 0 and stats.net_out_per_s > 0
+    assert stats.net_in_per_s / stats.net_out_per_s == pytest.approx(1000 / 500)
+
+
+def test_without_a_source_the_net_figures_are_zero() -> None:
+    stats = ResourceMonitor().sample()
+    assert (stats.net_bytes_in, stats.net_bytes_out, stats.connections) == (0, 0, 0)
 
 
 def test_heap_tracing_is_off_by_default_and_optional() -> None:
-    mon = ResourceMonitor(net=NetRegistry())
+    mon = ResourceMonitor()
     assert mon.sample().py_heap_bytes is None
     mon.enable_heap_tracing()
     try:

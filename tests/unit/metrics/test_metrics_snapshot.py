@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -165,6 +166,44 @@ def test_background_subscriber_drops_oldest_when_full() -> None:
     bg.close()
     assert bg.dropped > 0
     assert seen[-1] == 10
+
+
+def test_background_subscriber_drain_waits_for_what_was_queued() -> None:
+    seen: list[int] = []
+
+    def slow(snap: Snapshot) -> None:
+        time.sleep(0.02)
+        seen.append(snap.seq)
+
+    bg = BackgroundSubscriber(slow)
+    s = make_sampler()
+    s.subscribe(bg)
+    for _ in range(5):
+        s.tick()
+    assert bg.drain(timeout=10)
+    assert seen == [1, 2, 3, 4, 5]  # all written before drain returned, the thread still runs
+    s.tick()
+    bg.close()
+    assert seen[-1] == 6
+    assert bg.drain()  # after close: nothing to wait for
+
+
+def test_a_drain_marker_pushed_out_of_a_full_queue_does_not_hang() -> None:
+    gate = threading.Event()
+    bg = BackgroundSubscriber(lambda snap: gate.wait(), maxsize=1)
+    s = make_sampler()
+    s.subscribe(bg)
+    s.tick()  # taken by the thread, which now waits on the gate
+    time.sleep(0.05)
+    result: list[bool] = []
+    drainer = threading.Thread(target=lambda: result.append(bg.drain(timeout=10)))
+    drainer.start()
+    time.sleep(0.05)
+    s.tick()  # the queue (size 1) holds the marker: this pushes it out
+    drainer.join(timeout=10)
+    assert result == [True]
+    gate.set()
+    bg.close()
 
 
 def test_sampler_thread_start_stop_flushes() -> None:
