@@ -108,6 +108,10 @@ def run_checks(service_url: str, admin_url: str, echo: Callable[[str], None] = p
         good = not version.startswith("ERROR")
         ok &= good
         line(good, dist, version)
+    if "lz4" not in deps:  # optional on 3.14: no cp314t wheel yet
+        from pulsarload.wire.compression import HAVE_LZ4
+
+        line(True, "lz4 (optional)", "installed" if HAVE_LZ4 else "not here: no LZ4 codec (-z lz4)")
     gil = gil_enabled()
     line(
         not gil,
