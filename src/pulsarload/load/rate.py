@@ -35,8 +35,8 @@ class Due:
 class RateSchedule:
     """Message k after the anchor is due at `anchor_ns + k / rate`; rate 0 means as fast as possible.
 
-    A rate change re-anchors at the next due time, so the schedule never jumps backwards and
-    never forgives messages that are already owed.
+    A rate change re-anchors at the next due time (or one new interval from now, if that is
+    sooner), so the schedule never jumps backwards and never forgives messages already owed.
     """
 
     __slots__ = ("_rate", "_anchor_ns", "_sent_since_anchor", "_interval_ns")
@@ -63,10 +63,13 @@ class RateSchedule:
             raise ValueError(f"rate must be >= 0 msg/s, got {rate_per_s}")
         if rate_per_s == self._rate:
             return
-        # Unlimited -> limited starts from now; otherwise continue from the next due time.
-        anchor = now_ns if not self._rate else self.next_due_ns()
+        # Unlimited -> limited starts from now; otherwise continue from the next due time, but
+        # no later than one new interval from now: going from 1 msg/s to 1000 must not wait
+        # out the rest of the old second (a ramp starting at 1 msg/s sent nothing for a second).
+        new_interval = NS_PER_S / rate_per_s if rate_per_s else 0.0
+        anchor = now_ns if not self._rate else min(self.next_due_ns(), now_ns + int(new_interval))
         self._rate = float(rate_per_s)
-        self._interval_ns = NS_PER_S / self._rate if self._rate else 0.0
+        self._interval_ns = new_interval
         self._anchor_ns = anchor
         self._sent_since_anchor = 0
 

@@ -36,11 +36,31 @@ def test_unlimited_rate_gives_what_is_asked_for_at_now() -> None:
 def test_rate_change_does_not_forgive_or_repeat() -> None:
     s = RateSchedule(1000, now_ns=0)
     assert s.take_due(5_000_000, 1000).count == 6  # messages at 0..5 ms
-    s.set_rate(2000, now_ns=5_000_000)
+    s.set_rate(500, now_ns=5_000_000)  # slower: the next message stays due at 6 ms
     due = s.take_due(6_000_000, 1000)
     assert due.first_ns == 6_000_000  # continues from the next due time
     assert due.count == 1
-    assert s.take_due(7_000_000, 1000).count == 2
+    assert s.take_due(7_000_000, 1000).count == 0
+    assert s.take_due(8_000_000, 1000).count == 1
+
+
+def test_owed_messages_stay_owed_across_a_rate_change() -> None:
+    s = RateSchedule(1000, now_ns=0)
+    s.take_due(0, 1)
+    s.set_rate(10, now_ns=5_000_000)  # the message due at 1 ms, not taken yet, stays due then
+    due = s.take_due(5_000_000, 1000)
+    assert (due.count, due.first_ns) == (1, 1_000_000)
+
+
+def test_a_faster_rate_does_not_wait_out_the_old_interval() -> None:
+    # A ramp starts at 1 msg/s and rises every 100 ms: the next message must not stay a second
+    # away (the README's ramp sent one message in its first second).
+    s = RateSchedule(1, now_ns=0)
+    assert s.take_due(0, 10).count == 1  # next due at 1 s
+    s.set_rate(1000, now_ns=100_000_000)
+    due = s.take_due(101_000_000, 1000)
+    assert (due.count, due.first_ns) == (1, 101_000_000)
+    assert s.take_due(200_000_000, 1000).count == 99
 
 
 def test_restart_after_pause_forgets_what_was_owed() -> None:
