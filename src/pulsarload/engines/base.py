@@ -89,6 +89,49 @@ class ReceivedMessage:
         )
 
 
+class ReceivedBatch:
+    """The messages one `receive_many` call took, with what a worker records per batch worked
+    out once: `count`, payload bytes (`n_bytes`), `redelivered` messages, and `publish_runs`,
+    (publish time ms, count) per run of messages with one publish time (one batch entry).
+
+    This base class is built from `ReceivedMessage`s; an engine may subclass it to work the
+    figures out from its own messages and build `messages` only when asked (the native engine
+    does: a batch then costs no object per message on the worker's side).
+    """
+
+    __slots__ = ("_messages", "count", "n_bytes", "publish_runs", "redelivered")
+
+    def __init__(self, messages: Sequence[ReceivedMessage]) -> None:
+        self._messages: list[ReceivedMessage] | None = list(messages)
+        self.count = len(messages)
+        self.n_bytes = sum(len(m.data) for m in messages)
+        self.redelivered = sum(1 for m in messages if m.redelivery_count)
+        runs: list[tuple[int, int]] = []
+        for m in messages:
+            if runs and runs[-1][0] == m.publish_time_ms:
+                runs[-1] = (m.publish_time_ms, runs[-1][1] + 1)
+            else:
+                runs.append((m.publish_time_ms, 1))
+        self.publish_runs = runs
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def messages(self) -> list[ReceivedMessage]:
+        messages = self._messages
+        assert messages is not None
+        return messages
+
+    def payloads(self) -> list[bytes]:
+        """Each message's payload, in order (for end-to-end verification)."""
+        return [m.data for m in self.messages]
+
+    def head(self, n: int) -> ReceivedBatch:
+        """The first `n` messages as a batch of their own (a message budget ran out)."""
+        return ReceivedBatch(self.messages[:n])
+
+
 class EngineProducer(Protocol):
     def send_batch(
         self,
@@ -117,12 +160,12 @@ class EngineConsumer(Protocol):
 
     def acknowledge(self, message: ReceivedMessage) -> None: ...
 
-    def receive_many(self, max_messages: int, timeout_ms: int) -> list[ReceivedMessage]:
+    def receive_many(self, max_messages: int, timeout_ms: int) -> ReceivedBatch | None:
         """Messages already received, up to `max_messages`, waiting at most `timeout_ms` for
-        the first (empty: none came). Lets a worker handle a whole batch entry per call."""
+        the first (None: none came). Lets a worker handle whole batch entries per call."""
 
-    def acknowledge_many(self, messages: Sequence[ReceivedMessage]) -> None:
-        """Acknowledge each of `messages` (same semantics as `acknowledge` one by one)."""
+    def acknowledge_many(self, batch: ReceivedBatch) -> None:
+        """Acknowledge every message of `batch` (same semantics as `acknowledge` each)."""
 
     def acknowledge_cumulative(self, message: ReceivedMessage) -> None: ...
 

@@ -12,16 +12,23 @@ Bad input (a regex that does not compile, a seek target that does not parse) rai
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pulsarload.client import Client, ConsumerDeadLetterPolicy, Message, Timeout
 from pulsarload.client.consumer_config import parse_seek_target
 from pulsarload.client.errors import InvalidConfiguration
+from pulsarload.client.message import batch_stats
 from pulsarload.config import ConsumeSettings
-from pulsarload.engines.base import EngineConsumer, ReceivedMessage
+from pulsarload.engines.base import EngineConsumer, ReceivedBatch, ReceivedMessage
 
-__all__ = ["NativeConsumer", "NativeReceivedMessage", "create_native_consumer", "wrap_message"]
+__all__ = [
+    "NativeConsumer",
+    "NativeReceivedBatch",
+    "NativeReceivedMessage",
+    "create_native_consumer",
+    "wrap_message",
+]
 
 #: Ack grouping of the "grouped" strategy (the official client's defaults).
 GROUP_TIME_MS = 100
@@ -62,6 +69,32 @@ class NativeReceivedMessage(ReceivedMessage):
         return self.handle.properties()
 
 
+class NativeReceivedBatch(ReceivedBatch):
+    """A `ReceivedBatch` over native `Message`s (`handles`): the figures come from one pass
+    over the messages (`batch_stats`); `messages` and `payloads` are built only when asked."""
+
+    __slots__ = ("handles",)
+
+    def __init__(self, msgs: list[Message]) -> None:
+        self.handles = msgs
+        self._messages = None
+        self.count = len(msgs)
+        self.n_bytes, self.redelivered, self.publish_runs = batch_stats(msgs)
+
+    @property
+    def messages(self) -> list[ReceivedMessage]:
+        messages = self._messages
+        if messages is None:
+            messages = self._messages = list(map(NativeReceivedMessage, self.handles))
+        return messages
+
+    def payloads(self) -> list[bytes]:
+        return [m.data() for m in self.handles]
+
+    def head(self, n: int) -> ReceivedBatch:
+        return NativeReceivedBatch(self.handles[:n])
+
+
 def wrap_message(msg: Message) -> ReceivedMessage:
     """The load layer's view of a received message (`handle` keeps the client's Message)."""
     return NativeReceivedMessage(msg)
@@ -87,13 +120,16 @@ class NativeConsumer:
     def acknowledge(self, message: ReceivedMessage) -> None:
         self._consumer.acknowledge(message.handle)
 
-    def receive_many(self, max_messages: int, timeout_ms: int) -> list[ReceivedMessage]:
+    def receive_many(self, max_messages: int, timeout_ms: int) -> ReceivedBatch | None:
         """Everything queued (up to `max_messages`) in one call: one lock hold, one FLOW check."""
         msgs = self._consumer.receive_many(max_messages, max(0, int(timeout_ms)))
-        return list(map(NativeReceivedMessage, msgs))
+        return NativeReceivedBatch(msgs) if msgs else None
 
-    def acknowledge_many(self, messages: Sequence[ReceivedMessage]) -> None:
-        self._consumer.acknowledge_many([m.handle for m in messages])
+    def acknowledge_many(self, batch: ReceivedBatch) -> None:
+        if isinstance(batch, NativeReceivedBatch):
+            self._consumer.acknowledge_many(batch.handles)
+        else:
+            self._consumer.acknowledge_many([m.handle for m in batch.messages])
 
     def acknowledge_cumulative(self, message: ReceivedMessage) -> None:
         self._consumer.acknowledge_cumulative(message.handle)

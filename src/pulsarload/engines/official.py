@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pulsarload.config import ConsumeSettings, ProduceSettings, RunSettings
-from pulsarload.engines.base import ReceivedMessage, SendDone, result_category
+from pulsarload.engines.base import ReceivedBatch, ReceivedMessage, SendDone, result_category
 from pulsarload.errors import ConfigError, UserError
 
 try:
@@ -122,14 +122,14 @@ class OfficialConsumer:
     def acknowledge(self, message: ReceivedMessage) -> None:
         self._consumer.acknowledge(message.handle)
 
-    def receive_many(self, max_messages: int, timeout_ms: int) -> list[ReceivedMessage]:
+    def receive_many(self, max_messages: int, timeout_ms: int) -> ReceivedBatch | None:
         """One message per call: the C++ client queues and acks per message internally."""
         msg = self.receive(timeout_ms)
-        return [] if msg is None else [msg]
+        return None if msg is None else ReceivedBatch([msg])
 
-    def acknowledge_many(self, messages: Sequence[ReceivedMessage]) -> None:
+    def acknowledge_many(self, batch: ReceivedBatch) -> None:
         ack = self._consumer.acknowledge
-        for m in messages:
+        for m in batch.messages:
             ack(m.handle)
 
     def acknowledge_cumulative(self, message: ReceivedMessage) -> None:

@@ -17,7 +17,13 @@ from collections import deque
 from collections.abc import Mapping
 
 from pulsarload.config import ConsumeSettings, ProduceSettings
-from pulsarload.engines.base import Engine, EngineConsumer, EngineProducer, ReceivedMessage
+from pulsarload.engines.base import (
+    Engine,
+    EngineConsumer,
+    EngineProducer,
+    ReceivedBatch,
+    ReceivedMessage,
+)
 from pulsarload.load.payloads import (
     KeyGenerator,
     PayloadGenerator,
@@ -338,9 +344,9 @@ class ConsumerWorker(Worker):
                     self.stop_event.wait(IDLE_SLEEP_S)
                     continue
                 if batched:
-                    msgs = consumer.receive_many(RECEIVE_MANY_MAX, receive_timeout_ms)
-                    if msgs:
-                        self._handle_many(consumer, msgs)
+                    batch = consumer.receive_many(RECEIVE_MANY_MAX, receive_timeout_ms)
+                    if batch is not None and batch.count:
+                        self._handle_many(consumer, batch)
                 else:
                     msg = consumer.receive(receive_timeout_ms)
                     if msg is not None:
@@ -367,42 +373,33 @@ class ConsumerWorker(Worker):
             and callable(getattr(consumer, "acknowledge_many", None))
         )
 
-    def _handle_many(self, consumer: EngineConsumer, msgs: list[ReceivedMessage]) -> None:
-        """What `_handle` does for each of `msgs`, per batch: messages of one entry share a
-        publish time, so end-to-end latency is recorded once per run of equal publish times,
-        and the messages are acknowledged with one call. Under a message budget only the
-        messages the budget grants are handled (the rest go back to the broker at close)."""
+    def _handle_many(self, consumer: EngineConsumer, batch: ReceivedBatch) -> None:
+        """What `_handle` does for each message of `batch`, per batch: counts and bytes once,
+        end-to-end latency once per run of equal publish times (the messages of one entry),
+        one acknowledge call. Under a message budget only the messages the budget grants are
+        handled (the rest go back to the broker when the consumer closes)."""
         budget = self.budget
         if budget is not None:
-            granted = budget.take(len(msgs))
-            if granted < len(msgs):
-                msgs = msgs[:granted]
+            granted = budget.take(batch.count)
+            if granted < batch.count:
+                batch = batch.head(granted)
             if budget.exhausted:
                 self.stop_event.set()
-            if not msgs:
+            if not granted:
                 return
         received_ns = time.time_ns()
         now_us = received_ns // 1000
         rec = self.slot.active
         record_e2e = rec.record_e2e
+        for publish_ms, n in batch.publish_runs:
+            record_e2e(max(0, now_us - publish_ms * 1000), n)
+        count = batch.count
+        rec.record_receive_batch(count, batch.n_bytes)
+        if batch.redelivered:
+            rec.record_redelivered(batch.redelivered)
         tracker = self.tracker
-        n_bytes = 0
-        redelivered = 0
-        run_pub = -1
-        run = 0
-        for msg in msgs:
-            data = msg.data
-            n_bytes += len(data)
-            pub = msg.publish_time_ms
-            if pub != run_pub:
-                if run:
-                    record_e2e(max(0, now_us - run_pub * 1000), run)
-                run_pub, run = pub, 1
-            else:
-                run += 1
-            if msg.redelivery_count:
-                redelivered += 1
-            if tracker is not None:
+        if tracker is not None:
+            for data in batch.payloads():
                 stamp = parse_verify_header(data)
                 if stamp is not None:
                     outcome = tracker.see(*stamp)
@@ -410,13 +407,8 @@ class ConsumerWorker(Worker):
                         rec.record_duplicate()
                     elif outcome == "out_of_order":
                         rec.record_out_of_order()
-        record_e2e(max(0, now_us - run_pub * 1000), run)
-        count = len(msgs)
-        rec.record_receive_batch(count, n_bytes)
-        if redelivered:
-            rec.record_redelivered(redelivered)
         if self.settings.ack != "none":
-            consumer.acknowledge_many(msgs)
+            consumer.acknowledge_many(batch)
             rec.record_consumer_ack((time.time_ns() - received_ns) // 1000, count)
         del rec
         self.last_progress = time.monotonic()

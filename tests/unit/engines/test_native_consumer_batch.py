@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulsarload.client.message import Message
-from pulsarload.engines.base import ReceivedMessage
-from pulsarload.engines.native_consumer import NativeConsumer, NativeReceivedMessage, wrap_message
+from pulsarload.client.message import BatchInfo, Message, batch_stats
+from pulsarload.engines.base import ReceivedBatch, ReceivedMessage
+from pulsarload.engines.native_consumer import (
+    NativeConsumer,
+    NativeReceivedBatch,
+    NativeReceivedMessage,
+    wrap_message,
+)
 from pulsarload.wire.message_id import MessageId
 from pulsarload.wire.messages import MessageMetadata, SingleMessageMetadata, key_values
 
@@ -75,9 +80,45 @@ def test_native_consumer_receive_many_and_acknowledge_many() -> None:
     msgs = [message(0), message(1)]
     fake = FakeClientConsumer(list(msgs))
     nc = NativeConsumer(FakeClient(), fake)  # type: ignore[arg-type]
-    got = nc.receive_many(5, -3)
-    assert [g.handle for g in got] == msgs
+    batch = nc.receive_many(5, -3)
+    assert isinstance(batch, NativeReceivedBatch)
     assert fake.calls == [("receive_many", (5, 0))]  # negative timeouts become 0
-    nc.acknowledge_many(got)
+    assert (batch.count, batch.n_bytes, batch.redelivered) == (2, 6, 2)
+    assert batch.publish_runs == [(1234, 1), (1234, 1)]  # two entries (own metadata each)
+    assert batch._messages is None  # no per-message wrapper until asked
+    assert [m.handle for m in batch.messages] == msgs
+    assert batch.payloads() == [b"xyz", b"xyz"]
+    nc.acknowledge_many(batch)
     assert fake.acked == msgs
-    assert nc.receive_many(5, 10) == []
+    head = batch.head(1)
+    assert isinstance(head, NativeReceivedBatch) and head.handles == msgs[:1]
+    nc.acknowledge_many(ReceivedBatch([wrap_message(msgs[0])]))  # a plain batch works too
+    assert fake.acked == [*msgs, msgs[0]]
+    assert nc.receive_many(5, 10) is None
+
+
+def test_batch_stats_counts_runs_per_entry_and_redeliveries() -> None:
+    md1 = MessageMetadata(producer_name="p", sequence_id=0, publish_time=100)
+    md2 = MessageMetadata(producer_name="p", sequence_id=0, publish_time=100)
+    info = BatchInfo(3)
+    entry1 = [
+        Message(b"ab", md1, None, MessageId(1, 1, -1, i, 3), 0, "t", None, info) for i in range(3)
+    ]
+    entry2 = Message(memoryview(b"abcd"), md2, None, MessageId(1, 2), 1, "t")
+    entry2.data()  # payload already copied out: its size still counts
+    assert batch_stats([*entry1, entry2]) == (10, 1, [(100, 3), (100, 1)])
+    assert batch_stats([]) == (0, 0, [])
+
+
+def test_plain_batch_figures_from_received_messages() -> None:
+    def rm(data: bytes, pub: int, rc: int = 0) -> ReceivedMessage:
+        return ReceivedMessage(
+            data=data, topic="t", message_id="m", publish_time_ms=pub, event_time_ms=0,
+            redelivery_count=rc,
+        )  # fmt: skip
+
+    batch = ReceivedBatch([rm(b"a", 5), rm(b"bb", 5, 1), rm(b"ccc", 7)])
+    assert (len(batch), batch.n_bytes, batch.redelivered) == (3, 6, 1)
+    assert batch.publish_runs == [(5, 2), (7, 1)]
+    assert batch.payloads() == [b"a", b"bb", b"ccc"]
+    assert batch.head(2).publish_runs == [(5, 2)]

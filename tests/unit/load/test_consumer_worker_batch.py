@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from pulsarload.config import ConsumeSettings
-from pulsarload.engines.base import ReceivedMessage
+from pulsarload.engines.base import ReceivedBatch, ReceivedMessage
 from pulsarload.load.payloads import VERIFY_HEADER, VERIFY_MAGIC
 from pulsarload.load.workers import ConsumerWorker, MessageBudget
 from pulsarload.metrics.recorder import RecorderSlot
@@ -40,11 +39,11 @@ class FakeConsumer:
         if not batched:
             self.receive_many = None  # type: ignore[assignment]
 
-    def receive_many(self, max_messages: int, timeout_ms: int) -> list[ReceivedMessage]:
+    def receive_many(self, max_messages: int, timeout_ms: int) -> ReceivedBatch | None:
         if self.batches:
-            return self.batches.pop(0)
+            return ReceivedBatch(self.batches.pop(0))
         time.sleep(timeout_ms / 1000)
-        return []
+        return None
 
     def receive(self, timeout_ms: int) -> ReceivedMessage | None:
         self.receive_calls += 1
@@ -54,8 +53,8 @@ class FakeConsumer:
         time.sleep(timeout_ms / 1000)
         return None
 
-    def acknowledge_many(self, messages: Sequence[ReceivedMessage]) -> None:
-        self.acked_many.append(list(messages))
+    def acknowledge_many(self, batch: ReceivedBatch) -> None:
+        self.acked_many.append(list(batch.messages))
 
     def acknowledge(self, message: ReceivedMessage) -> None:
         self.acked.append(message)
@@ -102,7 +101,7 @@ def test_handle_many_records_each_message_and_acks_once() -> None:
     msgs = [rm(b"a" * 10, now_ms - 50), rm(b"b" * 10, now_ms - 50), rm(b"c" * 5, now_ms - 20, 2)]
     fake = FakeConsumer([])
     w, slot = worker(fake)
-    w._handle_many(fake, msgs)  # type: ignore[arg-type]
+    w._handle_many(fake, ReceivedBatch(msgs))  # type: ignore[arg-type]
     rec = slot.active
     assert (rec.received, rec.bytes_received, rec.redelivered) == (3, 25, 1)
     assert rec.e2e_latency.total_count == 3
@@ -114,14 +113,16 @@ def test_handle_many_records_each_message_and_acks_once() -> None:
 def test_handle_many_with_ack_none_does_not_ack() -> None:
     fake = FakeConsumer([])
     w, slot = worker(fake, ack="none")
-    w._handle_many(fake, [rm(b"a", 1)])  # type: ignore[arg-type]
+    w._handle_many(fake, ReceivedBatch([rm(b"a", 1)]))  # type: ignore[arg-type]
     assert fake.acked_many == [] and slot.active.received == 1 and slot.active.consumer_acked == 0
 
 
 def test_handle_many_verifies_sequences() -> None:
     fake = FakeConsumer([])
     w, slot = worker(fake, verify=True)
-    w._handle_many(fake, [stamped(0, 1), stamped(2, 1), stamped(2, 1), stamped(1, 1)])  # type: ignore[arg-type]
+    w._handle_many(
+        fake, ReceivedBatch([stamped(0, 1), stamped(2, 1), stamped(2, 1), stamped(1, 1)])
+    )  # type: ignore[arg-type]
     assert slot.active.duplicates == 1 and slot.active.out_of_order == 1
 
 
@@ -130,7 +131,7 @@ def test_budget_trims_the_batch_and_stops_the_worker() -> None:
     budget = MessageBudget(3)
     w, slot = worker(fake, budget)
     msgs = [rm(b"m", 1) for _ in range(5)]
-    w._handle_many(fake, msgs)  # type: ignore[arg-type]
+    w._handle_many(fake, ReceivedBatch(msgs))  # type: ignore[arg-type]
     assert slot.active.received == 3 and fake.acked_many == [msgs[:3]]
     assert budget.exhausted and w.stop_event.is_set()
 
