@@ -200,3 +200,26 @@ def test_acknowledge_many_with_ack_timeout_stops_the_redelivery(
     assert c._unacked is not None and len(c._unacked) == 2
     c.acknowledge_many(got)
     assert len(c._unacked) == 0
+
+
+def test_multi_topic_receive_many_and_acknowledge_many_route_per_partition(
+    fake: FakeBroker, script: ConsumerScript, make_client: Callable[..., Client]
+):
+    fake.partitions["persistent://public/default/pt"] = 3
+    client = make_client(fake.url)
+    c = client.subscribe("pt", "sub", receiver_queue_size=10, ack_grouping_time_ms=0)
+    assert wait(lambda: len(script.subs) == 3)
+    for sub in list(script.subs):
+        script.subs.append(sub)  # push through each partition in turn
+        script.push(1, [sub.cmd.topic.encode(), b"second"])
+    got: list[Message] = []
+    deadline = time.monotonic() + 5
+    while len(got) < 6 and time.monotonic() < deadline:
+        got += c.receive_many(100, 200)
+    assert len(got) == 6
+    assert sorted({m.message_id().partition for m in got}) == [0, 1, 2]
+    c.acknowledge_many(got)
+    # One complete entry per partition, acked by that partition's consumer.
+    assert wait(lambda: len(script.acks) == 3)
+    assert sorted(a.consumer_id for a in script.acks) == sorted(k._consumer_id for k in c.consumers)
+    c.close()
