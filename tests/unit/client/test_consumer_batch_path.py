@@ -223,3 +223,23 @@ def test_multi_topic_receive_many_and_acknowledge_many_route_per_partition(
     assert wait(lambda: len(script.acks) == 3)
     assert sorted(a.consumer_id for a in script.acks) == sorted(k._consumer_id for k in c.consumers)
     c.close()
+
+
+def test_compacted_out_messages_are_skipped_and_the_entry_still_completes(
+    client: Client, script: ConsumerScript
+):
+    from pulsarload.wire.batch import encode_batch_payload
+    from pulsarload.wire.messages import SingleMessageMetadata
+
+    c = subscribe(client, ack_grouping_time_ms=0)
+    assert wait(lambda: script.permits() == [10])
+    items = [(b"keep0", False), (b"gone", True), (b"keep2", False)]
+    body = encode_batch_payload(
+        [(SingleMessageMetadata(payload_size=len(p), compacted_out=gone), p) for p, gone in items]
+    )
+    script.push(3, body, batch=False, metadata={"num_messages_in_batch": 3})
+    got = receive_n(c, 2)
+    assert [m.data() for m in got] == [b"keep0", b"keep2"]
+    assert [m.message_id().batch_index for m in got] == [0, 2]
+    c.acknowledge_many(got)  # the compacted-out index counts as acked already
+    assert wait(lambda: [a[1:3] for a in script.acked()] == [(1, 3)])
