@@ -74,23 +74,30 @@ def _java_version() -> str | None:
 
 
 def _tcp_reachable(url: str) -> str | None:
-    """None when a TCP connection to the URL's host:port opens, else the reason."""
-    parsed = urlparse(url)
-    port = parsed.port or (6651 if parsed.scheme == "pulsar+ssl" else 6650)
+    """None when a TCP connection to the URL's (first) host:port opens, else the reason."""
+    from pulsarload.client.urls import parse_service_url
+
     try:
-        with socket.create_connection((parsed.hostname or "localhost", port), NETWORK_TIMEOUT_S):
+        address = parse_service_url(url).addresses[0]
+    except ValueError as err:  # InvalidUrl: say what is wrong with it, not "reachable"
+        return f"not a broker URL ({err})"
+    try:
+        with socket.create_connection((address.host, address.port), NETWORK_TIMEOUT_S):
             return None
     except OSError as err:
         return str(err)
 
 
 def _admin_ready(admin_url: str) -> str | None:
+    parsed = urlparse(admin_url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return "not an admin URL (use http://host:8080 or https://host:8443)"
     try:
         with urllib.request.urlopen(
             admin_url.rstrip("/") + "/admin/v2/brokers/ready", timeout=NETWORK_TIMEOUT_S
         ) as resp:
             return None if resp.status == 200 else f"HTTP {resp.status}"
-    except (urllib.error.URLError, OSError) as err:
+    except (urllib.error.URLError, OSError, ValueError) as err:
         return str(getattr(err, "reason", err))
 
 
