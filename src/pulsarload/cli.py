@@ -244,6 +244,20 @@ def _settings_from_flags(cls: type, params: dict[str, Any]) -> Any:
     return settings
 
 
+def _check_terminal(settings: Any) -> None:
+    """The dashboard draws on stderr and reads keys from stdin: without a terminal there it
+    would spray escape codes into a log and, with no duration, run until killed (a CI job)."""
+    if settings.headless:
+        return
+    for name in ("stdin", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None or not stream.isatty():
+            raise UserError(
+                f"the dashboard needs a terminal ({name} is not one); add --headless "
+                "for status lines and a summary"
+            )
+
+
 def _run_controller(role: str, settings: Any) -> None:
     from pulsarload.load.controller import LoadController
 
@@ -296,6 +310,7 @@ def produce(topic: str | None, **params: Any) -> None:
     if topic:
         params["topic"] = topic
     settings = _settings_from_flags(config.ProduceSettings, params)
+    _check_terminal(settings)
     if settings.partitions:
         from pulsarload.client.admin import AdminClient
 
@@ -331,6 +346,7 @@ def consume(topic: str | None, **params: Any) -> None:
     if topic:
         params["topic"] = topic
     settings = _settings_from_flags(config.ConsumeSettings, params)
+    _check_terminal(settings)
     _run_controller("consumer", settings)
 
 
@@ -366,6 +382,25 @@ def compare(no_official: bool, args: tuple[str, ...]) -> None:
 
     ARGS are `pulsarload produce` arguments, e.g. `compare TOPIC -s 1024 -t 2 -d 10`.
     """
+    from pulsarload.bench.compare import split_produce_args
+
+    # Check the produce arguments once, here, with the produce command's own parser and
+    # settings: a typo is one line and exit 2, not three failed runs and an empty table.
+    topic, rest, _values = split_produce_args(list(args))
+    if not any(a in ("-h", "--help") for a in rest):
+        argv = [*([topic] if topic else []), *rest]
+        with cli.commands["produce"].make_context("pulsarload produce", argv) as ctx:
+            params = dict(ctx.params)
+        params.pop("save_profile", None)
+        if not params.get("topic"):
+            params.pop("topic", None)
+        settings = _settings_from_flags(config.ProduceSettings, {**params, "headless": True})
+        from pulsarload.load.controller import SUMMARY_METRICS
+        from pulsarload.load.thresholds import parse_threshold
+
+        for threshold in settings.thresholds:
+            parse_threshold(threshold, SUMMARY_METRICS)
+
     from pulsarload.bench.compare import run_compare
 
     sys.exit(run_compare(list(args), echo=click.echo, include_official=not no_official))

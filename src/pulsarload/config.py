@@ -334,6 +334,15 @@ def validate_settings(settings: RunSettings) -> None:
         from pulsarload.client.topics import TopicName  # raises InvalidTopicName (a ConfigError)
 
         TopicName.parse(settings.topic)
+    if settings.engine == "native":  # the official client also takes http:// lookup URLs
+        from pulsarload.client.urls import parse_service_url  # raises InvalidUrl (a ConfigError)
+
+        parse_service_url(settings.service_url)
+    if not settings.admin_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"admin_url={settings.admin_url!r} must start with http:// or https:// "
+            "(e.g. http://localhost:8080)"
+        )
     if settings.threads > settings.max_threads:
         raise ConfigError(f"threads={settings.threads} exceeds max_threads={settings.max_threads}")
 

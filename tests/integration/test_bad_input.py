@@ -75,6 +75,12 @@ CASES: dict[str, Case] = {
         ["produce", T, *RUN, "-u", "{admin_as_pulsar}", "--connect-timeout", "2"],
         r"bad handshake reply",
     ),
+    "service URL without scheme": Case(
+        ["produce", T, *RUN, "-u", "localhost:6650"], r"^pulsarload: error: service_url: 'localhost:6650' has no scheme; use pulsar://host:6650 or pulsar\+ssl://$"
+    ),
+    "admin URL without scheme": Case(
+        ["consume", T, *RUN, "--admin-url", "localhost:8080"], r"admin_url='localhost:8080' must start with http://"
+    ),
     "admin URL is the binary port": Case(
         ["produce", T + "-p", *RUN, "--partitions", "2", "--admin-url", "{service_as_http}"],
         r"admin API .* unreachable",
@@ -111,6 +117,28 @@ CASES: dict[str, Case] = {
         ["produce", T, *RUN, "--report", "/proc/nope/r.json"], r"--report .* cannot create"
     ),
     "report is a directory": Case(["produce", T, *RUN, "--report", "{tmp}"], r"is a directory"),
+    "report names a new directory": Case(
+        ["produce", T, *RUN, "--report", "{tmp}/new/"], r"--report .*/new/ ends with '/', a directory; give a file name"
+    ),
+    "report under a file": Case(
+        ["produce", T, *RUN, "--report", "{tmp}/afile/r.json"], r"afile is a file, not a directory",
+        files={"afile": "x"},
+    ),
+    "export dir is a file": Case(
+        ["produce", T, *RUN, "--export-dir", "{tmp}/afile"], r"afile is a file, not a directory",
+        files={"afile": "x"},
+    ),
+    # --- without a terminal, and compare (checked once, before any run)
+    "dashboard without a terminal": Case(
+        ["produce", T, "-m", "5", "-d", "1"], r"the dashboard needs a terminal .*add --headless"
+    ),
+    "compare with a bad rate": Case(["compare", T, "-r", "-5", "-d", "1"], r"rate=-5.0 is out of range"),
+    "compare with a bad threshold": Case(
+        ["compare", T, "-d", "1", "--threshold", "p99<5"], r"unknown metric 'p99'"
+    ),
+    "compare with a bad flag value": Case(
+        ["compare", T, "-z", "brotli"], r"'brotli' is not one of .*see 'pulsarload produce --help'"
+    ),
     "histogram log folder": Case(
         ["produce", T, *RUN, "--histogram-log", "/proc/nope/h.hlog"], r"--histogram-log"
     ),
@@ -166,7 +194,10 @@ CASES: dict[str, Case] = {
     "backlog quota exceeded": Case(
         ["produce", "{quota_topic}", *RUN], r"ProducerBlockedQuotaExceeded.*backlog quota exceeded"
     ),
-    "exclusive subscription busy": Case(["consume", "{busy_topic}", *RUN], r"ConsumerBusy"),
+    "exclusive subscription busy": Case(
+        ["consume", "{busy_topic}", *RUN],
+        r"ConsumerBusy.*\(subscription 'pulsarload-sub' is held by another consumer: use another --subscription",
+    ),
 }  # fmt: skip
 
 

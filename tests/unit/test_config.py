@@ -51,6 +51,9 @@ def test_profile_round_trip(tmp_path: Path) -> None:
         ({"preset": "ludicrous"}, "preset 'ludicrous' is unknown"),
         ({"flags": {"threads": 40}}, "exceeds max_threads"),
         ({"flags": {"no_such": 1}}, "unknown setting 'no_such'"),
+        ({"flags": {"service_url": "localhost:6650"}}, "'localhost:6650' has no scheme"),
+        ({"environ": {"PULSAR_BROKER_URL": "pulsar://h:99999"}}, "port 99999 is out of range"),
+        ({"flags": {"admin_url": "localhost:8080"}}, "must start with http:// or https://"),
     ],
 )
 def test_invalid_values_name_the_setting(kwargs: dict, fragment: str) -> None:
@@ -87,3 +90,11 @@ def test_token_from_a_file(tmp_path: Path) -> None:
     assert resolve_settings(ProduceSettings, environ=env).auth_token == "eyJhbGciOi.secret.sig"
     with pytest.raises(ConfigError, match="cannot read auth token file"):
         resolve_settings(ProduceSettings, {"auth_token_file": str(tmp_path / "nope")}, environ={})
+
+
+def test_the_official_engine_keeps_http_lookup_urls() -> None:
+    # The C++ client also looks up over HTTP; only the native engine needs pulsar://.
+    s = resolve_settings(
+        ProduceSettings, {"engine": "official", "service_url": "http://localhost:8080"}, environ={}
+    )
+    assert s.service_url == "http://localhost:8080"

@@ -115,8 +115,13 @@ def check_paths(settings: ProduceSettings | ConsumeSettings) -> None:
             continue
         path = Path(value)
         folder = path if is_dir else path.parent
-        if not is_dir and path.is_dir():
-            raise ConfigError(f"{flag} {value} is a directory; give a file name")
+        if not is_dir and (path.is_dir() or value.endswith(("/", os.sep))):
+            what = "is a directory" if path.is_dir() else "ends with '/', a directory"
+            example = path / ("run.json" if flag == "--report" else "run.hlog")
+            raise ConfigError(f"{flag} {value} {what}; give a file name, e.g. {example}")
+        blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise ConfigError(f"{flag} {value}: {blocker} is a file, not a directory")
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:

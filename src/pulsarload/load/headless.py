@@ -129,6 +129,25 @@ def summary_lines(result: RunResult) -> list[str]:
     return lines
 
 
+def failure_hint(failure: str, controller: LoadController) -> str:
+    """What to do about a run in which nothing worked, from its first failure ("" if unsure)."""
+    low = failure.lower()
+    if failure.startswith("ConsumerBusy"):
+        sub = getattr(controller.settings, "subscription", "")
+        return (
+            f" (subscription {sub!r} is held by another consumer: use another --subscription, "
+            "or the --subscription-type it already has)"
+        )
+    if low.startswith("topicnotfound"):
+        return (
+            " (check the topic name: its tenant and namespace must exist, and the topic too "
+            "where auto-creation is off)"
+        )
+    if "cannot connect" in low or "handshake" in low or "timed out connecting" in low:
+        return " (check -u/--service-url and that the broker is up)"
+    return ""
+
+
 def run_headless(
     controller: LoadController, echo: Callable[[str], None] = print
 ) -> tuple[int, RunResult]:
@@ -166,9 +185,8 @@ def run_headless(
     total = result.final.total
     if result.failures and total.sent == 0 and total.received == 0:
         # Nothing ever worked (unreachable broker, bad topic, refused auth): one line, no table.
-        first = result.failures[0].split(": ", 2)[-1]
-        hint = " (check -u/--service-url and the topic)" if "connect" in first.lower() else ""
-        raise UserError(f"{first}; nothing was sent or received{hint}")
+        first = result.failures[0].split(": ", 2)[-1].rstrip(". ")
+        raise UserError(f"{first}; nothing was sent or received{failure_hint(first, controller)}")
     for line in summary_lines(result):
         echo(line)
     if result.role == "producer" and total.failed and not total.acked:
