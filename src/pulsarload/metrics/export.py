@@ -48,12 +48,29 @@ REPORT_SCHEMA: Final = "pulsarload.report"
 # -- atomic files ---------------------------------------------------------------------------------
 
 
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask sets it: racy with threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
-    """Write JSON to ``path`` via a temp file + rename: readers never see a partial file."""
+    """Write JSON to ``path`` via a temp file + rename: readers never see a partial file.
+
+    The file gets the mode any new file would (0666 less the umask), not mkstemp's 0600: a
+    report is meant to be read by CI artifact uploads and colleagues, like the CSV next to it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=2, sort_keys=False, allow_nan=False)
             f.write("\n")

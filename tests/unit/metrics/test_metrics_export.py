@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
 from pathlib import Path
 
@@ -60,6 +61,15 @@ def test_json_atomic_write_and_report_round_trip(tmp_path: Path) -> None:
     p2 = export_snapshot(tmp_path, snaps[0])
     assert p2.name == "snapshot-000001.json"
     assert Snapshot.from_dict(read_json(p2)) == snaps[0]
+
+
+def test_json_files_get_the_usual_mode_not_mkstemps_0600(tmp_path: Path) -> None:
+    old = os.umask(0o022)  # the test's own umask (restored below)
+    try:
+        path = write_json_atomic(tmp_path / "report.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644  # like the CSV series next to it
 
 
 def test_json_write_failure_leaves_nothing(tmp_path: Path) -> None:
