@@ -191,6 +191,8 @@ class LoadController:
         self.started_at = 0.0
         self.measuring_since = 0.0
         self._warmup_done = settings.warmup_s <= 0
+        #: The last sampler snapshot taken during the warm-up (-1: none, or no warm-up).
+        self.warmup_last_seq = -1
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._closers: list[Callable[[], Any]] = []
@@ -246,6 +248,8 @@ class LoadController:
             pool.tick()
             now = time.monotonic()
             if not self._warmup_done and now - self.started_at >= self.settings.warmup_s:
+                latest = self.sampler.latest
+                self.warmup_last_seq = latest.seq if latest is not None else -1
                 self._warmup_done = True
                 self.reset_metrics()
                 self.events.append(f"warm-up of {self.settings.warmup_s:g}s done; measuring")
@@ -253,6 +257,15 @@ class LoadController:
                 rate = self.scenario.rate_at(now - self.started_at, self.sampler.latest)
                 if rate is not None and rate != pool.base_rate:
                     pool.set_rate(rate)
+
+    @property
+    def warming_up(self) -> bool:
+        """True until the warm-up (`--warmup`) has passed and the metrics were reset."""
+        return not self._warmup_done
+
+    def in_warmup(self, snap: Snapshot) -> bool:
+        """Whether this snapshot's figures are from the warm-up (left out of the summary)."""
+        return not self._warmup_done or snap.seq <= self.warmup_last_seq
 
     def done(self) -> bool:
         """True when the run has reached its end by itself (duration, message count, scenario)."""

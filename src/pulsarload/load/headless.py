@@ -86,6 +86,8 @@ def status_line(role: str, snaps: list[Snapshot], controller: LoadController) ->
     parts.append(f"threads {pool.size if pool else 0}")
     if pool is not None and pool.paused:
         parts.append("PAUSED")
+    if sum(s.interval for s in snaps if controller.in_warmup(s)) > seconds / 2:
+        parts.append("WARM-UP (not measured)")  # most of this interval is before the reset
     reconnecting = sorted({w.state for w in last.workers if w.state.startswith("reconnecting")})
     if reconnecting:
         parts.append(reconnecting[-1])

@@ -1,0 +1,46 @@
+"""The headless status line says when its numbers are warm-up (discarded from the summary)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from pulsarload.load.headless import status_line
+from pulsarload.metrics.resources import ResourceStats
+from pulsarload.metrics.snapshot import Sampler, Snapshot
+
+
+class NullResources:
+    def sample(self, threads: object = ()) -> ResourceStats:
+        return ResourceStats(rss_bytes=4096, gil_enabled=False, free_threaded_build=True)
+
+
+def one_tick() -> Snapshot:
+    s = Sampler(resources=NullResources(), grace=0, labels={"role": "producer"})  # type: ignore[arg-type]
+    slot = s.new_slot("w0")
+    for v in range(1, 101):
+        slot.active.record_send_batch(1, 64)
+        slot.active.record_ack(v * 40)
+    return s.tick()
+
+
+def test_warm_up_lines_are_marked_and_measured_lines_are_not() -> None:
+    snap = one_tick()
+    warming = SimpleNamespace(pool=None, in_warmup=lambda s: True)
+    measuring = SimpleNamespace(pool=None, in_warmup=lambda s: False)
+    assert "WARM-UP (not measured)" in status_line("producer", [snap], warming)  # type: ignore[arg-type]
+    assert "WARM-UP" not in status_line("producer", [snap], measuring)  # type: ignore[arg-type]
+
+
+def test_snapshots_up_to_the_reset_count_as_warm_up() -> None:
+    from pulsarload.config import ProduceSettings
+    from pulsarload.load.controller import LoadController
+
+    controller = LoadController("producer", ProduceSettings(warmup_s=2.0))
+    snap = one_tick()
+    assert controller.in_warmup(snap)  # still warming up
+    controller._warmup_done = True
+    controller.warmup_last_seq = snap.seq
+    assert controller.in_warmup(snap)  # taken before the reset, printed after it
+    later = one_tick()
+    object.__setattr__(later, "seq", snap.seq + 1)
+    assert not controller.in_warmup(later)
