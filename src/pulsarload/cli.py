@@ -198,6 +198,10 @@ def _shared_run_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--histogram-log", help="Write an HdrHistogram interval log (.hlog) here."),
         click.option("--prometheus-port", type=int, help="Serve Prometheus metrics on this port."),
         click.option(
+            "--prometheus-addr",
+            help="Address the metrics listen on [127.0.0.1; 0.0.0.0 for other hosts].",
+        ),
+        click.option(
             "--threshold",
             "thresholds",
             multiple=True,

@@ -164,6 +164,9 @@ class RunSettings:
     export_dir: str | None = _opt(None, env="PULSARLOAD_EXPORT_DIR")
     histogram_log: str | None = _opt(None, env="PULSARLOAD_HISTOGRAM_LOG")
     prometheus_port: int = _opt(0, env="PULSARLOAD_PROMETHEUS_PORT", min=0, max=65535)
+    prometheus_addr: str = _opt(
+        "127.0.0.1", env="PULSARLOAD_PROMETHEUS_ADDR", help="0.0.0.0 to be scraped from elsewhere"
+    )
     thresholds: tuple[str, ...] = _opt((), help="pass/fail conditions, e.g. p99_ms<50")
     operation_timeout_s: float = _opt(30.0, env="PULSARLOAD_OPERATION_TIMEOUT", min=0.1, max=3600)
     connect_timeout_s: float = _opt(10.0, env="PULSARLOAD_CONNECT_TIMEOUT", min=0.1, max=3600)

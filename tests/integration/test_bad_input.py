@@ -128,6 +128,10 @@ CASES: dict[str, Case] = {
         ["produce", T, *RUN, "--export-dir", "{tmp}/afile"], r"afile is a file, not a directory",
         files={"afile": "x"},
     ),
+    "prometheus address not here": Case(
+        ["produce", T, *RUN, "--prometheus-port", "9179", "--prometheus-addr", "192.0.2.1"],
+        r"--prometheus-port 9179: cannot listen on 192.0.2.1:9179 \(Cannot assign requested address\)",
+    ),
     # --- without a terminal, and compare (checked once, before any run)
     "dashboard without a terminal": Case(
         ["produce", T, "-m", "5", "-d", "1"], r"the dashboard needs a terminal .*add --headless"

@@ -216,7 +216,15 @@ class LoadController:
             self.backlog.start()
             self._closers.append(self.backlog.stop)
         self.sampler.subscribe(self.window.add)
-        self._start_exports()
+        try:
+            self._start_exports()
+        except BaseException:  # e.g. the Prometheus port is taken: leave nothing running
+            for close in reversed(self._closers):
+                with contextlib.suppress(Exception):
+                    close()
+            with contextlib.suppress(Exception):
+                self.engine.close()
+            raise
         self.sampler.start()
         self.started_at = self.measuring_since = time.monotonic()
         self.pool.add(s.threads)
@@ -235,7 +243,7 @@ class LoadController:
             histogram_log=s.histogram_log or None,
             hlog_kinds=("publish_latency" if self.role == "producer" else "e2e_latency",),
             prometheus_port=s.prometheus_port or None,
-            prometheus_addr="127.0.0.1",
+            prometheus_addr=s.prometheus_addr,
             prefix=self.role,
             stream_series=True,
         )

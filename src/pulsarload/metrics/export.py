@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from pulsarload.errors import ConfigError
 from pulsarload.metrics.hdr import Histogram, HlogWriter
 from pulsarload.metrics.recorder import COUNTER_FIELDS, LATENCY_FIELDS
 from pulsarload.metrics.snapshot import PERCENTILE_KEYS, RATE_FIELDS, SCHEMA_VERSION, Snapshot
@@ -506,7 +507,13 @@ def start_prometheus_server(
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(get_snapshot, namespace))
-    return start_http_server(port, addr=addr, registry=registry)
+    try:
+        return start_http_server(port, addr=addr, registry=registry)
+    except OSError as err:  # port taken, address not local or not resolvable
+        raise ConfigError(
+            f"--prometheus-port {port}: cannot listen on {addr}:{port} ({err.strerror or err}); "
+            "pick a free port or another --prometheus-addr"
+        ) from None
 
 
 def prometheus_text(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from pulsarload.errors import ConfigError
 from pulsarload.metrics.export import (
     CSV_COLUMNS,
     PROMETHEUS_BUCKETS_US,
@@ -70,6 +71,19 @@ def test_json_files_get_the_usual_mode_not_mkstemps_0600(tmp_path: Path) -> None
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644  # like the CSV series next to it
+
+
+def test_a_taken_prometheus_port_is_one_clear_line() -> None:
+    import socket
+
+    from pulsarload.metrics.export import start_prometheus_server
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"--prometheus-port {port}: cannot listen on"):
+            start_prometheus_server(port, lambda: None, addr="127.0.0.1")
 
 
 def test_json_write_failure_leaves_nothing(tmp_path: Path) -> None:
@@ -252,7 +266,7 @@ def test_export_set_that_cannot_start_leaves_nothing_open(tmp_path: Path) -> Non
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(OSError):
+        with pytest.raises(ConfigError, match="cannot listen on"):  # one line, not a traceback
             ExportSet(
                 s,
                 export_dir=tmp_path,
