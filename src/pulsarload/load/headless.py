@@ -145,7 +145,8 @@ def failure_hint(failure: str, controller: LoadController) -> str:
             " (check the topic name: its tenant and namespace must exist, and the topic too "
             "where auto-creation is off)"
         )
-    if "cannot connect" in low or "handshake" in low or "timed out connecting" in low:
+    connect_words = ("cannot connect", "handshake", "timed out connecting", "pulsar error: timeout")
+    if any(word in low for word in connect_words):  # the last: the official client's word for it
         return " (check -u/--service-url and that the broker is up)"
     return ""
 

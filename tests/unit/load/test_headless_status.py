@@ -44,3 +44,16 @@ def test_snapshots_up_to_the_reset_count_as_warm_up() -> None:
     later = one_tick()
     object.__setattr__(later, "seq", snap.seq + 1)
     assert not controller.in_warmup(later)
+
+
+def test_the_hint_fits_the_failure() -> None:
+    from pulsarload.load.headless import failure_hint
+
+    consumer = SimpleNamespace(settings=SimpleNamespace(subscription="s1"))
+    busy = failure_hint("ConsumerBusy: Subscription is of different type", consumer)  # type: ignore[arg-type]
+    assert "subscription 's1' is held by another consumer" in busy
+    assert "-u/--service-url" not in busy  # "connecting consumer's type" is no connect failure
+    for failure in ("cannot connect to h:1: Connection refused", "Pulsar error: TimeOut"):
+        assert "-u/--service-url" in failure_hint(failure, consumer)  # type: ignore[arg-type]
+    assert "topic name" in failure_hint("TopicNotFound: Namespace not found", consumer)  # type: ignore[arg-type]
+    assert failure_hint("key mode 'set' needs at least one key", consumer) == ""  # type: ignore[arg-type]
