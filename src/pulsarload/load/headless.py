@@ -98,9 +98,16 @@ def status_line(role: str, snaps: list[Snapshot], controller: LoadController) ->
 
 def summary_lines(result: RunResult) -> list[str]:
     f = result.figures
+    t = result.final.total
+    counts = (
+        f"sent {f['sent']:,.0f}  acked {f['acked']:,.0f}  failed {f['failed']:,.0f}"
+        if result.role == "producer"
+        else f"received {f['received']:,.0f}  acked {t.consumer_acked:,}  nacked {t.nacked:,}  "
+        f"redelivered {t.redelivered:,}  failed {f['failed']:,.0f}"
+    )  # a consumer sends nothing: "sent 0 acked 0" (the producer's counts) only puzzled
     lines = [
         f"== {result.role} summary ({f['elapsed_s']:.1f}s measured) ==",
-        f"sent {f['sent']:,.0f}  acked {f['acked']:,.0f}  failed {f['failed']:,.0f}  received {f['received']:,.0f}",
+        counts,
         f"throughput {f['msg_rate']:,.0f} msg/s  {f['mb_rate']:.2f} MB/s  error rate {f['error_rate']:.4%}",
     ]
     label = "publish latency" if result.role == "producer" else "end-to-end latency"

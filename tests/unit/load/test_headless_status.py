@@ -57,3 +57,19 @@ def test_the_hint_fits_the_failure() -> None:
         assert "-u/--service-url" in failure_hint(failure, consumer)  # type: ignore[arg-type]
     assert "topic name" in failure_hint("TopicNotFound: Namespace not found", consumer)  # type: ignore[arg-type]
     assert failure_hint("key mode 'set' needs at least one key", consumer) == ""  # type: ignore[arg-type]
+
+
+def test_the_consumer_summary_counts_what_a_consumer_does() -> None:
+    from pulsarload.load.controller import RunResult, summary_figures
+    from pulsarload.load.headless import summary_lines
+
+    s = Sampler(resources=NullResources(), grace=0, labels={"role": "consumer"})  # type: ignore[arg-type]
+    slot = s.new_slot("w0")
+    for _ in range(7):
+        slot.active.record_receive(64, 1000)
+    for _ in range(5):
+        slot.active.record_consumer_ack(20)  # one processing latency per acknowledged message
+    snap = s.tick()
+    lines = summary_lines(RunResult("consumer", snap, summary_figures(snap, "consumer")))
+    assert lines[1].startswith("received 7  acked 5  nacked 0"), lines[1]
+    assert "sent" not in lines[1]
