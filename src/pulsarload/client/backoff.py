@@ -7,14 +7,17 @@ The clock and the random source are injectable so tests are exact and fast.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
 from collections.abc import Callable
 
-from pulsarload.client.errors import InvalidConfiguration
+from pulsarload.client.errors import InvalidConfiguration, NotConnected, PulsarError
 
-__all__ = ["Backoff"]
+__all__ = ["Backoff", "reconnect"]
+
+log = logging.getLogger(__name__)
 
 
 class Backoff:
@@ -94,3 +97,37 @@ class Backoff:
             time.sleep(delay)
             return True
         return not stop.wait(delay)
+
+
+def reconnect[T](
+    attempt: Callable[[], T],
+    backoff: Backoff,
+    stop: threading.Event,
+    *,
+    what: str,
+    busy: type[PulsarError],
+    on_attempt: Callable[[], None] | None = None,
+) -> T | PulsarError | None:
+    """Re-create a producer or consumer on its broker after its connection went away.
+
+    Calls ``attempt()`` until it returns (its result), fails for good (the error, already
+    logged: not retriable and not ``busy``, or ``backoff`` gave up) or ``stop`` is set (None).
+    ``busy`` is retried even though the broker calls it final: right after a disconnect the
+    broker may not have noticed yet that the old producer or consumer is gone.
+    """
+    while not stop.is_set():
+        if on_attempt is not None:
+            on_attempt()
+        try:
+            return attempt()
+        except Exception as exc:  # noqa: BLE001 - anything from a half-open socket is a retry
+            err = exc if isinstance(exc, PulsarError) else NotConnected(repr(exc))
+        if not (err.retriable or isinstance(err, busy)):
+            log.error("%s failed for good: %s", what, err)
+            return err
+        if backoff.expired():
+            log.error("%s: gave up reconnecting: %s", what, err)
+            return err
+        log.info("%s: reconnect failed (%s); retrying", what, err)
+        backoff.wait(stop)
+    return None

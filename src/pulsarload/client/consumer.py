@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pulsarload.client.acks import AckGroupingTracker, NegativeAckTracker, UnackedMessageTracker
-from pulsarload.client.backoff import Backoff
+from pulsarload.client.backoff import Backoff, reconnect
 from pulsarload.client.chunks import ChunkAssembler
 from pulsarload.client.consumer_config import (
     ConsumerBatchReceivePolicy,
@@ -1216,35 +1216,36 @@ class Consumer(_Receiving):
             if not self._seek_done.wait(cfg.operation_timeout_seconds):
                 log.warning("consumer %s: no answer to SEEK; re-subscribing anyway", self._name)
             self._closed_event.wait(cfg.initial_backoff_interval_ms / 1000)
-        while not self._closed_event.is_set():
-            self.reconnect_attempt += 1
-            try:
-                conn = self._subscribe_on_broker()
-            except Exception as exc:
-                err = exc if isinstance(exc, PulsarError) else NotConnected(repr(exc))
-                if not (err.retriable or isinstance(err, ConsumerBusy)) or backoff.expired():
-                    log.error("consumer %s on %s failed for good: %s", self._name, self._topic, err)
-                    self._fail(err)
-                    return
-                log.info("consumer %s: re-subscribe failed (%s); retrying", self._name, err)
-                backoff.wait(self._closed_event)
-                continue
-            self.reconnect_attempt = 0
-            with self._state_lock:
-                if self._state == _CONNECTING:
-                    self._state = _READY
-                closing = self._state == _CLOSED
-            if closing:
-                self._send_close(conn)
-                conn.unregister_consumer(self._consumer_id, self)
-                return
-            log.info(
-                "consumer %s on %s re-subscribed via %s", self._name, self._topic, conn.logical
-            )
-            self._acks.flush()
-            if conn.closed:
-                self._schedule_reconnect()
+        outcome = reconnect(
+            self._subscribe_on_broker,
+            backoff,
+            self._closed_event,
+            what=f"consumer {self._name} on {self._topic}",
+            busy=ConsumerBusy,
+            on_attempt=self._next_reconnect_attempt,
+        )
+        if outcome is None:  # closed meanwhile
             return
+        if isinstance(outcome, PulsarError):
+            self._fail(outcome)
+            return
+        conn = outcome
+        self.reconnect_attempt = 0
+        with self._state_lock:
+            if self._state == _CONNECTING:
+                self._state = _READY
+            closing = self._state == _CLOSED
+        if closing:
+            self._send_close(conn)
+            conn.unregister_consumer(self._consumer_id, self)
+            return
+        log.info("consumer %s on %s re-subscribed via %s", self._name, self._topic, conn.logical)
+        self._acks.flush()
+        if conn.closed:
+            self._schedule_reconnect()
+
+    def _next_reconnect_attempt(self) -> None:
+        self.reconnect_attempt += 1
 
     def _fail(self, err: PulsarError) -> None:
         self._fatal = err

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from pulsarload.client.backoff import Backoff
+from pulsarload.client.backoff import Backoff, reconnect
 from pulsarload.client.errors import (
     AlreadyClosed,
     ChecksumError,
@@ -1021,49 +1021,47 @@ class Producer:
             cfg.max_backoff_interval_ms / 1000,
             give_up=cfg.reconnect_give_up_seconds,
         )
-        while not self._closed_event.is_set():
-            self._epoch += 1
-            self.reconnect_attempt += 1
-            try:
-                conn, resp = self._create_on_broker()
-            except Exception as exc:
-                err = exc if isinstance(exc, PulsarError) else NotConnected(repr(exc))
-                if not (err.retriable or isinstance(err, ProducerBusy)):
-                    log.error("producer %s on %s failed for good: %s", self._name, self._topic, err)
-                    self._fail_producer(err)
-                    return
-                if backoff.expired():
-                    log.error(
-                        "producer %s on %s: gave up reconnecting: %s", self._name, self._topic, err
-                    )
-                    self._fail_producer(err)
-                    return
-                log.info("producer %s reconnect failed (%s); retrying", self._name, err)
-                backoff.wait(self._closed_event)
-                continue
-            self.reconnect_attempt = 0
-            with self._lock:
-                self._attach(conn, resp)
-                with self._pending_lock:
-                    resend = [e.frame for e in self._pending]
-                try:
-                    for frame in resend:
-                        conn.send(frame)
-                except NotConnected:
-                    pass
-                with self._state_lock:
-                    if self._state == _CONNECTING:
-                        self._state = _READY
-            log.info(
-                "producer %s on %s reconnected to %s; resent %d entries",
-                self._name,
-                self._topic,
-                conn.logical,
-                len(resend),
-            )
-            if conn.closed:
-                self._schedule_reconnect()
+        outcome = reconnect(
+            self._create_on_broker,
+            backoff,
+            self._closed_event,
+            what=f"producer {self._name} on {self._topic}",
+            busy=ProducerBusy,
+            on_attempt=self._next_reconnect_attempt,
+        )
+        if outcome is None:  # closed meanwhile
             return
+        if isinstance(outcome, PulsarError):
+            self._fail_producer(outcome)
+            return
+        conn, resp = outcome
+        self.reconnect_attempt = 0
+        with self._lock:
+            self._attach(conn, resp)
+            with self._pending_lock:
+                resend = [e.frame for e in self._pending]
+            try:
+                for frame in resend:
+                    conn.send(frame)
+            except NotConnected:
+                pass
+            with self._state_lock:
+                if self._state == _CONNECTING:
+                    self._state = _READY
+        log.info(
+            "producer %s on %s reconnected to %s; resent %d entries",
+            self._name,
+            self._topic,
+            conn.logical,
+            len(resend),
+        )
+        if conn.closed:
+            self._schedule_reconnect()
+
+    def _next_reconnect_attempt(self) -> None:
+        # A new epoch per attempt: the broker then tells this attempt from a stale one.
+        self._epoch += 1
+        self.reconnect_attempt += 1
 
     def _fail_producer(self, err: PulsarError) -> None:
         self._fatal = err

@@ -74,3 +74,71 @@ def test_wait_stops_on_event() -> None:
     stop.set()
     b = Backoff(10.0, 10.0, rand=lambda: 1.0)
     assert b.wait(stop) is False
+
+
+# --- reconnect: the loop producers and consumers share after a lost connection -------------
+
+
+def _script(*outcomes: object):
+    """An attempt that raises or returns the given outcomes in turn; counts its calls."""
+    calls = []
+
+    def attempt() -> object:
+        calls.append(1)
+        out = outcomes[len(calls) - 1]
+        if isinstance(out, BaseException):
+            raise out
+        return out
+
+    return attempt, calls
+
+
+def _fast_backoff(give_up: float | None = None, clock: Clock | None = None) -> Backoff:
+    return Backoff(0.1, 1.0, give_up, rand=lambda: 0.0, clock=clock or Clock())
+
+
+def test_reconnect_retries_retriable_errors_and_busy_then_returns_the_result() -> None:
+    import threading
+
+    from pulsarload.client.backoff import reconnect
+    from pulsarload.client.errors import NotConnected, ProducerBusy
+
+    attempt, calls = _script(NotConnected("down"), ProducerBusy("old one"), OSError("reset"), "ok")
+    tries: list[int] = []
+    out = reconnect(attempt, _fast_backoff(), threading.Event(), what="producer p",
+                    busy=ProducerBusy, on_attempt=lambda: tries.append(1))  # fmt: skip
+    assert out == "ok" and len(calls) == 4 and len(tries) == 4
+
+
+def test_reconnect_returns_a_final_error_without_retrying() -> None:
+    import threading
+
+    from pulsarload.client.backoff import reconnect
+    from pulsarload.client.errors import ConsumerBusy, TopicNotFound
+
+    attempt, calls = _script(TopicNotFound("gone"), "never")
+    out = reconnect(attempt, _fast_backoff(), threading.Event(), what="c", busy=ConsumerBusy)
+    assert isinstance(out, TopicNotFound) and len(calls) == 1
+
+
+def test_reconnect_gives_up_after_the_deadline_and_stops_when_closed() -> None:
+    import threading
+
+    from pulsarload.client.backoff import reconnect
+    from pulsarload.client.errors import NotConnected, ProducerBusy
+
+    clock = Clock()
+
+    def failing() -> None:
+        clock.now += 10  # every attempt costs 10 s of the 25 s budget
+        raise NotConnected("down")
+
+    out = reconnect(failing, _fast_backoff(25, clock), threading.Event(), what="p",
+                    busy=ProducerBusy)  # fmt: skip
+    assert isinstance(out, NotConnected)
+
+    stop = threading.Event()
+    stop.set()
+    attempt, calls = _script("never")
+    assert reconnect(attempt, _fast_backoff(), stop, what="p", busy=ProducerBusy) is None
+    assert calls == []
