@@ -100,6 +100,15 @@ class ProcessResult:
                 return t, m
         return None
 
+    def find_last(self, pattern: str | re.Pattern[str]) -> tuple[float, re.Match[str]] | None:
+        """The last output line matching ``pattern``, with the time it was read."""
+        rx = re.compile(pattern) if isinstance(pattern, str) else pattern
+        for t, line in reversed(self.lines):
+            m = rx.search(line)
+            if m:
+                return t, m
+        return None
+
     def tail(self, n: int = 5) -> str:
         return " / ".join(line.strip() for _, line in self.lines[-n:] if line.strip())
 
@@ -578,6 +587,9 @@ _PERF_DONE = re.compile(r"DONE \(reached the maximum duration")
 _PERF_THROUGHPUT = re.compile(
     r"Aggregated throughput stats --- (\d+) records (sent|received) --- ([\d.]+) msg/s"
 )
+#: pulsar-perf consume's periodic line: the running total, for a consumer that never printed its
+#: aggregated summary (stopped by SIGKILL after it ignored SIGINT under load).
+_PERF_RECEIVED_SO_FAR = re.compile(r"Throughput received:\s+(\d+) msg")
 _PERF_LATENCY = re.compile(
     r"Aggregated (?:end-to-end )?latency stats --- Latency: mean:\s*([\d.]+) ms - med:\s*([\d.]+)"
     r" - 95pct:\s*([\d.]+) - 99pct:\s*([\d.]+) - 99\.9pct:\s*([\d.]+)"
@@ -936,7 +948,16 @@ def run_pair(
             fig.consumer_cpu_s_per_m = ccpu / (fig.consume_rate * fig.window_s) * 1e6
     if side.kind == "pulsar-perf":
         total = c_proc.find(_PERF_THROUGHPUT)
-        fig.received = int(total[1].group(1)) if total else 0
+        if total is not None:
+            fig.received = int(total[1].group(1))
+        else:
+            so_far = c_proc.find_last(_PERF_RECEIVED_SO_FAR)
+            fig.received = int(so_far[1].group(1)) if so_far else 0
+            if so_far:
+                fig.notes.append(
+                    "pulsar-perf's consumer printed no summary (it was killed): received is its "
+                    "last periodic count, and it reported no end-to-end latency"
+                )
         lat = _perf_latency(c_proc)
         if lat:
             fig.e2e_p50_ms, fig.e2e_p99_ms, fig.e2e_p999_ms = lat

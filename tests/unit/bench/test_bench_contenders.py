@@ -74,6 +74,17 @@ def test_consumer_perf_lines_are_parsed() -> None:
     assert ct._perf_latency(r) == (4920.0, 5448.0, 5458.0)
 
 
+def test_a_killed_perf_consumer_still_has_its_last_running_count() -> None:
+    lines = [
+        "... PerformanceConsumer - Throughput received:  350000 msg --- 35000.0  msg/s --- ...",
+        "... PerformanceConsumer - Throughput received:  750256 msg --- 0.000  msg/s --- ...",
+    ]
+    r = result([(float(i), line) for i, line in enumerate(lines)], [])
+    assert r.find(ct._PERF_THROUGHPUT) is None  # no summary: it was killed
+    last = r.find_last(ct._PERF_RECEIVED_SO_FAR)
+    assert last is not None and last[1].group(1) == "750256"
+
+
 def test_monitored_process_reports_its_own_cpu_and_memory() -> None:
     burn = (
         "import time\n"
