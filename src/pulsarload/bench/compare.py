@@ -9,6 +9,7 @@ CPU per million messages, peak RSS, and the GIL state each run reported.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -16,21 +17,33 @@ from pathlib import Path
 
 from pulsarload.bench.contenders import (
     START_SLACK_S,
+    Broker,
     Contender,
     Figures,
+    delete_topic,
     fresh_topic,
     ft_python,
     gil_python,
     interpreter_facts,
     run_pulsarload_command,
 )
+from pulsarload.client.topics import topic_name
+from pulsarload.config import DEFAULT_ADMIN_URL, env_str
 
 Echo = Callable[[str], None]
 
 #: ``pulsarload produce`` options that take no value (everything else starting with - does).
-_FLAGS = {"--headless", "--no-batching", "--verify", "--no-verify", "-h", "--help"}
+_FLAGS = {
+    "--headless",
+    "--no-batching",
+    "--verify",
+    "--no-verify",
+    "-h",
+    "--help",
+    "--keep-topics",
+}
 #: Options compare sets itself for every contender.
-_DROPPED = {"--engine", "--report"}
+_DROPPED = {"--engine", "--report", "--keep-topics"}
 #: Run length when the arguments give neither a duration nor a message count.
 DEFAULT_DURATION_S = 10.0
 
@@ -129,6 +142,9 @@ def run_compare(argv: list[str], echo: Echo = print, include_official: bool = Tr
     if any(a in ("-h", "--help") for a in rest):
         echo(__doc__ or "")
         return 0
+    # Each run writes to a topic of its own; they are deleted afterwards unless asked to keep.
+    keep_topics = "--keep-topics" in argv
+    admin = Broker("", values.get("--admin-url") or env_str("PULSAR_ADMIN_URL", DEFAULT_ADMIN_URL))
     duration = _float(values, "-d", "--duration")
     messages = _float(values, "-m", "--messages")
     if not duration and not messages:
@@ -168,7 +184,12 @@ def run_compare(argv: list[str], echo: Echo = print, include_official: bool = Tr
                 cmd += ["--engine", "official"]
             echo(f"running {c.label} on {this_topic} ...")
             fig = Figures("compare", c.key, c.label, c.kind, c.build, c.threads, topic=this_topic)
-            run_pulsarload_command(fig, cmd, report, timeout)
+            try:
+                run_pulsarload_command(fig, cmd, report, timeout)
+            finally:
+                if not keep_topics:
+                    with contextlib.suppress(ValueError):  # a name the admin API cannot take
+                        delete_topic(admin, topic_name(this_topic))
             if not fig.has_numbers:
                 problems.append(f"{c.key}: {fig.error}")
                 echo(f"  no numbers: {fig.error}")

@@ -1,0 +1,44 @@
+"""`pulsarload compare` against the real broker: both builds produce numbers, and the topics it
+made for them are gone afterwards unless `--keep-topics`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from pulsarload.bench.compare import run_compare
+from pulsarload.bench.contenders import gil_python
+
+pytestmark = [pytest.mark.broker, pytest.mark.timeout(240)]
+
+
+def _exists(admin_url: str, topic: str) -> bool:
+    r = httpx.get(f"{admin_url}/admin/v2/persistent/public/default/{topic}/stats", timeout=10)
+    return r.status_code == 200
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_compare_runs_both_builds_and_cleans_up(broker: Any, keep: bool) -> None:
+    if gil_python() is None:
+        pytest.skip("no GIL build here (.venv-gil)")
+    base = f"cmp-{uuid.uuid4().hex[:8]}"
+    lines: list[str] = []
+    argv = [base, "-u", broker.service_url, "--admin-url", broker.admin_url,
+            "-r", "2000", "-m", "2000", "-s", "100"] + (["--keep-topics"] if keep else [])  # fmt: skip
+    code = run_compare(argv, echo=lines.append, include_official=False)
+    out = "\n".join(lines)
+    assert code == 0, out
+    topics = [line.split(" on ", 1)[1].split()[0] for line in lines if line.startswith("running")]
+    assert len(topics) == 2, out
+    short = [t.rsplit("/", 1)[-1] for t in topics]
+    assert all(s.startswith(base) for s in short)
+    assert [_exists(broker.admin_url, s) for s in short] == [keep, keep]
+    if keep:
+        for s in short:
+            httpx.delete(
+                f"{broker.admin_url}/admin/v2/persistent/public/default/{s}",
+                params={"force": "true"}, timeout=30,
+            )  # fmt: skip
