@@ -35,7 +35,7 @@ def _client_for(settings: RunSettings) -> Any:
         "operation_timeout_seconds": max(1, int(settings.operation_timeout_s)),
         "connection_timeout_ms": int(settings.connect_timeout_s * 1000),
         "tls_validate_hostname": settings.tls_validate_hostname,
-        # The C++ client logs every producer and connection event at INFO on stderr, which
+        # The C++ client logs every producer and connection event at INFO on stdout, which
         # buries a headless run's status lines; warnings and errors still show.
         "logger": p.ConsoleLogger(p.LoggerLevel.Warn),
     }
