@@ -250,8 +250,14 @@ def _settings_from_flags(cls: type, params: dict[str, Any]) -> Any:
 
 def _check_terminal(settings: Any) -> None:
     """The dashboard draws on stderr and reads keys from stdin: without a terminal there it
-    would spray escape codes into a log and, with no duration, run until killed (a CI job)."""
+    would spray escape codes into a log and, with no duration, run until killed (a CI job).
+    Headless, zero threads would idle until killed: only the dashboard adds threads live."""
     if settings.headless:
+        if settings.threads == 0:
+            raise UserError(
+                "--threads 0 in a headless run would send and receive nothing (threads are "
+                "added live only from the dashboard); use --threads 1 or more"
+            )
         return
     for name in ("stdin", "stderr"):
         stream = getattr(sys, name)

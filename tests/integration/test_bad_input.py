@@ -53,6 +53,9 @@ CASES: dict[str, Case] = {
     "negative size": Case(["produce", T, *RUN, "-s", "-1"], r"size=-1 is out of range"),
     "negative duration": Case(["produce", T, "--headless", "-d", "-1"], r"duration_s=-1.0 is out"),
     "max threads 0": Case(["produce", T, *RUN, "--max-threads", "0"], r"max_threads=0 is out"),
+    "headless with no threads": Case(
+        ["produce", T, "--headless", "-t", "0"], r"--threads 0 in a headless run"
+    ),
     "connections 0": Case(["produce", T, *RUN, "--connections", "0"], r"connections_per_broker=0"),
     "threshold syntax": Case(
         ["produce", T, *RUN, "--threshold", "p99_ms<"], r"not of the form METRIC<OP>NUMBER"
