@@ -1,6 +1,6 @@
 """`python -m pulsarload` runs the command line."""
 
-from pulsarload.cli import main
+from pulsarload.entry import main
 
 if __name__ == "__main__":
     main()

@@ -22,6 +22,7 @@ RANK = {
     "doctor": 6,
     "cli": 6,
     "bench": 6,
+    "entry": 7,
     "broker": 2,
 }
 # metrics must not depend on engines (or the other way round): they are siblings.
