@@ -105,6 +105,10 @@ def summary_lines(result: RunResult) -> list[str]:
         else f"received {f['received']:,.0f}  acked {t.consumer_acked:,}  nacked {t.nacked:,}  "
         f"redelivered {t.redelivered:,}  failed {f['failed']:,.0f}"
     )  # a consumer sends nothing: "sent 0 acked 0" (the producer's counts) only puzzled
+    if result.role == "producer" and f["acked"] + f["failed"] > f["sent"]:
+        # The counters restart when the warm-up ends; sends still in flight then complete
+        # inside the measured window.
+        counts += "  (acked includes sends from before the warm-up ended)"
     lines = [
         f"== {result.role} summary ({f['elapsed_s']:.1f}s measured) ==",
         counts,

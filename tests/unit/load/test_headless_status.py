@@ -73,3 +73,20 @@ def test_the_consumer_summary_counts_what_a_consumer_does() -> None:
     lines = summary_lines(RunResult("consumer", snap, summary_figures(snap, "consumer")))
     assert lines[1].startswith("received 7  acked 5  nacked 0"), lines[1]
     assert "sent" not in lines[1]
+
+
+def test_a_producer_summary_explains_more_acks_than_sends() -> None:
+    from pulsarload.load.controller import RunResult, summary_figures
+    from pulsarload.load.headless import summary_lines
+
+    def summary(sends: int, acks: int) -> str:
+        s = Sampler(resources=NullResources(), grace=0, labels={"role": "producer"})  # type: ignore[arg-type]
+        slot = s.new_slot("w0")
+        slot.active.record_send_batch(sends, 64 * sends)
+        for _ in range(acks):
+            slot.active.record_ack(40)
+        snap = s.tick()
+        return summary_lines(RunResult("producer", snap, summary_figures(snap, "producer")))[1]
+
+    assert "before the warm-up ended" in summary(100, 104)  # acks of warm-up sends counted
+    assert "before the warm-up ended" not in summary(100, 100)
