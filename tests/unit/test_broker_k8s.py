@@ -41,10 +41,23 @@ def test_missing_kubectl_is_one_clear_line(monkeypatch, tmp_path: Path) -> None:
 
 def test_runs_kubectl_and_returns_its_exit_code(monkeypatch, tmp_path: Path, capfd) -> None:
     kubectl = tmp_path / "kubectl"
-    kubectl.write_text('#!/bin/sh\necho "args: $*"\nexit 3\n')
+    kubectl.write_text(
+        '#!/bin/sh\n[ "$1 $2" = "config current-context" ] && { echo minikube; exit 0; }\n'
+        'echo "args: $*"\nexit 3\n'
+    )
     kubectl.chmod(kubectl.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
     assert run_port_forward("pulsar", "pulsar-proxy", echo=True) == 3
     out, err = capfd.readouterr()
     assert "args: --namespace pulsar port-forward svc/pulsar-proxy 6650:6650 8080:8080" in out
     assert err.startswith("+ kubectl --namespace pulsar")
+
+
+def test_no_kube_context_is_one_clear_line(monkeypatch, tmp_path: Path) -> None:
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text('#!/bin/sh\necho "error: current-context is not set" >&2\nexit 1\n')
+    kubectl.chmod(kubectl.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    with pytest.raises(BrokerError) as err:
+        run_port_forward("pulsar", "pulsar-proxy")
+    assert "no current context" in str(err.value) and "\n" not in str(err.value)

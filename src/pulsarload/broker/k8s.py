@@ -46,6 +46,7 @@ def run_port_forward(namespace: str, service: str, *, echo: bool = False) -> int
     kubectl = shutil.which(cmd[0])
     if kubectl is None:
         raise BrokerError(f"kubectl not found on PATH; {KUBECTL_HINT}")
+    _check_context(kubectl)
     if echo:
         print(f"+ {shlex.join(cmd)}", file=sys.stderr, flush=True)
     try:
@@ -62,3 +63,20 @@ def run_port_forward(namespace: str, service: str, *, echo: bool = False) -> int
             proc.kill()
             proc.wait()
         return 0
+
+
+def _check_context(kubectl: str) -> None:
+    """Without a kubeconfig, kubectl silently talks to localhost:8080 (here: Pulsar's own admin
+    port) and fails with a puzzling NotFound; say what is missing instead."""
+    try:
+        probe = subprocess.run(
+            [kubectl, "config", "current-context"],
+            capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BrokerError(f"cannot run {kubectl} ({exc}); {KUBECTL_HINT}") from None
+    if probe.returncode != 0 or not probe.stdout.strip():
+        raise BrokerError(
+            "kubectl has no current context (no kubeconfig): set KUBECONFIG or run "
+            "`kubectl config use-context NAME` (with Minikube: `minikube start`)"
+        )
