@@ -530,6 +530,31 @@ def prometheus_text(
 # -- wiring ---------------------------------------------------------------------------------------
 
 
+SERIES_DIR_PREFIX = "pulsarload-series-"
+
+
+def _private_series_dir() -> Path:
+    """A temp folder for a run's streamed series, named after this process, after removing
+    those of runs that are gone: a run ended at once (a second Ctrl-C, SIGKILL) cannot clean
+    up after itself."""
+    base = Path(tempfile.gettempdir())
+    for old in base.glob(f"{SERIES_DIR_PREFIX}*-*"):
+        pid_text = old.name[len(SERIES_DIR_PREFIX) :].split("-", 1)[0]
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _alive(int(pid_text)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{SERIES_DIR_PREFIX}{os.getpid()}-"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive, and not ours to touch
+        return True
+    return True
+
+
 class ExportSet:
     """The exports a run asked for, subscribed to one sampler; ``close()`` finishes them all.
 
@@ -580,7 +605,7 @@ class ExportSet:
         try:
             series_dir = self.export_dir
             if series_dir is None and stream_series:
-                series_dir = self._series_tmp = Path(tempfile.mkdtemp(prefix="pulsarload-series-"))
+                series_dir = self._series_tmp = _private_series_dir()
             if series_dir is not None:
                 self.csv = CsvSeriesWriter(series_dir / self._name("series.csv"))
                 self._writers.append(self.csv)

@@ -303,3 +303,28 @@ def test_export_set_finishes_every_part_when_one_fails(tmp_path: Path) -> None:
     assert ex.failures == ["finishing the exports: disk full"]
     assert (tmp_path / "h.hlog").exists()  # the next part was still finished
     assert read_report(report)[0] == {"run": 2}
+
+
+def test_series_temp_folders_of_runs_that_are_gone_are_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from pulsarload.metrics import export
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = tmp_path / f"pulsarload-series-{gone.stdout.strip()}-abc"
+    alive = tmp_path / f"pulsarload-series-{os.getppid()}-def"  # our parent runs
+    unknown = tmp_path / "pulsarload-series-oldstyle"  # no pid: not ours to judge
+    for d in (dead, alive, unknown):
+        d.mkdir()
+        (d / "producer-series.csv").write_text("x\n")
+    made = export._private_series_dir()
+    assert made.parent == tmp_path and made.name.startswith(f"pulsarload-series-{os.getpid()}-")
+    assert not dead.exists()
+    assert alive.exists() and unknown.exists()
