@@ -4,7 +4,8 @@ The same ``pulsarload produce`` arguments run three times as subprocesses (nativ
 3.13t, native engine on the GIL build, and the official C++ client on the GIL build unless
 ``include_official`` is off), each on its own fresh topic (the given topic name plus a suffix),
 and a side-by-side table shows what the free-threaded build buys: msg/s, MB/s, latency, client
-CPU per million messages, peak RSS, and the GIL state each run reported.
+CPU per million messages, peak RSS, and the GIL state each run reported. The topics are deleted
+afterwards unless ``--keep-topics`` is given.
 """
 
 from __future__ import annotations
