@@ -129,6 +129,20 @@ def test_interrupt_sends_sigint() -> None:
     assert mp.finished
 
 
+def test_children_can_be_interrupted_even_when_we_ignore_sigint() -> None:
+    """A harness started as a background job ignores SIGINT, and children inherit that."""
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        test_interrupt_sends_sigint()
+        t0 = time.monotonic()
+        r = run_process([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
+        assert r.timed_out and time.monotonic() - t0 < 10  # SIGINT ended it, not SIGKILL at 15 s
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def test_produce_command_carries_the_workload() -> None:
     c = Contender("native-ft-t2", "native", "free-threaded", 2, Path("/py"))
     w = Workload("w", 100, "lz4", duration_s=7, warmup_s=3)
