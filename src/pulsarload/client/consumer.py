@@ -155,27 +155,34 @@ class ReceiverQueue:
             self._cond.notify(len(msgs))
         return True
 
+    def _wait_locked(self, timeout: float | None) -> bool:
+        """With the lock held: wait until a message is queued (True) or `timeout` seconds pass
+        (False; None: no limit). Raises the close reason once the queue is closed and empty."""
+        items = self._items
+        if items:
+            return True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not items:
+            if self._closed is not None:
+                raise self._closed
+            if deadline is None:
+                self._cond.wait(_POLL)
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
     def get(self, timeout: float | None) -> Message | None:
         """The next message, or None after `timeout` seconds (None: wait until one comes).
 
         Raises the close reason once the queue is closed and empty.
         """
-        cond = self._cond
-        items = self._items
-        with cond:
-            if not items:
-                deadline = None if timeout is None else time.monotonic() + timeout
-                while not items:
-                    if self._closed is not None:
-                        raise self._closed
-                    if deadline is None:
-                        cond.wait(_POLL)
-                    else:
-                        left = deadline - time.monotonic()
-                        if left <= 0:
-                            return None
-                        cond.wait(left)
-            msg = items.popleft()
+        with self._cond:
+            if not self._wait_locked(timeout):
+                return None
+            msg = self._items.popleft()
         owner = msg._owner
         if owner is not None:
             owner._dequeued(msg)
@@ -188,21 +195,10 @@ class ReceiverQueue:
         Raises the close reason once the queue is closed and empty. The owners are told
         what was taken once per call (one FLOW check per consumer, not one per message).
         """
-        cond = self._cond
         items = self._items
-        with cond:
-            if not items:
-                deadline = None if timeout is None else time.monotonic() + timeout
-                while not items:
-                    if self._closed is not None:
-                        raise self._closed
-                    if deadline is None:
-                        cond.wait(_POLL)
-                    else:
-                        left = deadline - time.monotonic()
-                        if left <= 0:
-                            return []
-                        cond.wait(left)
+        with self._cond:
+            if not self._wait_locked(timeout):
+                return []
             if len(items) <= max_messages:
                 out = list(items)
                 items.clear()
@@ -768,22 +764,11 @@ class Consumer(_Receiving):
 
     def _dequeued(self, msg: Message) -> None:
         """The application took `msg` (called by the queue, outside its lock)."""
-        if msg._generation != self._generation:
-            return  # from an older subscription instance: its permits died with it
-        self._last_dequeued = msg._id
-        if self._unacked is not None:
-            self._unacked.add(msg._id)
-            self._housekeeping.wake_by(time.monotonic() + self._unacked.delay)
-        with self._flow_lock:
-            permits = self._permits + 1
-            if permits < self._threshold:
-                self._permits = permits
-                return
-            self._permits = 0
-        self._send_flow(permits)
+        self._dequeued_many([msg])
 
     def _dequeued_many(self, msgs: list[Message]) -> None:
-        """`_dequeued` for several messages of this consumer: one FLOW check for all."""
+        """The application took `msgs` of this consumer: one FLOW check for all. Messages of
+        an older subscription instance are skipped: their permits died with it."""
         gen = self._generation
         taken = [m for m in msgs if m._generation == gen]
         if not taken:
