@@ -32,7 +32,7 @@ from pulsarload.load.payloads import (
 )
 from pulsarload.load.rate import RateSchedule
 from pulsarload.load.verify import SequenceTracker
-from pulsarload.metrics.recorder import RecorderSlot
+from pulsarload.metrics.recorder import Recorder, RecorderSlot
 
 IDLE_SLEEP_S = 0.02  # longest a worker sleeps before looking at its controls again
 UNBATCHED_CLAIM = 100  # messages claimed per loop turn when the engine does not batch
@@ -397,21 +397,25 @@ class ConsumerWorker(Worker):
         rec.record_receive_batch(count, batch.n_bytes)
         if batch.redelivered:
             rec.record_redelivered(batch.redelivered)
-        tracker = self.tracker
-        if tracker is not None:
+        if self.tracker is not None:
             for data in batch.payloads():
-                stamp = parse_verify_header(data)
-                if stamp is not None:
-                    outcome = tracker.see(*stamp)
-                    if outcome == "duplicate":
-                        rec.record_duplicate()
-                    elif outcome == "out_of_order":
-                        rec.record_out_of_order()
+                self._verify(rec, data)
         if self.settings.ack != "none":
             consumer.acknowledge_many(batch)
             rec.record_consumer_ack((time.time_ns() - received_ns) // 1000, count)
         del rec
         self.last_progress = time.monotonic()
+
+    def _verify(self, rec: Recorder, data: bytes) -> None:
+        """Check one payload's verification stamp (if it has one) against its producer's
+        sequence, and count a duplicate or an out-of-order arrival."""
+        stamp = parse_verify_header(data)
+        if stamp is not None:
+            outcome = self.tracker.see(*stamp)  # type: ignore[union-attr]
+            if outcome == "duplicate":
+                rec.record_duplicate()
+            elif outcome == "out_of_order":
+                rec.record_out_of_order()
 
     def _handle(self, msg: ReceivedMessage) -> None:
         """Per received message: record, verify, simulate processing, then ack per strategy."""
@@ -425,13 +429,7 @@ class ConsumerWorker(Worker):
         if msg.redelivery_count:
             rec.record_redelivered()
         if self.tracker is not None:
-            stamp = parse_verify_header(msg.data)
-            if stamp is not None:
-                outcome = self.tracker.see(*stamp)
-                if outcome == "duplicate":
-                    rec.record_duplicate()
-                elif outcome == "out_of_order":
-                    rec.record_out_of_order()
+            self._verify(rec, msg.data)
         if s.processing_ms:
             time.sleep(s.processing_ms / 1000)
         self.last_progress = time.monotonic()
