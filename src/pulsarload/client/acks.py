@@ -141,21 +141,7 @@ class AckGroupingTracker:
             else:
                 self._send_now([_id_data(e) for e in entries])
             return False
-        armed = False
-        with self._lock:
-            if partial is not None:
-                self._partial[key] = partial
-            for e in entries:
-                self._entries.add(e)
-                if self._partial:
-                    self._partial.pop(e, None)
-            flush = len(self._entries) + len(self._partial) >= self.max_size
-            if not flush and self._deadline == math.inf:
-                self._deadline = self._clock() + self.group_time
-                armed = True
-        if flush:
-            self.flush()
-        return armed
+        return self._group(entries, {key: partial} if partial is not None else {})
 
     def add_messages(self, msgs: Sequence[Message]) -> bool:
         """Acknowledge many received messages at once, as `add_individual` for each would.
@@ -195,11 +181,17 @@ class AckGroupingTracker:
                 ids.append(_id_data(key, ack_set_of(~info.acked & info.full, info.size)))
             self._send_now(ids)
             return False
+        return self._group(entries, partial)
+
+    def _group(
+        self, entries: list[tuple[int, int, int]], partial: dict[tuple[int, int, int], BatchInfo]
+    ) -> bool:
+        """Add whole entries and partly acked batches to the pending group (a whole entry
+        replaces its partial ack); flush at `max_size`. True when this armed the deadline."""
         armed = False
         with self._lock:
             pending = self._partial
-            for key, info in partial.items():
-                pending[key] = info
+            pending.update(partial)
             self._entries.update(entries)
             if pending:
                 for e in entries:
