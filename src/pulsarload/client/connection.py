@@ -316,7 +316,9 @@ class Connection:
 
     def _connect_command(self) -> CommandConnect:
         data = self.auth.auth_data()
-        proxy_to = self.logical.url if self.logical != self.physical else None
+        # The proxy wants the target broker as `host:port` (what the official clients send); it
+        # resolves and validates that, and refuses a whole `pulsar://` URL as an unknown host.
+        proxy_to = str(self.logical) if self.logical != self.physical else None
         return CommandConnect(
             client_version=CLIENT_VERSION,
             auth_method_name=self.auth.method_name or None,
