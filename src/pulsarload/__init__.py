@@ -1,7 +1,8 @@
 """pulsarload: throughput and latency testing for Apache Pulsar on free-threaded CPython.
 
-Layers (imports point down only): wire -> client -> engines -> metrics -> load -> ui,
-with config/cli on top and broker beside them. See DESIGN.md.
+Layers, bottom up (imports point down only): wire -> client -> config and broker -> engines and
+metrics -> load -> ui -> cli. docs/design.md is the map: each layer's job, the threads, and the
+path of one message from the rate schedule to the socket and back to the screen.
 """
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""Imports point down the layer list only (DESIGN.md): nothing imports a layer above it."""
+"""Imports point down the layer list only (docs/design.md): nothing imports a layer above it."""
 
 from __future__ import annotations
 
