@@ -61,6 +61,7 @@ from pulsarload.client.producer import (
 )
 from pulsarload.client.reader import Reader
 from pulsarload.client.settings import (
+    BatchingType,
     ClientConfig,
     CompressionType,
     HashingScheme,
@@ -76,6 +77,7 @@ __all__ = [
     "Authentication",
     "AuthenticationToken",
     "BatchCallback",
+    "BatchingType",
     "BrokerError",
     "Client",
     "ClientConfig",

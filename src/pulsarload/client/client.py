@@ -20,6 +20,7 @@ from pulsarload.client.lookup import LookupService
 from pulsarload.client.pool import ConnectionPool
 from pulsarload.client.producer import PartitionedProducer, Producer
 from pulsarload.client.settings import (
+    BatchingType,
     ClientConfig,
     CompressionType,
     HashingScheme,
@@ -117,7 +118,7 @@ class Client:
         max_pending_messages: int = 1000,
         max_pending_messages_across_partitions: int = 50000,
         block_if_queue_full: bool = False,
-        batching_enabled: bool = True,
+        batching_enabled: bool = False,
         batching_max_messages: int = 1000,
         batching_max_allowed_size_in_bytes: int = 128 * 1024,
         batching_max_publish_delay_ms: float = 10,
@@ -127,7 +128,7 @@ class Client:
         ),
         lazy_start_partitioned_producers: bool = False,
         properties: Mapping[str, str] | None = None,
-        batching_type: Any = None,
+        batching_type: BatchingType | str = BatchingType.Default,
         encryption_key: Any = None,
         crypto_key_reader: Any = None,
         access_mode: ProducerAccessMode | str = ProducerAccessMode.Shared,
@@ -149,6 +150,7 @@ class Client:
             max_pending_messages=max_pending_messages,
             block_if_queue_full=block_if_queue_full,
             batching_enabled=batching_enabled,
+            batching_type=batching_type,  # type: ignore[arg-type]
             batching_max_messages=batching_max_messages,
             batching_max_allowed_size_in_bytes=batching_max_allowed_size_in_bytes,
             batching_max_publish_delay_ms=batching_max_publish_delay_ms,

@@ -28,6 +28,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from pulsarload.client.backoff import Backoff, reconnect
+from pulsarload.client.batcher import OpenBatch, batch_container
 from pulsarload.client.errors import (
     AlreadyClosed,
     ChecksumError,
@@ -328,12 +329,7 @@ class Producer:
         self._entries_added = 0
         self._entries_done = 0
 
-        self._batch_pieces: list[bytes] = []
-        self._batch_callbacks: list[_Completion | None] = []
-        self._batch_bytes = 0
-        self._batch_first_seq = 0
-        self._batch_last_seq = 0
-        self._batch_deadline = math.inf
+        self._batcher = batch_container(config.batching_type)
         self._builders: dict[int, tuple[str, SendFrameBuilder, MessageShape | None]] = {}
         self._shapes: dict[str | None, MessageShape] = {}
 
@@ -581,7 +577,7 @@ class Producer:
                 self._entry_taken = False
                 try:
                     self._check_usable()
-                    if self._batch_pieces:
+                    if self._batcher:
                         self._flush_batch_locked()
                         self._entry_taken = False
                     first = self._next_seq
@@ -644,7 +640,7 @@ class Producer:
                         self._add_to_batch_locked(msg, done)
                     else:
                         assert compressed is not None
-                        if self._batch_pieces:
+                        if self._batcher:
                             self._flush_batch_locked()
                             self._entry_taken = False
                         self._send_single_locked(msg, compressed, done)
@@ -695,46 +691,45 @@ class Producer:
             ).encode()
             piece = b"".join((_U32(len(smm)), smm, content))
         # The frame, not only the pieces, stays within the batch byte limit (FRAME_RESERVE).
+        # (With key-based batching the limits count all open batches together.)
         limit = min(self._batch_max_bytes - FRAME_RESERVE, self._max_message_size - _HEADROOM)
-        if self._batch_pieces and self._batch_bytes + len(piece) > limit:
+        batcher = self._batcher
+        if batcher and batcher.nbytes + len(piece) > limit:
             self._flush_batch_locked()
             self._entry_taken = False
-        pieces = self._batch_pieces
-        if not pieces:
-            self._batch_first_seq = seq
+        if batcher:
+            batcher.add(piece, done, seq, msg.key, msg.ordering_key, math.inf)
+        else:  # the first message arms the batch timer
             deadline = time.monotonic() + self._batch_delay
-            self._batch_deadline = deadline
+            batcher.add(piece, done, seq, msg.key, msg.ordering_key, deadline)
             self._housekeeping.wake_by(deadline)
-        pieces.append(piece)
-        self._batch_callbacks.append(done)
-        self._batch_bytes += len(piece)
-        self._batch_last_seq = seq
         self._entry_taken = True
-        if len(pieces) >= self._batch_max_msgs or self._batch_bytes >= limit:
+        if batcher.messages >= self._batch_max_msgs or batcher.nbytes >= limit:
             self._flush_batch_locked()
 
     def _flush_batch_locked(self) -> None:
-        pieces = self._batch_pieces
-        if not pieces:
+        if not self._batcher:
             return
-        callbacks = self._batch_callbacks
-        n = len(pieces)
-        first, last = self._batch_first_seq, self._batch_last_seq
-        self._batch_pieces = []
-        self._batch_callbacks = []
-        self._batch_bytes = 0
-        self._batch_deadline = math.inf
-        payload = b"".join(pieces)
+        for batch in self._batcher.take():
+            self._send_batch_locked(batch)
+
+    def _send_batch_locked(self, batch: OpenBatch) -> None:
+        n = len(batch.pieces)
+        first, last = batch.first_seq, batch.last_seq
+        payload = b"".join(batch.pieces)
         uncompressed = len(payload)
         if self._codec is not None:
             payload = self._codec.compress(payload)
+        # The entry carries its first message's keys: the broker dispatches on them.
         md = MessageMetadata(
             producer_name=self._name,
             sequence_id=first,
             publish_time=_now_ms(),
+            partition_key=batch.partition_key,
             num_messages_in_batch=n,
             compression=self._compression,
             uncompressed_size=uncompressed if self._compression is not None else None,
+            ordering_key=batch.ordering_key,
             highest_sequence_id=last if last > first else None,
         )
         cmd = CommandSend(
@@ -745,7 +740,9 @@ class Producer:
         )
         frame = encode_payload_command(cmd, md.encode(), payload)
         self._enqueue_locked(
-            _Entry(first, n, frame, _KIND_BATCH, callbacks, time.monotonic() + self._send_timeout)
+            _Entry(
+                first, n, frame, _KIND_BATCH, batch.callbacks, time.monotonic() + self._send_timeout
+            )
         )
 
     def _metadata_for(self, msg: _Message, seq: int, uncompressed: int) -> MessageMetadata:
@@ -966,18 +963,19 @@ class Producer:
 
     def _tick(self, now: float) -> float:
         nearest = math.inf
-        if self._batch_pieces:
-            if now >= self._batch_deadline:
+        batcher = self._batcher
+        if batcher:
+            if now >= batcher.deadline:
                 if self._lock.acquire(blocking=False):
                     try:
-                        if self._batch_pieces and now >= self._batch_deadline:
+                        if batcher and now >= batcher.deadline:
                             self._flush_batch_locked()
                     finally:
                         self._lock.release()
                 else:
                     nearest = now + 0.001  # a sender holds the lock; look again shortly
             else:
-                nearest = self._batch_deadline
+                nearest = batcher.deadline
         if self._pending and self._send_timeout != math.inf:
             expired = self._take_pending(lambda e: e.deadline <= now)
             if expired:

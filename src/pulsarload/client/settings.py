@@ -18,6 +18,7 @@ from pulsarload.client.topics import topic_name
 from pulsarload.client.urls import ServiceUrl, parse_service_url
 
 __all__ = [
+    "BatchingType",
     "ClientConfig",
     "CompressionType",
     "HashingScheme",
@@ -57,6 +58,13 @@ class HashingScheme(IntEnum):
     Murmur3_32Hash = 1
 
 
+class BatchingType(IntEnum):
+    """How a producer groups messages into batches (`pulsarload.client.batcher`)."""
+
+    Default = 0
+    KeyBased = 1
+
+
 class ProducerAccessMode(IntEnum):
     """CommandProducer.producer_access_mode."""
 
@@ -67,6 +75,7 @@ class ProducerAccessMode(IntEnum):
 
 
 _ALIASES: dict[type[Enum], dict[str, str]] = {
+    BatchingType: {"key": "KeyBased", "keys": "KeyBased"},
     PartitionsRoutingMode: {
         "single": "UseSinglePartition",
         "singlepartition": "UseSinglePartition",
@@ -207,7 +216,8 @@ class ProducerConfig:
     compression_type: CompressionType = CompressionType.NONE
     max_pending_messages: int = 1000
     block_if_queue_full: bool = False
-    batching_enabled: bool = True
+    batching_enabled: bool = False
+    batching_type: BatchingType = BatchingType.Default
     batching_max_messages: int = 1000
     batching_max_allowed_size_in_bytes: int = 128 * 1024
     batching_max_publish_delay_ms: float = 10
@@ -236,6 +246,7 @@ class ProducerConfig:
             coerce_enum(CompressionType, self.compression_type, "compression_type"),
         )
         _check_int("max_pending_messages", self.max_pending_messages)
+        s(self, "batching_type", coerce_enum(BatchingType, self.batching_type, "batching_type"))
         _check_int("batching_max_messages", self.batching_max_messages, 1)
         _check_int("batching_max_allowed_size_in_bytes", self.batching_max_allowed_size_in_bytes, 1)
         _check_number("batching_max_publish_delay_ms", self.batching_max_publish_delay_ms)

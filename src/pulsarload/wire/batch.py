@@ -18,7 +18,7 @@ Building (producer side):
         frames: ``.batch(payloads, sequence_id, publish_time)`` / ``.single(payload, ...)``;
         ``.batch_parts(...)`` returns (header, body) to write with ``sendmsg`` without joining;
         ``.repeated(payload, n, ...)``; ``.single`` puts the shape's properties and keys in the
-        MessageMetadata. Metadata and CommandSend bytes are assembled from precomputed pieces.
+        MessageMetadata, a batch its keys (what the broker dispatches a Key_Shared entry on). Metadata and CommandSend bytes are assembled from precomputed pieces.
     ``batch_metadata(...)``  the outer MessageMetadata of a batch, for the general path.
 
 Parsing (consumer side):
@@ -200,13 +200,18 @@ def batch_metadata(
     compression: CompressionType = CompressionType.NONE,
     uncompressed_size: int | None = None,
     highest_sequence_id: int | None = None,
+    partition_key: str | None = None,
+    ordering_key: bytes | None = None,
 ) -> MessageMetadata:
-    """The outer MessageMetadata of a batch (num_messages_in_batch always present)."""
+    """The outer MessageMetadata of a batch (num_messages_in_batch always present); the keys
+    are those of its first message, which the broker dispatches the entry on."""
     compressed = compression != CompressionType.NONE
     return MessageMetadata(
         producer_name=producer_name,
         sequence_id=sequence_id,
         publish_time=publish_time,
+        partition_key=partition_key,
+        ordering_key=ordering_key,
         compression=CompressionType(compression) if compressed else None,
         uncompressed_size=uncompressed_size if compressed else None,
         num_messages_in_batch=num_messages,
@@ -223,6 +228,8 @@ class SendFrameBuilder:
     """
 
     __slots__ = (
+        "_batch_high",
+        "_batch_low",
         "_codec",
         "_compressed",
         "_md_compression",
@@ -266,6 +273,14 @@ class SendFrameBuilder:
             high.append(encode_length_delimited(18, t.ordering_key))
         self._single_low = b"".join(low)
         self._single_high = b"".join(high)
+        # A batch's outer MessageMetadata carries the shape's keys too (6 partition_key,
+        # 18 ordering_key): the broker dispatches a whole entry on them (Key_Shared).
+        self._batch_low = (
+            b"" if t.partition_key is None else encode_length_delimited(6, t.partition_key.encode())
+        )
+        self._batch_high = (
+            b"" if t.ordering_key is None else encode_length_delimited(18, t.ordering_key)
+        )
         self._single_tail = (
             b"" if t.null_value is None else b"\xc8\x01\x01" if t.null_value else b"\xc8\x01\x00"
         )
@@ -357,14 +372,13 @@ class SendFrameBuilder:
             b"\x18",
             encode_varint(publish_time),
         ]
-        if not is_batch:
-            md_parts.append(self._single_low)
+        md_parts.append(self._batch_low if is_batch else self._single_low)
         if self._compressed:
             uncompressed = len(body)
             body = self._codec.compress(body)
             md_parts += (self._md_compression, b"\x48", encode_varint(uncompressed))
         if is_batch:
-            md_parts += (b"\x58", encode_varint(n))
+            md_parts += (b"\x58", encode_varint(n), self._batch_high)
         else:
             md_parts.append(self._single_high)
         send = [self._send_head, b"\x10", encode_varint(sequence_id)]

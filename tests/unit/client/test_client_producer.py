@@ -627,3 +627,79 @@ def test_a_batch_frame_stays_within_the_byte_limit(fake: FakeBroker, make_client
     sizes = [len(r.metadata.encode()) + len(r.payload) + 64 for r in fake.received]
     assert max(sizes) <= limit, sizes
     assert max(r.num_messages for r in fake.received) >= 120  # still big batches
+
+
+def test_default_batch_carries_its_first_messages_keys(fake: FakeBroker, make_client) -> None:
+    """As the official clients' batchers: the entry's outer metadata has the first message's
+    partition and ordering keys (what the broker dispatches a Key_Shared entry on)."""
+    p = make_client(fake.url).create_producer(
+        "t", batching_enabled=True, batching_max_messages=3, batching_max_publish_delay_ms=5000
+    )
+    for i in range(3):
+        p.send_async(b"m", None, partition_key=f"k{i}", ordering_key=b"o" if i == 0 else None)
+    p.send(b"alone", partition_key="solo")  # a batch of one
+    md = [r.metadata for r in fake.received]
+    assert [(m.num_messages_in_batch, m.partition_key, m.ordering_key) for m in md] == [
+        (3, "k0", b"o"),
+        (1, "solo", None),
+    ]
+    assert [m[2] for m in _messages(fake)] == ["k0", "k1", "k2", "solo"]
+
+
+def test_key_based_batching_makes_one_batch_per_key(fake: FakeBroker, make_client) -> None:
+    p = make_client(fake.url).create_producer(
+        "t",
+        batching_enabled=True,
+        batching_type="KeyBased",
+        batching_max_messages=6,
+        batching_max_publish_delay_ms=5000,
+    )
+    results: list[tuple[int, object]] = []
+    keys = ["a", "b", None, "a", "b", "a"]
+    for i, key in enumerate(keys):
+        p.send_async(f"m{i}".encode(), lambda r, m, i=i: results.append((i, m)), partition_key=key)
+    assert fake.wait_for(lambda: len(results) == 6)
+    # One entry per key, in the order of their first sequence ids, each carrying its key.
+    got = [
+        (r.sequence_id, r.num_messages, r.metadata.partition_key, r.highest_sequence_id)
+        for r in fake.received
+    ]
+    assert got == [(0, 3, "a", 5), (1, 2, "b", 4), (2, 1, None, None)]
+    by_entry = {}
+    for r in fake.received:
+        inner = parse_batch(r.payload, r.num_messages)
+        by_entry[r.sequence_id] = [(bytes(d), smm.partition_key) for smm, d in inner]
+    assert by_entry[0] == [(b"m0", "a"), (b"m3", "a"), (b"m5", "a")]
+    assert by_entry[1] == [(b"m1", "b"), (b"m4", "b")]
+    ids = dict(results)
+    assert [ids[i].batch_index for i in (0, 3, 5)] == [0, 1, 2]
+    assert ids[0].entry_id != ids[1].entry_id
+
+
+def test_key_based_batching_groups_on_the_ordering_key_first(
+    fake: FakeBroker, make_client
+) -> None:
+    p = make_client(fake.url).create_producer(
+        "t", batching_enabled=True, batching_type="key_based", batching_max_publish_delay_ms=5000
+    )
+    p.send_async(b"1", None, partition_key="p1", ordering_key=b"same")
+    p.send_async(b"2", None, partition_key="p2", ordering_key=b"same")
+    p.send_async(b"3", None, partition_key="p1")
+    p.flush(5)
+    got = [(r.num_messages, r.metadata.ordering_key, r.metadata.partition_key) for r in fake.received]
+    assert got == [(2, b"same", "p1"), (1, None, "p1")]
+
+
+def test_batching_is_off_by_default_as_in_the_official_client(
+    fake: FakeBroker, make_client
+) -> None:
+    p = make_client(fake.url).create_producer("t")
+    p.send(b"x", partition_key="k")
+    md = fake.received[-1].metadata
+    assert md.num_messages_in_batch is None and md.partition_key == "k"
+
+
+def test_batching_type_is_checked_before_any_io(make_client) -> None:
+    client = make_client("pulsar://127.0.0.1:1")
+    with pytest.raises(ValueError, match="batching_type"):
+        client.create_producer("t", batching_type="by-colour")

@@ -188,6 +188,38 @@ def test_builder_batch_frames_are_byte_identical_to_the_general_encoding(
     assert frame == expected
 
 
+@pytest.mark.parametrize("compression", AVAILABLE)
+def test_builder_batch_frames_carry_the_shape_keys_in_the_outer_metadata(
+    compression: CompressionType,
+) -> None:
+    """The broker dispatches a Key_Shared entry on the outer metadata's keys."""
+    shape = MessageShape(partition_key="pk", ordering_key=b"ok", properties={"a": "b"})
+    payloads = [b"one", b"two"]
+    frame = SendFrameBuilder(2, "pn", compression=compression, shape=shape).batch(
+        payloads, 40, 99, highest_sequence_id=41
+    )
+    raw = shape.batch_payload(payloads)
+    expected = encode_payload_command(
+        CommandSend(producer_id=2, sequence_id=40, num_messages=2, highest_sequence_id=41),
+        batch_metadata(
+            "pn",
+            40,
+            99,
+            2,
+            compression=compression,
+            uncompressed_size=len(raw),
+            highest_sequence_id=41,
+            partition_key="pk",
+            ordering_key=b"ok",
+        ),
+        zlib_or_none(compression, raw),
+    )
+    assert frame == expected
+    md = _parse_one(frame).metadata
+    assert (md.partition_key, md.ordering_key) == ("pk", b"ok")
+    assert md.properties == ()  # properties stay per message
+
+
 def test_builder_batch_of_one_and_highest_sequence_id() -> None:
     frame = SendFrameBuilder(3, "prod").batch([b"ab"], 10, 1000, highest_sequence_id=10)
     parsed = _parse_one(frame)
