@@ -225,6 +225,12 @@ class ProduceSettings(RunSettings):
     rate_step_fine: float = _opt(100.0, min=1)
     rate_step_coarse: float = _opt(1000.0, min=1)
 
+    @property
+    def key_based_batching(self) -> bool:
+        """Batch per key (the clients' key-based batcher) when messages have keys: every entry
+        then carries one key, which a Key_Shared subscription dispatches on."""
+        return self.batching and self.key_mode != "none"
+
 
 @dataclass(frozen=True, slots=True)
 class ConsumeSettings(RunSettings):

@@ -59,6 +59,7 @@ def produce(
     client: Client, topic: str, n: int, *, keys: bool = True, start: int = 0, **kw: Any
 ) -> list[MessageId]:
     """n messages `m<i>` (key `k<i % 5>`, property i) through the native producer."""
+    kw.setdefault("batching_enabled", True)
     kw.setdefault("batching_max_publish_delay_ms", 20)
     producer = client.create_producer(topic, **kw)
     ids: list[Any] = [None] * n

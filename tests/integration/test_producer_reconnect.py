@@ -36,6 +36,7 @@ def test_restart_broker_while_sending(broker: Any, make_topic: Any) -> None:
             send_timeout_millis=0,  # wait through the restart instead of failing
             block_if_queue_full=True,
             max_pending_messages=500,
+            batching_enabled=True,
             batching_max_publish_delay_ms=5,
         )
         acked: list[bytes] = []

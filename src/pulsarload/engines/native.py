@@ -3,7 +3,9 @@
 Each worker gets its own `Client` (so its own connection and reader thread): producers on
 different workers share nothing, not even a socket write lock. A claimed batch goes out through
 the producer's bulk path (`send_batch`: one entry, per-message work done by a join), split only
-where it would exceed the batch byte limit.
+where it would exceed the batch byte limit. Keyed messages with batching on go one by one
+into the producer's key-based batcher instead (one batch per key, each entry carrying its key),
+so that a Key_Shared subscription sees every key on one consumer.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class NativeProducer:
         self._client = client
         self._producer = producer
         self._batching = settings.batching
+        self._key_based = settings.key_based_batching
         self._max_bytes = settings.batch_max_bytes
         self._max_messages = settings.batch_max_messages
         self._shapes: dict[tuple[str | None, tuple[tuple[str, str], ...]], MessageShape] = {}
@@ -85,7 +88,7 @@ class NativeProducer:
         def batch_done(result: Any, _msg_id: Any, count: int) -> None:
             on_done(count, _result_category(result))
 
-        if not self._batching:
+        if not self._batching or (self._key_based and key is not None):
 
             def one_done(result: Any, _msg_id: Any) -> None:
                 on_done(1, _result_category(result))
@@ -203,6 +206,7 @@ class NativeEngine:
                 max_pending_messages=settings.max_pending,
                 block_if_queue_full=settings.block_if_queue_full,
                 batching_enabled=settings.batching,
+                batching_type="KeyBased" if settings.key_based_batching else "Default",
                 batching_max_messages=settings.batch_max_messages,
                 batching_max_allowed_size_in_bytes=settings.batch_max_bytes,
                 batching_max_publish_delay_ms=settings.batch_delay_ms,

@@ -197,6 +197,9 @@ class OfficialEngine:
             max_pending_messages=settings.max_pending,
             block_if_queue_full=settings.block_if_queue_full,
             batching_enabled=settings.batching,
+            batching_type=p.BatchingType.KeyBased
+            if settings.key_based_batching
+            else p.BatchingType.Default,
             batching_max_messages=settings.batch_max_messages,
             batching_max_allowed_size_in_bytes=settings.batch_max_bytes,
             batching_max_publish_delay_ms=max(1, int(settings.batch_delay_ms)),

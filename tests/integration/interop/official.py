@@ -102,3 +102,13 @@ def produce(
 def expected_official_payload(i: int) -> bytes:
     """What official_produce.py sends as message i (kept in step with that script)."""
     return (f"official-{i}-" + "pulsar interop text " * (5 + i % 7)).encode()
+
+
+def produce_keyed(
+    service_url: str, topic: str, count: int, keys: int, batching_type: str, *, sync: bool
+) -> int:
+    """Send `count` keyed messages with the official client, batching on (see the script)."""
+    args = [service_url, topic, str(count), str(keys), "--batching-type", batching_type]
+    if sync:
+        args.append("--sync")
+    return int(_run("official_produce_keyed.py", *args, timeout=180))
