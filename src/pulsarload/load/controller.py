@@ -207,7 +207,9 @@ class LoadController:
         check_paths(s)
         if self.engine is None:
             self.engine = create_engine(s.engine, s)
-        self.pool = WorkerPool(self.role, self.engine, s, self.sampler)
+        self.pool = WorkerPool(
+            self.role, self.engine, s, self.sampler, seek=getattr(s, "seek", None)
+        )
         if isinstance(s, ProduceSettings):
             self.scenario = make_scenario(s)
             self.pool.set_rate(self.scenario.rate_at(0.0) if self.scenario else s.rate)
@@ -472,7 +474,9 @@ class LoadController:
         if restart:
             threads = pool.size
             pool.stop_all()
-            self.pool = pool = WorkerPool(self.role, self.engine, new, self.sampler)  # type: ignore[arg-type]
+            # The run's --seek happened at the start; only a newly set seek target is applied.
+            seek = changes.get("seek") if "seek" in restart else None
+            self.pool = pool = WorkerPool(self.role, self.engine, new, self.sampler, seek=seek)  # type: ignore[arg-type]
             if isinstance(new, ProduceSettings):
                 pool.set_rate(new.rate)
             pool.add(threads)

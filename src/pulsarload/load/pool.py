@@ -41,7 +41,11 @@ class WorkerPool:
         sampler: Sampler,
         *,
         run_id: int | None = None,
+        seek: str | None = None,
     ) -> None:
+        """`seek`: a seek to apply once, through the first consumer worker started (a seek is
+        one user action; workers added later, or restarted with new settings, do not repeat
+        it)."""
         if role not in ("producer", "consumer"):
             raise ValueError(f"role must be producer or consumer, not {role!r}")
         self.role = role
@@ -61,6 +65,7 @@ class WorkerPool:
         self._burst_until = 0.0
         self._paused = False
         self._properties = parse_properties(getattr(settings, "properties", ()))
+        self._pending_seek = seek if role == "consumer" else None
 
     # -- size ---------------------------------------------------------------------------------
 
@@ -122,7 +127,9 @@ class WorkerPool:
                 properties=self._properties,
                 verify_id=verify_id,
             )
-        return ConsumerWorker(index, self.engine, slot, s, name=name, budget=self.budget)
+        worker = ConsumerWorker(index, self.engine, slot, s, name=name, budget=self.budget)
+        worker.seek_target, self._pending_seek = self._pending_seek, None
+        return worker
 
     # -- rate ---------------------------------------------------------------------------------
 

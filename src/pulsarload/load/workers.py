@@ -314,7 +314,9 @@ class ConsumerWorker(Worker):
         super().__init__(index, engine, slot, name)
         self.settings = settings
         self.budget = budget
-        self.seek_target: str | None = settings.seek  # --seek: applied once subscribed
+        #: A seek to apply once subscribed, set by the pool (a seek is applied once, by one
+        #: worker: it moves the cursor of the whole subscription).
+        self.seek_target: str | None = None
         self.tracker = SequenceTracker() if settings.verify else None
         self._rng = random.Random()
         self._delayed: deque[tuple[float, ReceivedMessage]] = deque()
