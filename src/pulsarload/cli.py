@@ -124,11 +124,11 @@ def k8s() -> None:
 @click.option("--namespace", default=config.DEFAULT_K8S_NAMESPACE, show_default=True)
 @click.option("--service", default=config.DEFAULT_K8S_SERVICE, show_default=True)
 def k8s_port_forward(namespace: str, service: str) -> None:
-    """Forward the proxy service's 6650 and 8080 to localhost (runs kubectl port-forward)."""
-    from pulsarload.broker.k8s import port_forward_command, run_port_forward
+    """Forward local 6650 and 8080 to the service's Pulsar ports, found by name (pulsar and
+    http, or pulsarssl and https), with kubectl port-forward."""
+    from pulsarload.broker.k8s import run_port_forward
 
-    click.echo("$ " + " ".join(port_forward_command(namespace, service)))
-    sys.exit(run_port_forward(namespace, service))
+    sys.exit(run_port_forward(namespace, service, echo=True))
 
 
 # --------------------------------------------------------------------------- doctor
