@@ -31,6 +31,7 @@ class AdminError(UserError):
 class SubscriptionBacklog:
     topic: str
     subscription: str
+    #: Entries not yet acknowledged: the broker's `msgBacklog` counts a batch as one entry.
     backlog: int
     consumers: int
     msg_rate_out: float
@@ -159,7 +160,8 @@ class AdminClient:
         return self._request("GET", path + "/stats").json()
 
     def backlog(self, topic: str) -> list[SubscriptionBacklog]:
-        """Backlog per subscription, per partition when partitioned (for the consumer dashboard)."""
+        """Backlog per subscription, per partition when partitioned (for the consumer dashboard),
+        in entries: the broker counts a batch once and has no message count for a backlog."""
         stats = self.topic_stats(topic)
         per_partition = stats.get("partitions") or {topic: stats}
         out = []

@@ -184,7 +184,7 @@ class WorkerRow:
 class BacklogRow:
     partition: str
     subscription: str
-    backlog: int
+    backlog: int  # entries (the broker's msgBacklog: a batch counts once)
     consumers: int
     rate_out: float
 

@@ -83,7 +83,12 @@ class WorkerTable(LinesTable):
 
 
 class BacklogTable(LinesTable):
-    """Backlog per partition and subscription, from the admin REST API (polled once a second)."""
+    """Backlog per partition and subscription, from the admin REST API (polled once a second).
+
+    The figure is the broker's `msgBacklog`, which counts *entries*: a batch of many messages
+    is one entry, an unbatched message is one. The admin API has no message count for a
+    backlog (only a scan of every entry would give one), so the panel says entries.
+    """
 
     COMPONENT_CLASSES = {"table--head", "table--cell", "table--dim", "table--error", "table--warn"}
 
@@ -98,7 +103,10 @@ class BacklogTable(LinesTable):
         if data is not self._data:
             if data.state == "ok":
                 total = sum(r.backlog for r in data.rows)
-                self.set_title(f"backlog · {fmt_count(total)} msgs · {len(data.rows)} row(s)")
+                self.set_title(
+                    f"backlog · {fmt_count(total)} entries (a batch is one) · "
+                    f"{len(data.rows)} row(s)"
+                )
             else:
                 self.set_title(self.TITLES.get(data.state, data.state))
             self.set_class(data.state in ("unreachable", "error"), "-unreachable")
@@ -117,7 +125,7 @@ class BacklogTable(LinesTable):
         widths[1] = max(6, width - sum(widths) - sum(1 for w in widths if w) - 2)
         aligns = "llrrr"
         header = columns_line(
-            [(n, head) for n in ("partition", "subscription", "backlog", "cons", "out/s")],
+            [(n, head) for n in ("partition", "subscription", "entries", "cons", "out/s")],
             widths,
             aligns,
             base,
