@@ -16,7 +16,6 @@ GIL_PY=$REPO/.venv-gil/bin/python
 FT_DEPS=(
   "textual textual"
   "rich rich"
-  "textual-plotext textual_plotext"
   "psutil psutil"
   "lz4 lz4.frame"
   "backports.zstd backports.zstd"

@@ -23,7 +23,6 @@ RUNTIME_DEPENDENCIES: dict[str, str] = {
     "click": "click",
     "textual": "textual",
     "rich": "rich",
-    "textual-plotext": "textual_plotext",
     "psutil": "psutil",
     "crc32c": "crc32c",
     "httpx": "httpx",
