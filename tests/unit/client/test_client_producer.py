@@ -77,7 +77,7 @@ def test_send_unbatched_metadata(fake: FakeBroker, make_client) -> None:
 
 def test_batching_by_count_and_per_message_fields(fake: FakeBroker, make_client) -> None:
     p = make_client(fake.url).create_producer(
-        "t", batching_max_messages=3, batching_max_publish_delay_ms=5000
+        "t", batching_enabled=True, batching_max_messages=3, batching_max_publish_delay_ms=5000
     )
     results = []
     for i in range(6):
@@ -98,7 +98,9 @@ def test_batching_by_count_and_per_message_fields(fake: FakeBroker, make_client)
 
 
 def test_batching_by_delay(fake: FakeBroker, make_client) -> None:
-    p = make_client(fake.url).create_producer("t", batching_max_publish_delay_ms=30)
+    p = make_client(fake.url).create_producer(
+        "t", batching_enabled=True, batching_max_publish_delay_ms=30
+    )
     t0 = time.monotonic()
     p.send(b"alone")
     assert time.monotonic() - t0 < 2
@@ -107,7 +109,10 @@ def test_batching_by_delay(fake: FakeBroker, make_client) -> None:
 
 def test_batching_by_bytes(fake: FakeBroker, make_client) -> None:
     p = make_client(fake.url).create_producer(
-        "t", batching_max_allowed_size_in_bytes=10_000, batching_max_publish_delay_ms=5000
+        "t",
+        batching_enabled=True,
+        batching_max_allowed_size_in_bytes=10_000,
+        batching_max_publish_delay_ms=5000,
     )
     for _ in range(6):
         p.send_async(b"x" * 4000, None)
@@ -182,7 +187,7 @@ def test_chunking(make_fake, make_client) -> None:
 
 def test_chunking_with_batching_sends_big_messages_alone(make_fake, make_client) -> None:
     fake = make_fake(max_message_size=20_000)
-    p = make_client(fake.url).create_producer("t", chunking_enabled=True)
+    p = make_client(fake.url).create_producer("t", chunking_enabled=True, batching_enabled=True)
     p.send_async(b"small", None)
     p.send_async(b"B" * 50_000, None)
     p.flush(5)
@@ -614,8 +619,8 @@ def test_a_batch_frame_stays_within_the_byte_limit(fake: FakeBroker, make_client
     128 KiB default never makes a buffer past mimalloc's 128 KiB medium-block limit."""
     limit = 128 * 1024
     p = make_client(fake.url).create_producer(
-        "t", batching_max_allowed_size_in_bytes=limit, batching_max_messages=1000,
-        batching_max_publish_delay_ms=5000,
+        "t", batching_enabled=True, batching_max_allowed_size_in_bytes=limit,
+        batching_max_messages=1000, batching_max_publish_delay_ms=5000,
     )  # fmt: skip
     # 1017 + 7 bytes of size word and metadata: 128 of them fill the 128 KiB exactly
     size = 1024 - MessageShape().per_message_overhead(1017)

@@ -11,6 +11,7 @@ import inspect
 import json
 import os
 import subprocess
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,8 @@ print(json.dumps(out))
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.name
     if value is None or isinstance(value, bool | int | float | str):
         return value
     name = getattr(value, "name", None)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from pulsarload.client.errors import InvalidConfiguration
 from pulsarload.client.routing import Router, java_string_hash, murmur3_32
 from pulsarload.client.settings import (
+    BatchingType,
     ClientConfig,
     CompressionType,
     HashingScheme,
@@ -22,7 +23,8 @@ def test_producer_defaults_and_topic_expansion() -> None:
     c = ProducerConfig("t")
     assert c.topic == "persistent://public/default/t"
     assert c.compression_type is CompressionType.NONE
-    assert c.batching_enabled
+    assert not c.batching_enabled  # as the official client
+    assert c.batching_type is BatchingType.Default
     assert c.message_routing_mode is PartitionsRoutingMode.RoundRobinDistribution
     assert c.properties == {}
 
