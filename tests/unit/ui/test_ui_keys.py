@@ -402,3 +402,21 @@ def test_refresh_every_skips_draws_but_keeps_every_snapshot() -> None:
         assert drawn == [0, 0, 0, 0, 5, 5, 5, 5, 5, 10]
 
     run("producer", scenario)
+
+
+def test_backlog_panel_says_entries() -> None:
+    """The broker's msgBacklog counts a batch once: the panel must not call it messages."""
+
+    async def scenario(app: DashboardApp, pilot: Pilot, c: FixedController) -> None:
+        table = app.dashboard.query_one(BacklogTable)
+        for _ in range(100):
+            if table._data is not None and table._data.state == "ok":
+                break
+            await pilot.pause(0.02)
+        title = str(table.border_title)
+        assert "entries" in title and "msgs" not in title, title
+        header, _rows = table.build_table(80)
+        head = "".join(seg.text for seg in header)
+        assert "entries" in head and "backlog" not in head, head
+
+    run("consumer", scenario)
