@@ -194,7 +194,7 @@ def test_returns_kubectl_exit_code(monkeypatch, tmp_path: Path) -> None:
     body = json.dumps(service(HELM_PLAIN))
     kubectl.write_text(
         '#!/bin/sh\n[ "$1 $2" = "config current-context" ] && { echo minikube; exit 0; }\n'
-        f"[ \"$3 $4\" = \"get service\" ] && {{ echo '{body}'; exit 0; }}\n"
+        f'[ "$3 $4" = "get service" ] && {{ echo \'{body}\'; exit 0; }}\n'
         "exit 3\n"
     )
     kubectl.chmod(kubectl.stat().st_mode | stat.S_IXUSR)

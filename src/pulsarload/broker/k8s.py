@@ -62,7 +62,11 @@ def service_ports(service: dict[str, Any], where: str) -> ServicePorts:
     raw = spec.get("ports") if isinstance(spec, dict) else None
     ports: dict[str, int] = {}
     for p in raw if isinstance(raw, list) else []:
-        if isinstance(p, dict) and isinstance(p.get("name"), str) and isinstance(p.get("port"), int):
+        if (
+            isinstance(p, dict)
+            and isinstance(p.get("name"), str)
+            and isinstance(p.get("port"), int)
+        ):
             ports[p["name"]] = p["port"]
     for (pulsar_name, http_name), tls in ((_PLAIN, False), (_TLS, True)):
         pulsar, http = _named(ports, pulsar_name), _named(ports, http_name)

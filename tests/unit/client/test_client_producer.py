@@ -681,9 +681,7 @@ def test_key_based_batching_makes_one_batch_per_key(fake: FakeBroker, make_clien
     assert ids[0].entry_id != ids[1].entry_id
 
 
-def test_key_based_batching_groups_on_the_ordering_key_first(
-    fake: FakeBroker, make_client
-) -> None:
+def test_key_based_batching_groups_on_the_ordering_key_first(fake: FakeBroker, make_client) -> None:
     p = make_client(fake.url).create_producer(
         "t", batching_enabled=True, batching_type="key_based", batching_max_publish_delay_ms=5000
     )
@@ -691,7 +689,9 @@ def test_key_based_batching_groups_on_the_ordering_key_first(
     p.send_async(b"2", None, partition_key="p2", ordering_key=b"same")
     p.send_async(b"3", None, partition_key="p1")
     p.flush(5)
-    got = [(r.num_messages, r.metadata.ordering_key, r.metadata.partition_key) for r in fake.received]
+    got = [
+        (r.num_messages, r.metadata.ordering_key, r.metadata.partition_key) for r in fake.received
+    ]
     assert got == [(2, b"same", "p1"), (1, None, "p1")]
 
 
