@@ -6,6 +6,7 @@ user can act on (`UserError`, bad flags) are printed as one line with a non-zero
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -42,16 +43,74 @@ _web_port_opt = click.option(
 )
 
 
+_cluster_opt = click.option(
+    "--cluster", is_flag=True, help="The local multi-broker cluster, not the standalone."
+)
+
+
+def _local_cluster(
+    brokers: int | None, proxy: bool | None, port: int | None, web_port: int | None
+) -> Any:
+    """The local cluster of these flags; what they leave out comes from the recorded layout
+    (a running cluster) or the defaults."""
+    from pulsarload.broker.cluster import LocalCluster, recorded_settings
+
+    settings = recorded_settings(config.LocalClusterSettings())
+    overrides: dict[str, Any] = {}
+    if brokers is not None:
+        overrides["brokers"] = brokers
+    if proxy is not None:
+        overrides["proxy"] = proxy
+    if port is not None:
+        overrides["base_port"] = port
+    if web_port is not None:
+        overrides["web_base_port"] = web_port
+    return LocalCluster(dataclasses.replace(settings, **overrides))
+
+
+def _echo_cluster(status: Any) -> None:
+    for part in status.parts:
+        state = "ready" if part.ready else ("running, not ready" if part.pid else "not running")
+        pid = f"pid {part.pid}" if part.pid else "-"
+        ports = "/".join(map(str, part.ports))
+        click.echo(f"  {part.name:<10} {state:<19} {pid:<11} ports {ports:<10} {part.log_path}")
+    click.echo(f"service URL {status.service_url}  (brokers: {status.broker_service_url})")
+    click.echo(f"admin {status.admin_url}")
+
+
 @cli.group()
 def broker() -> None:
-    """Run a local Apache Pulsar standalone (broker, BookKeeper, metadata store in one JVM)."""
+    """Run a local Apache Pulsar: the standalone (one JVM), or with --brokers N a cluster
+    (ZooKeeper, a bookie, N brokers and a proxy, each its own JVM)."""
 
 
 @broker.command("start")
 @_port_opt
 @_web_port_opt
-def broker_start(port: int | None, web_port: int | None) -> None:
-    """Start the local broker and return once it is ready."""
+@click.option(
+    "--brokers",
+    type=click.IntRange(1, config.MAX_CLUSTER_BROKERS),
+    default=None,
+    help=f"Start a local cluster of N brokers instead of the standalone "
+    f"[{config.DEFAULT_CLUSTER_BROKERS}]; --port/--web-port are then the first of its ports "
+    f"[{config.DEFAULT_CLUSTER_PORT}/{config.DEFAULT_CLUSTER_WEB_PORT}].",
+)
+@click.option(
+    "--proxy/--no-proxy", default=None, help="The cluster's proxy in front of its brokers [on]."
+)
+@_cluster_opt
+def broker_start(
+    port: int | None, web_port: int | None, brokers: int | None, proxy: bool | None,
+    cluster: bool,
+) -> None:  # fmt: skip
+    """Start the local broker (or cluster) and return once it is ready."""
+    if cluster or brokers is not None or proxy is not None:
+        lc = _local_cluster(brokers, proxy, port, web_port)
+        click.echo(f"starting the local cluster in {lc.home} ...")
+        status = lc.start()
+        click.echo("cluster ready:")
+        _echo_cluster(status)
+        return
     from pulsarload.broker.standalone import StandaloneBroker
 
     status = StandaloneBroker(_local_broker_settings(port, web_port)).start()
@@ -61,8 +120,13 @@ def broker_start(port: int | None, web_port: int | None) -> None:
 @broker.command("stop")
 @_port_opt
 @_web_port_opt
-def broker_stop(port: int | None, web_port: int | None) -> None:
-    """Stop the local broker this tool started (by the pid in its pid file)."""
+@_cluster_opt
+def broker_stop(port: int | None, web_port: int | None, cluster: bool) -> None:
+    """Stop the local broker (or every part of the cluster) by the pids this tool recorded."""
+    if cluster:
+        stopped = _local_cluster(None, None, port, web_port).stop()
+        click.echo(f"stopped {', '.join(stopped)}" if stopped else "cluster was not running")
+        return
     from pulsarload.broker.standalone import StandaloneBroker
 
     stopped = StandaloneBroker(_local_broker_settings(port, web_port)).stop()
@@ -72,8 +136,20 @@ def broker_stop(port: int | None, web_port: int | None) -> None:
 @broker.command("status")
 @_port_opt
 @_web_port_opt
-def broker_status(port: int | None, web_port: int | None) -> None:
-    """Say whether the local broker is running and ready (exit 1 when not running)."""
+@_cluster_opt
+def broker_status(port: int | None, web_port: int | None, cluster: bool) -> None:
+    """Say whether the local broker (or each part of the cluster) is running and ready
+    (exit 1 when not running)."""
+    if cluster:
+        status = _local_cluster(None, None, port, web_port).status()
+        click.echo(
+            "cluster ready:" if status.ready
+            else "cluster partly running:" if status.running else "cluster not running:"
+        )  # fmt: skip
+        _echo_cluster(status)
+        if not status.running:
+            sys.exit(1)
+        return
     from pulsarload.broker.standalone import StandaloneBroker
 
     status = StandaloneBroker(_local_broker_settings(port, web_port)).status()
@@ -90,8 +166,15 @@ def broker_status(port: int | None, web_port: int | None) -> None:
 @click.option("-n", "--lines", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @_port_opt
 @_web_port_opt
-def broker_logs(lines: int, port: int | None, web_port: int | None) -> None:
-    """Print the last lines of the local broker's log."""
+@_cluster_opt
+@click.option("--part", default=None, help="With --cluster: one part (e.g. broker-2, proxy).")
+def broker_logs(
+    lines: int, port: int | None, web_port: int | None, cluster: bool, part: str | None
+) -> None:
+    """Print the last lines of the local broker's log (or of every part of the cluster)."""
+    if cluster or part:
+        click.echo(_local_cluster(None, None, port, web_port).logs(lines, part), nl=False)
+        return
     from pulsarload.broker.standalone import StandaloneBroker
 
     sb = StandaloneBroker(_local_broker_settings(port, web_port))

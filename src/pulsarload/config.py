@@ -108,6 +108,103 @@ class LocalBrokerSettings:
         return f"http://localhost:{self.web_port}"
 
 
+#: The local cluster's port range (`pulsarload broker start --brokers N`), clear of the
+#: standalone's 6650/8080: the proxy takes the first binary and web port, broker i the i-th next
+#: ones, ZooKeeper base+20 and the bookie base+21.
+DEFAULT_CLUSTER_PORT = 6660
+DEFAULT_CLUSTER_WEB_PORT = 8660
+DEFAULT_CLUSTER_BROKERS = 2
+MAX_CLUSTER_BROKERS = 9
+#: Heaps small enough for a laptop: about 1.6 GiB for ZooKeeper, a bookie, two brokers and a proxy.
+DEFAULT_CLUSTER_MEM = {
+    "zookeeper": "-Xms32m -Xmx128m",
+    "bookie": "-Xms64m -Xmx256m -XX:MaxDirectMemorySize=256m",
+    "broker": "-Xms128m -Xmx384m -XX:MaxDirectMemorySize=256m",
+    "proxy": "-Xms64m -Xmx192m -XX:MaxDirectMemorySize=128m",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LocalClusterSettings:
+    """The local multi-broker cluster: ZooKeeper, one bookie, N brokers and a proxy, each its
+    own JVM (for tests and users who need lookups, topic moves and a proxy on one machine)."""
+
+    pulsar_version: str = PULSAR_VERSION
+    brokers: int = DEFAULT_CLUSTER_BROKERS
+    proxy: bool = True
+    base_port: int = field(
+        default_factory=lambda: env_int(
+            "PULSARLOAD_CLUSTER_PORT", DEFAULT_CLUSTER_PORT, minimum=1, maximum=65500
+        )
+    )
+    web_base_port: int = field(
+        default_factory=lambda: env_int(
+            "PULSARLOAD_CLUSTER_WEB_PORT", DEFAULT_CLUSTER_WEB_PORT, minimum=1, maximum=65500
+        )
+    )
+    #: Each part's configuration, data, log and pid file live in a folder of its own here.
+    home: Path = field(default_factory=lambda: cache_dir() / "cluster")
+    cluster_name: str = "pulsarload-cluster"
+    #: The whole start (every part ready), not counting a first fetch of the jars.
+    start_timeout_s: float = 300.0
+    stop_timeout_s: float = DEFAULT_BROKER_STOP_TIMEOUT_S
+    #: A broker that dies loses its topics after this (its metadata session expires); short so
+    #: a lost broker's topics move within seconds, long enough for a GC pause on busy cores.
+    session_timeout_ms: int = 10_000
+    #: JVM memory flags per role (PULSARLOAD_CLUSTER_MEM_<ROLE> overrides one).
+    mem: Mapping[str, str] = field(
+        default_factory=lambda: {
+            role: env_str(f"PULSARLOAD_CLUSTER_MEM_{role.upper()}", flags)
+            for role, flags in DEFAULT_CLUSTER_MEM.items()
+        }
+    )
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.brokers <= MAX_CLUSTER_BROKERS:
+            raise ConfigError(
+                f"a local cluster has 1 to {MAX_CLUSTER_BROKERS} brokers, not {self.brokers}"
+            )
+
+    def broker_port(self, i: int) -> int:
+        """Binary port of broker i (1-based)."""
+        return self.base_port + i
+
+    def broker_web_port(self, i: int) -> int:
+        return self.web_base_port + i
+
+    @property
+    def zookeeper_port(self) -> int:
+        return self.base_port + 20
+
+    @property
+    def bookie_port(self) -> int:
+        return self.base_port + 21
+
+    @property
+    def broker_service_url(self) -> str:
+        """Every broker, as one multi-host URL: a client tries the next host when one is gone."""
+        hosts = ",".join(f"127.0.0.1:{self.broker_port(i)}" for i in range(1, self.brokers + 1))
+        return f"pulsar://{hosts}"
+
+    @property
+    def proxy_service_url(self) -> str:
+        return f"pulsar://127.0.0.1:{self.base_port}"
+
+    @property
+    def proxy_admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_base_port}"
+
+    @property
+    def admin_url(self) -> str:
+        """Broker 1's admin API (it redirects a request about a topic to the topic's owner)."""
+        return f"http://127.0.0.1:{self.broker_web_port(1)}"
+
+    @property
+    def service_url(self) -> str:
+        """What a client should be given: the proxy when there is one, else every broker."""
+        return self.proxy_service_url if self.proxy else self.broker_service_url
+
+
 # =========================================================================== load settings
 #
 # One settings model for both controllers. Every field's metadata says how it may be set:

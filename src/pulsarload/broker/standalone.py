@@ -35,6 +35,14 @@ from pathlib import Path
 from pulsarload.broker import jvm
 from pulsarload.broker.errors import BrokerError
 from pulsarload.broker.maven import ensure_classpath, file_lock, lib_dir
+from pulsarload.broker.procs import (
+    port_in_use,
+    process_alive,
+    read_pid,
+    signal_group as _signal_group,
+    tail_file,
+)
+from pulsarload.broker.procs import command_has
 from pulsarload.config import LocalBrokerSettings
 
 __all__ = [
@@ -78,24 +86,7 @@ def render_template(name: str, **values: object) -> str:
     return string.Template(text).substitute({k: str(v) for k, v in values.items()})
 
 
-def port_in_use(port: int, host: str = "0.0.0.0") -> bool:
-    """Whether something already listens on `port` (any address), checked by binding to it.
-
-    SO_REUSEADDR is set, as the JVM sets it, so ports left in TIME_WAIT by an earlier run do
-    not count as taken.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return True
-            raise
-    return False
-
-
-def _http_ok(
+def http_ok(
     url: str,
     timeout: float = PROBE_TIMEOUT_S,
     *,
@@ -139,7 +130,7 @@ def admin_ready(
     base = admin_url.rstrip("/")
 
     def get(path: str) -> bytes | None:
-        return _http_ok(base + path, timeout, token=token, ca_file=ca_file)
+        return http_ok(base + path, timeout, token=token, ca_file=ca_file)
 
     if get("/admin/v2/brokers/ready") is None:
         return False
@@ -214,73 +205,9 @@ def _json_list(body: bytes | None) -> list[object]:
     return value if isinstance(value, list) else []
 
 
-def read_pid(pid_file: Path) -> int | None:
-    """The pid in the file, or None when there is no file or it holds no positive integer."""
-    try:
-        pid = int(pid_file.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return pid if pid > 0 else None
-
-
-def _proc_state(pid: int) -> str | None:
-    """The process state letter from /proc (R, S, D, Z, ...), or None when there is no process."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return None
-
-
-def process_alive(pid: int) -> bool:
-    """Whether `pid` exists and has not exited (a zombie has exited)."""
-    if Path("/proc/self").exists():
-        return _proc_state(pid) not in (None, "Z", "X")
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _cmdline(pid: int) -> str | None:
-    """The command line of a live `pid`, or None.
-
-    Right after exec (and while a process exits) /proc shows an empty command line for a few
-    milliseconds, so an empty one is read again briefly before it counts as "not ours".
-    """
-    if Path("/proc/self").exists():
-        for _ in range(25):
-            if _proc_state(pid) in (None, "Z", "X"):
-                return None
-            try:
-                raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                return None
-            if raw:
-                return raw.replace(b"\0", b" ").decode(errors="replace")
-            time.sleep(0.01)
-        return None
-    try:  # no /proc (macOS): ask ps
-        out = subprocess.run(
-            ["ps", "-o", "stat=,command=", "-p", str(pid)],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        ).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if not out or out.startswith("Z"):
-        return None
-    return out.split(None, 1)[1] if " " in out else None
-
-
 def process_matches(pid: int, marker: str) -> bool:
-    """Whether `pid` is alive and its command line contains the main class and `marker`."""
-    cmd = _cmdline(pid)
-    return cmd is not None and MAIN_CLASS in cmd and marker in cmd
+    """Whether `pid` is alive and runs the standalone's main class with `marker` (its config)."""
+    return command_has(pid, MAIN_CLASS, marker)
 
 
 class StandaloneBroker:
@@ -564,19 +491,6 @@ class StandaloneBroker:
             _children.pop(pid, None)
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    """Signal the JVM's process group (it leads its own session), or just the pid."""
-    try:
-        if os.getpgid(pid) == pid:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-    except PermissionError as exc:
-        raise BrokerError(f"not allowed to signal broker pid {pid} ({exc})") from None
-
-
 def conf_ports(conf_file: Path) -> tuple[int, int] | None:
     """(brokerServicePort, webServicePort) of a rendered standalone.conf, or None."""
     values: dict[str, str] = {}
@@ -598,24 +512,3 @@ def write_client_conf(path: Path, service_url: str, admin_url: str) -> None:
         f"webServiceUrl={admin_url}\n"
         f"brokerServiceUrl={service_url}\n"
     )
-
-
-def tail_file(path: Path, lines: int) -> str:
-    """The last `lines` lines of a text file, reading only its end."""
-    if lines <= 0:
-        return ""
-    try:
-        with path.open("rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            block, data = 8192, b""
-            while size > 0 and data.count(b"\n") <= lines:
-                step = min(block, size)
-                size -= step
-                f.seek(size)
-                data = f.read(step) + data
-                block *= 2
-    except OSError:
-        return ""
-    text = data.decode(errors="replace")
-    return "\n".join(text.splitlines()[-lines:]) + ("\n" if text else "")

@@ -1,0 +1,55 @@
+"""The local multi-broker cluster, started once per test session for the tests that need it.
+
+ZooKeeper, one bookie, two brokers (load balancer on) and a proxy, each its own JVM, in a fresh
+home under pytest's temporary folder and on a free port range (not the standalone's 6650/8080).
+Every process the fixture started is stopped at the end, by the pids it recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from cluster_ops import ClusterUnderTest
+
+from pulsarload.broker.cluster import LocalCluster
+from pulsarload.broker.procs import port_in_use
+from pulsarload.config import (
+    DEFAULT_CLUSTER_PORT,
+    DEFAULT_CLUSTER_WEB_PORT,
+    LocalClusterSettings,
+)
+
+BROKERS = 2
+
+
+def _free_range() -> tuple[int, int]:
+    """A base binary and web port whose cluster ports are all free (the defaults first)."""
+    for step in range(0, 2000, 100):
+        base, web = DEFAULT_CLUSTER_PORT + step, DEFAULT_CLUSTER_WEB_PORT + step
+        probe = LocalClusterSettings(brokers=BROKERS, base_port=base, web_base_port=web)
+        ports = [base, web, probe.zookeeper_port, probe.bookie_port]
+        ports += [probe.broker_port(i) for i in range(1, BROKERS + 1)]
+        ports += [probe.broker_web_port(i) for i in range(1, BROKERS + 1)]
+        if not any(port_in_use(p) for p in ports):
+            return base, web
+    raise RuntimeError("no free port range for the local cluster")
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterUnderTest]:
+    base, web = _free_range()
+    settings = LocalClusterSettings(
+        brokers=BROKERS,
+        proxy=True,
+        base_port=base,
+        web_base_port=web,
+        home=tmp_path_factory.mktemp("cluster"),
+        start_timeout_s=420,
+    )
+    local = LocalCluster(settings)
+    try:
+        local.start()
+        yield ClusterUnderTest(local)
+    finally:
+        local.stop()
