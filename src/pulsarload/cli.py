@@ -456,14 +456,36 @@ def consume(topic: str | None, **params: Any) -> None:
 @click.option(
     "--results-dir", type=click.Path(file_okay=False), default="bench/results", show_default=True
 )
-def bench(quick: bool, output: str, results_dir: str) -> None:
+@click.option(
+    "--cluster-brokers",
+    type=click.IntRange(1, config.MAX_CLUSTER_BROKERS),
+    default=None,
+    help="Measure on the local cluster of N brokers (started if it is not up) instead of the "
+    "standalone.",
+)
+@click.option(
+    "--cluster-proxy/--cluster-direct",
+    default=True,
+    help="With --cluster-brokers: through the cluster's proxy [default] or straight to the "
+    "brokers (a service URL with every broker).",
+)
+def bench(
+    quick: bool, output: str, results_dir: str, cluster_brokers: int | None, cluster_proxy: bool
+) -> None:
     """Benchmark pulsarload against pulsar-perf and the official client on the local broker."""
     from pathlib import Path
 
     from pulsarload.bench.suite import run_bench
 
     sys.exit(
-        run_bench(quick=quick, output=Path(output), results_dir=Path(results_dir), echo=click.echo)
+        run_bench(
+            quick=quick,
+            output=Path(output),
+            results_dir=Path(results_dir),
+            echo=click.echo,
+            cluster_brokers=cluster_brokers or 0,
+            cluster_proxy=cluster_proxy,
+        )  # fmt: skip
     )
 
 

@@ -196,8 +196,9 @@ class LocalClusterSettings:
 
     @property
     def admin_url(self) -> str:
-        """Broker 1's admin API (it redirects a request about a topic to the topic's owner)."""
-        return f"http://127.0.0.1:{self.broker_web_port(1)}"
+        """The proxy's admin API when there is one (it follows the brokers' redirects itself),
+        else broker 1's (which redirects a request about a topic to the topic's owner)."""
+        return self.proxy_admin_url if self.proxy else f"http://127.0.0.1:{self.broker_web_port(1)}"
 
     @property
     def service_url(self) -> str:

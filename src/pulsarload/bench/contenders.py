@@ -729,7 +729,7 @@ def create_topic_with_subscription(broker: Broker, topic: str, subscription: str
     """Create the topic and its subscription up front, so no message is missed whoever starts
     first (the consumer attaches to a subscription that already holds everything)."""
     base = _admin_topic_url(broker.admin_url, topic)
-    with httpx.Client(timeout=30.0) as http:
+    with httpx.Client(timeout=30.0, follow_redirects=True) as http:
         r = http.put(base)
         if r.status_code not in (204, 409):
             raise RuntimeError(f"create topic {topic}: HTTP {r.status_code} {r.text[:200]}")
@@ -742,12 +742,18 @@ def delete_topic(broker: Broker, topic: str) -> None:
     """Best effort: drop a finished run's topic so a long suite does not fill the bookie's disk
     (each run writes hundreds of MB; the bookie reclaims a deleted ledger's space at its GC)."""
     with contextlib.suppress(httpx.HTTPError):
-        httpx.delete(f"{_admin_topic_url(broker.admin_url, topic)}?force=true", timeout=30.0)
+        httpx.delete(
+            f"{_admin_topic_url(broker.admin_url, topic)}?force=true", timeout=30.0,
+            follow_redirects=True,
+        )  # fmt: skip
 
 
 def _subscription_stats(broker: Broker, topic: str, subscription: str) -> dict[str, Any] | None:
     try:
-        r = httpx.get(f"{_admin_topic_url(broker.admin_url, topic)}/stats", timeout=10.0)
+        r = httpx.get(
+            f"{_admin_topic_url(broker.admin_url, topic)}/stats", timeout=10.0,
+            follow_redirects=True,
+        )  # fmt: skip
         return dict(r.json()["subscriptions"][subscription])
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
         return None
@@ -799,7 +805,7 @@ class TopicCounter:
         self._thread.join(timeout=15.0)
 
     def _run(self) -> None:
-        with httpx.Client(timeout=5.0) as http:
+        with httpx.Client(timeout=5.0, follow_redirects=True) as http:
             while not self._stop.is_set():
                 t = time.time()
                 try:

@@ -43,7 +43,7 @@ from pulsarload.bench.contenders import (
     run_perf_producer,
     run_pulsarload_producer,
 )
-from pulsarload.config import PULSAR_VERSION, LocalBrokerSettings
+from pulsarload.config import PULSAR_VERSION, LocalBrokerSettings, LocalClusterSettings
 
 Echo = Callable[[str], None]
 
@@ -243,11 +243,19 @@ def machine_facts() -> dict[str, Any]:
 
 class _BrokerHandle:
     """The broker to measure against: PULSAR_BROKER_URL/PULSAR_ADMIN_URL, else the local
-    standalone (started here if it is not running, and then stopped again at the end)."""
+    standalone, or with ``cluster_brokers`` the local cluster (through its proxy unless
+    ``cluster_proxy`` is off: then a service URL with every broker). What this handle started
+    it stops again at the end."""
 
-    def __init__(self, service_url: str | None, admin_url: str | None, echo: Echo) -> None:
+    def __init__(
+        self, service_url: str | None, admin_url: str | None, echo: Echo, *,
+        cluster_brokers: int = 0, cluster_proxy: bool = True,
+    ) -> None:  # fmt: skip
         self.echo = echo
-        self.started = None
+        self.started: Any = None
+        if cluster_brokers:
+            self._cluster(cluster_brokers, cluster_proxy)
+            return
         service_url = service_url or os.environ.get("PULSAR_BROKER_URL")
         admin_url = admin_url or os.environ.get("PULSAR_ADMIN_URL")
         if service_url or admin_url:
@@ -264,9 +272,21 @@ class _BrokerHandle:
             self.started = sb
         self.broker = Broker(status.service_url, status.admin_url)
 
+    def _cluster(self, brokers: int, proxy: bool) -> None:
+        from pulsarload.broker.cluster import LocalCluster
+
+        lc = LocalCluster(LocalClusterSettings(brokers=brokers, proxy=True))
+        status = lc.status()
+        if not status.ready:
+            self.echo(f"starting the local cluster ({brokers} brokers and a proxy) ...")
+            status = lc.start()
+            self.started = lc
+        s = lc.settings
+        self.broker = Broker(s.proxy_service_url if proxy else s.broker_service_url, s.admin_url)
+
     def close(self) -> None:
         if self.started is not None:
-            self.echo("stopping the local Pulsar standalone this run started")
+            self.echo("stopping the local Pulsar this run started")
             self.started.stop()
 
 
@@ -362,11 +382,14 @@ def run_bench(
     *,
     service_url: str | None = None,
     admin_url: str | None = None,
+    cluster_brokers: int = 0,
+    cluster_proxy: bool = True,
 ) -> int:
     """Run the suite, write the JSON and the markdown; 0 when every contender produced numbers.
 
     The broker is ``service_url``/``admin_url``, else PULSAR_BROKER_URL/PULSAR_ADMIN_URL, else
-    the local standalone (started for the run if it is not up).
+    the local standalone (started for the run if it is not up); with ``cluster_brokers`` the
+    local cluster of that many brokers, through its proxy unless ``cluster_proxy`` is off.
     """
     plan = with_persistence(QUICK if quick else FULL, os.environ.get(PERSISTENT_ENV) == "1")
     t0 = time.monotonic()
@@ -380,7 +403,9 @@ def run_bench(
         f"  {machine['cpu_model']}, {machine['cpu_count']} cores, load average "
         + " ".join(f"{x:.2f}" for x in machine["loadavg_start"])
     )
-    handle = _BrokerHandle(service_url, admin_url, echo)
+    handle = _BrokerHandle(
+        service_url, admin_url, echo, cluster_brokers=cluster_brokers, cluster_proxy=cluster_proxy
+    )
     broker = handle.broker
     runnable, skipped = contenders_for(plan)
     result = BenchResult(
@@ -408,18 +433,28 @@ def run_bench(
     result.loadavg_end = list(os.getloadavg())
     results_dir.mkdir(parents=True, exist_ok=True)
     stamp = started.strftime("%Y%m%d-%H%M%S")
-    json_path = results_dir / f"bench-{stamp}{'-quick' if quick else ''}.json"
+    # A cluster run is its own table: docs/benchmarks.md keeps the standalone's.
+    where = f"-cluster{cluster_brokers}-{'proxy' if cluster_proxy else 'direct'}" * bool(
+        cluster_brokers
+    )
+    json_path = results_dir / f"bench-{stamp}{where}{'-quick' if quick else ''}.json"
     json_path.write_text(json.dumps(result.to_dict(), indent=1) + "\n")
-    md_path = results_dir / "quick.md" if quick else output
+    md_path = output
+    if quick or cluster_brokers:
+        md_path = results_dir / f"{'quick' if quick else 'full'}{where}.md"
     md_path.parent.mkdir(parents=True, exist_ok=True)
     analysis = _read_analysis(results_dir)
     md_path.write_text(
         render_markdown(
-            result, json_path, analysis=None if quick else analysis, output_dir=md_path.parent
+            result,
+            json_path,
+            analysis=None if md_path != output else analysis,
+            output_dir=md_path.parent,
         )
     )
     echo(f"raw results: {json_path}")
-    echo(f"tables: {md_path}{' (quick run: docs/benchmarks.md left as it was)' if quick else ''}")
+    kept = " (docs/benchmarks.md left as it was)" if md_path != output else ""
+    echo(f"tables: {md_path}{kept}")
     echo(f"bench took {result.elapsed_s / 60:.1f} min")
     failed = [f for f in result.runs if not f.has_numbers]
     micro_missing = [k for k, v in result.micro.items() if not v.get("benchmarks")]

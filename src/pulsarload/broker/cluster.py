@@ -101,7 +101,9 @@ class LocalCluster:
             ready = pid is not None and part_ready(part)
             states.append(PartStatus(part.name, pid, ready, part.ports, part.log_path))
         s = self.settings
-        return ClusterStatus(tuple(states), s.service_url, s.broker_service_url, s.admin_url, self.home)
+        return ClusterStatus(
+            tuple(states), s.service_url, s.broker_service_url, s.admin_url, self.home
+        )
 
     def logs(self, lines: int = 50, name: str | None = None) -> str:
         """The last `lines` of each part's log (or of part `name`), each under its path."""

@@ -83,7 +83,9 @@ def parts_of(settings: LocalClusterSettings) -> list[Part]:
             Part(name, "broker", BROKER_MAIN, s.broker_port(i), s.broker_web_port(i), home / name)
         )
     if s.proxy:
-        parts.append(Part("proxy", "proxy", PROXY_MAIN, s.base_port, s.web_base_port, home / "proxy"))
+        parts.append(
+            Part("proxy", "proxy", PROXY_MAIN, s.base_port, s.web_base_port, home / "proxy")
+        )
     return parts
 
 

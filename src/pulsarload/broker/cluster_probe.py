@@ -12,7 +12,7 @@ from __future__ import annotations
 import socket
 
 from pulsarload.broker.cluster_parts import Part
-from pulsarload.broker.standalone import PROBE_TIMEOUT_S, http_ok, admin_ready
+from pulsarload.broker.standalone import PROBE_TIMEOUT_S, admin_ready, http_ok
 
 
 def _connects(port: int, timeout: float = PROBE_TIMEOUT_S) -> bool:

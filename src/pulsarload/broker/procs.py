@@ -35,7 +35,6 @@ def port_in_use(port: int, host: str = "0.0.0.0") -> bool:
     return False
 
 
-
 def read_pid(pid_file: Path) -> int | None:
     """The pid in the file, or None when there is no file or it holds no positive integer."""
     try:
@@ -117,7 +116,6 @@ def signal_group(pid: int, sig: signal.Signals) -> None:
         pass
     except PermissionError as exc:
         raise BrokerError(f"not allowed to signal broker pid {pid} ({exc})") from None
-
 
 
 def tail_file(path: Path, lines: int) -> str:

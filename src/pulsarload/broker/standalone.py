@@ -16,12 +16,10 @@ Layout of ``settings.home`` (default ``~/.cache/pulsarload/standalone``)::
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
 import signal
-import socket
 import ssl
 import string
 import subprocess
@@ -36,13 +34,15 @@ from pulsarload.broker import jvm
 from pulsarload.broker.errors import BrokerError
 from pulsarload.broker.maven import ensure_classpath, file_lock, lib_dir
 from pulsarload.broker.procs import (
+    command_has,
     port_in_use,
     process_alive,
     read_pid,
-    signal_group as _signal_group,
     tail_file,
 )
-from pulsarload.broker.procs import command_has
+from pulsarload.broker.procs import (
+    signal_group as _signal_group,
+)
 from pulsarload.config import LocalBrokerSettings
 
 __all__ = [

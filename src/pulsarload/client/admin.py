@@ -58,9 +58,12 @@ class AdminClient:
             except (OSError, ssl.SSLError) as err:
                 raise AdminError(f"cannot use CA file {tls_ca_file}: {err}") from None
             verify.check_hostname = tls_validate_hostname
+        # A broker of a cluster answers a request about a topic it does not own with a 307 to
+        # the owner: follow it (httpx keeps the method and body of a 307).
         self._http = httpx.Client(
-            base_url=self.base, headers=headers, timeout=timeout_s, verify=verify
-        )
+            base_url=self.base, headers=headers, timeout=timeout_s, verify=verify,
+            follow_redirects=True,
+        )  # fmt: skip
 
     @classmethod
     def for_settings(cls, settings: Any, timeout_s: float = DEFAULT_TIMEOUT_S) -> AdminClient:

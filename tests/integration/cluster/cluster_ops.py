@@ -99,9 +99,7 @@ class ClusterUnderTest:
 
     def split_bundle(self, ns: str, bundle: str) -> None:
         """Split `bundle` in two and unload both halves (their topics move)."""
-        self._call(
-            "PUT", f"/admin/v2/namespaces/{ns}/{bundle}/split", params={"unload": "true"}
-        )
+        self._call("PUT", f"/admin/v2/namespaces/{ns}/{bundle}/split", params={"unload": "true"})
 
     def create_partitioned(self, topic: str, partitions: int) -> None:
         t = TopicName.parse(topic)
