@@ -86,6 +86,11 @@ class ClusterUnderTest:
         path = f"/lookup/v2/topic/persistent/{t.tenant}/{t.namespace}/{quote(t.local_name)}"
         return self.broker_index(self._call("GET", path).json()["brokerUrl"])
 
+    def leader(self) -> int:
+        """The broker whose load manager assigns bundles nobody owns yet."""
+        answer = self._call("GET", "/admin/v2/brokers/leaderBroker").json()
+        return self.broker_index(answer["serviceUrl"])
+
     def move_bundle(self, ns: str, bundle: str, to: int) -> None:
         """Unload `bundle`, naming broker `to` as where the load manager puts it next."""
         self._call(

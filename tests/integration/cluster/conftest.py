@@ -1,8 +1,9 @@
-"""The local multi-broker cluster, started once per test session for the tests that need it.
+"""The local multi-broker cluster, started once for the tests of this package and stopped after them.
 
 ZooKeeper, one bookie, two brokers (load balancer on) and a proxy, each its own JVM, in a fresh
 home under pytest's temporary folder and on a free port range (not the standalone's 6650/8080).
-Every process the fixture started is stopped at the end, by the pids it recorded.
+Every process the fixture started is stopped at the end, by the pids it recorded. The fault
+tests stop and start brokers of whichever cluster they are given, and leave it whole.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from cluster_ops import ClusterUnderTest
 
-from pulsarload.broker.cluster import LocalCluster
+from cluster.cluster_ops import ClusterUnderTest
+from pulsarload.broker.cluster import LocalCluster, recorded_settings
 from pulsarload.broker.procs import port_in_use
 from pulsarload.config import (
     DEFAULT_CLUSTER_PORT,
@@ -36,8 +37,15 @@ def _free_range() -> tuple[int, int]:
     raise RuntimeError("no free port range for the local cluster")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterUnderTest]:
+    """A cluster that `pulsarload broker start --brokers 2 --proxy` left running (in the
+    default home) is used as it is and left running; otherwise one is started here."""
+    running = LocalCluster(recorded_settings(LocalClusterSettings()))
+    s = running.settings
+    if s.brokers == BROKERS and s.proxy and running.status().ready:
+        yield ClusterUnderTest(running)
+        return
     base, web = _free_range()
     settings = LocalClusterSettings(
         brokers=BROKERS,

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-from cluster_ops import PATHS, ClusterUnderTest
 from faultproxy import LoadPair
-from official_pair import OfficialPair
 
+from cluster.cluster_ops import PATHS, ClusterUnderTest
+from cluster.official_pair import OfficialPair
 from pulsarload.load.headless import status_line
 
 pytestmark = [pytest.mark.broker, pytest.mark.cluster, pytest.mark.timeout(600)]

@@ -6,9 +6,9 @@ proxy; and Apache's client reading what ours wrote and the other way round.
 from __future__ import annotations
 
 import pytest
-from cluster_ops import PATHS, ClusterUnderTest
 from interop import official
 
+from cluster.cluster_ops import PATHS, ClusterUnderTest
 from pulsarload.client import Client
 from pulsarload.client.errors import Timeout
 
