@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from faultproxy import LoadPair
+from interop.official import official_unavailable
 
 from cluster.cluster_ops import PATHS, ClusterUnderTest
 from cluster.official_pair import OfficialPair
@@ -61,9 +62,13 @@ def _start(cluster: ClusterUnderTest, path: str, tmp_path: Path, what: str):  # 
         url, admin, ours,
         producer={"rate": RATE, "send_timeout_ms": 0, "max_pending": 2000},
     )  # fmt: skip
-    ref = OfficialPair(url, admin, theirs, tmp_path, messages=OFFICIAL_MESSAGES, rate=RATE)
+    # The reference runs where Apache's client is installed (.venv-gil; `make setup` builds it).
+    ref = None
+    if official_unavailable() is None:
+        ref = OfficialPair(url, admin, theirs, tmp_path, messages=OFFICIAL_MESSAGES, rate=RATE)
     pair.start(timeout=120)
-    ref.start()
+    if ref is not None:
+        ref.start()
     watch = StatusWatch(pair)
     return ns, ours, theirs, pair, ref, watch
 
@@ -71,13 +76,14 @@ def _start(cluster: ClusterUnderTest, path: str, tmp_path: Path, what: str):  # 
 def _check(pair_result, ref_result) -> None:  # noqa: ANN001
     sent = sum(pair_result.sent.values())
     v = pair_result.verify
-    print(
-        f"ours: sent {sent}, {v.to_dict()}; official: sent {ref_result.sent}, {ref_result.verify}"
-    )
+    theirs = f"sent {ref_result.sent}, {ref_result.verify}" if ref_result else "not run"
+    print(f"ours: sent {sent}, {v.to_dict()}; official: {theirs}")
     assert sent > 1000
     assert pair_result.failed_by_category == {}  # every send was acknowledged in the end
     assert v.missing == 0, v.missing_examples
     assert v.unique == sent
+    if ref_result is None:
+        return
     r = ref_result.verify
     assert ref_result.sent == OFFICIAL_MESSAGES and ref_result.failed == 0
     assert r["missing"] == 0 and r["unique"] == ref_result.sent, ref_result.consumer_output
@@ -90,18 +96,19 @@ def test_unload_and_bundle_split_under_load_lose_nothing(
     ns, ours, theirs, pair, ref, watch = _start(cluster, path, tmp_path, "moves")
     try:
         pair.progress_after(1.0, what="start", timeout=120)
-        cluster.unload_topic(ours)
-        cluster.unload_topic(theirs)
+        for topic in (ours, theirs) if ref is not None else (ours,):
+            cluster.unload_topic(topic)
         pair.progress_after(1.0, what="topics unload", timeout=120)
         [bundle] = cluster.bundles(ns)
         cluster.split_bundle(ns, bundle)
         pair.progress_after(1.0, what="bundle split", timeout=120)
         assert len(cluster.bundles(ns)) == 2
         result = pair.finish(drain_timeout=120)
-        ref_result = ref.finish()
+        ref_result = ref.finish() if ref is not None else None
     except BaseException:
         pair.abort()
-        ref.abort()
+        if ref is not None:
+            ref.abort()
         raise
     finally:
         watch.stop()
@@ -114,7 +121,7 @@ def test_losing_the_owning_broker_under_load_moves_its_topics(
 ) -> None:
     ns, ours, theirs, pair, ref, watch = _start(cluster, path, tmp_path, "loss")
     victim = cluster.owner(ours)
-    assert cluster.owner(theirs) == victim
+    assert ref is None or cluster.owner(theirs) == victim
     survivor = 2 if victim == 1 else 1
     try:
         pair.progress_after(1.0, what="start", timeout=120)
@@ -123,12 +130,13 @@ def test_losing_the_owning_broker_under_load_moves_its_topics(
         pair.progress_after(1.0, what=f"the loss of broker-{victim}", timeout=240)
         resumed = time.monotonic() - began
         assert cluster.owner(ours) == survivor
-        assert cluster.owner(theirs) == survivor
+        assert ref is None or cluster.owner(theirs) == survivor
         result = pair.finish(drain_timeout=120)
-        ref_result = ref.finish()
+        ref_result = ref.finish() if ref is not None else None
     except BaseException:
         pair.abort()
-        ref.abort()
+        if ref is not None:
+            ref.abort()
         raise
     finally:
         watch.stop()

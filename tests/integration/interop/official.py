@@ -44,6 +44,11 @@ def _unavailable() -> str | None:
     return None
 
 
+def official_unavailable() -> str | None:
+    """Why the official client cannot run here, or None when it can."""
+    return _unavailable()
+
+
 def require_official() -> None:
     reason = _unavailable()
     if reason:
