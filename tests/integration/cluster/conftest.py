@@ -1,14 +1,17 @@
 """The local multi-broker cluster, started once for the tests of this package and stopped after them.
 
 ZooKeeper, one bookie, two brokers (load balancer on) and a proxy, each its own JVM, in a fresh
-home under pytest's temporary folder and on a free port range (not the standalone's 6650/8080).
+temporary home and on a free port range (not the standalone's 6650/8080).
 Every process the fixture started is stopped at the end, by the pids it recorded. The fault
 tests stop and start brokers of whichever cluster they are given, and leave it whole.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +41,7 @@ def _free_range() -> tuple[int, int]:
 
 
 @pytest.fixture(scope="package")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterUnderTest]:
+def cluster() -> Iterator[ClusterUnderTest]:
     """A cluster that `pulsarload broker start --brokers 2 --proxy` left running (in the
     default home) is used as it is and left running; otherwise one is started here."""
     running = LocalCluster(recorded_settings(LocalClusterSettings()))
@@ -52,7 +55,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterUnderTe
         proxy=True,
         base_port=base,
         web_base_port=web,
-        home=tmp_path_factory.mktemp("cluster"),
+        # Not under pytest's basetemp: another pytest session of the same user may prune it
+        # while this cluster runs (it keeps only the newest few).
+        home=Path(tempfile.mkdtemp(prefix="pulsarload-cluster-")),
         start_timeout_s=420,
     )
     local = LocalCluster(settings)
@@ -61,3 +66,4 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterUnderTe
         yield ClusterUnderTest(local)
     finally:
         local.stop()
+        shutil.rmtree(local.home, ignore_errors=True)

@@ -68,7 +68,8 @@ def lookups(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[bool, object
 
 def _round_trip(service_url: str, topic: str) -> list[bytes]:
     """Produce COUNT messages with our client, then read them back from the start."""
-    with Client(service_url, operation_timeout_seconds=30) as client:
+    # Generous: the first topic of a fresh cluster on busy cores can take tens of seconds.
+    with Client(service_url, operation_timeout_seconds=120) as client:
         producer = client.create_producer(topic)
         for i in range(COUNT):
             producer.send(f"m-{i}".encode())
