@@ -146,7 +146,7 @@ class LocalClusterSettings:
     home: Path = field(default_factory=lambda: cache_dir() / "cluster")
     cluster_name: str = "pulsarload-cluster"
     #: The whole start (every part ready), not counting a first fetch of the jars.
-    start_timeout_s: float = 300.0
+    start_timeout_s: float = 600.0
     stop_timeout_s: float = DEFAULT_BROKER_STOP_TIMEOUT_S
     #: A broker that dies loses its topics after this (its metadata session expires); short so
     #: a lost broker's topics move within seconds, long enough for a GC pause on busy cores.

@@ -58,7 +58,7 @@ def cluster() -> Iterator[ClusterUnderTest]:
         # Not under pytest's basetemp: another pytest session of the same user may prune it
         # while this cluster runs (it keeps only the newest few).
         home=Path(tempfile.mkdtemp(prefix="pulsarload-cluster-")),
-        start_timeout_s=420,
+        start_timeout_s=600,
     )
     local = LocalCluster(settings)
     try:

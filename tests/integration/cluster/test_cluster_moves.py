@@ -120,13 +120,12 @@ def _progress(loads: list[Load], what: str, timeout: float) -> None:
 
 def _finish(loads: list[Load]) -> None:
     """Stop every load, then check each: 0 missing, for ours and the official client."""
-    results = []
     for load in loads:
         assert load.watch is not None
         load.watch.stop()
-        result = load.pair.finish(drain_timeout=120)
-        ref_result = load.ref.finish() if load.ref is not None else None
-        results.append((load, result, ref_result))
+    ours = [load.pair.finish(drain_timeout=120) for load in loads]
+    theirs = [load.ref.finish() if load.ref is not None else None for load in loads]
+    results = list(zip(loads, ours, theirs, strict=True))
     for load, result, ref_result in results:
         _check(load.path, result, ref_result)
 
