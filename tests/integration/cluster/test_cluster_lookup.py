@@ -19,7 +19,9 @@ from pulsarload.client.urls import parse_service_url
 from pulsarload.wire.commands import CommandLookupTopic, CommandLookupTopicResponse
 from pulsarload.wire.enums import LookupType
 
-pytestmark = [pytest.mark.broker, pytest.mark.cluster, pytest.mark.timeout(300)]
+# Generous: the first test of the package also waits for the cluster to start (2-5 min on
+# busy cores; the start itself gives up after 600 s).
+pytestmark = [pytest.mark.broker, pytest.mark.cluster, pytest.mark.timeout(1200)]
 
 COUNT = 50
 

@@ -24,7 +24,8 @@ from cluster.cluster_ops import PATHS, ClusterUnderTest
 from cluster.official_pair import OfficialPair
 from pulsarload.load.headless import status_line
 
-pytestmark = [pytest.mark.broker, pytest.mark.cluster, pytest.mark.timeout(600)]
+# The cluster start (when this module runs first) plus the load, the fault and a broker restart.
+pytestmark = [pytest.mark.broker, pytest.mark.cluster, pytest.mark.timeout(1500)]
 
 RATE = 300.0
 OFFICIAL_MESSAGES = 4500  # 15 s at RATE: it runs through the faults

@@ -12,7 +12,9 @@ from cluster.cluster_ops import PATHS, ClusterUnderTest
 from pulsarload.client import Client
 from pulsarload.client.errors import Timeout
 
-pytestmark = [pytest.mark.broker, pytest.mark.cluster, pytest.mark.timeout(300)]
+# Generous: the first test of the package also waits for the cluster to start (2-5 min on
+# busy cores; the start itself gives up after 600 s).
+pytestmark = [pytest.mark.broker, pytest.mark.cluster, pytest.mark.timeout(1200)]
 
 PARTITIONS = 6
 COUNT = 600
