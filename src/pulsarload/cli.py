@@ -306,6 +306,26 @@ def _shared_run_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--pin-cpus/--no-pin-cpus", default=None, help="Pin worker i to CPU i mod n (Linux)."
         ),
         click.option(
+            "--cluster",
+            help="Spread the run over Dask: local (worker processes here) or tcp://HOST:8786.",
+        ),
+        click.option(
+            "--workers",
+            type=int,
+            help="Shards, one per Dask worker [local: one per core; else every worker].",
+        ),
+        click.option(
+            "--cluster-wait",
+            "cluster_wait_s",
+            type=float,
+            help="Seconds to wait for enough Dask workers [30].",
+        ),
+        click.option(
+            "--on-worker-loss",
+            type=click.Choice(config.ON_WORKER_LOSS),
+            help="A lost Dask worker: continue with the rest (default) or abort (exit 1).",
+        ),
+        click.option(
             "--profile", "profile_name", help="Load settings from a TOML profile (name or path)."
         ),
         click.option("--save-profile", help="Save the resolved settings as a profile and exit."),
@@ -351,20 +371,41 @@ def _check_terminal(settings: Any) -> None:
             )
 
 
-def _run_controller(role: str, settings: Any) -> None:
-    from pulsarload.load.controller import LoadController
+def _make_controller(role: str, settings: Any) -> Any:
+    """One process (the load layer's controller), or shards on a Dask cluster (--cluster)."""
+    if not settings.cluster:
+        from pulsarload.load.controller import LoadController
 
-    controller = LoadController(role, settings)
+        return LoadController(role, settings)
+    try:
+        from pulsarload.cluster.controller import ClusterController
+    except ImportError as err:
+        raise UserError(
+            f"--cluster needs Dask ({err.name or err} is not installed): "
+            "pip install 'pulsarload[cluster]' (make setup installs it)"
+        ) from None
+    return ClusterController(role, settings)
+
+
+def _run_controller(role: str, settings: Any) -> None:
+    controller = _make_controller(role, settings)
     if settings.headless:
         from pulsarload.load.headless import run_headless
 
         code, _result = run_headless(controller, echo=click.echo)
-        sys.exit(code)
-    try:
-        from pulsarload.ui.app import run_dashboard
-    except ImportError:
-        raise UserError("the dashboard is not available in this build; add --headless") from None
-    sys.exit(run_dashboard(controller))
+    else:
+        try:
+            from pulsarload.ui.app import run_dashboard
+        except ImportError:
+            raise UserError(
+                "the dashboard is not available in this build; add --headless"
+            ) from None
+        code = run_dashboard(controller)
+    abort = getattr(controller, "abort_reason", None)
+    if abort:  # --on-worker-loss abort: the run stopped cleanly, but it did not finish
+        click.echo(f"run aborted: {abort}", err=True)
+        code = 1
+    sys.exit(code)
 
 
 @cli.command()

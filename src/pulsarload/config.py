@@ -223,6 +223,8 @@ CONSUMER_MODES = ("poll", "listener")
 ACK_STRATEGIES = ("immediate", "grouped", "delayed", "cumulative", "none")
 SCENARIOS = ("sustained", "ramp", "spike", "chaos", "backpressure", "max-rate")
 DEFAULT_MAX_THREADS = 32
+#: What a cluster run does when a Dask worker holding a shard is lost.
+ON_WORKER_LOSS = ("continue", "abort")
 
 
 def _opt(default: Any, *, env: str | None = None, help: str = "", **limits: Any) -> Any:
@@ -270,6 +272,27 @@ class RunSettings:
     connect_timeout_s: float = _opt(10.0, env="PULSARLOAD_CONNECT_TIMEOUT", min=0.1, max=3600)
     connections_per_broker: int = _opt(1, env="PULSARLOAD_CONNECTIONS", min=1, max=64)
     pin_cpus: bool = _opt(False, env="PULSARLOAD_PIN_CPUS", help="pin worker i to CPU i mod n")
+    # One run spread over a Dask cluster (cluster/): `local` starts a LocalCluster of worker
+    # processes on this machine; tcp://HOST:8786 uses a running scheduler. Without it, one process.
+    cluster: str | None = _opt(
+        None, env="PULSARLOAD_CLUSTER", help="local, or a Dask scheduler address tcp://HOST:8786"
+    )
+    workers: int | None = _opt(
+        None,
+        env="PULSARLOAD_WORKERS",
+        max=4096,
+        help="shards (one per Dask worker); unset: local = one per core, else every worker",
+    )
+    cluster_wait_s: float = _opt(
+        30.0, env="PULSARLOAD_CLUSTER_WAIT", min=0, max=3600, help="wait for enough Dask workers"
+    )
+    cluster_timeout_s: float = _opt(
+        10.0, env="PULSARLOAD_CLUSTER_TIMEOUT", min=0.1, max=3600, help="reach the scheduler"
+    )
+    cluster_poll_s: float = _opt(
+        0.2, min=0.05, max=10, help="seconds between collecting the shards' metrics"
+    )
+    on_worker_loss: str = _opt("continue", env="PULSARLOAD_ON_WORKER_LOSS", choices=ON_WORKER_LOSS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,6 +475,41 @@ def validate_settings(settings: RunSettings) -> None:
         )
     if settings.threads > settings.max_threads:
         raise ConfigError(f"threads={settings.threads} exceeds max_threads={settings.max_threads}")
+    _validate_cluster(settings)
+
+
+def _validate_cluster(settings: RunSettings) -> None:
+    """A cluster run's own checks, each one line (the Dask side is checked when it connects)."""
+    if settings.cluster is None:
+        if settings.workers is not None:
+            raise ConfigError(
+                f"--workers {settings.workers} needs --cluster local or --cluster "
+                "tcp://HOST:8786 (without it the run is one process: use --threads)"
+            )
+        return
+    if settings.workers is not None and settings.workers < 1:
+        raise ConfigError(
+            f"--workers {settings.workers}: a cluster run needs at least one shard "
+            "(one per Dask worker); use --workers 1 or more"
+        )
+    address = settings.cluster
+    if address != "local" and not address.startswith(("tcp://", "tls://", "ws://", "wss://")):
+        raise ConfigError(
+            f"--cluster {address!r}: use local, or a Dask scheduler address like "
+            "tcp://scheduler:8786"
+        )
+    shards = settings.workers or 1
+    if settings.messages and settings.messages < shards:
+        raise ConfigError(
+            f"--messages {settings.messages} is fewer than the {shards} shards; "
+            "give each shard at least one message"
+        )
+    sub_type = getattr(settings, "subscription_type", None)
+    if sub_type == "exclusive" and shards > 1:
+        raise ConfigError(
+            f"--subscription-type exclusive lets one consumer in, but --workers {shards} "
+            "starts one per shard; use --subscription-type shared, key_shared or failover"
+        )
 
 
 def _check_known(cls: type, values: Mapping[str, Any], source: str) -> None:

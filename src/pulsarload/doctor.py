@@ -34,6 +34,16 @@ if sys.version_info < (3, 14):
     # No cp314t wheel of lz4 yet; on 3.14 it is optional (the LZ4 codec needs it).
     RUNTIME_DEPENDENCIES["lz4"] = "lz4.block"
 
+#: The `cluster` extra (`--cluster`): Dask, and the compiled modules it brings that have no
+#: free-threaded wheel and are built from source (each must leave the GIL off).
+CLUSTER_DEPENDENCIES: dict[str, str] = {
+    "dask": "dask",
+    "distributed": "distributed",
+    "msgpack": "msgpack",
+    "tornado": "tornado",
+    "pyyaml": "yaml",
+}
+
 NETWORK_TIMEOUT_S = 3.0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import sysconfig
 import pytest
 
 import pulsarload
-from pulsarload.doctor import RUNTIME_DEPENDENCIES
+from pulsarload.doctor import CLUSTER_DEPENDENCIES, RUNTIME_DEPENDENCIES
 
 pytestmark = pytest.mark.skipif(
     not sysconfig.get_config_var("Py_GIL_DISABLED"),
@@ -19,11 +20,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 SCRIPT = """
-import importlib, pkgutil, sys
+import importlib, importlib.util, pkgutil, sys
 import pulsarload
-from pulsarload.doctor import RUNTIME_DEPENDENCIES
+from pulsarload.doctor import CLUSTER_DEPENDENCIES, RUNTIME_DEPENDENCIES
 for module in RUNTIME_DEPENDENCIES.values():
     importlib.import_module(module)
+for module in CLUSTER_DEPENDENCIES.values():
+    # Required where `make setup` installs the cluster extra (3.13t); optional on 3.14t.
+    if sys.version_info < (3, 14) or importlib.util.find_spec(module) is not None:
+        importlib.import_module(module)
 failed = []
 for info in pkgutil.walk_packages(pulsarload.__path__, "pulsarload."):
     try:
@@ -44,9 +49,25 @@ def test_everything_imports_with_the_gil_off() -> None:
     assert "GIL False" in out, out
 
 
+def _cluster_modules() -> list[str]:
+    """The cluster extra: required on 3.13t (make setup installs it), optional on 3.14t."""
+    return [
+        m
+        for m in CLUSTER_DEPENDENCIES.values()
+        if sys.version_info < (3, 14) or importlib.util.find_spec(m) is not None
+    ]
+
+
 def test_in_process_imports_leave_the_gil_off() -> None:
-    for module in RUNTIME_DEPENDENCIES.values():
+    for module in (*RUNTIME_DEPENDENCIES.values(), *_cluster_modules()):
         importlib.import_module(module)
     for info in pkgutil.walk_packages(pulsarload.__path__, "pulsarload."):
         importlib.import_module(info.name)
     assert sys._is_gil_enabled() is False
+
+
+def test_cluster_dependencies_are_covered() -> None:
+    # Dask's own compiled dependencies (built from sdists on 3.13t) are imported above too.
+    assert {"dask", "distributed", "msgpack", "tornado", "yaml"} <= set(
+        CLUSTER_DEPENDENCIES.values()
+    )

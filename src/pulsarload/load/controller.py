@@ -34,6 +34,7 @@ from pulsarload.metrics.snapshot import Sampler, Snapshot
 from pulsarload.metrics.window import MetricsWindow
 
 SAMPLE_INTERVAL_S = 0.1
+RUN_ID_RESTART_STEP = 1 << 12
 CONTROL_INTERVAL_S = 0.1
 
 #: Names usable in --threshold, computed by `summary_figures`.
@@ -175,8 +176,12 @@ class LoadController:
         *,
         engine: Engine | None = None,
         sample_interval: float = SAMPLE_INTERVAL_S,
+        run_id: int | None = None,
     ) -> None:
         self.role = role
+        #: High bits of the producers' verification ids (unique per run; several controllers
+        #: feeding one topic need distinct ones). None: from the clock at start.
+        self.run_id = run_id
         self.settings = settings
         self.thresholds = [parse_threshold(t, SUMMARY_METRICS) for t in settings.thresholds]
         self.engine = engine
@@ -202,14 +207,23 @@ class LoadController:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, paused: bool = False) -> None:
+        """Start the workers. `paused`: each creates its producer or consumer, then waits for
+        a `Resume` (so that many controllers can begin sending at one moment)."""
         s = self.settings
         check_paths(s)
         if self.engine is None:
             self.engine = create_engine(s.engine, s)
         self.pool = WorkerPool(
-            self.role, self.engine, s, self.sampler, seek=getattr(s, "seek", None)
+            self.role,
+            self.engine,
+            s,
+            self.sampler,
+            seek=getattr(s, "seek", None),
+            run_id=self.run_id,
         )
+        if paused:
+            self.pool.pause()
         if isinstance(s, ProduceSettings):
             self.scenario = make_scenario(s)
             self.pool.set_rate(self.scenario.rate_at(0.0) if self.scenario else s.rate)
@@ -476,7 +490,18 @@ class LoadController:
             pool.stop_all()
             # The run's --seek happened at the start; only a newly set seek target is applied.
             seek = changes.get("seek") if "seek" in restart else None
-            self.pool = pool = WorkerPool(self.role, self.engine, new, self.sampler, seek=seek)  # type: ignore[arg-type]
+            if self.run_id is not None:
+                # New workers count from index 0 again: a new id space, clear of the old one
+                # and of up to 4096 controllers numbered run_id + 0, 1, 2, ...
+                self.run_id += RUN_ID_RESTART_STEP
+            self.pool = pool = WorkerPool(
+                self.role,
+                self.engine,  # type: ignore[arg-type]
+                new,
+                self.sampler,
+                seek=seek,
+                run_id=self.run_id,
+            )
             if isinstance(new, ProduceSettings):
                 pool.set_rate(new.rate)
             pool.add(threads)

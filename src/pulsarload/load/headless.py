@@ -16,6 +16,7 @@ from pulsarload.errors import UserError
 from pulsarload.load.controller import LoadController, RunResult
 from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.resources import gil_enabled
+from pulsarload.metrics.shards import ShardStats
 from pulsarload.metrics.snapshot import Snapshot
 
 EXIT_OK, EXIT_THRESHOLD_FAILED, EXIT_WORKER_FAILED = 0, 1, 3
@@ -88,6 +89,10 @@ def status_line(role: str, snaps: list[Snapshot], controller: LoadController) ->
         parts.append("PAUSED")
     if sum(s.interval for s in snaps if controller.in_warmup(s)) > seconds / 2:
         parts.append("WARM-UP (not measured)")  # most of this interval is before the reset
+    if last.shards:
+        live = [sh for sh in last.shards if sh.state != "lost"]
+        parts.append(f"shards {len(live)}/{len(last.shards)}")
+        parts += [f"LOST shard {sh.shard} ({sh.address})" for sh in last.shards if sh not in live]
     reconnecting = sorted({w.state for w in last.workers if w.state.startswith("reconnecting")})
     if reconnecting:
         parts.append(reconnecting[-1])
@@ -134,11 +139,31 @@ def summary_lines(result: RunResult) -> list[str]:
         )
     for t, ok, value in result.thresholds:
         lines.append(f"threshold {t}: {'pass' if ok else 'FAIL'} (observed {value:g})")
+    lines.extend(shard_table(result.final.shards, result.role))
     lines.extend(result.notes)
     for failure in result.failures:
         lines.append(f"worker failure: {failure}")
     if result.report_path:
         lines.append(f"report written to {result.report_path}")
+    return lines
+
+
+def shard_table(shards: tuple[ShardStats, ...], role: str) -> list[str]:
+    """One line per shard of a run spread over many processes (empty for one process)."""
+    if not shards:
+        return []
+    done = "acked" if role == "producer" else "received"
+    lines = [
+        f"{'shard':>5} {'worker':<24} {'host':<14} {'state':<8} {'thr':>3} {'msg/s':>9} "
+        f"{'p99 ms':>7} {done:>10} {'errors':>6} {'cpu %':>6} {'GIL':<3} {'clock ms':>8}"
+    ]
+    for sh in shards:
+        lines.append(
+            f"{sh.shard:>5} {sh.address[-24:]:<24} {sh.host[:14]:<14} {sh.state[:8]:<8} "
+            f"{sh.threads:>3} {sh.rate:>9,.0f} {sh.p99_us / 1000:>7.2f} {sh.done:>10,} "
+            f"{sh.errors:>6} {sh.cpu_percent:>6.0f} {'on' if sh.gil_enabled else 'off':<3} "
+            f"{sh.clock_offset_ms:>+8.1f}"
+        )
     return lines
 
 

@@ -117,6 +117,34 @@ class SequenceTracker:
                 p.highest = max(p.highest, seen.highest)
         return out
 
+    def to_dict(self) -> dict[str, dict[str, object]]:
+        """Plain data (bitmaps as bytes) to send to another process, which merges it."""
+        return {
+            str(pid): {
+                "highest": p.highest,
+                "bits": bytes(p.bits),
+                "unique": p.unique,
+                "count": p.count,
+                "duplicates": p.duplicates,
+                "out_of_order": p.out_of_order,
+            }
+            for pid, p in self._producers.items()
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, dict[str, object]]) -> SequenceTracker:
+        out = cls()
+        for pid, d in data.items():
+            out._producers[int(pid)] = _ProducerSeen(
+                highest=int(d["highest"]),  # type: ignore[arg-type]
+                bits=bytearray(d["bits"]),  # type: ignore[arg-type]
+                unique=int(d["unique"]),  # type: ignore[arg-type]
+                count=int(d["count"]),  # type: ignore[arg-type]
+                duplicates=int(d["duplicates"]),  # type: ignore[arg-type]
+                out_of_order=int(d["out_of_order"]),  # type: ignore[arg-type]
+            )
+        return out
+
     def report(self, expected: dict[int, int] | None = None, examples: int = 10) -> VerifyReport:
         """Summarise; `expected` maps producer id -> how many sequences it reported as sent."""
         missing = unique = received = dups = ooo = 0

@@ -29,6 +29,7 @@ from pulsarload.metrics.recorder import (
     is_quiescent,
 )
 from pulsarload.metrics.resources import ResourceMonitor, ResourceStats
+from pulsarload.metrics.shards import ShardStats
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -258,6 +259,8 @@ class Snapshot:
     total_histograms: dict[str, Histogram] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    #: A run spread over many processes (cluster/): one row per shard; empty otherwise.
+    shards: tuple[ShardStats, ...] = ()
 
     @property
     def total_rates(self) -> dict[str, float]:
@@ -282,6 +285,8 @@ class Snapshot:
             "workers": [w.to_dict() for w in self.workers],
             "resources": self.resources.to_dict(),
         }
+        if self.shards:
+            d["shards"] = [s.to_dict() for s in self.shards]
         if histograms:
             d["histograms"] = _hists_to_dict(self.histograms)
             d["total_histograms"] = _hists_to_dict(self.total_histograms)
@@ -315,6 +320,7 @@ class Snapshot:
             total_histograms=_hists_from_dict(d.get("total_histograms", {})),
             labels={str(k): str(v) for k, v in d.get("labels", {}).items()},
             schema_version=version,
+            shards=tuple(ShardStats.from_dict(s) for s in d.get("shards", ())),
         )
 
 

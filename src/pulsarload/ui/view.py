@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from pulsarload.config import ConsumeSettings, ProduceSettings
 from pulsarload.load import commands as cmd
 from pulsarload.metrics.resources import InterpreterInfo, ResourceStats, interpreter_info
+from pulsarload.metrics.shards import ShardStats
 from pulsarload.metrics.snapshot import Counters, LatencyStats, Snapshot
 from pulsarload.metrics.window import SeriesPoint
 
@@ -244,6 +245,7 @@ class DashboardView:
     in_flight: int
     verify: bool
     settings: ProduceSettings | ConsumeSettings
+    shards: tuple[ShardStats, ...] = ()  # a run spread over many processes: one row each
 
     @property
     def producer(self) -> bool:
@@ -379,4 +381,5 @@ def collect(
         in_flight=in_flight,
         verify=settings.verify,
         settings=settings,
+        shards=snap.shards if snap is not None else (),
     )

@@ -25,6 +25,7 @@ from pulsarload.ui.widgets import (
     InterpreterPanel,
     LatencyPanel,
     RateChart,
+    ShardTable,
     StatusLine,
     TitleBar,
     WorkerTable,
@@ -67,6 +68,7 @@ class DashboardScreen(Screen[None]):
                 if self.role == "consumer":
                     yield BacklogTable(id="backlog", classes="panel")
                 yield WorkerTable(id="workers", classes="panel")
+                yield ShardTable(id="shards", classes="panel")
         yield StatusLine("press ? for every key · ctrl+p for the command palette", id="status")
         yield Footer(compact=True)
 
@@ -89,7 +91,7 @@ class DashboardScreen(Screen[None]):
         """Hand the same immutable view to every widget (each repaints only what changed)."""
         if self._viewers is None:
             kinds = (TitleBar, RateChart, FactsPanel, InterpreterPanel, LatencyPanel, HeatmapPanel)
-            self._viewers = [self.query_one(t) for t in (*kinds, WorkerTable)]
+            self._viewers = [self.query_one(t) for t in (*kinds, WorkerTable, ShardTable)]
             self._config = self.query_one(ConfigPanel)
         for widget in self._viewers:
             widget.show(view)

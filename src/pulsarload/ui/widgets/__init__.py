@@ -3,7 +3,7 @@
 from pulsarload.ui.widgets.charts import HeatmapPanel, LatencyPanel, RateChart
 from pulsarload.ui.widgets.config_panel import ConfigPanel
 from pulsarload.ui.widgets.facts import FactsPanel, InterpreterPanel, StatusLine, TitleBar
-from pulsarload.ui.widgets.tables import BacklogTable, WorkerTable
+from pulsarload.ui.widgets.tables import BacklogTable, ShardTable, WorkerTable
 
 __all__ = [
     "BacklogTable",
@@ -13,6 +13,7 @@ __all__ = [
     "InterpreterPanel",
     "LatencyPanel",
     "RateChart",
+    "ShardTable",
     "StatusLine",
     "TitleBar",
     "WorkerTable",

@@ -161,3 +161,64 @@ class BacklogTable(LinesTable):
                 )
             )
         return header, rows
+
+
+SHARD_STATE_CLASSES = {**STATE_CLASSES, "lost": "state--failed", "late": "state--paused"}
+
+
+class ShardTable(LinesTable):
+    """A run spread over many processes: one row per shard (where it runs, its share of the
+    load, its clock). Shown only when the snapshots carry shards."""
+
+    COMPONENT_CLASSES = {
+        "table--head",
+        "table--cell",
+        "table--dim",
+        "table--error",
+        "state--running",
+        "state--paused",
+        "state--failed",
+        "state--dim",
+    }
+
+    def show(self, data: DashboardView) -> None:
+        if data is not self._data:
+            lost = sum(1 for s in data.shards if s.state == "lost")
+            self.set_title(
+                f"shards · {len(data.shards) - lost} of {len(data.shards)} live"
+                + (f" · {lost} LOST" if lost else "")
+            )
+            self.set_class(bool(data.shards), "-on")
+        super().show(data)
+
+    def build_table(self, width: int) -> tuple[Line, list[Line]]:
+        view: DashboardView = self._data
+        base = self.base_style
+        head = self.style_of("table--head")
+        cell = self.style_of("table--cell")
+        dim = self.style_of("table--dim")
+        err = self.style_of("table--error")
+        names = ["shard", "worker", "state", "thr", "msg/s", "p99 ms", "errors", "cpu %", "GIL"]
+        names.append("clock ms")
+        widths = [5, 0, 8, 3, 9, 8, 6, 5, 3, 8]
+        widths[1] = max(8, width - sum(widths) - len(widths) - 1)
+        aligns = "rllrrrrrlr"
+        header = columns_line([(n, head) for n in names], widths, aligns, base)
+        rows = []
+        for s in view.shards:
+            state_style = self.style_of(SHARD_STATE_CLASSES.get(s.state, "state--dim"))
+            address = s.address.removeprefix("tcp://")
+            values: list[tuple[str, Style]] = [
+                (str(s.shard), cell),
+                (address if s.host in address else f"{address} {s.host}", cell),
+                (s.state, state_style),
+                (str(s.threads), cell),
+                (fmt_rate(s.rate), cell),
+                (fmt_ms(s.p99_us) if s.p99_us else "–", cell),
+                (fmt_count(s.errors), err if s.errors else dim),
+                (f"{s.cpu_percent:.0f}", cell),
+                ("on" if s.gil_enabled else "off", err if s.gil_enabled else dim),
+                (f"{s.clock_offset_ms:+.1f}", cell),
+            ]
+            rows.append(columns_line(values, widths, aligns, base))
+        return header, rows
