@@ -1,0 +1,99 @@
+"""The dashboard over a cluster run (`--cluster local --workers 2`): the merged view, the
+shard table, and keys that reach every shard. Driven by Pilot, as the one-process dashboards."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from pulsarload.config import ProduceSettings, resolve_settings
+from pulsarload.load.controller import RunResult
+from pulsarload.ui.app import DashboardApp, app_for
+from pulsarload.ui.widgets import ShardTable
+
+pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
+
+
+async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        await pilot.pause(0.1)
+
+
+def test_dashboard_shows_the_merged_run_and_the_shard_table(broker: Any, topic: str) -> None:
+    from pulsarload.cluster.controller import ClusterController
+
+    settings = resolve_settings(
+        ProduceSettings,
+        {
+            "topic": topic,
+            "service_url": broker.service_url,
+            "admin_url": broker.admin_url,
+            "rate": 400.0,
+            "cluster": "local",
+            "workers": 2,
+        },
+        environ={},
+    )
+    controller = ClusterController("producer", settings)
+    controller.start()
+    app = app_for(controller)
+
+    def acked() -> int:
+        snap = controller.sampler.latest
+        return snap.total.acked if snap else 0
+
+    def shard_done() -> list[int]:
+        snap = controller.sampler.latest
+        return [s.done for s in snap.shards] if snap else []
+
+    async def scenario(app: DashboardApp, pilot: Pilot) -> None:
+        await wait_for(pilot, lambda: all(d > 0 for d in shard_done()), 90, "both shards acking")
+        table = app.dashboard.query_one(ShardTable)
+        assert table.display  # shown: the snapshots carry shards
+        assert "2 of 2 live" in str(table.border_title)
+        lines = [table.render_line(y).text for y in range(4)]
+        text = "\n".join(lines)
+        assert "127.0.0.1" in text and "off" in text, text  # address, GIL state
+        snap = controller.sampler.latest
+        assert snap.total.acked == sum(s.done for s in snap.shards)  # merged = sum of shards
+        # the worker table lists both shards' threads, named after their shard
+        assert {w.thread_name.split(":")[0] for w in snap.workers} == {"s0", "s1"}
+
+        await pilot.press("space")  # pause reaches every shard
+        await pilot.pause(1.5)
+        before = shard_done()
+        await pilot.pause(1.5)
+        assert shard_done() == before
+        await pilot.press("space")
+        await wait_for(
+            pilot,
+            lambda: all(a > b for a, b in zip(shard_done(), before, strict=True)),
+            30,
+            "acks on every shard after resume",
+        )
+        await pilot.press("q")
+        await wait_for(pilot, app.stop_finished.is_set, 90, "the clean stop")
+
+    async def main() -> None:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await scenario(app, pilot)
+
+    try:
+        asyncio.run(main())
+    finally:
+        if not app.stop_started.is_set():
+            controller.stop()
+        else:
+            app.stop_finished.wait(90)
+    result = app.return_value
+    assert isinstance(result, RunResult) and not result.failures
+    assert len(result.final.shards) == 2 and result.figures["acked"] > 0
+    assert controller.cluster is None  # the local cluster was shut down
