@@ -200,9 +200,11 @@ def _kill_one_worker_mid_run(
     killed_at = time.monotonic()
     out, err = proc.communicate(timeout=RUN_TIMEOUT_S)
     ended = time.monotonic() - killed_at
-    return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(lines) + out, err), (
-        victim.pid
-    ), ended
+    return (
+        subprocess.CompletedProcess(proc.args, proc.returncode, "".join(lines) + out, err),
+        (victim.pid),
+        ended,
+    )
 
 
 def test_kill_9_of_a_worker_mid_run_is_shown_and_the_run_goes_on(

@@ -39,7 +39,7 @@ class WorkerInfo:
 # The probe runs on every worker before anything of pulsarload is sent there. It is compiled
 # here under a module name no worker can import, so that Dask's pickling ships it by value:
 # a worker without pulsarload answers "missing" instead of failing to unpickle the call.
-_PROBE_SOURCE = '''
+_PROBE_SOURCE = """
 def probe():
     import os, socket, sys, sysconfig, time
     try:
@@ -61,7 +61,7 @@ def probe():
         "pid": os.getpid(),
         "time": time.time(),
     }
-'''
+"""
 
 
 def _make_probe() -> Any:
@@ -146,7 +146,7 @@ class DaskCluster:
                     processes=True,
                     dashboard_address=None,
                     host="127.0.0.1",
-                    silence_logs=logging.ERROR,
+                    silence_logs=logging.CRITICAL,
                 )
             try:
                 client = distributed.Client(local, timeout=settings.cluster_timeout_s)

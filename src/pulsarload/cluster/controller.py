@@ -102,10 +102,10 @@ class ClusterController:
         try:
             self._start_shards()
             self._start_exports()
+            self._go()
         except BaseException:
             self._teardown()
             raise
-        self._go()
         if paused:
             self.apply(cmd.Pause())
         self._thread = threading.Thread(target=self._collect_loop, name="cluster-collect")
@@ -123,6 +123,8 @@ class ClusterController:
                 f"{count} shards; use --subscription-type shared, key_shared or failover"
             )
         infos: dict[str, WorkerInfo] = cluster.probe(addresses)
+        if isinstance(s, ProduceSettings):
+            self.scenario = make_scenario(s)  # runs here; shards get its rate steps
         base_run_id = time.time_ns() // 1000 & 0xFFFFF000
         self.shards = [
             ShardHandle(i, a, infos[a].host, infos[a].facts) for i, a in enumerate(addresses)
@@ -145,14 +147,10 @@ class ClusterController:
             h.measure_clock(timeout=s.cluster_timeout_s)
         prepare_timeout = s.connect_timeout_s + s.operation_timeout_s + PREPARE_MARGIN_S
         started = [(h, h.actor.prepare()) for h in self.shards]
-        for h, fut in started:
+        for _h, fut in started:
             fut.result(timeout=prepare_timeout)
         self._wait_ready(time.monotonic() + prepare_timeout)
-        self.pool = ClusterPool(self, getattr(s, "rate", 0.0))
-        if isinstance(s, ProduceSettings):
-            self.scenario = make_scenario(s)
-            if self.scenario is not None:
-                self.pool.base_rate = self.scenario.rate_at(0.0) or 0.0
+        self.pool = ClusterPool(self, self._initial_rate())
         self.events.append(
             f"{len(self.shards)} shard(s) on "
             + ", ".join(f"{h.address} ({h.host})" for h in self.shards)
@@ -179,7 +177,7 @@ class ClusterController:
             changes["messages"] = s.messages // count + (1 if index < s.messages % count else 0)
         if isinstance(s, ProduceSettings):
             changes.update(
-                rate=s.rate / count,
+                rate=self._initial_rate() / count,
                 scenario="sustained",
                 partitions=0,  # the coordinator created the topic
                 producer_name=f"{s.producer_name}-s{index}" if s.producer_name else None,
@@ -192,6 +190,11 @@ class ClusterController:
             )
         shard = dataclasses.replace(s, **changes)
         return {f.name: getattr(shard, f.name) for f in dataclasses.fields(shard)}
+
+    def _initial_rate(self) -> float:
+        """The whole run's target at the start: the scenario's first step, else --rate."""
+        rate = self.scenario.rate_at(0.0) if self.scenario is not None else None
+        return float(rate if rate is not None else getattr(self.settings, "rate", 0.0))
 
     def _wait_ready(self, deadline: float) -> None:
         """Until no shard has a worker still connecting; a shard whose worker failed to
@@ -267,19 +270,26 @@ class ClusterController:
         wait_s = self.settings.cluster_poll_s if wait_s is None else wait_s
         now = time.monotonic()
         for h in self.live_shards():
+            if h.future is not None and h.future.status not in ("finished", "pending"):
+                with self._lock:  # the scheduler says the worker holding it is gone
+                    self._lost(h, f"its Dask worker is gone (actor {h.future.status})")
+                continue
             if h.pending is None:
                 h.pending, h.pending_since = h.actor.poll(), now
         deadline = now + wait_s
-        parts: list[ShardPart] = []
+        answered: list[tuple[ShardHandle, Any]] = []
+        for h in self.live_shards():  # wait without the lock: commands go out meanwhile
+            fut = h.pending
+            if fut is None:
+                continue
+            with contextlib.suppress(TimeoutError):
+                fut.result(timeout=max(0.001, deadline - time.monotonic()))
+            if fut.done():
+                answered.append((h, fut))
         with self._lock:
-            for h in self.live_shards():
-                fut = h.pending
-                if fut is None:
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    fut.result(timeout=max(0.001, deadline - time.monotonic()))
-                if not fut.done():
-                    self._check_late(h)
+            parts: list[ShardPart] = []
+            for h, fut in answered:
+                if not h.live or h.pending is not fut:
                     continue
                 h.pending = None
                 try:
@@ -287,16 +297,27 @@ class ClusterController:
                 except Exception as err:  # noqa: BLE001 - the worker or its actor is gone
                     self._lost(h, f"{type(err).__name__}: {err}")
                     continue
-                report = h.take_report(raw, self.role, self._epoch, time.monotonic() - now)
-                if report.get("epoch", 0) != self._epoch:
-                    continue  # measured before the last reset
-                part = ShardPart.from_report(h.index, report)
-                main = part.histograms.get(self._main_kind)
-                if main is not None:
-                    self._shard_hists.setdefault(h.index, Histogram()).add(main)
-                parts.append(part)
+                part, _report = self._take_part(h, raw, time.monotonic() - now)
+                if part is not None:
+                    parts.append(part)
+            for h in self.live_shards():
+                if h.pending is not None:
+                    self._check_late(h)
             self._publish(parts)
             self._after_round()
+
+    def _take_part(
+        self, h: ShardHandle, raw: bytes, seconds: float
+    ) -> tuple[ShardPart | None, dict[str, Any]]:
+        """Decode one shard's answer; its intervals count unless measured before a reset."""
+        report = h.take_report(raw, self.role, self._epoch, seconds)
+        if report.get("epoch", 0) != self._epoch:
+            return None, report
+        part = ShardPart.from_report(h.index, report)
+        main = part.histograms.get(self._main_kind)
+        if main is not None:
+            self._shard_hists.setdefault(h.index, Histogram()).add(main)
+        return part, report
 
     def _publish(self, parts: list[ShardPart]) -> None:
         failover = getattr(self.settings, "subscription_type", "") == "failover"
@@ -313,16 +334,18 @@ class ClusterController:
         self.sampler.publish(parts, stats)
 
     def _check_late(self, h: ShardHandle) -> None:
+        """A poll still unanswered: lost when the scheduler no longer lists the worker (its
+        view is refreshed every few seconds and costs no call) or after a long silence."""
         silent = time.monotonic() - h.pending_since
-        if silent < LATE_AFTER_S or self.cluster is None:
+        if silent < 2 * self.settings.cluster_poll_s or self.cluster is None:
             return
         try:
             known = h.address in self.cluster.workers()
         except Exception:  # noqa: BLE001 - the scheduler itself is gone
-            known = False
+            known = silent < LATE_AFTER_S
         if not known or silent > LOST_AFTER_S:
             self._lost(h, f"no answer for {silent:.0f}s and the scheduler lost its worker")
-        elif h.state != "late":
+        elif silent >= LATE_AFTER_S and h.state != "late":
             h.state = "late"
             self._event(f"shard {h.index} on {h.address}: no answer for {silent:.0f}s")
 
@@ -342,7 +365,7 @@ class ClusterController:
         if self.settings.on_worker_loss == "abort":
             self.abort_reason = f"shard {h.index} on {h.address} was lost ({why})"
             self._stop.set()
-        elif self.pool is not None and self.live_shards():
+        elif self.pool is not None and self.live_shards() and not self._stop.is_set():
             self.pool.spread()
             self._event(
                 f"rate split again over {len(self.live_shards())} live shard(s); the run goes on"
@@ -385,7 +408,11 @@ class ClusterController:
             return False
         if not self.live_shards():
             return True
-        if s.duration_s and self._warmup_done and time.monotonic() - self.measuring_since >= s.duration_s:
+        if (
+            s.duration_s
+            and self._warmup_done
+            and time.monotonic() - self.measuring_since >= s.duration_s
+        ):
             return True
         if self.scenario is not None and self.scenario.finished:
             return True
@@ -441,7 +468,7 @@ class ClusterController:
                         f"burst x{getattr(command, 'multiplier', 1):g} for "
                         f"{getattr(command, 'seconds', 0):g}s on every shard",
                     )
-                case cmd.AddWorker(count=n) | cmd.RemoveWorker(count=n):
+                case cmd.AddWorker() | cmd.RemoveWorker():
                     answers = self._all("apply", command.to_dict(), self._epoch)
                     text = f"every shard: {answers[0] if answers else 'no live shard'}"
                     self._refresh_threads()
@@ -509,20 +536,22 @@ class ClusterController:
         tracker = SequenceTracker()
         with self._lock:
             finals = [(h, h.actor.stop()) for h in self.live_shards()]
+            parts: list[ShardPart] = []
             for h in self.live_shards():  # a poll still in flight: its intervals count too
                 if h.pending is not None:
                     with contextlib.suppress(Exception):
                         raw = h.pending.result(timeout=STOP_TIMEOUT_S)
-                        self._take_final_part(h, raw)
+                        part, _ = self._take_part(h, raw, 0.0)
+                        if part is not None:
+                            parts.append(part)
                     h.pending = None
-            parts = []
             for h, fut in finals:
                 try:
                     raw = fut.result(timeout=STOP_TIMEOUT_S)
                 except Exception as err:  # noqa: BLE001 - lost while stopping
                     self._lost(h, f"while stopping: {type(err).__name__}: {err}")
                     continue
-                part, report = self._take_final_part(h, raw)
+                part, report = self._take_part(h, raw, 0.0)
                 if part is not None:
                     parts.append(part)
                 h.state = "stopped"
@@ -553,16 +582,6 @@ class ClusterController:
             self._exports = None
         self._teardown()
         return RunResult(self.role, final, figures, results, verify, failures, report_path, notes)
-
-    def _take_final_part(self, h: ShardHandle, raw: bytes) -> tuple[ShardPart | None, dict]:
-        report = h.take_report(raw, self.role, self._epoch, 0.0)
-        if report.get("epoch", 0) != self._epoch:
-            return None, report
-        part = ShardPart.from_report(h.index, report)
-        main = part.histograms.get(self._main_kind)
-        if main is not None:
-            self._shard_hists.setdefault(h.index, Histogram()).add(main)
-        return part, report
 
     def _notes(self) -> list[str]:
         notes = []
@@ -626,9 +645,7 @@ class ClusterController:
 
     def start_spread(self) -> float | None:
         """Milliseconds between the first and the last shard's actual start (our clock)."""
-        starts = [
-            h.started_at - h.clock.offset_s for h in self.shards if h.started_at is not None
-        ]
+        starts = [h.started_at - h.clock.offset_s for h in self.shards if h.started_at is not None]
         return (max(starts) - min(starts)) * 1000 if len(starts) > 1 else None
 
     def _teardown(self) -> None:

@@ -83,9 +83,7 @@ def merge_intervals(snaps: list[Snapshot]) -> dict[str, Any]:
         for w in snap.workers:
             worker_counts[w.worker_id] = worker_counts.get(w.worker_id, Counters()) + w.counters
             prev = workers.get(w.worker_id)
-            keep_latency = prev is not None and not (
-                w.publish_latency.count or w.e2e_latency.count
-            )
+            keep_latency = prev is not None and not (w.publish_latency.count or w.e2e_latency.count)
             workers[w.worker_id] = w if not keep_latency else _with_latency(w, prev)
     rows = []
     for wid, w in workers.items():

@@ -32,7 +32,10 @@ def test_too_few_workers_is_one_line() -> None:
 @pytest.mark.parametrize(
     ("facts", "words"),
     [
-        ({"pulsarload": None, "import_error": "ModuleNotFoundError: x"}, "cannot import pulsarload"),
+        (
+            {"pulsarload": None, "import_error": "ModuleNotFoundError: x"},
+            "cannot import pulsarload",
+        ),
         ({"pulsarload": "0.0.1"}, "has pulsarload 0.0.1"),
     ],
 )

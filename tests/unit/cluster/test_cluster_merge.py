@@ -74,8 +74,10 @@ def test_merged_count_is_the_sum_and_p99_is_the_union_p99() -> None:
         assert report["counters"]["acked"] == len(values)
     snap = sampler.publish(parts, ())
     merged = snap.histograms["publish_latency"]
-    assert merged.total_count == total_values == sum(
-        p.histograms["publish_latency"].total_count for p in parts
+    assert (
+        merged.total_count
+        == total_values
+        == sum(p.histograms["publish_latency"].total_count for p in parts)
     )
     assert merged == union
     for p in (50.0, 99.0, 99.9):
