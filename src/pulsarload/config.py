@@ -290,7 +290,7 @@ class RunSettings:
         10.0, env="PULSARLOAD_CLUSTER_TIMEOUT", min=0.1, max=3600, help="reach the scheduler"
     )
     cluster_poll_s: float = _opt(
-        0.2, min=0.05, max=10, help="seconds between collecting the shards' metrics"
+        0.5, min=0.05, max=10, help="seconds between collecting the shards' metrics"
     )
     on_worker_loss: str = _opt("continue", env="PULSARLOAD_ON_WORKER_LOSS", choices=ON_WORKER_LOSS)
 

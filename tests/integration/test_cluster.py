@@ -21,9 +21,9 @@ import httpx
 import pytest
 from dask_cluster import CliCluster, child_env, free_port, leftovers, start_cli_cluster, worker_gil
 
-pytestmark = [pytest.mark.broker, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.broker, pytest.mark.timeout(900)]
 
-RUN_TIMEOUT_S = 240
+RUN_TIMEOUT_S = 480
 
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = RUN_TIMEOUT_S):

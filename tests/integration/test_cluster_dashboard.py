@@ -16,7 +16,7 @@ from pulsarload.load.controller import RunResult
 from pulsarload.ui.app import DashboardApp, app_for
 from pulsarload.ui.widgets import ShardTable
 
-pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.broker, pytest.mark.timeout(600)]
 
 
 async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float, what: str) -> None:

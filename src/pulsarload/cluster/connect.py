@@ -22,6 +22,9 @@ from pulsarload import __version__
 from pulsarload.config import RunSettings
 from pulsarload.errors import UserError
 
+#: Longest wait for the scheduler's list of workers during a run.
+IDENTITY_TIMEOUT_S = 5.0
+
 __all__ = ["ClusterError", "DaskCluster", "WorkerInfo", "check_versions", "place_shards"]
 
 
@@ -180,7 +183,11 @@ class DaskCluster:
         return self.workers()
 
     def workers(self) -> dict[str, str]:
-        info = self.client.scheduler_info()
+        """Address -> host of every worker the scheduler knows now (asked, not cached: the
+        client's cached identity is refreshed in the background without its workers)."""
+        info = self.client.sync(
+            self.client.scheduler.identity, n_workers=-1, callback_timeout=IDENTITY_TIMEOUT_S
+        )
         return {addr: str(w.get("host", addr)) for addr, w in info.get("workers", {}).items()}
 
     def probe(self, addresses: list[str]) -> dict[str, WorkerInfo]:

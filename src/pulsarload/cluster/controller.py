@@ -334,10 +334,11 @@ class ClusterController:
         self.sampler.publish(parts, stats)
 
     def _check_late(self, h: ShardHandle) -> None:
-        """A poll still unanswered: lost when the scheduler no longer lists the worker (its
-        view is refreshed every few seconds and costs no call) or after a long silence."""
+        """A poll unanswered for a while: lost when the scheduler no longer lists the worker,
+        or after a long silence. (A worker the scheduler drops shows sooner, through the
+        actor's future: see `collect_round`.)"""
         silent = time.monotonic() - h.pending_since
-        if silent < 2 * self.settings.cluster_poll_s or self.cluster is None:
+        if silent < LATE_AFTER_S or self.cluster is None:
             return
         try:
             known = h.address in self.cluster.workers()
@@ -345,7 +346,7 @@ class ClusterController:
             known = silent < LATE_AFTER_S
         if not known or silent > LOST_AFTER_S:
             self._lost(h, f"no answer for {silent:.0f}s and the scheduler lost its worker")
-        elif silent >= LATE_AFTER_S and h.state != "late":
+        elif h.state != "late":
             h.state = "late"
             self._event(f"shard {h.index} on {h.address}: no answer for {silent:.0f}s")
 

@@ -66,6 +66,8 @@ def merge_intervals(snaps: list[Snapshot]) -> dict[str, Any]:
     rows summed per worker (their latency is the latest non-empty interval's: display only)."""
     counters = Counters()
     hists: dict[str, Histogram] = {}
+    merged: set[str] = set()
+    owned: set[str] = set()
     seconds = 0.0
     workers: dict[str, WorkerStats] = {}
     worker_counts: dict[str, Counters] = {}
@@ -76,10 +78,14 @@ def merge_intervals(snaps: list[Snapshot]) -> dict[str, Any]:
             h = snap.histograms.get(kind)
             if h is None or not h.total_count:
                 continue
-            if kind in hists:
+            if kind in merged:
+                if kind not in owned:  # published histograms are never mutated: copy first
+                    hists[kind] = hists[kind].copy()
+                    owned.add(kind)
                 hists[kind].add(h)
             else:
-                hists[kind] = h.copy()
+                hists[kind] = h
+                merged.add(kind)
         for w in snap.workers:
             worker_counts[w.worker_id] = worker_counts.get(w.worker_id, Counters()) + w.counters
             prev = workers.get(w.worker_id)
@@ -160,7 +166,13 @@ class Shard:
 
     def prepare(self) -> dict[str, Any]:
         """Create the engine and every worker's producer or consumer, paused at the start line."""
-        controller = LoadController(self.role, self.settings, run_id=self.run_id)
+        # Two sampler intervals per collection: each poll carries about two (merged here),
+        # and the shard samples less often than a lone process does (the coordinator's
+        # cadence is what anyone sees).
+        interval = max(0.05, self.settings.cluster_poll_s / 2)
+        controller = LoadController(
+            self.role, self.settings, run_id=self.run_id, sample_interval=interval
+        )
         controller.sampler.subscribe(self._inbox)
         self.controller = controller
         controller.start(paused=True)
