@@ -282,7 +282,8 @@ class ClusterController:
             fut = h.pending
             if fut is None:
                 continue
-            with contextlib.suppress(TimeoutError):
+            # Only waits here: an error (a lost worker) is raised again and handled below.
+            with contextlib.suppress(Exception):
                 fut.result(timeout=max(0.001, deadline - time.monotonic()))
             if fut.done():
                 answered.append((h, fut))
