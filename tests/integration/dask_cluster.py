@@ -31,6 +31,8 @@ def child_env(extra_path: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
     paths = [p for p in (extra_path, str(SRC), str(HERE), env.get("PYTHONPATH")) if p]
     env["PYTHONPATH"] = os.pathsep.join(paths)
+    # The test machine is shared and can be very busy: bounds, not paces.
+    env.setdefault("PULSARLOAD_CLUSTER_TIMEOUT", "60")
     env.setdefault("DASK_DISTRIBUTED__WORKER__DAEMON", "False")
     return env
 

@@ -125,6 +125,7 @@ def test_a_rate_change_reaches_every_shard_and_the_broker(
             "workers": 3,
             "rate": 150.0,
             "headless": True,
+            "cluster_timeout_s": 60.0,  # a bound for a busy shared machine
         },
         environ={},
     )
@@ -278,7 +279,7 @@ def test_bad_cluster_input_is_one_line_before_any_load(
         (["consume", topic, "--headless", *urls(broker), "--cluster", "local", "--workers", "2"],
          "exclusive lets one consumer in"),
     ]  # fmt: skip
-    env = {**child_env(), "PULSARLOAD_CLUSTER_TIMEOUT": "3"}
+    env = {**child_env(), "PULSARLOAD_CLUSTER_TIMEOUT": "5"}
     for args, words in cases:
         run = cli(*args, env=env, timeout=120)
         lines = run.stderr.strip().splitlines()

@@ -39,6 +39,7 @@ def test_dashboard_shows_the_merged_run_and_the_shard_table(broker: Any, topic: 
             "rate": 400.0,
             "cluster": "local",
             "workers": 2,
+            "cluster_timeout_s": 60.0,  # a bound for a busy shared machine
         },
         environ={},
     )

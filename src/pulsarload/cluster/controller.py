@@ -45,9 +45,10 @@ from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.resources import interpreter_info
 from pulsarload.metrics.window import MetricsWindow
 
-#: Longest a shard may take to create its producers or consumers (on top of the client's
-#: own connect and operation timeouts).
-PREPARE_MARGIN_S = 30.0
+#: Longest a shard may take to appear on its worker (the worker imports pulsarload first) and
+#: to create its producers or consumers (on top of the client's own connect and operation
+#: timeouts). Generous: a busy worker host is slow, and this is a bound, not a pace.
+PREPARE_MARGIN_S = 120.0
 #: The go time is this far ahead of the slowest clock round trip, so every shard has it in time.
 GO_LEAD_S = 0.5
 #: A shard that has not answered a poll for this long, and that the scheduler no longer
@@ -103,6 +104,13 @@ class ClusterController:
             self._start_shards()
             self._start_exports()
             self._go()
+        except (TimeoutError, OSError) as err:
+            self._teardown()
+            raise ClusterError(
+                f"the Dask cluster did not answer in time while starting the shards "
+                f"({type(err).__name__}: {err or 'timed out'}); check that its workers are "
+                "alive and not overloaded, or set PULSARLOAD_CLUSTER_TIMEOUT higher"
+            ) from None
         except BaseException:
             self._teardown()
             raise
