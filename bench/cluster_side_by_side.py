@@ -95,7 +95,7 @@ def main() -> None:
                     {
                         "msg_s": summary["msg_rate"],
                         "acked": summary["acked"],
-                        "cpu_s_per_m": cpu_s / max(1, data["snapshot"]["total"]["sent"]) * 1e6,
+                        "cpu_s_per_m": cpu_s / max(1, data["final"]["total"]["sent"]) * 1e6,
                         "rss_mb": rss / 1e6,
                         "shard_sum_equal": (sum(s["done"] for s in shards) == summary["acked"])
                         if shards

@@ -76,7 +76,7 @@ def test_produce_verify_across_3_shards_then_consume_across_2_loses_nothing(
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     report = json.loads(produced.read_text())
-    meta, total = report["meta"], report["snapshot"]["total"]
+    meta, total = report["meta"], report["final"]["total"]
     shards = meta["cluster"]["shards"]
     assert [s["state"] for s in shards] == ["stopped"] * 3
     assert len({s["address"] for s in shards}) == 3
@@ -101,7 +101,7 @@ def test_produce_verify_across_3_shards_then_consume_across_2_loses_nothing(
     verify = creport["meta"]["verify"]
     assert verify["missing"] == 0 and verify["duplicates"] == 0, verify
     assert verify["unique"] == total["acked"]
-    assert creport["snapshot"]["total"]["received"] == total["acked"]
+    assert creport["final"]["total"]["received"] == total["acked"]
     cshards = creport["meta"]["cluster"]["shards"]
     assert len(cshards) == 2 and all(s["done"] > 0 for s in cshards), cshards
     assert creport["meta"]["cluster"]["local"] is True

@@ -22,9 +22,6 @@ from pulsarload import __version__
 from pulsarload.config import RunSettings
 from pulsarload.errors import UserError
 
-#: Longest wait for the scheduler's list of workers during a run.
-IDENTITY_TIMEOUT_S = 5.0
-
 __all__ = ["ClusterError", "DaskCluster", "WorkerInfo", "check_versions", "place_shards"]
 
 
@@ -127,10 +124,13 @@ def _children_ignore_sigint() -> Iterator[None]:
 class DaskCluster:
     """A connected Dask client (and the LocalCluster behind it, for `--cluster local`)."""
 
-    def __init__(self, client: Any, local: Any | None, address: str) -> None:
+    def __init__(
+        self, client: Any, local: Any | None, address: str, timeout_s: float = 10.0
+    ) -> None:
         self.client = client
         self.local = local
         self.address = address
+        self.timeout_s = timeout_s  # every call to the scheduler is bounded by this
 
     @classmethod
     def open(cls, settings: RunSettings, shards: int | None) -> DaskCluster:
@@ -156,7 +156,7 @@ class DaskCluster:
             except BaseException:
                 local.close()
                 raise
-            return cls(client, local, local.scheduler_address)
+            return cls(client, local, local.scheduler_address, settings.cluster_timeout_s)
         address = str(settings.cluster)
         try:
             client = distributed.Client(address, timeout=settings.cluster_timeout_s)
@@ -167,7 +167,7 @@ class DaskCluster:
                 f"{settings.cluster_timeout_s:g}s ({reason}); start it with `dask scheduler` "
                 "or check --cluster"
             ) from None
-        return cls(client, None, address)
+        return cls(client, None, address, settings.cluster_timeout_s)
 
     def wait_for(self, count: int, wait_s: float) -> dict[str, str]:
         """Address -> host of the workers, once at least `count` are there (bounded wait)."""
@@ -186,7 +186,7 @@ class DaskCluster:
         """Address -> host of every worker the scheduler knows now (asked, not cached: the
         client's cached identity is refreshed in the background without its workers)."""
         info = self.client.sync(
-            self.client.scheduler.identity, n_workers=-1, callback_timeout=IDENTITY_TIMEOUT_S
+            self.client.scheduler.identity, n_workers=-1, callback_timeout=self.timeout_s
         )
         return {addr: str(w.get("host", addr)) for addr, w in info.get("workers", {}).items()}
 
