@@ -109,7 +109,8 @@ def start_cli_cluster(workers: int, log_dir: Path | None = None) -> CliCluster:
             time.sleep(0.3)
         for i in range(workers):
             cluster.add_worker(f"w{i}")
-        cluster.wait_for_workers(workers)
+        if workers:
+            cluster.wait_for_workers(workers)
     except BaseException:
         cluster.stop()
         raise
