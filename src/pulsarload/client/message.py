@@ -17,7 +17,7 @@ from pulsarload.wire.messages import MessageMetadata, SingleMessageMetadata, pro
 if TYPE_CHECKING:
     from pulsarload.client.consumer import Consumer
 
-__all__ = ["BatchInfo", "Message", "batch_stats"]
+__all__ = ["BatchInfo", "Message"]
 
 
 class BatchInfo:
@@ -180,29 +180,3 @@ class Message:
 
     def __reduce__(self) -> Any:  # pragma: no cover - messages are not meant to be pickled
         raise TypeError("a received Message cannot be pickled; copy data() and message_id()")
-
-
-def batch_stats(msgs: list[Message]) -> tuple[int, int, list[tuple[int, int]]]:
-    """(payload bytes, redelivered messages, runs) of received messages in one pass, where
-    runs are (publish time ms, message count) per run of messages from one entry: what a load
-    tool records per batch without building anything per message."""
-    n_bytes = 0
-    redelivered = 0
-    runs: list[tuple[int, int]] = []
-    md: MessageMetadata | None = None
-    run = 0
-    for m in msgs:
-        data = m._data
-        n_bytes += len(m._payload if data is None else data)
-        if m._md is md:
-            run += 1
-        else:
-            if run:
-                runs.append((md.publish_time, run))  # type: ignore[union-attr]
-            md = m._md
-            run = 1
-        if m._rc:
-            redelivered += 1
-    if run:
-        runs.append((md.publish_time, run))  # type: ignore[union-attr]
-    return n_bytes, redelivered, runs

@@ -505,6 +505,7 @@ class Producer:
         callback: BatchCallback | None = None,
         *,
         shape: MessageShape | None = None,
+        entry_properties: Mapping[str, str] | None = None,
     ) -> int:
         """The fast path: send `payloads` as ONE batched entry; returns its first sequence id.
 
@@ -512,16 +513,21 @@ class Producer:
         of cached per-size headers); compression, checksum and metadata happen once per batch.
         `callback(result, msg_id, msg_count)` runs once when the broker acks the batch or it
         fails: record latency and counts per batch from it. Every message gets the
-        properties/keys of `shape` (a `wire.batch.MessageShape`; default: none).
+        properties/keys of `shape` (a `wire.batch.MessageShape`; default: none);
+        `entry_properties` go on the entry itself (its MessageMetadata), where a reader of the
+        whole entry finds them once (clients do not show them as a message's properties).
         """
         n = len(payloads)
         if n == 0:
             raise InvalidMessage("payloads: send_batch needs at least one payload")
+        entry_props = _check_props(entry_properties)
         return self._send_bulk(
             n,
             callback,
             shape,
-            lambda b, seq, now, last: b.batch(payloads, seq, now, highest_sequence_id=last),
+            lambda b, seq, now, last: b.batch(
+                payloads, seq, now, highest_sequence_id=last, entry_properties=entry_props
+            ),
         )
 
     def send_repeated(
@@ -1266,10 +1272,13 @@ class PartitionedProducer:
         callback: BatchCallback | None = None,
         *,
         shape: MessageShape | None = None,
+        entry_properties: Mapping[str, str] | None = None,
     ) -> int:
         """One batch to one partition: by the shape's partition key if it has one (so keyed
         batches land where keyed single messages do), else by the routing mode."""
-        return self._for_shape(shape).send_batch(payloads, callback, shape=shape)
+        return self._for_shape(shape).send_batch(
+            payloads, callback, shape=shape, entry_properties=entry_properties
+        )
 
     def send_repeated(
         self,

@@ -7,7 +7,7 @@ touch the worker's recorder, so the load layer hands in a callback that only que
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,8 +22,9 @@ SendDone = Callable[[int, str | None], None]
 class ReceivedMessage:
     """What the load layer reads from a received message; `handle` is the engine's own object.
 
-    The per-message fields a worker reads (`data`, `publish_time_ms`, `redelivery_count`) are
-    plain slots; the rest (`topic`, `message_id`, `event_time_ms`, `key`, `properties`) are
+    The per-message fields a worker reads (`data`, `publish_time_ms`, `redelivery_count`, and
+    `intended_us`: the producer's intended send time from a pulsarload stamp, µs since the
+    epoch, 0 when the message has none) are plain slots; the rest (`topic`, `message_id`, `event_time_ms`, `key`, `properties`) are
     properties, so that an engine can subclass this and work them out only when asked: the
     consumer hot path creates one of these per message and reads none of them.
     """
@@ -32,6 +33,7 @@ class ReceivedMessage:
         "data",
         "publish_time_ms",
         "redelivery_count",
+        "intended_us",
         "handle",
         "_topic",
         "_message_id",
@@ -51,10 +53,12 @@ class ReceivedMessage:
         key: str | None = None,
         properties: Mapping[str, str] | None = None,
         handle: Any = None,
+        intended_us: int = 0,
     ) -> None:
         self.data = data
         self.publish_time_ms = publish_time_ms
         self.redelivery_count = redelivery_count
+        self.intended_us = intended_us
         self.handle = handle
         self._topic = topic
         self._message_id = message_id
@@ -82,6 +86,12 @@ class ReceivedMessage:
     def properties(self) -> Mapping[str, str]:
         return self._properties
 
+    @property
+    def e2e_origin_us(self) -> int:
+        """Where this message's end-to-end latency starts (µs since the epoch): the intended
+        send time when the producer stamped it, else the publish time."""
+        return self.intended_us or self.publish_time_ms * 1000
+
     def __repr__(self) -> str:
         return (
             f"ReceivedMessage(id={self.message_id}, topic={self.topic!r}, "
@@ -89,30 +99,45 @@ class ReceivedMessage:
         )
 
 
+#: (origin ns since the epoch, message count, intended, step ns): `count` messages whose
+#: end-to-end latency starts at `origin + k * step` (k = 0, 1, ...): the producer's intended
+#: send time when `intended`, else the publish time. The messages of one batch entry share a
+#: run: one time (step 0) or evenly spaced times (a rate-limited batch).
+type E2ERun = tuple[int, int, bool, int]
+
+
+def e2e_runs_of(messages: Iterable[ReceivedMessage]) -> list[E2ERun]:
+    """The end-to-end origins of `messages`, runs of equal origins merged."""
+    runs: list[E2ERun] = []
+    for m in messages:
+        stamped = bool(m.intended_us)
+        origin = (m.intended_us if stamped else m.publish_time_ms * 1000) * 1000
+        if runs and runs[-1][0] == origin and runs[-1][2] == stamped:
+            runs[-1] = (origin, runs[-1][1] + 1, stamped, 0)
+        else:
+            runs.append((origin, 1, stamped, 0))
+    return runs
+
+
 class ReceivedBatch:
     """The messages one `receive_many` call took, with what a worker records per batch worked
-    out once: `count`, payload bytes (`n_bytes`), `redelivered` messages, and `publish_runs`,
-    (publish time ms, count) per run of messages with one publish time (one batch entry).
+    out once: `count`, payload bytes (`n_bytes`), `redelivered` messages, and `e2e_runs`:
+    where each message's end-to-end latency starts (`E2ERun`s: the messages of one batch entry
+    sent at one intended time, or with one publish time, share a run).
 
     This base class is built from `ReceivedMessage`s; an engine may subclass it to work the
     figures out from its own messages and build `messages` only when asked (the native engine
     does: a batch then costs no object per message on the worker's side).
     """
 
-    __slots__ = ("_messages", "count", "n_bytes", "publish_runs", "redelivered")
+    __slots__ = ("_messages", "count", "e2e_runs", "n_bytes", "redelivered")
 
     def __init__(self, messages: Sequence[ReceivedMessage]) -> None:
         self._messages: list[ReceivedMessage] | None = list(messages)
         self.count = len(messages)
         self.n_bytes = sum(len(m.data) for m in messages)
         self.redelivered = sum(1 for m in messages if m.redelivery_count)
-        runs: list[tuple[int, int]] = []
-        for m in messages:
-            if runs and runs[-1][0] == m.publish_time_ms:
-                runs[-1] = (m.publish_time_ms, runs[-1][1] + 1)
-            else:
-                runs.append((m.publish_time_ms, 1))
-        self.publish_runs = runs
+        self.e2e_runs = e2e_runs_of(messages)
 
     def __len__(self) -> int:
         return self.count
@@ -140,8 +165,15 @@ class EngineProducer(Protocol):
         *,
         key: str | None = None,
         properties: Mapping[str, str] | None = None,
+        intended_ns: int | None = None,
+        interval_ns: float = 0.0,
     ) -> None:
-        """Queue the payloads for sending (blocks while the pending queue is full, if so set)."""
+        """Queue the payloads for sending (blocks while the pending queue is full, if so set).
+
+        `intended_ns`: when the rate schedule meant the first payload to go (wall clock, ns
+        since the epoch), payload i at `intended_ns + i * interval_ns`; the engine stamps it
+        on what it sends (`engines.stamp`) so that consumers measure end-to-end latency from
+        it. None: no stamp."""
 
     def pending(self) -> int:
         """Messages sent but not yet acknowledged or failed (backpressure)."""

@@ -5,7 +5,9 @@ different workers share nothing, not even a socket write lock. A claimed batch g
 the producer's bulk path (`send_batch`: one entry, per-message work done by a join), split only
 where it would exceed the batch byte limit. Keyed messages with batching on go one by one
 into the producer's key-based batcher instead (one batch per key, each entry carrying its key),
-so that a Key_Shared subscription sees every key on one consumer.
+so that a Key_Shared subscription sees every key on one consumer. Each bulk entry carries its
+messages' intended send time as one stamp on the entry (`engines.stamp`); messages sent one by
+one carry their own.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pulsarload.engines.base import (
     error_category,
     result_category,
 )
+from pulsarload.engines.stamp import STAMP_KEY, encode_stamp
 from pulsarload.wire.batch import FRAME_RESERVE, MessageShape
 
 _ROUTING = {
@@ -84,6 +87,8 @@ class NativeProducer:
         *,
         key: str | None = None,
         properties: Mapping[str, str] | None = None,
+        intended_ns: int | None = None,
+        interval_ns: float = 0.0,
     ) -> None:
         def batch_done(result: Any, _msg_id: Any, count: int) -> None:
             on_done(count, _result_category(result))
@@ -93,19 +98,32 @@ class NativeProducer:
             def one_done(result: Any, _msg_id: Any) -> None:
                 on_done(1, _result_category(result))
 
-            for payload in payloads:
+            for i, payload in enumerate(payloads):
+                props = properties
+                if intended_ns is not None:  # each message carries its own time
+                    props = dict(properties or {})
+                    props[STAMP_KEY] = encode_stamp((intended_ns + int(i * interval_ns)) // 1000)
                 self._send_guarded(
-                    lambda p=payload: self._producer.send_async(
-                        p, one_done, properties=properties, partition_key=key
+                    lambda p=payload, pr=props: self._producer.send_async(
+                        p, one_done, properties=pr, partition_key=key
                     ),
                     on_done,
                     1,
                 )
             return
         shape = self._shape(key, properties)
+        step_ns = round(interval_ns)
+        offset = 0
         for chunk in self._split(payloads, shape):
+            entry = None
+            if intended_ns is not None:  # one stamp per entry gives every message's time
+                first_us = (intended_ns + int(offset * interval_ns)) // 1000
+                entry = {STAMP_KEY: encode_stamp(first_us, step_ns if len(chunk) > 1 else 0)}
+            offset += len(chunk)
             self._send_guarded(
-                lambda c=chunk: self._producer.send_batch(c, batch_done, shape=shape),
+                lambda c=chunk, e=entry: self._producer.send_batch(
+                    c, batch_done, shape=shape, entry_properties=e
+                ),
                 on_done,
                 len(chunk),
             )

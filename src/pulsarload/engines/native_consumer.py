@@ -18,14 +18,15 @@ from typing import Any
 from pulsarload.client import Client, ConsumerDeadLetterPolicy, Message, Timeout
 from pulsarload.client.consumer_config import parse_seek_target
 from pulsarload.client.errors import InvalidConfiguration
-from pulsarload.client.message import batch_stats
 from pulsarload.config import ConsumeSettings
-from pulsarload.engines.base import EngineConsumer, ReceivedBatch, ReceivedMessage
+from pulsarload.engines.base import E2ERun, EngineConsumer, ReceivedBatch, ReceivedMessage
+from pulsarload.engines.stamp import find_stamp
 
 __all__ = [
     "NativeConsumer",
     "NativeReceivedBatch",
     "NativeReceivedMessage",
+    "batch_figures",
     "create_native_consumer",
     "wrap_message",
 ]
@@ -46,6 +47,7 @@ class NativeReceivedMessage(ReceivedMessage):
         self.data = msg.data()
         self.publish_time_ms = msg._md.publish_time
         self.redelivery_count = msg._rc
+        self.intended_us = _intended_us(msg)
         self.handle = msg
 
     @property
@@ -71,7 +73,7 @@ class NativeReceivedMessage(ReceivedMessage):
 
 class NativeReceivedBatch(ReceivedBatch):
     """A `ReceivedBatch` over native `Message`s (`handles`): the figures come from one pass
-    over the messages (`batch_stats`); `messages` and `payloads` are built only when asked."""
+    over the messages (`batch_figures`); `messages` and `payloads` are built only when asked."""
 
     __slots__ = ("handles",)
 
@@ -79,7 +81,7 @@ class NativeReceivedBatch(ReceivedBatch):
         self.handles = msgs
         self._messages = None
         self.count = len(msgs)
-        self.n_bytes, self.redelivered, self.publish_runs = batch_stats(msgs)
+        self.n_bytes, self.redelivered, self.e2e_runs = batch_figures(msgs)
 
     @property
     def messages(self) -> list[ReceivedMessage]:
@@ -93,6 +95,66 @@ class NativeReceivedBatch(ReceivedBatch):
 
     def head(self, n: int) -> ReceivedBatch:
         return NativeReceivedBatch(self.handles[:n])
+
+
+def _intended_us(msg: Message) -> int:
+    """The message's intended send time from a pulsarload stamp (µs; 0: none): its own
+    properties' stamp, else its entry's (message k of a batch: first + k * step)."""
+    smd = msg._smd
+    if smd is not None and smd.properties:
+        own = find_stamp(smd.properties)
+        if own is not None:
+            return own[0]
+    md = msg._md
+    entry = find_stamp(md.properties) if md.properties else None
+    if entry is None:
+        return 0
+    first, step = entry
+    return first + max(msg._id.batch_index, 0) * step // 1000 if step else first
+
+
+def batch_figures(msgs: list[Message]) -> tuple[int, int, list[E2ERun]]:
+    """(payload bytes, redelivered messages, end-to-end runs) of received messages in one
+    pass: what a load worker records per batch without building anything per message. The
+    stamp of an entry (or of a message's own metadata) is looked up once per metadata object
+    (the messages of one entry share it); consecutive messages of an entry stamped with a step
+    form one run."""
+    n_bytes = 0
+    redelivered = 0
+    runs: list[E2ERun] = []
+    md: Any = None
+    smd: Any = None
+    entry: tuple[int, int] | None = None
+    own: tuple[int, int] | None = None
+    origin, stamped, run, step = 0, False, 0, 0
+    for m in msgs:
+        data = m._data
+        n_bytes += len(m._payload if data is None else data)
+        if m._rc:
+            redelivered += 1
+        if m._md is not md:
+            md = m._md
+            entry = find_stamp(md.properties) if md.properties else None
+        if m._smd is not smd:
+            smd = m._smd
+            own = find_stamp(smd.properties) if smd is not None and smd.properties else None
+        if own is not None:
+            o, s, st = own[0] * 1000, True, 0
+        elif entry is not None:
+            first, st = entry
+            o = first * 1000 + max(m._id.batch_index, 0) * st if st else first * 1000
+            s = True
+        else:
+            o, s, st = md.publish_time * 1_000_000, False, 0
+        if run and s is stamped and st == step and o == origin + run * step:
+            run += 1
+        else:
+            if run:
+                runs.append((origin, run, stamped, step))
+            origin, stamped, run, step = o, s, 1, st
+    if run:
+        runs.append((origin, run, stamped, step))
+    return n_bytes, redelivered, runs
 
 
 def wrap_message(msg: Message) -> ReceivedMessage:

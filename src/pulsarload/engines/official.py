@@ -12,6 +12,7 @@ from typing import Any
 
 from pulsarload.config import ConsumeSettings, ProduceSettings, RunSettings
 from pulsarload.engines.base import ReceivedBatch, ReceivedMessage, SendDone, result_category
+from pulsarload.engines.stamp import STAMP_KEY, encode_stamp, parse_stamp
 from pulsarload.errors import ConfigError, UserError
 
 try:
@@ -49,6 +50,15 @@ def _client_for(settings: RunSettings) -> Any:
         raise UserError(f"official client cannot use {settings.service_url}: {err}") from None
 
 
+def _intended_us(properties: Mapping[str, str]) -> int:
+    """A message's own intended-send-time stamp (0: none). The official client shows a batched
+    message only its own properties, so a stamp on a native producer's batch entry is not
+    visible here: those messages fall back to their publish time (and are counted so)."""
+    value = properties.get(STAMP_KEY)
+    stamp = parse_stamp(value) if value else None
+    return stamp[0] if stamp else 0
+
+
 def _category(result: Any) -> str | None:
     return result_category(str(result))
 
@@ -66,6 +76,8 @@ class OfficialProducer:
         *,
         key: str | None = None,
         properties: Mapping[str, str] | None = None,
+        intended_ns: int | None = None,
+        interval_ns: float = 0.0,
     ) -> None:
         def callback(result: Any, _msg_id: Any) -> None:
             self._done += 1
@@ -77,7 +89,10 @@ class OfficialProducer:
         if properties:
             kwargs["properties"] = dict(properties)
         send = self._producer.send_async
-        for payload in payloads:
+        for i, payload in enumerate(payloads):
+            if intended_ns is not None:  # per message: the client's batches are its own
+                stamp = encode_stamp((intended_ns + int(i * interval_ns)) // 1000)
+                kwargs["properties"] = {**(properties or {}), STAMP_KEY: stamp}
             self._sent += 1
             try:
                 send(payload, callback, **kwargs)
@@ -104,6 +119,7 @@ class OfficialConsumer:
 
     @staticmethod
     def wrap(msg: Any) -> ReceivedMessage:
+        props = msg.properties()
         return ReceivedMessage(
             data=msg.data(),
             topic=msg.topic_name(),
@@ -112,8 +128,9 @@ class OfficialConsumer:
             event_time_ms=msg.event_timestamp(),
             redelivery_count=msg.redelivery_count(),
             key=msg.partition_key() or None,
-            properties=msg.properties(),
+            properties=props,
             handle=msg,
+            intended_us=_intended_us(props),
         )
 
     def receive(self, timeout_ms: int) -> ReceivedMessage | None:

@@ -297,10 +297,19 @@ class SendFrameBuilder:
         publish_time: int,
         *,
         highest_sequence_id: int | None = None,
+        entry_properties: Mapping[str, str] | None = None,
     ) -> bytes:
-        """A SEND frame carrying ``payloads`` as one batch (first message = ``sequence_id``)."""
+        """A SEND frame carrying ``payloads`` as one batch (first message = ``sequence_id``).
+
+        ``entry_properties`` go into the entry's own MessageMetadata, not into any message's:
+        clients show messages of a batch their SingleMessageMetadata's properties only, so
+        these are for a reader of whole entries (pulsarload's intended-send-time stamp)."""
         header, body = self.batch_parts(
-            payloads, sequence_id, publish_time, highest_sequence_id=highest_sequence_id
+            payloads,
+            sequence_id,
+            publish_time,
+            highest_sequence_id=highest_sequence_id,
+            entry_properties=entry_properties,
         )
         return header + body
 
@@ -311,13 +320,19 @@ class SendFrameBuilder:
         publish_time: int,
         *,
         highest_sequence_id: int | None = None,
+        entry_properties: Mapping[str, str] | None = None,
     ) -> tuple[bytes, Buffer]:
         """Like ``batch`` but as (header, body), to write without joining a large body."""
         n = len(payloads)
         if n == 0:
             raise ValueError("a batch needs at least one message")
         body: Buffer = self.shape.batch_payload(payloads)
-        return self._frame(body, sequence_id, publish_time, n, True, highest_sequence_id)
+        props = (
+            b"".join(encode_length_delimited(4, kv.encode()) for kv in key_values(entry_properties))
+            if entry_properties
+            else b""
+        )
+        return self._frame(body, sequence_id, publish_time, n, True, highest_sequence_id, props)
 
     def repeated(
         self,
@@ -364,6 +379,7 @@ class SendFrameBuilder:
         n: int,
         is_batch: bool,
         highest_sequence_id: int | None,
+        entry_properties: bytes = b"",
     ) -> tuple[bytes, Buffer]:
         md_parts = [
             self._md_producer,
@@ -372,7 +388,12 @@ class SendFrameBuilder:
             b"\x18",
             encode_varint(publish_time),
         ]
-        md_parts.append(self._batch_low if is_batch else self._single_low)
+        if not is_batch:
+            md_parts.append(self._single_low)
+        else:
+            if entry_properties:
+                md_parts.append(entry_properties)  # field 4, in number order before 6
+            md_parts.append(self._batch_low)
         if self._compressed:
             uncompressed = len(body)
             body = self._codec.compress(body)

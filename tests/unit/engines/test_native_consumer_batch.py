@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulsarload.client.message import BatchInfo, Message, batch_stats
+from pulsarload.client.message import BatchInfo, Message
 from pulsarload.engines.base import ReceivedBatch, ReceivedMessage
 from pulsarload.engines.native_consumer import (
     NativeConsumer,
     NativeReceivedBatch,
     NativeReceivedMessage,
+    batch_figures,
     wrap_message,
 )
+from pulsarload.engines.stamp import STAMP_KEY, encode_stamp
 from pulsarload.wire.message_id import MessageId
 from pulsarload.wire.messages import MessageMetadata, SingleMessageMetadata, key_values
 
@@ -84,7 +86,7 @@ def test_native_consumer_receive_many_and_acknowledge_many() -> None:
     assert isinstance(batch, NativeReceivedBatch)
     assert fake.calls == [("receive_many", (5, 0))]  # negative timeouts become 0
     assert (batch.count, batch.n_bytes, batch.redelivered) == (2, 6, 2)
-    assert batch.publish_runs == [(1234, 1), (1234, 1)]  # two entries (own metadata each)
+    assert batch.e2e_runs == [(1_234_000_000, 2, False, 0)]  # no stamp: from the publish time
     assert batch._messages is None  # no per-message wrapper until asked
     assert [m.handle for m in batch.messages] == msgs
     assert batch.payloads() == [b"xyz", b"xyz"]
@@ -97,17 +99,76 @@ def test_native_consumer_receive_many_and_acknowledge_many() -> None:
     assert nc.receive_many(5, 10) is None
 
 
-def test_batch_stats_counts_runs_per_entry_and_redeliveries() -> None:
+def test_batch_figures_count_runs_per_entry_and_redeliveries() -> None:
     md1 = MessageMetadata(producer_name="p", sequence_id=0, publish_time=100)
-    md2 = MessageMetadata(producer_name="p", sequence_id=0, publish_time=100)
+    md2 = MessageMetadata(producer_name="p", sequence_id=0, publish_time=101)
     info = BatchInfo(3)
     entry1 = [
         Message(b"ab", md1, None, MessageId(1, 1, -1, i, 3), 0, "t", None, info) for i in range(3)
     ]
     entry2 = Message(memoryview(b"abcd"), md2, None, MessageId(1, 2), 1, "t")
     entry2.data()  # payload already copied out: its size still counts
-    assert batch_stats([*entry1, entry2]) == (10, 1, [(100, 3), (100, 1)])
-    assert batch_stats([]) == (0, 0, [])
+    assert batch_figures([*entry1, entry2]) == (
+        10,
+        1,
+        [(100_000_000, 3, False, 0), (101_000_000, 1, False, 0)],
+    )
+    assert batch_figures([]) == (0, 0, [])
+
+
+def entry(
+    publish_ms: int, stamp: str | None, n: int, own: list[str] | None = None
+) -> list[Message]:
+    """The messages of one received batch entry: a stamp on the entry, or one per message."""
+    props = key_values({STAMP_KEY: stamp}) if stamp is not None else ()
+    md = MessageMetadata(
+        producer_name="p", sequence_id=0, publish_time=publish_ms, properties=props
+    )
+    info = BatchInfo(n)
+    out = []
+    for i in range(n):
+        smd = SingleMessageMetadata(
+            properties=key_values({STAMP_KEY: own[i]}) if own else (), payload_size=1
+        )
+        out.append(Message(b"x", md, smd, MessageId(1, publish_ms, -1, i, n), 0, "t", None, info))
+    return out
+
+
+def test_end_to_end_runs_start_at_the_intended_send_time_of_each_message() -> None:
+    # An entry whose 3 messages were meant 333,333 ns apart, from 5,000,000 µs on: one run
+    # whose message k starts at its own intended time, not at the entry's publish time (ms).
+    spaced = entry(9_999, encode_stamp(5_000_000, 333_333), 3)
+    _, _, runs = batch_figures(spaced)
+    assert runs == [(5_000_000_000, 3, True, 333_333)]
+    # A burst (unlimited rate): one intended time for the whole entry.
+    assert batch_figures(entry(9_999, encode_stamp(7_000_000), 4))[2] == [
+        (7_000_000_000, 4, True, 0)
+    ]
+    # Messages stamped one by one (the official client's batches), then a foreign entry.
+    own = entry(9_999, None, 2, own=[encode_stamp(1_000_001), encode_stamp(1_000_002)])
+    foreign = entry(8_000, None, 2)
+    assert batch_figures([*own, *foreign])[2] == [
+        (1_000_001_000, 1, True, 0),
+        (1_000_002_000, 1, True, 0),
+        (8_000_000_000, 2, False, 0),
+    ]
+    # A receive that starts mid-entry, or skips a message, still gives each message its own
+    # time (from its batch index).
+    assert batch_figures(spaced[1:])[2] == [(5_000_333_333, 2, True, 333_333)]
+    assert batch_figures([spaced[0], spaced[2]])[2] == [
+        (5_000_000_000, 1, True, 333_333),
+        (5_000_666_666, 1, True, 333_333),
+    ]
+    # The per-message path agrees (to the microsecond).
+    assert [wrap_message(m).intended_us for m in [*spaced, *own]] == [
+        5_000_000, 5_000_333, 5_000_666, 1_000_001, 1_000_002,
+    ]  # fmt: skip
+    assert wrap_message(foreign[0]).intended_us == 0
+    assert wrap_message(foreign[0]).e2e_origin_us == 8_000_000
+
+
+def test_a_property_that_only_looks_like_a_stamp_counts_as_none() -> None:
+    assert batch_figures(entry(3, "not-a-time", 2))[2] == [(3_000_000, 2, False, 0)]
 
 
 def test_plain_batch_figures_from_received_messages() -> None:
@@ -119,6 +180,14 @@ def test_plain_batch_figures_from_received_messages() -> None:
 
     batch = ReceivedBatch([rm(b"a", 5), rm(b"bb", 5, 1), rm(b"ccc", 7)])
     assert (len(batch), batch.n_bytes, batch.redelivered) == (3, 6, 1)
-    assert batch.publish_runs == [(5, 2), (7, 1)]
+    assert batch.e2e_runs == [(5_000_000, 2, False, 0), (7_000_000, 1, False, 0)]
     assert batch.payloads() == [b"a", b"bb", b"ccc"]
-    assert batch.head(2).publish_runs == [(5, 2)]
+    assert batch.head(2).e2e_runs == [(5_000_000, 2, False, 0)]
+    stamped = ReceivedMessage(
+        data=b"d", topic="t", message_id="m", publish_time_ms=9, event_time_ms=0,
+        redelivery_count=0, intended_us=8_500,
+    )  # fmt: skip
+    assert ReceivedBatch([stamped, rm(b"e", 9)]).e2e_runs == [
+        (8_500_000, 1, True, 0),
+        (9_000_000, 1, False, 0),
+    ]

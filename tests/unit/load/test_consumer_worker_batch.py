@@ -110,6 +110,36 @@ def test_handle_many_records_each_message_and_acks_once() -> None:
     assert fake.acked_many == [msgs] and rec.consumer_acked == 3
 
 
+class SpacedBatch(ReceivedBatch):
+    """What the native engine makes of one rate-limited batch entry: a run of evenly spaced
+    intended times (engines.native_consumer.batch_figures)."""
+
+    def __init__(self, msgs: list[ReceivedMessage], origin_ns: int, step_ns: int) -> None:
+        super().__init__(msgs)
+        self.e2e_runs = [(origin_ns, len(msgs), True, step_ns)]
+
+
+def test_handle_many_measures_from_intended_times_and_counts_each_origin() -> None:
+    now_ns = time.time_ns()
+    fake = FakeConsumer([])
+    w, slot = worker(fake)
+    # Three messages meant 100 ms, 90 ms and 80 ms ago (published much later: ignored) ...
+    spaced = [rm(b"x", now_ns // 1_000_000) for _ in range(3)]
+    w._handle_many(fake, SpacedBatch(spaced, now_ns - 100_000_000, 10_000_000))  # type: ignore[arg-type]
+    rec = slot.active
+    assert rec.e2e_latency.total_count == 3
+    assert 100_000 <= rec.e2e_latency.max < 100_000 + 5_000_000
+    assert 80_000 <= rec.e2e_latency.min < rec.e2e_latency.max - 15_000
+    # ... then one stamped message and one from a foreign producer (its publish time).
+    own = ReceivedMessage(
+        data=b"s", topic="t", message_id="m", publish_time_ms=now_ns // 1_000_000,
+        event_time_ms=0, redelivery_count=0, intended_us=now_ns // 1000 - 7_000_000,
+    )  # fmt: skip
+    w._handle_many(fake, ReceivedBatch([own, rm(b"f", now_ns // 1_000_000 - 3)]))  # type: ignore[arg-type]
+    assert (rec.e2e_from_intended, rec.e2e_from_publish) == (4, 1)
+    assert rec.e2e_latency.max >= 7_000_000
+
+
 def test_handle_many_with_ack_none_does_not_ack() -> None:
     fake = FakeConsumer([])
     w, slot = worker(fake, ack="none")

@@ -4,6 +4,7 @@ frames through the parser, and malformed batches."""
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -21,7 +22,13 @@ from pulsarload.wire.compression import AVAILABLE, decompress
 from pulsarload.wire.enums import CompressionType
 from pulsarload.wire.errors import DecodeError
 from pulsarload.wire.frames import FrameParser, encode_payload_command
-from pulsarload.wire.messages import KeyValue, MessageMetadata, SingleMessageMetadata
+from pulsarload.wire.messages import (
+    KeyValue,
+    MessageMetadata,
+    SingleMessageMetadata,
+    key_values,
+)
+from pulsarload.wire.protobuf import encode_length_delimited
 
 # Two messages, b"ab" and b"c", no properties: [size][SMM{payload_size}][payload] each.
 PLAIN_BATCH = bytes.fromhex("000000021802616200000002180163")
@@ -218,6 +225,24 @@ def test_builder_batch_frames_carry_the_shape_keys_in_the_outer_metadata(
     md = _parse_one(frame).metadata
     assert (md.partition_key, md.ordering_key) == ("pk", b"ok")
     assert md.properties == ()  # properties stay per message
+
+
+@pytest.mark.parametrize("compression", AVAILABLE)
+def test_entry_properties_go_on_the_entry_metadata_only(compression: CompressionType) -> None:
+    payloads = [b"x" * 40, b"y" * 41]
+    builder = SendFrameBuilder(5, "pn", compression=compression)
+    plain = builder.batch(payloads, 300, 123456789)
+    frame = builder.batch(payloads, 300, 123456789, entry_properties={"plt": "17+250000"})
+    parsed = _parse_one(frame)
+    assert parsed.metadata.properties == key_values({"plt": "17+250000"})
+    assert parsed.metadata.num_messages_in_batch == 2
+    # The same messages inside (no per-message property), and the same frame otherwise.
+    raw = parsed.payload if compression == CompressionType.NONE else None
+    if raw is not None:
+        assert [md.properties for md, _ in parse_batch(raw, 2)] == [(), ()]
+    property_field = encode_length_delimited(4, KeyValue(key="plt", value="17+250000").encode())
+    assert len(frame) - len(plain) == len(property_field)
+    assert _parse_one(plain).metadata == replace(parsed.metadata, properties=())
 
 
 def test_builder_batch_of_one_and_highest_sequence_id() -> None:
