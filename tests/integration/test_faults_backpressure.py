@@ -191,7 +191,7 @@ class _CrossThreadProducer:
         self._completer = completer
 
     def send_batch(
-        self, payloads: Any, on_done: Any, *, key: Any = None, properties: Any = None
+        self, payloads: Any, on_done: Any, *, key: Any = None, properties: Any = None, **_: Any
     ) -> None:
         self._completer.put(on_done, len(payloads), b"".join(payloads))
 

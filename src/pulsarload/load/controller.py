@@ -57,6 +57,12 @@ SUMMARY_METRICS = frozenset(
         "e2e_p99_ms",
         "e2e_max_ms",
         "send_delay_p99_ms",
+        "send_delay_max_ms",
+        "from_send_p50_ms",
+        "from_send_p99_ms",
+        "from_send_p999_ms",
+        "e2e_from_intended",
+        "e2e_from_publish",
         "missing",
         "duplicates",
         "out_of_order",
@@ -74,6 +80,7 @@ def summary_figures(
     lat = snap.total_latency.get("publish_latency" if role == "producer" else "e2e_latency")
     e2e = snap.total_latency.get("e2e_latency")
     delay = snap.total_latency.get("send_delay")
+    from_send = snap.total_latency.get("publish_latency_from_send")
     done = t.acked if role == "producer" else t.received
     moved_bytes = t.bytes_sent if role == "producer" else t.bytes_received
     attempts = t.acked + t.failed
@@ -97,6 +104,12 @@ def summary_figures(
         "e2e_p99_ms": e2e.p99 * ms if e2e else 0.0,
         "e2e_max_ms": e2e.max * ms if e2e else 0.0,
         "send_delay_p99_ms": delay.p99 * ms if delay else 0.0,
+        "send_delay_max_ms": delay.max * ms if delay else 0.0,
+        "from_send_p50_ms": from_send.p50 * ms if from_send else 0.0,
+        "from_send_p99_ms": from_send.p99 * ms if from_send else 0.0,
+        "from_send_p999_ms": from_send.p99_9 * ms if from_send else 0.0,
+        "e2e_from_intended": t.e2e_from_intended,
+        "e2e_from_publish": t.e2e_from_publish,
         "missing": verify.missing if verify else 0,
         "duplicates": verify.duplicates if verify else t.duplicates,
         "out_of_order": verify.out_of_order if verify else t.out_of_order,

@@ -24,6 +24,7 @@ from pulsarload.engines.base import (
     ReceivedBatch,
     ReceivedMessage,
 )
+from pulsarload.load.held import Completion, HeldBatch, drain
 from pulsarload.load.payloads import (
     KeyGenerator,
     PayloadGenerator,
@@ -35,6 +36,11 @@ from pulsarload.load.verify import SequenceTracker
 from pulsarload.metrics.recorder import Recorder, RecorderSlot
 
 IDLE_SLEEP_S = 0.02  # longest a worker sleeps before looking at its controls again
+IDLE_SLEEP_NS = int(IDLE_SLEEP_S * 1e9)
+#: Shortest sleep of a producer worker between takes: at rates above ~5,000 msg/s per worker a
+#: wake takes every message that came due meanwhile (a send delay of at most this, plus the
+#: OS's wake-up latency) instead of waking once per message.
+MIN_SLEEP_NS = 200_000
 UNBATCHED_CLAIM = 100  # messages claimed per loop turn when the engine does not batch
 FLUSH_TIMEOUT_S = 10.0
 CUMULATIVE_EVERY = 100  # the cumulative strategy acks every Nth message (and the last)
@@ -57,27 +63,6 @@ class MessageBudget:
     @property
     def exhausted(self) -> bool:
         return self._left <= 0
-
-
-class _Completion:
-    """The send callback for one claimed batch: queues (count, error, intended_ns, interval, t).
-
-    The engine may complete a claimed batch in several parts (e.g. split by max bytes); parts
-    arrive in order for one producer, so `offset` tracks which intended times they cover.
-    """
-
-    __slots__ = ("_queue", "_first_ns", "_interval", "_offset")
-
-    def __init__(self, queue: deque, first_ns: int, interval: float) -> None:
-        self._queue = queue
-        self._first_ns = first_ns
-        self._interval = interval
-        self._offset = 0
-
-    def __call__(self, count: int, error: str | None) -> None:
-        first = self._first_ns + int(self._offset * self._interval)
-        self._offset += count
-        self._queue.append((count, error, first, self._interval, time.monotonic_ns()))
 
 
 class Worker:
@@ -215,14 +200,15 @@ class ProducerWorker(Worker):
         schedule = RateSchedule(self.rate, time.monotonic_ns())
         applied_rate = self.rate
         was_paused = False
-        props = self.properties or None
-        keyed = keys.mode != "none"
+        held = HeldBatch()
         stop = self.stop_event
         slot = self.slot
         while not stop.is_set():
             if completions:
                 self._drain(completions)
             if self.paused:
+                if held.count:
+                    self._send_held(producer, held, payloads, keys)
                 if not was_paused:
                     was_paused, slot.state = True, "paused"
                 stop.wait(IDLE_SLEEP_S)
@@ -232,70 +218,90 @@ class ProducerWorker(Worker):
                 was_paused, slot.state = False, "running"
                 schedule.restart(now)
             if self.rate != applied_rate:
+                if held.count:  # a held batch covers consecutive places of one schedule
+                    self._send_held(producer, held, payloads, keys)
                 applied_rate = self.rate
                 schedule.set_rate(applied_rate, now)
-            if linger_ns and applied_rate:
-                # Batch like a client would: hold due messages up to the batch delay, unless a
-                # full batch is already owed. Their intended times stay where the schedule put them.
-                oldest_due = schedule.next_due_ns()
-                if (
-                    now >= oldest_due
-                    and now - oldest_due < linger_ns
-                    and schedule.owed(now) < claim
-                ):
-                    stop.wait((oldest_due + linger_ns - now) / 1e9)
-                    continue
-            due = schedule.take_due(now, claim)
-            if not due.count:
-                wait_ns = min(schedule.next_due_ns() - now, int(IDLE_SLEEP_S * 1e9))
-                if wait_ns > 0:
-                    stop.wait(wait_ns / 1e9)
-                continue
-            count = due.count
-            if self.budget is not None:
-                count = self.budget.take(count)
-                if not count:
+            due = schedule.take_due(now, claim - held.count)
+            if due.count:
+                count = due.count
+                if self.budget is not None:
+                    count = self.budget.take(count)
+                if count:
+                    # Taken now: this is the messages' actual send time (into the worker's
+                    # batch when batching), so their send delay is final here.
+                    rec = slot.active
+                    if due.interval_ns:
+                        for i in range(count):
+                            rec.record_send_delay(
+                                (now - due.first_ns - int(i * due.interval_ns)) // 1000
+                            )
+                    else:
+                        rec.record_send_delay((now - due.first_ns) // 1000, count)
+                    del rec  # the sampler harvests a recorder only once nobody holds it
+                    held.add(due, count, now, linger_ns)
+                if count < due.count:  # the message budget ran out
+                    if held.count:
+                        self._send_held(producer, held, payloads, keys)
                     self.finished_budget = True
                     slot.state = "done"
                     return
-            batch = payloads.next_batch(count)
-            sent_ns = time.monotonic_ns()
-            rec = slot.active
-            rec.record_send_batch(count, sum(map(len, batch)))
-            if due.interval_ns:
-                for i in range(count):
-                    rec.record_send_delay(
-                        (sent_ns - due.first_ns - int(i * due.interval_ns)) // 1000
-                    )
-            else:
-                rec.record_send_delay((sent_ns - due.first_ns) // 1000, count)
-            # Let go of the recorder before sending or sleeping: the sampler harvests a swapped-out
-            # recorder only once nobody holds it (metrics/recorder.py).
-            del rec
-            done = _Completion(completions, due.first_ns, due.interval_ns)
-            if keyed:
-                for payload in batch:
-                    producer.send_batch([payload], done, key=keys.next_key(), properties=props)
-            else:
-                producer.send_batch(batch, done, properties=props)
-            self.sent += count
-            slot.pending_sends = producer.pending()
-            self.last_progress = time.monotonic()
+            if held.count and (
+                not linger_ns or held.count >= claim or now >= held.deadline_ns or not applied_rate
+            ):
+                self._send_held(producer, held, payloads, keys)
+                continue
+            # Sleep until the next message is due (or the held batch's delay is up), but not
+            # shorter than MIN_SLEEP_NS: at high rates a wake takes the few messages that came
+            # due meanwhile, instead of spinning.
+            wake = schedule.next_due_ns() if applied_rate else now
+            if held.count:
+                wake = min(wake, held.deadline_ns)
+            wait_ns = min(max(wake - time.monotonic_ns(), MIN_SLEEP_NS), IDLE_SLEEP_NS)
+            stop.wait(wait_ns / 1e9)
+        if held.count:
+            self._send_held(producer, held, payloads, keys)
+
+    def _send_held(
+        self,
+        producer: EngineProducer,
+        held: HeldBatch,
+        payloads: PayloadGenerator,
+        keys: KeyGenerator,
+    ) -> None:
+        """Hand the held batch to the engine in one call (one per message with keys), stamped
+        with the intended send time of its first message on this host's wall clock."""
+        count = held.count
+        batch = payloads.next_batch(count)
+        rec = self.slot.active
+        rec.record_send_batch(count, sum(map(len, batch)))
+        del rec
+        done = Completion(self._completions, held)
+        wall_ns = time.time_ns() - time.monotonic_ns() + held.first_ns
+        props = self.properties or None
+        interval = held.interval_ns
+        if keys.mode != "none":
+            for i, payload in enumerate(batch):
+                producer.send_batch(
+                    [payload],
+                    done,
+                    key=keys.next_key(),
+                    properties=props,
+                    intended_ns=wall_ns + int(i * interval),
+                )
+        else:
+            producer.send_batch(
+                batch, done, properties=props, intended_ns=wall_ns, interval_ns=interval
+            )
+        held.clear()
+        self.sent += count
+        self.slot.pending_sends = producer.pending()
+        self.last_progress = time.monotonic()
 
     def _drain(self, completions: deque) -> None:
-        rec = self.slot.active
-        pop = completions.popleft
-        while completions:
-            count, error, first_ns, interval, ack_ns = pop()
-            if error is not None:
-                rec.record_failure(error, count)
-                self.slot.last_error = error
-                continue
-            if interval:
-                for i in range(count):
-                    rec.record_ack((ack_ns - first_ns - int(i * interval)) // 1000)
-            else:
-                rec.record_ack_batch(count, (ack_ns - first_ns) // 1000)
+        error = drain(completions, self.slot.active)
+        if error is not None:
+            self.slot.last_error = error
 
 
 class ConsumerWorker(Worker):
@@ -377,9 +383,10 @@ class ConsumerWorker(Worker):
 
     def _handle_many(self, consumer: EngineConsumer, batch: ReceivedBatch) -> None:
         """What `_handle` does for each message of `batch`, per batch: counts and bytes once,
-        end-to-end latency once per run of equal publish times (the messages of one entry),
-        one acknowledge call. Under a message budget only the messages the budget grants are
-        handled (the rest go back to the broker when the consumer closes)."""
+        end-to-end latency once per run of equal origins (`batch.e2e_runs`: the messages of
+        one entry sent at one intended time, or with one publish time), one acknowledge call.
+        Under a message budget only the messages the budget grants are handled (the rest go
+        back to the broker when the consumer closes)."""
         budget = self.budget
         if budget is not None:
             granted = budget.take(batch.count)
@@ -390,12 +397,19 @@ class ConsumerWorker(Worker):
             if not granted:
                 return
         received_ns = time.time_ns()
-        now_us = received_ns // 1000
         rec = self.slot.active
         record_e2e = rec.record_e2e
-        for publish_ms, n in batch.publish_runs:
-            record_e2e(max(0, now_us - publish_ms * 1000), n)
+        from_intended = 0
+        for origin_ns, n, intended, step_ns in batch.e2e_runs:
+            if step_ns:  # evenly spaced intended times: one latency each
+                for k in range(n):
+                    record_e2e(max(0, (received_ns - origin_ns - k * step_ns) // 1000))
+            else:
+                record_e2e(max(0, (received_ns - origin_ns) // 1000), n)
+            if intended:
+                from_intended += n
         count = batch.count
+        rec.count_e2e_origin(from_intended, count - from_intended)
         rec.record_receive_batch(count, batch.n_bytes)
         if batch.redelivered:
             rec.record_redelivered(batch.redelivered)
@@ -427,7 +441,11 @@ class ConsumerWorker(Worker):
             return
         received_ns = time.time_ns()
         rec = self.slot.active
-        rec.record_receive(len(msg.data), max(0, received_ns // 1000 - msg.publish_time_ms * 1000))
+        rec.record_receive(
+            len(msg.data),
+            max(0, received_ns // 1000 - msg.e2e_origin_us),
+            intended=bool(msg.intended_us),
+        )
         if msg.redelivery_count:
             rec.record_redelivered()
         if self.tracker is not None:

@@ -347,12 +347,27 @@ _PROM_COUNTERS: Final = (
     ("duplicates", "messages_duplicate", "Duplicate messages seen by verification."),
     ("gaps", "messages_missing", "Messages missing in sequence (gaps) seen by verification."),
     ("out_of_order", "messages_out_of_order", "Messages received out of order."),
+    (
+        "e2e_from_intended",
+        "e2e_from_intended_messages",
+        "Received messages whose end-to-end latency runs from the producer's intended send time.",
+    ),
+    (
+        "e2e_from_publish",
+        "e2e_from_publish_messages",
+        "Received messages whose end-to-end latency runs from the publish time (no stamp).",
+    ),
 )
 _PROM_HISTOGRAMS: Final = (
     ("publish_latency", "publish_latency_seconds", "Intended send time to broker ack."),
     ("send_delay", "send_delay_seconds", "Actual minus intended send time (schedule lag)."),
     ("e2e_latency", "e2e_latency_seconds", "Producer intended send time to consumer receipt."),
     ("processing_latency", "processing_latency_seconds", "Consumer receive to ack."),
+    (
+        "publish_latency_from_send",
+        "publish_latency_from_send_seconds",
+        "Actual send time to broker ack (as clients that time their send call report it).",
+    ),
 )
 
 

@@ -62,9 +62,19 @@ COUNTER_FIELDS: Final = (
     "duplicates",
     "gaps",
     "out_of_order",
+    "e2e_from_intended",
+    "e2e_from_publish",
 )
-# Latency histograms, all in microseconds.
-LATENCY_FIELDS: Final = ("publish_latency", "send_delay", "e2e_latency", "processing_latency")
+# Latency histograms, all in microseconds. `publish_latency` runs from the intended send time
+# (no coordinated omission), `publish_latency_from_send` from the actual one (what clients
+# that measure from their send call, such as pulsar-perf, report).
+LATENCY_FIELDS: Final = (
+    "publish_latency",
+    "send_delay",
+    "e2e_latency",
+    "processing_latency",
+    "publish_latency_from_send",
+)
 HISTOGRAM_FIELDS: Final = (*LATENCY_FIELDS, "batch_size")
 
 BATCH_SIZE_HIGHEST: Final = 1_000_000
@@ -87,9 +97,13 @@ class Recorder:
 
     * ``record_ack(latency_us, count=1)``: messages acknowledged by the broker, latency from
       their intended send time;
+    * ``record_ack_from_send(latency_us, count=1)``: the same acks, latency from the time the
+      worker actually took the message to send;
     * ``record_send_delay(delay_us, count=1)``: how far behind schedule a send started;
     * ``record_e2e(e2e_us, count=1)``: end-to-end latency of received messages (use with
-      ``record_receive_batch`` when receiving in batches);
+      ``record_receive_batch`` when receiving in batches), from the producer's intended send
+      time where the message carries it, else from its publish time: count which with
+      ``count_e2e_origin``;
     * ``record_consumer_ack(processing_us, count=1)``: consumer acks, receive-to-ack time.
     """
 
@@ -98,6 +112,7 @@ class Recorder:
         *HISTOGRAM_FIELDS,
         "failed",
         "record_ack",
+        "record_ack_from_send",
         "record_send_delay",
         "record_e2e",
         "record_consumer_ack",
@@ -116,14 +131,18 @@ class Recorder:
         self.duplicates = 0
         self.gaps = 0
         self.out_of_order = 0
+        self.e2e_from_intended = 0
+        self.e2e_from_publish = 0
         self.failed: dict[str, int] = {}
         self.publish_latency = Histogram()
         self.send_delay = Histogram()
         self.e2e_latency = Histogram()
         self.processing_latency = Histogram()
+        self.publish_latency_from_send = Histogram()
         self.batch_size = _new_batch_histogram()
         # Histogram.reset() zeroes the same counts list, so these stay valid across reuse.
         self.record_ack = self.publish_latency.record
+        self.record_ack_from_send = self.publish_latency_from_send.record
         self.record_send_delay = self.send_delay.record
         self.record_e2e = self.e2e_latency.record
         self.record_consumer_ack = self.processing_latency.record
@@ -159,11 +178,22 @@ class Recorder:
 
     # -- consumer side -------------------------------------------------------------------------
 
-    def record_receive(self, n_bytes: int, e2e_us: int) -> None:
-        """One message received; end-to-end latency from the producer's intended send time."""
+    def record_receive(self, n_bytes: int, e2e_us: int, intended: bool = True) -> None:
+        """One message received; end-to-end latency from the producer's intended send time
+        (`intended`), or from the publish time where the message did not carry it."""
         self.received += 1
         self.bytes_received += n_bytes
         self.record_e2e(e2e_us)
+        if intended:
+            self.e2e_from_intended += 1
+        else:
+            self.e2e_from_publish += 1
+
+    def count_e2e_origin(self, from_intended: int, from_publish: int) -> None:
+        """How many end-to-end latencies recorded with ``record_e2e`` started at the intended
+        send time, and how many at the publish time (the producer did not stamp it)."""
+        self.e2e_from_intended += from_intended
+        self.e2e_from_publish += from_publish
 
     def record_receive_batch(self, n_msgs: int, n_bytes: int) -> None:
         """Messages received whose latency is recorded separately (or not known)."""
@@ -232,6 +262,7 @@ class Recorder:
 # closure and releases the recorder before the call, so the closure is what the worker holds).
 WRITER_ENTRY_POINTS: Final = (
     "record_ack",
+    "record_ack_from_send",
     "record_send_delay",
     "record_e2e",
     "record_consumer_ack",
@@ -245,6 +276,7 @@ def _writer_refcounts(recs: list[Recorder]) -> list[tuple[int, ...]]:
             (
                 sys.getrefcount(r),
                 sys.getrefcount(r.record_ack),
+                sys.getrefcount(r.record_ack_from_send),
                 sys.getrefcount(r.record_send_delay),
                 sys.getrefcount(r.record_e2e),
                 sys.getrefcount(r.record_consumer_ack),

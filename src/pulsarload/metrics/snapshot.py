@@ -72,6 +72,8 @@ class Counters:
     duplicates: int = 0
     gaps: int = 0
     out_of_order: int = 0
+    e2e_from_intended: int = 0  # end-to-end latencies measured from the intended send time
+    e2e_from_publish: int = 0  # ... and from the publish time (the message carried no stamp)
     errors: dict[str, int] = field(default_factory=dict)  # by category; read-only by contract
 
     @property

@@ -23,7 +23,14 @@ class FakeProducer:
         self.done = 0
 
     def send_batch(
-        self, payloads: Sequence[bytes], on_done, *, key=None, properties: Mapping | None = None
+        self,
+        payloads: Sequence[bytes],
+        on_done,
+        *,
+        key=None,
+        properties: Mapping | None = None,
+        intended_ns: int | None = None,
+        interval_ns: float = 0.0,
     ) -> None:
         self.sent += len(payloads)
         self.engine.io.put((self, len(payloads), on_done))

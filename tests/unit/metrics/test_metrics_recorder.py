@@ -215,7 +215,13 @@ def test_eight_threads_record_concurrently_while_sampler_swaps_every_ms() -> Non
 
 
 def test_histogram_kinds_are_the_documented_ones() -> None:
-    assert LATENCY_FIELDS == ("publish_latency", "send_delay", "e2e_latency", "processing_latency")
+    assert LATENCY_FIELDS == (
+        "publish_latency",
+        "send_delay",
+        "e2e_latency",
+        "processing_latency",
+        "publish_latency_from_send",
+    )
 
 
 def test_discarded_recorders_are_freed_without_the_cycle_collector() -> None:

@@ -111,6 +111,10 @@ def facts_for(v: DashboardView) -> list[Fact]:
             Fact("recv/s", fmt_rate(v.rate)),
             Fact("MB/s", f"{v.mb_rate:.2f}"),
             Fact("received", _n(t.received)),
+            # Where end-to-end latency started: the producer's intended send time (stamped
+            # by pulsarload producers) or, without a stamp, the publish time.
+            Fact("e2e@sched", _n(t.e2e_from_intended), "dim"),
+            Fact("e2e@publ", _n(t.e2e_from_publish), "dim"),
             Fact("acked", _n(t.consumer_acked)),
             Fact("in flight", _n(v.in_flight), "warn" if v.in_flight else "dim"),
             Fact("rcv queue", _n(v.receiver_queue), "dim"),
