@@ -58,7 +58,9 @@ def pulsarload_round(src: Path, rate: int, seconds: int, extra: list[str]) -> di
     if "publish_latency_from_send" in lat:
         out["from_send_p50_ms"] = lat["publish_latency_from_send"]["p50"] * ms
         out["from_send_p99_ms"] = lat["publish_latency_from_send"]["p99"] * ms
-    out["command"] = " ".join(["python -m pulsarload", *cmd[3:6], "TOPIC", *cmd[7:13], *extra])
+    out["command"] = " ".join(
+        ["python -m pulsarload produce TOPIC", *cmd[5:13], "--report R.json", *extra]
+    )
     return out
 
 
