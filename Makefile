@@ -13,10 +13,14 @@ PY_314 := $(VENV_314)/bin/python
 STAMP_314 := $(VENV_314)/.pulsarload-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-unit test-integration lint format demo broker-start broker-stop bench clean
+.PHONY: setup browser test test-unit test-integration lint format demo broker-start broker-stop bench clean
 .PHONY: setup-314 test-unit-314
 
-setup: $(STAMP) $(STAMP_GIL) broker-jars
+setup: $(STAMP) $(STAMP_GIL) broker-jars browser
+
+# Debian's Chromium and chromedriver for the browser dashboard's tests (apt-get, only if missing).
+browser:
+	./scripts/setup-browser.sh
 
 # Interpreters: scripts/setup-python.sh finds a free-threaded CPython or builds one (cached).
 $(PY) $(PY_GIL) &: scripts/setup-python.sh

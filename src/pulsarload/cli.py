@@ -290,6 +290,22 @@ def _shared_run_options(f: Callable[..., Any]) -> Callable[..., Any]:
             multiple=True,
             help="Pass/fail, e.g. 'p99_ms<50' (repeatable).",
         ),
+        click.option(
+            "--web",
+            metavar="[HOST:]PORT",
+            help="Serve the browser dashboard there (host 127.0.0.1 unless given).",
+        ),
+        click.option(
+            "--web-token",
+            help="Token the browser dashboard asks for [$PULSARLOAD_WEB_TOKEN; generated "
+            "and printed once when HOST is not loopback].",
+        ),
+        click.option(
+            "--web-view-without-token",
+            is_flag=True,
+            default=None,
+            help="Let anyone who reaches --web watch; the controls still need the token.",
+        ),
         click.option("--auth-token", help="JWT for token authentication [$PULSARLOAD_AUTH_TOKEN]."),
         click.option("--auth-token-file", help="Read the JWT from this file."),
         click.option("--tls-ca-file", help="CA bundle for pulsar+ssl://."),
@@ -387,20 +403,42 @@ def _make_controller(role: str, settings: Any) -> Any:
     return ClusterController(role, settings)
 
 
+def _start_web(controller: Any, settings: Any) -> tuple[Any, list[str]]:
+    """The browser dashboard beside the run (`--web`): bound before the load starts, its URL
+    printed, and a generated token printed this once (it is in no log, URL or report).
+    Returns the server and the lines printed (the terminal dashboard shows them again)."""
+    from pulsarload.web.server import WebServer
+
+    web = WebServer.for_settings(controller, settings)
+    web.start()
+    lines = [f"web dashboard: {web.url}"]
+    if web.token_generated:
+        lines.append(f"web dashboard token (shown once; the page asks for it): {web.policy.token}")
+    for line in lines:
+        click.echo(line, err=True)
+    return web, lines
+
+
 def _run_controller(role: str, settings: Any) -> None:
     controller = _make_controller(role, settings)
-    if settings.headless:
-        from pulsarload.load.headless import run_headless
-
-        code, _result = run_headless(controller, echo=click.echo)
-    else:
+    if not settings.headless:
         try:
             from pulsarload.ui.app import run_dashboard
         except ImportError:
             raise UserError(
                 "the dashboard is not available in this build; add --headless"
             ) from None
-        code = run_dashboard(controller)
+    web, lines = _start_web(controller, settings) if settings.web else (None, [])
+    try:
+        if settings.headless:
+            from pulsarload.load.headless import run_headless
+
+            code, _result = run_headless(controller, echo=click.echo)
+        else:
+            code = run_dashboard(controller, notice="\n".join(lines) or None)
+    finally:
+        if web is not None:
+            web.stop()
     abort = getattr(controller, "abort_reason", None)
     if abort:  # --on-worker-loss abort: the run stopped cleanly, but it did not finish
         click.echo(f"run aborted: {abort}", err=True)

@@ -225,6 +225,14 @@ SCENARIOS = ("sustained", "ramp", "spike", "chaos", "backpressure", "max-rate")
 DEFAULT_MAX_THREADS = 32
 #: What a cluster run does when a Dask worker holding a shard is lost.
 ON_WORKER_LOSS = ("continue", "abort")
+#: The browser dashboard (`--web`): where it listens when only a port is given, how much history
+#: it keeps for late viewers, how many snapshots wait per viewer before older ones are dropped,
+#: how many viewers may stream at once, and the largest control request it reads.
+DEFAULT_WEB_HOST = "127.0.0.1"
+DEFAULT_WEB_HISTORY_S = 900.0
+WEB_VIEWER_QUEUE = 16
+WEB_MAX_VIEWERS = 32
+WEB_MAX_BODY_BYTES = 4096
 
 
 def _opt(default: Any, *, env: str | None = None, help: str = "", **limits: Any) -> Any:
@@ -293,6 +301,18 @@ class RunSettings:
         0.5, min=0.05, max=10, help="seconds between collecting the shards' metrics"
     )
     on_worker_loss: str = _opt("continue", env="PULSARLOAD_ON_WORKER_LOSS", choices=ON_WORKER_LOSS)
+    web: str | None = _opt(
+        None, env="PULSARLOAD_WEB", help="[HOST:]PORT of the browser dashboard (host: 127.0.0.1)"
+    )
+    web_token: str | None = _opt(
+        None, env="PULSARLOAD_WEB_TOKEN", help="token for the browser dashboard", secret=True
+    )
+    web_view_without_token: bool = _opt(
+        False, env="PULSARLOAD_WEB_VIEW_WITHOUT_TOKEN", help="let anyone watch; controls need it"
+    )
+    web_history_s: float = _opt(
+        DEFAULT_WEB_HISTORY_S, min=60, max=86_400, help="seconds of charts a late viewer gets"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,8 @@ RUNTIME_DEPENDENCIES: dict[str, str] = {
     "httpx": "httpx",
     "prometheus_client": "prometheus_client",
     "tomli-w": "tomli_w",
+    "starlette": "starlette",
+    "uvicorn": "uvicorn",
 }
 if sys.version_info < (3, 14):
     RUNTIME_DEPENDENCIES["backports.zstd"] = "backports.zstd"

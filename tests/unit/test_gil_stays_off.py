@@ -71,3 +71,23 @@ def test_cluster_dependencies_are_covered() -> None:
     assert {"dask", "distributed", "msgpack", "tornado", "yaml"} <= set(
         CLUSTER_DEPENDENCIES.values()
     )
+
+
+LAZY_SCRIPT = """
+import sys
+import uvicorn.protocols.http.h11_impl, uvicorn.loops.asyncio, uvicorn.lifespan.on
+import starlette.staticfiles, starlette.testclient
+import pulsarload.web.server
+import selenium.webdriver
+from selenium.webdriver.chrome.service import Service
+print("GIL", sys._is_gil_enabled())
+"""
+
+
+def test_web_server_parts_and_the_browser_driver_leave_the_gil_off() -> None:
+    # uvicorn imports its HTTP protocol and loop when it starts serving, not on `import
+    # uvicorn`; Selenium (test extra) drives the browser tests from this interpreter.
+    out = subprocess.run(
+        [sys.executable, "-c", LAZY_SCRIPT], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert "GIL False" in out, out

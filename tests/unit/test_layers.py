@@ -22,6 +22,7 @@ RANK = {
     # One run over many processes: shards are load controllers; the views never import it
     # (they read the merged snapshots, which carry one `ShardStats` row per shard).
     "cluster": 5,
+    "web": 5,
     "doctor": 6,
     "cli": 6,
     "bench": 6,
@@ -29,6 +30,7 @@ RANK = {
     "broker": 2,
 }
 # metrics must not depend on engines (or the other way round): they are siblings.
+# ui and web are two views of the same run, side by side: neither builds on the other.
 FORBIDDEN = {
     ("metrics", "engines"),
     ("engines", "metrics"),
@@ -37,6 +39,8 @@ FORBIDDEN = {
     ("web", "cluster"),
     ("cluster", "ui"),
     ("cluster", "web"),
+    ("ui", "web"),
+    ("web", "ui"),
 }
 
 
@@ -75,7 +79,7 @@ def test_imports_point_down_only() -> None:
 
 
 def test_every_layer_has_a_docstring() -> None:
-    for layer in ("wire", "client", "engines", "metrics", "load", "ui", "broker", "cluster"):
+    for layer in ("wire", "client", "engines", "metrics", "load", "ui", "web", "broker", "cluster"):
         init = PACKAGE / layer / "__init__.py"
         assert init.exists(), init
         doc = ast.get_docstring(ast.parse(init.read_text()))

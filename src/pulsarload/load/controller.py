@@ -412,7 +412,9 @@ class LoadController:
         failures: list[str],
     ) -> dict[str, Any]:
         settings = asdict(self.settings)
-        settings.pop("auth_token", None)  # never write secrets into a report
+        for f in dataclasses.fields(self.settings):
+            if f.metadata.get("secret"):
+                settings.pop(f.name, None)  # never write secrets (tokens) into a report
         meta: dict[str, Any] = {
             "role": self.role,
             "engine": self.settings.engine,
@@ -538,6 +540,7 @@ class LoadController:
         self.window.clear()
         self.measuring_since = time.monotonic()
 
-    def export_now(self) -> list[Path]:
-        """The `e` key: the latest snapshot as JSON, plus the CSV series written so far."""
-        return [] if self._exports is None else self._exports.export_now()
+    def export_now(self, directory: str | Path | None = None) -> list[Path]:
+        """The `e` key: the latest snapshot as JSON, plus the CSV series written so far (into
+        `directory`, else the export dir, else the working directory)."""
+        return [] if self._exports is None else self._exports.export_now(directory)

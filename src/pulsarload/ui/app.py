@@ -126,6 +126,8 @@ class DashboardApp(App[RunResult | None]):
         self.stop_result: RunResult | None = None
         self.stop_error: BaseException | None = None
         self.last_export: list[Path] = []
+        #: Shown once as a notification when the dashboard starts (e.g. the web dashboard's URL).
+        self.startup_notice: str | None = None
 
     # -- screens -------------------------------------------------------------------------------
 
@@ -144,6 +146,8 @@ class DashboardApp(App[RunResult | None]):
 
     def _start(self) -> None:
         self._started = True
+        if self.startup_notice:
+            self.notify(self.startup_notice, timeout=30)
         self._unsubscribe = self.controller.sampler.subscribe(self._on_snapshot)
         self.refresh_view()
         if self.role == "consumer":
@@ -453,10 +457,14 @@ def exit_code(result: RunResult) -> int:
     return EXIT_OK if result.passed else EXIT_THRESHOLD_FAILED
 
 
-def run_dashboard(controller: LoadController, echo: Callable[[str], None] = print) -> int:
-    """Start the load, run its dashboard until `q` (or the end of the run), print the summary."""
+def run_dashboard(
+    controller: LoadController, echo: Callable[[str], None] = print, notice: str | None = None
+) -> int:
+    """Start the load, run its dashboard until `q` (or the end of the run), print the summary.
+    `notice`: shown once when the dashboard opens (what was printed before it took the screen)."""
     controller.start()
     app = app_for(controller)
+    app.startup_notice = notice
     result: RunResult | None = None
     try:
         result = app.run()

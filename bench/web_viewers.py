@@ -1,0 +1,124 @@
+"""What serving the browser dashboard costs: msg/s of a headless producer with no viewer, and
+with the page open in 1 and in 3 headless Chromiums; plus the bytes per second one viewer gets.
+
+    PYTHONPATH=src .venv/bin/python bench/web_viewers.py --rounds 3 --seconds 15 [--rate 0]
+
+Every round runs each arm once, in a rotated order (interleaved rounds, so drift in the
+machine's other load spreads over all arms): `no-web` (no --web at all), `0 viewers` (--web,
+nobody watching), `1 browser`, `3 browsers`. Each run is `pulsarload produce TOPIC --headless
+-r RATE -t 1 -s 1024 -d SECONDS --warmup 5 --report R.json` on a fresh non-persistent topic; its
+figure is the report's msg/s over the measured window. The browsers open the page before the
+warm-up ends and stay on it until the run ends. Viewer bytes: one HTTP reader of the stream,
+counting what it receives for SECONDS during a run at the same settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
+from web_browser import Browser, WebRun, src_env  # noqa: E402
+
+ARMS = ("no-web", "0 viewers", "1 browser", "3 browsers")
+
+
+def one_run(arm: str, args: argparse.Namespace, folder: Path) -> float:
+    topic = f"non-persistent://public/default/webbench-{uuid.uuid4().hex[:10]}"
+    report = folder / f"{uuid.uuid4().hex[:8]}.json"
+    flags = ["-u", args.url, "--admin-url", args.admin_url, "-r", f"{args.rate:g}", "-t", "1"]
+    flags += ["-s", "1024", "-d", f"{args.seconds:g}", "--warmup", "5", "--report", str(report)]
+    browsers: list[Browser] = []
+    if arm == "no-web":
+        import subprocess
+
+        cmd = [sys.executable, "-m", "pulsarload", "produce", topic, "--headless", *flags]
+        subprocess.run(
+            cmd, check=True, capture_output=True, timeout=args.seconds + 120,
+            env={**os.environ, **src_env()},
+        )
+    else:
+        run = WebRun("producer", topic, flags, env=src_env())
+        try:
+            for _ in range({"0 viewers": 0, "1 browser": 1, "3 browsers": 3}[arm]):
+                b = Browser()
+                browsers.append(b)
+                b.driver.get(run.url)
+            run.proc.wait(args.seconds + 120)
+        finally:
+            for b in browsers:
+                b.close()
+            run.stop()
+    data = json.loads(report.read_text())
+    return float(data["meta"]["summary"]["msg_rate"])
+
+
+def viewer_bytes(args: argparse.Namespace) -> tuple[float, int, float]:
+    """(bytes/s over the window, bytes of the first event (history), frames/s)."""
+    topic = f"non-persistent://public/default/webbench-{uuid.uuid4().hex[:10]}"
+    flags = ["-u", args.url, "--admin-url", args.admin_url, "-r", f"{args.rate:g}", "-t", "1"]
+    flags += ["-s", "1024", "-d", f"{args.seconds + 20:g}"]
+    run = WebRun("producer", topic, flags, env=src_env())
+    try:
+        time.sleep(5)
+        total = frames = first = 0
+        with httpx.Client(timeout=30) as client, client.stream("GET", run.url + "api/stream") as r:
+            start = time.monotonic()
+            for chunk in r.iter_bytes():
+                if not first:
+                    first = len(chunk)
+                    start = time.monotonic()  # count the steady stream, not the history
+                    continue
+                total += len(chunk)
+                frames += chunk.count(b"event: frame")
+                if time.monotonic() - start >= args.seconds:
+                    break
+            span = time.monotonic() - start
+        return total / span, first, frames / span
+    finally:
+        run.stop()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--seconds", type=float, default=15.0)
+    p.add_argument("--rate", type=float, default=0.0, help="0 = as fast as possible")
+    p.add_argument("--url", default="pulsar://localhost:6650")
+    p.add_argument("--admin-url", default="http://localhost:8080")
+    args = p.parse_args()
+    results: dict[str, list[float]] = {arm: [] for arm in ARMS}
+    loads = [os.getloadavg()[0]]
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            order = ARMS[r % len(ARMS) :] + ARMS[: r % len(ARMS)]
+            for arm in order:
+                rate = one_run(arm, args, Path(tmp))
+                results[arm].append(rate)
+                loads.append(os.getloadavg()[0])
+                print(f"round {r + 1} {arm:>10}: {rate:,.0f} msg/s  (load {loads[-1]:.1f})", flush=True)
+    bps, history_bytes, fps = viewer_bytes(args)
+    base = statistics.median(results["0 viewers"])
+    print(f"\nload average (1 min) over the runs: {min(loads):.1f}-{max(loads):.1f}")
+    print("| arm | median msg/s | min-max | vs 0 viewers |")
+    print("|---|---:|---:|---:|")
+    for arm in ARMS:
+        xs = results[arm]
+        med = statistics.median(xs)
+        print(f"| {arm} | {med:,.0f} | {min(xs):,.0f}-{max(xs):,.0f} | {(med / base - 1) * 100:+.1f} % |")
+    print(f"\none viewer receives {bps / 1000:.1f} kB/s ({fps:.1f} frames/s); the history event "
+          f"on connect was {history_bytes / 1000:.1f} kB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
