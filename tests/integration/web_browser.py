@@ -57,8 +57,8 @@ class Browser:
         for arg in (*CHROMIUM_ARGS, f"--user-data-dir={self.profile}", f"--window-size={width},{height}"):
             options.add_argument(arg)
         self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-        self.driver.set_page_load_timeout(60)
-        self.driver.set_script_timeout(30)
+        self.driver.set_page_load_timeout(300)  # a loaded 2-core machine renders slowly
+        self.driver.set_script_timeout(120)
 
     def js(self, script: str, *args: Any) -> Any:
         return self.driver.execute_script(script, *args)

@@ -22,7 +22,7 @@ from pulsarload.web.app import create_app
 from pulsarload.web.backlog import BacklogPoller
 from pulsarload.web.hub import ControllerLike, SnapshotHub
 
-START_TIMEOUT_S = 10.0
+START_TIMEOUT_S = 30.0  # generous: a loaded machine imports and binds slowly
 STOP_TIMEOUT_S = 5.0
 
 

@@ -32,7 +32,7 @@ class FakeController:
         cls = ProduceSettings if role == "producer" else ConsumeSettings
         self.settings = cls(**settings)
         self.sampler = Sampler(0.1)
-        self.pool: FakePool | None = FakePool()
+        self.pool: FakePool | None = FakePool(getattr(self.settings, "rate", 0.0))
         self.applied: list[cmd.Command] = []
         self.reconfigured: list[dict[str, Any]] = []
 

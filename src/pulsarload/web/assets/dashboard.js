@@ -139,6 +139,8 @@
     page.data = emptyData(h.columns);
     for (const c of h.columns) page.data[c] = h.data[c].slice();
     page.historyRows = page.data.t.length;
+    // The latest frame follows the history, and its row is the history's last one already.
+    page.skipRow = page.historyRows > 0;
     if (!page.charts.rate) makeCharts();
     redraw();
   }
@@ -157,12 +159,15 @@
     if (!page.data) return;
     if (f.elapsed < page.lastElapsed) page.data = emptyData(page.columns); // metrics were reset
     page.lastElapsed = f.elapsed;
-    if (page.lastFrame && f.seq === page.lastFrame.seq) return; // the latest frame, sent twice
-    const row = rowOf(f);
-    for (const c of page.columns) {
-      const arr = page.data[c];
-      arr.push(row[c]);
-      if (arr.length > page.maxRows) arr.splice(0, arr.length - page.maxRows);
+    if (page.skipRow) {
+      page.skipRow = false;
+    } else {
+      const row = rowOf(f);
+      for (const c of page.columns) {
+        const arr = page.data[c];
+        arr.push(row[c]);
+        if (arr.length > page.maxRows) arr.splice(0, arr.length - page.maxRows);
+      }
     }
     page.frames += 1;
     page.lastFrame = f;
