@@ -1,14 +1,15 @@
 """What serving the browser dashboard costs: msg/s of a headless producer with no viewer, and
 with the page open in 1 and in 3 headless Chromiums; plus the bytes per second one viewer gets.
 
-    PYTHONPATH=src .venv/bin/python bench/web_viewers.py --rounds 3 --seconds 15 [--rate 0]
+    PYTHONPATH=src .venv/bin/python bench/web_viewers.py --rounds 3 [--seconds 20 --warmup 20 --rate 0]
 
 Every round runs each arm once, in a rotated order (interleaved rounds, so drift in the
 machine's other load spreads over all arms): `no-web` (no --web at all), `0 viewers` (--web,
 nobody watching), `1 browser`, `3 browsers`. Each run is `pulsarload produce TOPIC --headless
--r RATE -t 1 -s 1024 -d SECONDS --warmup 5 --report R.json` on a fresh non-persistent topic; its
-figure is the report's msg/s over the measured window. The browsers open the page before the
-warm-up ends and stay on it until the run ends. Viewer bytes: one HTTP reader of the stream,
+-r RATE -t 1 -s 1024 -d SECONDS --warmup WARMUP --report R.json` on a fresh non-persistent topic; its
+figure is the report's msg/s over the measured window. Three browsers are open for the whole
+benchmark (on about:blank); an arm's browsers open the page as soon as its URL is printed
+(during the warm-up) and stay on it until the run ends. Viewer bytes: one HTTP reader of the stream,
 counting what it receives for SECONDS during a run at the same settings.
 """
 
@@ -18,6 +19,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,31 +34,34 @@ from web_browser import Browser, WebRun, src_env  # noqa: E402
 ARMS = ("no-web", "0 viewers", "1 browser", "3 browsers")
 
 
-def one_run(arm: str, args: argparse.Namespace, folder: Path) -> float:
+def one_run(arm: str, args: argparse.Namespace, folder: Path, browsers: list[Browser]) -> float:
     topic = f"non-persistent://public/default/webbench-{uuid.uuid4().hex[:10]}"
     report = folder / f"{uuid.uuid4().hex[:8]}.json"
     flags = ["-u", args.url, "--admin-url", args.admin_url, "-r", f"{args.rate:g}", "-t", "1"]
-    flags += ["-s", "1024", "-d", f"{args.seconds:g}", "--warmup", "5", "--report", str(report)]
-    browsers: list[Browser] = []
+    flags += ["-s", "1024", "-d", f"{args.seconds:g}", "--warmup", f"{args.warmup:g}"]
+    flags += ["--report", str(report)]
     if arm == "no-web":
-        import subprocess
-
         cmd = [sys.executable, "-m", "pulsarload", "produce", topic, "--headless", *flags]
         subprocess.run(
-            cmd, check=True, capture_output=True, timeout=args.seconds + 120,
+            cmd,
+            check=True,
+            capture_output=True,
+            timeout=args.seconds + args.warmup + 300,
             env={**os.environ, **src_env()},
         )
     else:
         run = WebRun("producer", topic, flags, env=src_env())
+        watching = browsers[: {"0 viewers": 0, "1 browser": 1, "3 browsers": 3}[arm]]
         try:
-            for _ in range({"0 viewers": 0, "1 browser": 1, "3 browsers": 3}[arm]):
-                b = Browser()
-                browsers.append(b)
+            for b in watching:
                 b.driver.get(run.url)
-            run.proc.wait(args.seconds + 120)
+            run.proc.wait(args.seconds + args.warmup + 300)
+            frames = [b.js("return window.pulsarloadPage.frames") for b in watching]
+            if any(f < 10 for f in frames):
+                raise RuntimeError(f"a browser saw too few frames: {frames}")
         finally:
-            for b in browsers:
-                b.close()
+            for b in watching:
+                b.driver.get("about:blank")
             run.stop()
     data = json.loads(report.read_text())
     return float(data["meta"]["summary"]["msg_rate"])
@@ -91,21 +96,32 @@ def viewer_bytes(args: argparse.Namespace) -> tuple[float, int, float]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--seconds", type=float, default=15.0)
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--warmup", type=float, default=20.0, help="the browsers load the page in it")
     p.add_argument("--rate", type=float, default=0.0, help="0 = as fast as possible")
     p.add_argument("--url", default="pulsar://localhost:6650")
     p.add_argument("--admin-url", default="http://localhost:8080")
     args = p.parse_args()
     results: dict[str, list[float]] = {arm: [] for arm in ARMS}
     loads = [os.getloadavg()[0]]
-    with tempfile.TemporaryDirectory() as tmp:
-        for r in range(args.rounds):
-            order = ARMS[r % len(ARMS) :] + ARMS[: r % len(ARMS)]
-            for arm in order:
-                rate = one_run(arm, args, Path(tmp))
-                results[arm].append(rate)
-                loads.append(os.getloadavg()[0])
-                print(f"round {r + 1} {arm:>10}: {rate:,.0f} msg/s  (load {loads[-1]:.1f})", flush=True)
+    # Three Chromiums stay open on about:blank for the whole benchmark (in every arm, so the
+    # arms differ only in whether the page is open), and open the page when an arm asks.
+    browsers = [Browser() for _ in range(3)]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for r in range(args.rounds):
+                order = ARMS[r % len(ARMS) :] + ARMS[: r % len(ARMS)]
+                for arm in order:
+                    rate = one_run(arm, args, Path(tmp), browsers)
+                    results[arm].append(rate)
+                    loads.append(os.getloadavg()[0])
+                    print(
+                        f"round {r + 1} {arm:>10}: {rate:,.0f} msg/s  (load {loads[-1]:.1f})",
+                        flush=True,
+                    )
+    finally:
+        for b in browsers:
+            b.close()
     bps, history_bytes, fps = viewer_bytes(args)
     base = statistics.median(results["0 viewers"])
     print(f"\nload average (1 min) over the runs: {min(loads):.1f}-{max(loads):.1f}")
@@ -114,9 +130,13 @@ def main() -> int:
     for arm in ARMS:
         xs = results[arm]
         med = statistics.median(xs)
-        print(f"| {arm} | {med:,.0f} | {min(xs):,.0f}-{max(xs):,.0f} | {(med / base - 1) * 100:+.1f} % |")
-    print(f"\none viewer receives {bps / 1000:.1f} kB/s ({fps:.1f} frames/s); the history event "
-          f"on connect was {history_bytes / 1000:.1f} kB")
+        print(
+            f"| {arm} | {med:,.0f} | {min(xs):,.0f}-{max(xs):,.0f} | {(med / base - 1) * 100:+.1f} % |"
+        )
+    print(
+        f"\none viewer receives {bps / 1000:.1f} kB/s ({fps:.1f} frames/s); the history event "
+        f"on connect was {history_bytes / 1000:.1f} kB"
+    )
     return 0
 
 

@@ -54,7 +54,11 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="pulsarload-chromium-")
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
-        for arg in (*CHROMIUM_ARGS, f"--user-data-dir={self.profile}", f"--window-size={width},{height}"):
+        for arg in (
+            *CHROMIUM_ARGS,
+            f"--user-data-dir={self.profile}",
+            f"--window-size={width},{height}",
+        ):
             options.add_argument(arg)
         self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         self.driver.set_page_load_timeout(300)  # a loaded 2-core machine renders slowly
@@ -107,6 +111,7 @@ class WebRun:
             env={**os.environ, **(env or {})},
         )
         self._ready = threading.Event()
+        self.started = time.monotonic()
         self.url: str | None = None
         self.token: str | None = None
         threading.Thread(target=self._pump, args=(self.proc.stderr, True), daemon=True).start()
@@ -125,6 +130,7 @@ class WebRun:
                     self.token = m.group(1)
                 if m := URL_LINE.search(line):
                     self.url = m.group(1)
+                    self.started = time.monotonic()  # the server is up; the load starts now
                     # the token line follows the URL line at once when there is one
                     threading.Timer(0.5, self._ready.set).start()
         self._ready.set()
@@ -157,4 +163,6 @@ def own_address() -> str | None:
 def src_env() -> dict[str, str]:
     """PYTHONPATH for a subprocess: this checkout's sources first."""
     src = str(Path(__file__).resolve().parents[2] / "src")
-    return {"PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    return {
+        "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    }

@@ -91,9 +91,7 @@ class AccessPolicy:
         return name in self.allowed_hosts
 
 
-def policy_for(
-    host: str, token: str | None, view_without_token: bool
-) -> tuple[AccessPolicy, bool]:
+def policy_for(host: str, token: str | None, view_without_token: bool) -> tuple[AccessPolicy, bool]:
     """The policy for a bind address; also whether the token was generated here (to print it
     once). Loopback without a given token: no token. Otherwise a token, generated if none."""
     generated = False

@@ -63,7 +63,9 @@ class BadRequest(Exception):
 
 
 def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers={"cache-control": "no-store"})
+    return JSONResponse(
+        {"error": message}, status_code=status, headers={"cache-control": "no-store"}
+    )
 
 
 class Guard:
@@ -113,10 +115,12 @@ def _number(data: dict[str, Any], name: str, lo: float, hi: float, integer: bool
 def parse_command(data: Any, controller: ControllerLike) -> cmd.Command:
     """A browser's JSON body -> a command, checked as the terminal dashboard checks its keys."""
     if not isinstance(data, dict):
-        raise BadRequest(400, "expected a JSON object like {\"kind\": \"set_rate\", \"rate\": 1000}")
+        raise BadRequest(400, 'expected a JSON object like {"kind": "set_rate", "rate": 1000}')
     kind = data.get("kind")
     if kind not in BROWSER_COMMANDS:
-        raise BadRequest(400, f"unknown command kind {kind!r}; known: {', '.join(sorted(BROWSER_COMMANDS))}")
+        raise BadRequest(
+            400, f"unknown command kind {kind!r}; known: {', '.join(sorted(BROWSER_COMMANDS))}"
+        )
     role = controller.role
     if kind in PRODUCER_ONLY and role != "producer":
         raise BadRequest(400, f"{kind} steers a producer; this run is a {role}")
@@ -141,16 +145,23 @@ def parse_command(data: Any, controller: ControllerLike) -> cmd.Command:
             m_lo, m_hi = _limits(s, "burst_multiplier")
             s_lo, s_hi = _limits(s, "burst_seconds")
             multiplier = (
-                _number(data, "multiplier", m_lo, m_hi) if "multiplier" in data else s.burst_multiplier
+                _number(data, "multiplier", m_lo, m_hi)
+                if "multiplier" in data
+                else s.burst_multiplier
             )
             seconds = _number(data, "seconds", s_lo, s_hi) if "seconds" in data else s.burst_seconds
             if pool is not None and pool.base_rate <= 0:
-                raise BadRequest(409, "burst multiplies a target rate; this run has none (as fast as possible)")
+                raise BadRequest(
+                    409, "burst multiplies a target rate; this run has none (as fast as possible)"
+                )
             return cmd.Burst(multiplier, seconds)
         case cmd.Seek.kind:
             target = data.get("target")
             if not isinstance(target, str) or len(target) > 64:
-                raise BadRequest(400, "target: expected earliest, latest, LEDGER:ENTRY[:PARTITION] or ms since the epoch")
+                raise BadRequest(
+                    400,
+                    "target: expected earliest, latest, LEDGER:ENTRY[:PARTITION] or ms since the epoch",
+                )
             try:
                 parse_seek_target(target)
             except ConfigError as err:
@@ -209,7 +220,8 @@ def create_app(controller: ControllerLike, hub: SnapshotHub, policy: AccessPolic
             "max_threads": s.max_threads,
             "view_needs_token": policy.view_needs_token,
             "control_needs_token": policy.control_needs_token,
-            "history_s": hub.history.capacity * (getattr(controller.sampler, "interval", 0.1) or 0.1),
+            "history_s": hub.history.capacity
+            * (getattr(controller.sampler, "interval", 0.1) or 0.1),
             "latency": "publish" if producer else "end-to-end",
         }
         if producer:
@@ -283,11 +295,13 @@ def create_app(controller: ControllerLike, hub: SnapshotHub, policy: AccessPolic
             return refused
         try:
             if controller.role != "consumer":
-                raise BadRequest(400, "the ack strategy belongs to a consumer; this run is a producer")
+                raise BadRequest(
+                    400, "the ack strategy belongs to a consumer; this run is a producer"
+                )
             data = await _json_body(request)
             value = data.get("ack") if isinstance(data, dict) else None
             if value not in ACK_STRATEGIES or set(data) != {"ack"}:
-                raise BadRequest(400, f"expected {{\"ack\": one of {', '.join(ACK_STRATEGIES)}}}")
+                raise BadRequest(400, f'expected {{"ack": one of {", ".join(ACK_STRATEGIES)}}}')
             if controller.pool is None:
                 raise BadRequest(409, "the run is starting; try again in a moment")
             text = await run_control("restarting the workers", controller.reconfigure, ack=value)

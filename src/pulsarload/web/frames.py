@@ -70,9 +70,7 @@ class FrameBuilder:
             self._recent.clear()
         self._last_elapsed = snap.elapsed
         c = snap.counters
-        self._recent.append(
-            (snap.interval, getattr(c, self.done_key), getattr(c, self.bytes_key))
-        )
+        self._recent.append((snap.interval, getattr(c, self.done_key), getattr(c, self.bytes_key)))
         span = sum(r[0] for r in self._recent)
         rate = sum(r[1] for r in self._recent) / span if span > 0 else 0.0
         mb_rate = sum(r[2] for r in self._recent) / span / 1e6 if span > 0 else 0.0

@@ -150,10 +150,8 @@ class SnapshotHub:
         loop = self._loop
         if not self._posted and loop is not None:
             self._posted = True
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the server is stopping
                 loop.call_soon_threadsafe(self._drain)
-            except RuntimeError:  # the loop has closed: the server is stopping
-                pass
 
     # -- event loop ------------------------------------------------------------------------------
 

@@ -40,7 +40,9 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as err:
         sock.close()
         hint = "; choose another port (0 picks a free one)" if port else ""
-        raise UserError(f"--web {host}:{port}: cannot listen ({err.strerror or err}){hint}") from None
+        raise UserError(
+            f"--web {host}:{port}: cannot listen ({err.strerror or err}){hint}"
+        ) from None
     sock.set_inheritable(True)
     return sock
 

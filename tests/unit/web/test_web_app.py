@@ -10,13 +10,12 @@ import json
 
 import pytest
 from starlette.testclient import TestClient
+from web_fake import FakeController
 
 from pulsarload.load import commands as cmd
 from pulsarload.web.access import policy_for
 from pulsarload.web.app import create_app
 from pulsarload.web.hub import SnapshotHub
-
-from web_fake import FakeController
 
 TOKEN = "unit-test-token-0123456789"
 

@@ -8,11 +8,10 @@ import dataclasses
 import json
 
 import pytest
+from web_fake import FakeController
 
 from pulsarload.web.frames import ROW_COLUMNS
 from pulsarload.web.hub import SnapshotHub, TooManyViewers, ViewerQueue
-
-from web_fake import FakeController
 
 
 def events(data: bytes) -> list[tuple[str, dict]]:

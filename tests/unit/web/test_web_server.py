@@ -10,11 +10,10 @@ import time
 
 import httpx
 import pytest
+from web_fake import FakeController
 
 from pulsarload.errors import UserError
 from pulsarload.web.server import WebServer
-
-from web_fake import FakeController
 
 
 def read_frames(url: str, count: int, out: list) -> None:

@@ -55,7 +55,7 @@ class FakeController:
         js = folder / f"{self.role}-snapshot-{snap.seq:06d}.json"
         js.write_text(json.dumps(snap.to_dict()))
         csv = folder / f"{self.role}-series-{snap.seq:06d}.csv"
-        csv.write_text("seq,time\n%d,%r\n" % (snap.seq, snap.time))
+        csv.write_text(f"seq,time\n{snap.seq},{snap.time!r}\n")
         return [js, csv]
 
     def tick(self) -> Snapshot:
