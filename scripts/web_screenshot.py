@@ -15,6 +15,8 @@ import time
 import uuid
 from pathlib import Path
 
+from selenium.webdriver.common.keys import Keys
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 from web_browser import Browser, WebRun, src_env  # noqa: E402
@@ -31,11 +33,12 @@ def main() -> int:
     run = WebRun("producer", topic, flags, env=src_env())
     browser = Browser(width=1400, height=1250)
     try:
-        browser.driver.get(run.url)
-        browser.wait_for("return window.pulsarloadPage.frames > 10", 60, "frames")
+        browser.open(run.url)
+        browser.wait_for("return window.pulsarloadPage.frames > 10", 240, "frames")
         time.sleep(20)
         field = browser.driver.find_element("id", "rate-input")
-        field.clear()
+        field.click()  # focused: the page leaves the field alone while it is typed in
+        field.send_keys(Keys.CONTROL, "a")
         field.send_keys("4000")
         browser.driver.find_element("id", "rate-set").click()
         time.sleep(20)

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from selenium.webdriver.common.keys import Keys
 from web_browser import Browser, WebRun, browser_missing, own_address, src_env
 
 from pulsarload.client.admin import AdminClient
@@ -62,7 +63,7 @@ def test_page_loads_and_charts_update(producer_run: tuple[WebRun, str], browser:
     run, _ = producer_run
     browser.driver.get(run.url)
     browser.wait_for(
-        "return window.pulsarloadPage && window.pulsarloadPage.frames > 10", 60, "frames"
+        "return window.pulsarloadPage && window.pulsarloadPage.frames > 10", 240, "frames"
     )
     assert browser.js("return document.getElementById('conn').textContent") == "live"
     for chart in ("chart-rate", "chart-latency", "chart-hist", "chart-res"):
@@ -71,7 +72,7 @@ def test_page_loads_and_charts_update(producer_run: tuple[WebRun, str], browser:
     first_x = browser.js("return window.pulsarloadPage.charts.rate.data[0].at(-1)")
     browser.wait_for(
         "return window.pulsarloadPage.charts.rate.data[0].length > arguments[0] + 10",
-        60,
+        120,
         "chart growth",
         first_points,
     )
@@ -91,7 +92,7 @@ def test_late_viewer_sees_the_history(producer_run: tuple[WebRun, str], browser:
     opened = time.time()
     browser.driver.get(run.url)
     browser.wait_for(
-        "return window.pulsarloadPage && window.pulsarloadPage.historyRows > 0", 60, "history"
+        "return window.pulsarloadPage && window.pulsarloadPage.historyRows > 0", 240, "history"
     )
     rows = browser.js("return window.pulsarloadPage.historyRows")
     oldest = browser.js("return window.pulsarloadPage.data.t[0]")
@@ -114,20 +115,21 @@ def test_rate_control_changes_the_rate_the_broker_sees(
     assert before < (START_RATE + NEW_RATE) / 2, before
     browser.driver.get(run.url)
     browser.wait_for(
-        "return window.pulsarloadPage && window.pulsarloadPage.frames > 5", 60, "frames"
+        "return window.pulsarloadPage && window.pulsarloadPage.frames > 5", 240, "frames"
     )
     field = browser.driver.find_element("id", "rate-input")
-    field.clear()
+    field.click()  # focused: the page leaves the field alone while it is typed in
+    field.send_keys(Keys.CONTROL, "a")
     field.send_keys(f"{NEW_RATE:g}")
     browser.driver.find_element("id", "rate-set").click()
     browser.wait_for(
         "return document.getElementById('message').textContent.includes('target rate')",
-        30,
+        120,
         "the answer",
     )
     browser.wait_for(
         "return window.pulsarloadPage.lastFrame.target === arguments[0]",
-        30,
+        120,
         "the new target",
         NEW_RATE,
     )
@@ -183,19 +185,19 @@ def test_token_is_required_beyond_loopback(broker: Any, topic: str, browser: Bro
             )
         # In the browser: the page asks, a wrong token is refused, the right one opens the stream.
         browser.driver.get(url)
-        browser.wait_for("return !document.getElementById('auth').hidden", 30, "the token prompt")
+        browser.wait_for("return !document.getElementById('auth').hidden", 240, "the token prompt")
         assert browser.js("return document.getElementById('conn').textContent") == "token needed"
         browser.driver.find_element("id", "token-input").send_keys("not-the-token")
         browser.driver.find_element("id", "token-use").click()
         browser.wait_for(
             "return document.getElementById('auth-why').textContent === 'wrong token'",
-            30,
+            120,
             "the refusal",
         )
         assert browser.js("return window.pulsarloadPage.frames") == 0
         browser.driver.find_element("id", "token-input").send_keys(token)
         browser.driver.find_element("id", "token-use").click()
-        browser.wait_for("return window.pulsarloadPage.frames > 3", 60, "frames with the token")
+        browser.wait_for("return window.pulsarloadPage.frames > 3", 240, "frames with the token")
         assert (
             browser.js("return window.pulsarloadPage.lastFrame.target") == 50.0
         )  # nothing changed it

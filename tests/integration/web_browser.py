@@ -54,6 +54,9 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="pulsarload-chromium-")
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
+        # `get` returns once the navigation starts; callers wait for what they need with
+        # `wait_for` (a page load on a loaded 2-core machine can outlast the driver's timeout).
+        options.page_load_strategy = "none"
         for arg in (
             *CHROMIUM_ARGS,
             f"--user-data-dir={self.profile}",
@@ -69,14 +72,27 @@ class Browser:
 
     def wait_for(self, script: str, timeout: float, what: str, *args: Any) -> Any:
         """Poll a JS expression (`return ...`) until truthy; fail naming `what`."""
+        from selenium.common.exceptions import JavascriptException
+
         deadline = time.monotonic() + timeout
         last: Any = None
         while time.monotonic() < deadline:
-            last = self.js(script, *args)
-            if last:
-                return last
+            try:
+                last = self.js(script, *args)
+            except JavascriptException as err:  # the page is not there yet
+                last = err.msg
+            else:
+                if last:
+                    return last
             time.sleep(0.2)
         raise AssertionError(f"timed out after {timeout:g}s waiting for {what} (last {last!r})")
+
+    def open(self, url: str, timeout: float = 240) -> None:
+        """Navigate and wait until the page's script runs and its first frame has arrived."""
+        self.driver.get(url)
+        self.wait_for(
+            "return window.pulsarloadPage && window.pulsarloadPage.meta !== null", timeout, url
+        )
 
     def close(self) -> None:
         try:

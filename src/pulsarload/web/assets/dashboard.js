@@ -54,6 +54,7 @@
     Number(v).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
   const ms = (us) => (us === null || us === undefined ? '–' : (us / 1000).toFixed(us < 100000 ? 2 : 0));
   const mb = (b) => (b / 1e6).toFixed(0);
+  const si = (v) => (v == null ? '' : Math.abs(v) >= 1e6 ? `${+(v / 1e6).toFixed(2)}M` : Math.abs(v) >= 1e3 ? `${+(v / 1e3).toFixed(1)}k` : `${+v.toFixed(1)}`);
 
   // -- charts ------------------------------------------------------------------------------------
   const axis = { stroke: '#8b98a5', grid: { stroke: '#2a3440', width: 1 }, ticks: { stroke: '#2a3440', width: 1 } };
@@ -69,7 +70,7 @@
     if (meta.role === 'producer') rateSeries.push({ label: 'target', stroke: '#ffc857', width: 1, dash: [6, 4] });
     page.charts.rate = new uPlot({
       ...chartSize(rateEl), series: rateSeries, scales: { x: { time: true } },
-      axes: [axis, { ...axis, size: 70 }], legend: { live: false },
+      axes: [axis, { ...axis, size: 60, values: (u, vals) => vals.map(si) }], legend: { live: false },
     }, rateData(), rateEl);
 
     const latEl = $('chart-latency');
@@ -86,7 +87,7 @@
       ...chartSize(histEl),
       series: [{ label: 'up to' }, { label: 'count', stroke: '#4fb3ff', fill: 'rgba(79,179,255,0.4)', paths: uPlot.paths.bars({ size: [0.8, 60] }), points: { show: false } }],
       scales: { x: { time: false } },
-      axes: [{ ...axis, values: (u, vals) => vals.map(histLabel) }, { ...axis, size: 70 }],
+      axes: [{ ...axis, values: (u, vals) => vals.map(histLabel) }, { ...axis, size: 60, values: (u, vals) => vals.map(si) }],
       legend: { live: false },
     }, [[], []], histEl);
 
@@ -227,8 +228,10 @@
       : `received ${num(t.received)} · acked ${num(t.consumer_acked)} · nacked ${num(t.nacked)} · failed ${num(t.failed)}`;
     const res = f.resources;
     $('f-res').textContent = `CPU ${num(res.cpu, 1)} % · RSS ${mb(res.rss)} MB · ${res.threads} threads · net in ${num(res.net_in / 1e6, 2)} / out ${num(res.net_out / 1e6, 2)} MB/s`;
-    if (document.activeElement !== $('rate-input') && f.base_rate !== null && $('rate-input').dataset.user !== '1') {
+    // The rate field follows the target when it changes (here or elsewhere), never while typed in.
+    if (f.base_rate !== null && f.base_rate !== page.shownBase && document.activeElement !== $('rate-input')) {
       $('rate-input').value = f.base_rate;
+      page.shownBase = f.base_rate;
     }
     if (f.ack && document.activeElement !== $('ack-select')) $('ack-select').value = f.ack;
     setRows('workers', f.workers.map((w) => [w.name, w.state, num(w.rate), ms(w.p99), w.cpu === null ? '–' : num(w.cpu, 1), num(w.queue), num(w.errors), w.last_error || '']));
@@ -352,10 +355,8 @@
 
   function wireControls() {
     const meta = page.meta;
-    $('rate-input').addEventListener('input', () => { $('rate-input').dataset.user = '1'; });
     $('rate-set').addEventListener('click', () => {
       const rate = Number($('rate-input').value);
-      $('rate-input').dataset.user = '';
       command({ kind: 'set_rate', rate });
     });
     for (const b of document.querySelectorAll('.rate-step')) {
