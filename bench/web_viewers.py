@@ -4,8 +4,8 @@ with the page open in 1 and in 3 headless Chromiums; plus the bytes per second o
     PYTHONPATH=src .venv/bin/python bench/web_viewers.py --rounds 3 [--seconds 20 --warmup 20 --rate 0]
 
 Every round runs each arm once, in a rotated order (interleaved rounds, so drift in the
-machine's other load spreads over all arms): `no-web` (no --web at all), `0 viewers` (--web,
-nobody watching), `1 browser`, `3 browsers`. Each run is `pulsarload produce TOPIC --headless
+machine's other load spreads over all arms): `0 viewers` (--web, nobody watching),
+`1 browser`, `3 browsers`, and with `--no-web` also `no-web` (no --web at all). Each run is `pulsarload produce TOPIC --headless
 -r RATE -t 1 -s 1024 -d SECONDS --warmup WARMUP --report R.json` on a fresh non-persistent topic; its
 figure is the report's msg/s over the measured window. Three browsers are open for the whole
 benchmark (on about:blank); an arm's browsers open the page as soon as its URL is printed
@@ -31,7 +31,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
 from web_browser import Browser, WebRun, src_env  # noqa: E402
 
-ARMS = ("no-web", "0 viewers", "1 browser", "3 browsers")
+ARMS = ("0 viewers", "1 browser", "3 browsers", "no-web")
 
 
 def one_run(arm: str, args: argparse.Namespace, folder: Path, browsers: list[Browser]) -> float:
@@ -54,9 +54,12 @@ def one_run(arm: str, args: argparse.Namespace, folder: Path, browsers: list[Bro
         watching = browsers[: {"0 viewers": 0, "1 browser": 1, "3 browsers": 3}[arm]]
         try:
             for b in watching:
-                b.driver.get(run.url)
+                b.open(run.url)  # returns once the page has its first answer from the server
             run.proc.wait(args.seconds + args.warmup + 300)
-            frames = [b.js("return window.pulsarloadPage.frames") for b in watching]
+            frames = [
+                b.js("return window.pulsarloadPage ? window.pulsarloadPage.frames : 0")
+                for b in watching
+            ]
             if any(f < 10 for f in frames):
                 raise RuntimeError(f"a browser saw too few frames: {frames}")
         finally:
@@ -98,6 +101,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--warmup", type=float, default=20.0, help="the browsers load the page in it")
+    p.add_argument("--no-web", action="store_true", help="also an arm without --web at all")
     p.add_argument("--rate", type=float, default=0.0, help="0 = as fast as possible")
     p.add_argument("--url", default="pulsar://localhost:6650")
     p.add_argument("--admin-url", default="http://localhost:8080")
@@ -110,7 +114,8 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for r in range(args.rounds):
-                order = ARMS[r % len(ARMS) :] + ARMS[: r % len(ARMS)]
+                arms = ARMS if args.no_web else ARMS[:3]
+                order = arms[r % len(arms) :] + arms[: r % len(arms)]
                 for arm in order:
                     rate = one_run(arm, args, Path(tmp), browsers)
                     results[arm].append(rate)
@@ -129,6 +134,8 @@ def main() -> int:
     print("|---|---:|---:|---:|")
     for arm in ARMS:
         xs = results[arm]
+        if not xs:
+            continue
         med = statistics.median(xs)
         print(
             f"| {arm} | {med:,.0f} | {min(xs):,.0f}-{max(xs):,.0f} | {(med / base - 1) * 100:+.1f} % |"
