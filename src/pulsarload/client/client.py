@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 class Client:
     """A Pulsar client over the native protocol implementation.
 
-    Arguments follow the official client; `io_threads`, `message_listener_threads`,
+    Arguments follow the official client, in its order; `io_threads`, `message_listener_threads`,
     `concurrent_lookup_requests`, `log_conf_file_path`, `stats_interval_in_seconds` and
     `logger` are accepted for compatibility and ignored (each connection has its own reader
     thread). Extra: `connections_per_broker`, `keep_alive_interval_seconds`, the reconnect
@@ -56,13 +56,16 @@ class Client:
         message_listener_threads: int = 1,
         concurrent_lookup_requests: int = 50000,
         log_conf_file_path: str | None = None,
+        stats_interval_in_seconds: int = 600,
         use_tls: bool = False,
         tls_trust_certs_file_path: str | None = None,
         tls_allow_insecure_connection: bool = False,
-        stats_interval_in_seconds: int = 600,
+        tls_validate_hostname: bool = False,
         logger: Any = None,
         connection_timeout_ms: int = 10000,
-        tls_validate_hostname: bool = False,
+        listener_name: str | None = None,
+        tls_private_key_file_path: str | None = None,
+        tls_certificate_file_path: str | None = None,
         *,
         connections_per_broker: int = 1,
         keep_alive_interval_seconds: float = 30,
@@ -74,7 +77,8 @@ class Client:
     ) -> None:
         if authentication is not None and not isinstance(authentication, Authentication):
             raise InvalidConfiguration(
-                f"authentication: expected an AuthenticationToken, got {authentication!r}"
+                f"authentication: expected an Authentication (AuthenticationToken, "
+                f"AuthenticationBasic, AuthenticationTLS), got {authentication!r}"
             )
         self._config = ClientConfig(
             service_url=service_url,
@@ -84,6 +88,9 @@ class Client:
             tls_trust_certs_file_path=tls_trust_certs_file_path,
             tls_allow_insecure_connection=tls_allow_insecure_connection,
             tls_validate_hostname=tls_validate_hostname,
+            tls_certificate_file_path=tls_certificate_file_path,
+            tls_private_key_file_path=tls_private_key_file_path,
+            listener_name=listener_name,
             connections_per_broker=connections_per_broker,
             keep_alive_interval_seconds=keep_alive_interval_seconds,
             initial_backoff_interval_ms=initial_backoff_interval_ms,
@@ -272,6 +279,29 @@ class Client:
                 log.exception("closing %r", p)
         self._housekeeping.stop()
         self._pool.close()
+
+    def shutdown(self) -> None:
+        """Stop at once (the official `shutdown`): close every connection first, so nothing
+        waits on the broker; then producers (what is pending fails with `AlreadyClosed`,
+        nothing is flushed) and consumers close, and the client's threads end."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            producers = list(self._producers)
+            consumers = list(self._consumers)
+        self._pool.close()
+        for c in consumers:
+            try:
+                c.close()
+            except Exception:
+                log.exception("shutting down %r", c)
+        for p in producers:
+            try:
+                p.close(0.0)
+            except Exception:
+                log.exception("shutting down %r", p)
+        self._housekeeping.stop()
 
     def __enter__(self) -> Client:
         return self

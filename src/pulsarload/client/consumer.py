@@ -136,12 +136,14 @@ class ReceiverQueue:
     """Messages waiting for the application: one per consumer, or one shared by every
     partition of a multi-topic consumer. Taking a message credits its consumer's permits."""
 
-    __slots__ = ("_closed", "_cond", "_items")
+    __slots__ = ("_closed", "_cond", "_items", "_waiters")
 
     def __init__(self) -> None:
         self._items: deque[Message] = deque()
         self._cond = threading.Condition(threading.Lock())
         self._closed: BaseException | None = None
+        #: Callbacks of pending asynchronous receives, served first-come before the queue.
+        self._waiters: deque[AsyncWaiter] = deque()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -152,8 +154,59 @@ class ReceiverQueue:
             if owner._generation != generation or self._closed is not None:
                 return False
             self._items.extend(msgs)
-            self._cond.notify(len(msgs))
+            if self._waiters:
+                handed = self._hand_out_locked()
+            else:
+                handed = None
+                self._cond.notify(len(msgs))
+        if handed:
+            for waiter, msg in handed:
+                waiter(msg, None)
         return True
+
+    # --- asynchronous receives (the asyncio client) ---------------------------------------------
+
+    def _hand_out_locked(self) -> list[tuple[AsyncWaiter, Message]]:
+        items, waiters = self._items, self._waiters
+        handed = []
+        while waiters and items:
+            handed.append((waiters.popleft(), items.popleft()))
+        if items:
+            self._cond.notify(len(items))
+        return handed
+
+    def take_or_wait(self, waiter: AsyncWaiter) -> Message | None:
+        """The next message at once if one is queued; else None, and `waiter(msg, None)` runs
+        (on the thread that queues it) when one comes, or `waiter(None, error)` when the queue
+        closes. A message handed out here is not yet taken: the receiver calls `accept` (or
+        `give_back`) so that permits are counted once. Raises the close reason if closed."""
+        with self._cond:
+            if self._items:
+                return self._items.popleft()
+            if self._closed is not None:
+                raise self._closed
+            self._waiters.append(waiter)
+        return None
+
+    def cancel_wait(self, waiter: AsyncWaiter) -> bool:
+        """Withdraw a pending `take_or_wait`; False if it was already served."""
+        with self._cond:
+            try:
+                self._waiters.remove(waiter)
+            except ValueError:
+                return False
+        return True
+
+    def give_back(self, msg: Message) -> None:
+        """Put back at the front a message handed to a waiter that no longer wants it."""
+        with self._cond:
+            self._items.appendleft(msg)
+            handed = self._hand_out_locked() if self._waiters else None
+            if handed is None:
+                self._cond.notify(1)
+        if handed:
+            for waiter, m in handed:
+                waiter(m, None)
 
     def _wait_locked(self, timeout: float | None) -> bool:
         """With the lock held: wait until a message is queued (True) or `timeout` seconds pass
@@ -270,10 +323,19 @@ class ReceiverQueue:
             if self._closed is None:
                 self._closed = reason
             self._cond.notify_all()
+            waiters = list(self._waiters) if not self._items else []
+            if waiters:
+                self._waiters.clear()
+        for waiter in waiters:
+            waiter(None, self._closed)
 
     @property
     def closed(self) -> bool:
         return self._closed is not None
+
+
+#: `waiter(message, None)` or `waiter(None, error)`: the callback of an asynchronous receive.
+type AsyncWaiter = Callable[[Message | None, BaseException | None], None]
 
 
 def _dequeued_all(msgs: list[Message]) -> None:
@@ -343,6 +405,29 @@ class _Receiving:
         n = policy.max_num_message if max_messages is None else max_messages
         t = policy.timeout_ms if timeout_millis is None else timeout_millis
         return self._queue.get_many(n, policy.max_num_bytes, t / 1000.0)
+
+    def receive_async(self, waiter: AsyncWaiter) -> Callable[[], bool]:
+        """Receive without blocking: `waiter(message, None)` runs once a message is here (at
+        once if one is queued, else on the thread that queues it) or `waiter(None, error)` if
+        the consumer closes first. The receiver then calls `accept(message)` to take it, or
+        `give_back(message)` to return it to the front of the queue. Returns a function that
+        withdraws the wait (False if the waiter was already served)."""
+        self._check_receivable()
+        queue = self._queue
+        msg = queue.take_or_wait(waiter)
+        if msg is not None:
+            waiter(msg, None)
+        return lambda: queue.cancel_wait(waiter)
+
+    def accept(self, msg: Message) -> None:
+        """Take a message handed to a `receive_async` waiter (counts its flow permit)."""
+        owner = msg._owner
+        if owner is not None:
+            owner._dequeued(msg)
+
+    def give_back(self, msg: Message) -> None:
+        """Return a message handed to a `receive_async` waiter that was cancelled meanwhile."""
+        self._queue.give_back(msg)
 
     def num_messages_in_queue(self) -> int:
         """Messages received from the broker and not yet taken by the application."""

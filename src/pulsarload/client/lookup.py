@@ -100,7 +100,10 @@ class LookupService:
         for _ in range(self.config.max_lookup_redirects):
             resp: CommandLookupTopicResponse = conn.request(
                 lambda rid, a=authoritative: CommandLookupTopic(
-                    topic=topic, request_id=rid, authoritative=a
+                    topic=topic,
+                    request_id=rid,
+                    authoritative=a,
+                    advertised_listener_name=self.config.listener_name or None,
                 ),
                 f"LOOKUP {topic}",
             )

@@ -146,6 +146,12 @@ class Message:
         """The topic (for a partitioned topic: the partition) the message came from."""
         return self._topic
 
+    def has_null_value(self) -> bool:
+        """True for a tombstone: sent as `send(None)`, it has an empty payload and tells
+        compaction to delete its key."""
+        src = self._smd if self._smd is not None else self._md
+        return bool(src.null_value)
+
     # --- extras ---------------------------------------------------------------------------------
 
     def producer_name(self) -> str:

@@ -198,6 +198,7 @@ class _Message:
     __slots__ = (
         "content",
         "deliver_at",
+        "null_value",
         "event_time",
         "key",
         "ordering_key",
@@ -219,8 +220,15 @@ class _Message:
         replication_clusters: Sequence[str] | None = None,
         disable_replication: bool = False,
     ) -> None:
-        if not isinstance(content, bytes | bytearray | memoryview):
-            raise InvalidMessage(f"content: expected bytes, got {type(content).__name__}")
+        # None is a tombstone (the official client's null value): an empty payload with
+        # null_value set, which compaction reads as "delete this key".
+        self.null_value = content is None
+        if content is None:
+            content = b""
+        elif not isinstance(content, bytes | bytearray | memoryview):
+            raise InvalidMessage(
+                f"content: expected bytes (or None for a null value), got {type(content).__name__}"
+            )
         self.content = content
         if (
             properties is None
@@ -428,7 +436,7 @@ class Producer:
 
     def send(
         self,
-        content: bytes,
+        content: bytes | None,
         properties: Mapping[str, str] | None = None,
         partition_key: str | None = None,
         ordering_key: str | bytes | None = None,
@@ -468,7 +476,7 @@ class Producer:
 
     def send_async(
         self,
-        content: bytes,
+        content: bytes | None,
         callback: SendCallback | None,
         properties: Mapping[str, str] | None = None,
         partition_key: str | None = None,
@@ -676,7 +684,12 @@ class Producer:
     def _add_to_batch_locked(self, msg: _Message, done: _Completion | None) -> None:
         content = msg.content
         seq = self._assign_seq(msg)
-        if msg.properties is None and msg.event_time is None and msg.ordering_key is None:
+        if (
+            msg.properties is None
+            and msg.event_time is None
+            and msg.ordering_key is None
+            and not msg.null_value
+        ):
             # Plain or keyed-only messages: the encoded [size][SingleMessageMetadata] comes
             # from a per-key MessageShape cache (no protobuf encoding per message).
             shapes = self._shapes
@@ -694,6 +707,7 @@ class Producer:
                 event_time=msg.event_time,
                 ordering_key=msg.ordering_key,
                 sequence_id=seq,
+                null_value=True if msg.null_value else None,
             ).encode()
             piece = b"".join((_U32(len(smm)), smm, content))
         # The frame, not only the pieces, stays within the batch byte limit (FRAME_RESERVE).
@@ -765,6 +779,7 @@ class Producer:
             ordering_key=msg.ordering_key,
             deliver_at_time=msg.deliver_at,
             replicate_to=msg.replicate_to or (),
+            null_value=True if msg.null_value else None,
         )
 
     def _send_single_locked(
@@ -1247,7 +1262,7 @@ class PartitionedProducer:
 
     def send(
         self,
-        content: bytes,
+        content: bytes | None,
         properties: Mapping[str, str] | None = None,
         partition_key: str | None = None,
         **kwargs: Any,
@@ -1257,7 +1272,7 @@ class PartitionedProducer:
 
     def send_async(
         self,
-        content: bytes,
+        content: bytes | None,
         callback: SendCallback | None,
         properties: Mapping[str, str] | None = None,
         partition_key: str | None = None,

@@ -158,6 +158,12 @@ class ClientConfig:
     tls_trust_certs_file_path: str | None = None
     tls_allow_insecure_connection: bool = False
     tls_validate_hostname: bool = False
+    #: A client certificate and key (PEM) presented on TLS connections (mutual TLS).
+    tls_certificate_file_path: str | None = None
+    tls_private_key_file_path: str | None = None
+    #: The broker's advertised listener to look topics up on (advertisedListeners): lookups
+    #: answer with that listener's address.
+    listener_name: str | None = None
     #: Sockets per broker; producers spread over them so threads do not share a write lock.
     connections_per_broker: int = 1
     keep_alive_interval_seconds: float = 30.0
@@ -189,12 +195,19 @@ class ClientConfig:
         _check_number(
             "partitions_update_interval_seconds", self.partitions_update_interval_seconds, 0
         )
-        if self.tls_trust_certs_file_path is not None and not isinstance(
-            self.tls_trust_certs_file_path, str
+        for name in (
+            "tls_trust_certs_file_path",
+            "tls_certificate_file_path",
+            "tls_private_key_file_path",
+            "listener_name",
         ):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise InvalidConfiguration(f"{name}: expected a string, got {value!r}")
+        if (self.tls_certificate_file_path is None) != (self.tls_private_key_file_path is None):
             raise InvalidConfiguration(
-                f"tls_trust_certs_file_path: expected a path string, got "
-                f"{self.tls_trust_certs_file_path!r}"
+                "tls_certificate_file_path: a client certificate needs its key too "
+                "(set both tls_certificate_file_path and tls_private_key_file_path)"
             )
 
     @property
