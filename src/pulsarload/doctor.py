@@ -28,6 +28,7 @@ RUNTIME_DEPENDENCIES: dict[str, str] = {
     "httpx": "httpx",
     "prometheus_client": "prometheus_client",
     "tomli-w": "tomli_w",
+    "pycryptodome": "Crypto.Cipher.AES",
 }
 if sys.version_info < (3, 14):
     RUNTIME_DEPENDENCIES["backports.zstd"] = "backports.zstd"

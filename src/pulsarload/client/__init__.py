@@ -30,6 +30,7 @@ from pulsarload.client.connection import Connection
 from pulsarload.client.consumer import Consumer, CumulativeAckNotAllowed
 from pulsarload.client.consumer_config import (
     ConsumerBatchReceivePolicy,
+    ConsumerCryptoFailureAction,
     ConsumerDeadLetterPolicy,
     ConsumerKeySharedPolicy,
     ConsumerType,
@@ -38,6 +39,7 @@ from pulsarload.client.consumer_config import (
     RegexSubscriptionMode,
     SubscriptionMode,
 )
+from pulsarload.client.crypto import CryptoKeyReader, EncryptionContext, EncryptionKey
 from pulsarload.client.errors import (
     SERVER_ERRORS,
     AlreadyClosed,
@@ -137,14 +139,18 @@ __all__ = [
     "ConsumerAssignError",
     "ConsumerBatchReceivePolicy",
     "ConsumerBusy",
+    "ConsumerCryptoFailureAction",
     "ConsumerDeadLetterPolicy",
     "ConsumerKeySharedPolicy",
     "ConsumerNotFound",
     "ConsumerNotInitialized",
     "ConsumerType",
     "CryptoError",
+    "CryptoKeyReader",
     "CumulativeAckNotAllowed",
     "CumulativeAcknowledgementNotAllowedError",
+    "EncryptionContext",
+    "EncryptionKey",
     "ErrorGettingAuthenticationData",
     "HashingScheme",
     "IncompatibleSchema",

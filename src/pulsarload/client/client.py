@@ -147,8 +147,6 @@ class Client:
         `ConnectError` naming the address when the broker cannot be reached in time."""
         if schema is not None:
             raise InvalidConfiguration("schema: schemas are not supported; send bytes")
-        if encryption_key is not None or crypto_key_reader is not None:
-            raise InvalidConfiguration("encryption_key: end-to-end encryption is not supported")
         conf = ProducerConfig(
             topic=topic,
             producer_name=producer_name,
@@ -168,6 +166,8 @@ class Client:
             initial_sequence_id=initial_sequence_id,
             access_mode=access_mode,  # type: ignore[arg-type]
             properties=properties,
+            encryption_keys=() if encryption_key is None else encryption_key,
+            crypto_key_reader=crypto_key_reader,
         )
         return self.create_producer_from_config(conf)
 

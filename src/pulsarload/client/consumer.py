@@ -42,6 +42,7 @@ from pulsarload.client.chunks import ChunkAssembler
 from pulsarload.client.consumer_config import (
     ConsumerBatchReceivePolicy,
     ConsumerConfig,
+    ConsumerCryptoFailureAction,
     ConsumerDeadLetterPolicy,
     ConsumerKeySharedPolicy,
     ConsumerType,
@@ -56,6 +57,7 @@ from pulsarload.client.consumer_config import (
 from pulsarload.client.errors import (
     AlreadyClosed,
     ConsumerBusy,
+    CryptoError,
     InvalidConfiguration,
     NotConnected,
     PulsarError,
@@ -334,6 +336,15 @@ class ReceiverQueue:
         return self._closed is not None
 
 
+class _StillEncrypted:
+    """An entry that could not be decrypted and is delivered as it came (CONSUME)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
 #: `waiter(message, None)` or `waiter(None, error)`: the callback of an asynchronous receive.
 type AsyncWaiter = Callable[[Message | None, BaseException | None], None]
 
@@ -560,6 +571,11 @@ class Consumer(_Receiving):
         self._dlq_producer: Producer | PartitionedProducer | None = None
         self._listener_thread = None
         self._listener_running = threading.Event()
+        self._decryptor = None
+        if conf.crypto_key_reader is not None:
+            from pulsarload.client.crypto import MessageDecryptor
+
+            self._decryptor = MessageDecryptor(conf.crypto_key_reader)
 
     # --- creation -----------------------------------------------------------------------------
 
@@ -731,6 +747,29 @@ class Consumer(_Receiving):
         if self._acks.is_duplicate(ledger, entry, part):
             self._return_permits(permits)
             return
+        if md.encryption_keys:
+            payload = self._decrypt(ledger, entry, md, payload, permits)
+            if payload is None:
+                return
+            if type(payload) is _StillEncrypted:
+                # CONSUME: the entry goes out whole and encrypted (not decompressed, not split).
+                undecrypted = Message(
+                    payload.data,
+                    md,
+                    None,
+                    MessageId(ledger, entry, part),
+                    cmd.redelivery_count or 0,
+                    self._topic,
+                    self,
+                    None,
+                    gen,
+                    chunk_ids,
+                )
+                undecrypted._decrypt_failed = True
+                if permits > 1:
+                    self._return_permits(permits - 1)
+                self._queue.put_many([undecrypted], self, gen)
+                return
         if md.compression:
             try:
                 payload = decompress(
@@ -811,6 +850,33 @@ class Consumer(_Receiving):
                 self._dlq_candidates[MessageId(ledger, entry, part)] = msgs
         if not self._queue.put_many(msgs, self, gen):
             log.debug("dropped entry %d:%d of an older subscription instance", ledger, entry)
+
+    def _decrypt(self, ledger: int, entry: int, md: Any, payload: Any, permits: int) -> Any:
+        """The decrypted payload; else per crypto_failure_action: None after dropping the
+        entry (FAIL: left unacknowledged, DISCARD: acknowledged) or `_StillEncrypted`."""
+        try:
+            if self._decryptor is None:
+                raise CryptoError(
+                    "the message is encrypted and the consumer has no crypto_key_reader"
+                )
+            return self._decryptor.decrypt(md, payload)
+        except CryptoError as err:
+            action = self._conf.crypto_failure_action
+            if action is ConsumerCryptoFailureAction.CONSUME:
+                return _StillEncrypted(bytes(payload))
+            if action is ConsumerCryptoFailureAction.DISCARD:
+                self._discard_corrupt(ledger, entry, ValidationError.DecryptionError, err, permits)
+                return None
+            log.error(
+                "consumer %s on %s: message %d:%d not delivered: %s (crypto_failure_action=FAIL)",
+                self._name,
+                self._topic,
+                ledger,
+                entry,
+                err,
+            )
+            self._return_permits(permits)
+            return None
 
     def _discard_corrupt(
         self,
@@ -1433,9 +1499,7 @@ def subscribe(
     any network traffic; a partitioned topic gets one consumer per partition."""
     if schema is not None:
         raise InvalidConfiguration("schema: schemas are not supported; consume bytes")
-    if crypto_key_reader is not None:
-        raise InvalidConfiguration("crypto_key_reader: end-to-end encryption is not supported")
-    del broker_consumer_stats_cache_time_ms, crypto_failure_action  # accepted, not used
+    del broker_consumer_stats_cache_time_ms  # accepted, not used
     topics, pattern = split_topic_argument(topic)
     conf = ConsumerConfig(
         subscription_name=subscription_name,
@@ -1470,6 +1534,12 @@ def subscribe(
         ack_grouping_time_ms=ack_grouping_time_ms,
         ack_grouping_max_size=ack_grouping_max_size,
         start_message_id=start_message_id,
+        crypto_key_reader=crypto_key_reader,
+        crypto_failure_action=(
+            ConsumerCryptoFailureAction.FAIL
+            if crypto_failure_action is None
+            else crypto_failure_action
+        ),
     )
     return subscribe_with_config(client, conf)
 

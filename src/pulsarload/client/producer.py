@@ -32,6 +32,7 @@ from pulsarload.client.batcher import OpenBatch, batch_container
 from pulsarload.client.errors import (
     AlreadyClosed,
     ChecksumError,
+    InvalidConfiguration,
     InvalidMessage,
     MessageTooBig,
     NotConnected,
@@ -315,6 +316,11 @@ class Producer:
         self._metadata = key_values(config.properties or {})
         self._access_mode = WireAccessMode(int(config.access_mode))
         self._housekeeping = client._housekeeping
+        self._encryptor = None
+        if config.encryption_keys:
+            from pulsarload.client.crypto import MessageEncryptor
+
+            self._encryptor = MessageEncryptor(config.encryption_keys, config.crypto_key_reader)
 
         self._state = _INIT
         self._state_lock = threading.Lock()
@@ -584,6 +590,11 @@ class Producer:
         build: Callable[[SendFrameBuilder, int, int, int], bytes],
     ) -> int:
         self._check_usable()
+        if self._encryptor is not None:
+            raise InvalidConfiguration(
+                "send_batch: the bulk paths do not encrypt; use send or send_async on an "
+                "encrypting producer"
+            )
         self._reserve(n)
         taken = False
         try:
@@ -752,6 +763,8 @@ class Producer:
             ordering_key=batch.ordering_key,
             highest_sequence_id=last if last > first else None,
         )
+        if self._encryptor is not None:
+            payload = self._encrypt_into(md, payload)
         cmd = CommandSend(
             producer_id=self._producer_id,
             sequence_id=first,
@@ -787,6 +800,8 @@ class Producer:
     ) -> None:
         seq = self._assign_seq(msg)
         md = self._metadata_for(msg, seq, len(msg.content))
+        if self._encryptor is not None:
+            payload = self._encrypt_into(md, payload)
         deadline = time.monotonic() + self._send_timeout
         if len(payload) + _HEADROOM <= self._max_message_size:
             cmd = CommandSend(producer_id=self._producer_id, sequence_id=seq)
@@ -814,6 +829,14 @@ class Producer:
             self._enqueue_locked(
                 _Entry(seq, 1 if last else 0, frame, _KIND_SINGLE, done if last else None, deadline)
             )
+
+    def _encrypt_into(self, md: MessageMetadata, payload: bytes | bytearray | memoryview) -> bytes:
+        """Encrypt an entry's (compressed) payload and record the keys and IV in `md`."""
+        assert self._encryptor is not None
+        body, keys, iv = self._encryptor.encrypt(payload)
+        md.encryption_keys = keys
+        md.encryption_param = iv
+        return body
 
     def _enqueue_locked(self, entry: _Entry) -> None:
         """Add an entry to the in-flight queue and write it if connected (holding `_lock`)."""

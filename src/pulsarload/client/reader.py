@@ -132,6 +132,7 @@ def create_reader(
     is_read_compacted: bool = False,
     crypto_key_reader: Any = None,
     start_message_id_inclusive: bool = False,
+    crypto_failure_action: Any = None,
 ) -> Reader:
     """Create a reader (arguments as the official client's `Client.create_reader`); on a
     partitioned topic only `earliest` / `latest` starts are accepted."""
@@ -166,6 +167,7 @@ def create_reader(
         consumer_name=reader_name,
         is_read_compacted=is_read_compacted,
         crypto_key_reader=crypto_key_reader,
+        crypto_failure_action=crypto_failure_action,
         start_message_id_inclusive=start_message_id_inclusive,
         subscription_mode=SubscriptionMode.NonDurable,
         start_message_id=start,

@@ -242,10 +242,25 @@ class ProducerConfig:
     initial_sequence_id: int | None = None
     access_mode: ProducerAccessMode = ProducerAccessMode.Shared
     properties: Mapping[str, str] | None = None
+    #: End-to-end encryption: the recipients' key names and the reader of their public keys.
+    encryption_keys: tuple[str, ...] = ()
+    crypto_key_reader: Any = None
 
     def __post_init__(self) -> None:
         s = object.__setattr__
         s(self, "topic", topic_name(self.topic, "topic"))
+        keys = self.encryption_keys
+        if isinstance(keys, str):
+            keys = (keys,)
+        if not isinstance(keys, tuple | list) or not all(isinstance(k, str) and k for k in keys):
+            raise InvalidConfiguration(
+                f"encryption_key: expected a key name (or a list of them), got {keys!r}"
+            )
+        s(self, "encryption_keys", tuple(keys))
+        if keys and self.crypto_key_reader is None:
+            raise InvalidConfiguration(
+                "encryption_key: needs a crypto_key_reader to read the public key"
+            )
         if self.producer_name is not None and (
             not isinstance(self.producer_name, str) or not self.producer_name
         ):
