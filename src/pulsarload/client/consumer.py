@@ -1484,7 +1484,7 @@ def subscribe(
     batch_index_ack_enabled: bool = False,
     regex_subscription_mode: RegexSubscriptionMode | str = RegexSubscriptionMode.PersistentOnly,
     dead_letter_policy: ConsumerDeadLetterPolicy | None = None,
-    crypto_failure_action: Any = None,
+    crypto_failure_action: ConsumerCryptoFailureAction | str = ConsumerCryptoFailureAction.FAIL,
     *,
     priority_level: int | None = None,
     subscription_mode: SubscriptionMode | str = SubscriptionMode.Durable,
@@ -1535,11 +1535,7 @@ def subscribe(
         ack_grouping_max_size=ack_grouping_max_size,
         start_message_id=start_message_id,
         crypto_key_reader=crypto_key_reader,
-        crypto_failure_action=(
-            ConsumerCryptoFailureAction.FAIL
-            if crypto_failure_action is None
-            else crypto_failure_action
-        ),
+        crypto_failure_action=crypto_failure_action,  # type: ignore[arg-type]
     )
     return subscribe_with_config(client, conf)
 
