@@ -400,3 +400,40 @@ def decrypt_consume(pulsar: Any, env: Any) -> dict[str, Any]:
     finally:
         client.close()
     return out
+
+
+def auth_secured(pulsar: Any, env: Any) -> dict[str, Any]:
+    """Basic, TLS-certificate and plugin-named token authentication against a broker that
+    checks them (the LOADER role may produce and consume on public/default)."""
+    a = env.args
+    topic = env.topic("sec")
+    tls = {"tls_trust_certs_file_path": a["ca"]}
+    cases = {
+        "basic": (a["plain_url"], pulsar.AuthenticationBasic(a["user"], a["password"]), {}),
+        "basic_wrong_password": (
+            a["plain_url"],
+            pulsar.AuthenticationBasic(a["user"], a["password"] + "x"),
+            {},
+        ),
+        "tls_certificate": (a["tls_url"], pulsar.AuthenticationTLS(a["cert"], a["key"]), tls),
+        "tls_plugin": (
+            a["tls_url"],
+            pulsar.Authentication("tls", f"tlsCertFile:{a['cert']},tlsKeyFile:{a['key']}"),
+            tls,
+        ),
+        "token_plugin": (a["plain_url"], pulsar.Authentication("token", "token:" + a["token"]), {}),
+        "none": (a["plain_url"], None, {}),
+    }
+    out = {}
+    for name, (url, auth, extra) in cases.items():
+        client = pulsar.Client(url, authentication=auth, operation_timeout_seconds=15, **extra)
+        try:
+            producer = client.create_producer(topic)
+            producer.send(name.encode())
+            producer.close()
+            out[name] = "ok"
+        except pulsar.PulsarException as err:
+            out[name] = _kind(pulsar, err)
+        finally:
+            client.close()
+    return out

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from secure_broker import BASIC_PASSWORD, LOADER, SecureBroker, secure_broker_session
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(400)]
 
@@ -118,3 +120,29 @@ def test_encryption(compat_both, keys, make_topic, writer, reader, batching) -> 
     assert raw["failed"] is True and raw["plaintext_visible"] is False
     assert raw["compression"] == "LZ4"
     assert (raw["batch_size"] > 0) is batching
+
+
+@pytest.fixture(scope="module")
+def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
+    yield from secure_broker_session(tmp_path_factory)
+
+
+@pytest.mark.slow
+def test_auth_against_a_secured_broker(compat_both, secure_broker) -> None:
+    b = secure_broker
+    out = compat_both.run(
+        "scenarios_api:auth_secured",
+        plain_url=b.service_url,
+        tls_url=b.tls_service_url,
+        ca=str(b.tls.ca_cert),
+        cert=str(b.tls.client_cert),
+        key=str(b.tls.client_key),
+        user=LOADER,
+        password=BASIC_PASSWORD,
+        token=b.token(LOADER),
+    )
+    official = out["official"]
+    for name in ("basic", "tls_certificate", "tls_plugin", "token_plugin"):
+        assert official[name] == "ok", official
+    assert official["basic_wrong_password"] != "ok" and official["none"] != "ok"
+    assert out["native"] == official
