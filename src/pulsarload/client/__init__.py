@@ -96,6 +96,7 @@ from pulsarload.client.exceptions import (
     UnknownError,
     UnsupportedVersionError,
 )
+from pulsarload.client.failover import AutoClusterFailover, ServiceInfo, ServiceInfoProvider
 from pulsarload.client.message import Message
 from pulsarload.client.multi import MultiTopicsConsumer, PatternConsumer
 from pulsarload.client.producer import (
@@ -124,6 +125,7 @@ __all__ = [
     "AuthenticationTLS",
     "AuthenticationToken",
     "AuthorizationError",
+    "AutoClusterFailover",
     "BatchCallback",
     "BatchingType",
     "BrokerError",
@@ -191,6 +193,8 @@ __all__ = [
     "Result",
     "SERVER_ERRORS",
     "SendCallback",
+    "ServiceInfo",
+    "ServiceInfoProvider",
     "ServiceUnitNotReady",
     "SubscriptionMode",
     "SubscriptionNotFound",

@@ -7,6 +7,7 @@ their connections from the pool (spread over `connections_per_broker` sockets pe
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -16,6 +17,7 @@ from typing import Any
 from pulsarload.client.auth import Authentication
 from pulsarload.client.connection import Connection
 from pulsarload.client.errors import AlreadyClosed, InvalidConfiguration
+from pulsarload.client.failover import ServiceInfo, ServiceInfoProvider
 from pulsarload.client.lookup import LookupService
 from pulsarload.client.pool import ConnectionPool
 from pulsarload.client.producer import PartitionedProducer, Producer
@@ -49,7 +51,7 @@ class Client:
 
     def __init__(
         self,
-        service_url: str,
+        service_url: str | ServiceInfoProvider,
         authentication: Authentication | None = None,
         operation_timeout_seconds: float = 30,
         io_threads: int = 1,
@@ -75,6 +77,23 @@ class Client:
         max_lookup_redirects: int = 20,
         partitions_update_interval_seconds: float = 60.0,
     ) -> None:
+        provider: ServiceInfoProvider | None = None
+        if isinstance(service_url, ServiceInfoProvider):
+            if authentication is not None or tls_trust_certs_file_path is not None:
+                raise InvalidConfiguration(
+                    "authentication / tls_trust_certs_file_path: with a service-info provider "
+                    "(AutoClusterFailover) set them on each ServiceInfo instead"
+                )
+            provider = service_url
+            first = provider.initial_service_info()
+            if not isinstance(first, ServiceInfo):
+                raise InvalidConfiguration(
+                    f"service_url: the provider's initial_service_info() gave {first!r}, "
+                    "not a ServiceInfo"
+                )
+            service_url = first.service_url
+            authentication = first.authentication
+            tls_trust_certs_file_path = first.tls_trust_certs_file_path
         if authentication is not None and not isinstance(authentication, Authentication):
             raise InvalidConfiguration(
                 f"authentication: expected an Authentication (AuthenticationToken, "
@@ -107,10 +126,43 @@ class Client:
         self._producers: list[Producer] = []
         self._consumers: list[Any] = []  # Consumer / MultiTopicsConsumer (client.consumer)
         self._closed = False
+        self._service_info = ServiceInfo(
+            self._config.service_url, authentication, tls_trust_certs_file_path
+        )
+        self._provider = provider
+        if provider is not None:
+            provider.initialize(self._switch_service)
 
     @property
     def config(self) -> ClientConfig:
         return self._config
+
+    # --- the service in use (a ServiceInfoProvider may change it) ----------------------------
+
+    def get_service_info(self) -> ServiceInfo:
+        """The service this client looks topics up on now."""
+        return self._service_info
+
+    def _switch_service(self, info: ServiceInfo) -> None:
+        """Move to another cluster (called by the provider): look up through `info` from now
+        on and close every connection, so producers and consumers reconnect there."""
+        if not isinstance(info, ServiceInfo):
+            log.error("service-info provider gave %r, not a ServiceInfo; ignored", info)
+            return
+        with self._lock:
+            if self._closed:
+                return
+            cfg = dataclasses.replace(
+                self._config,
+                service_url=info.service_url,
+                tls_trust_certs_file_path=info.tls_trust_certs_file_path,
+            )
+            self._config = cfg
+            self._service_info = info
+        self._pool.config = cfg
+        self._pool.auth = info.authentication
+        self._lookup.switch_service(cfg)
+        self._pool.close_connections()
 
     # --- producers -------------------------------------------------------------------------------
 
@@ -279,6 +331,14 @@ class Client:
                 log.exception("closing %r", p)
         self._housekeeping.stop()
         self._pool.close()
+        self._close_provider()
+
+    def _close_provider(self) -> None:
+        if self._provider is not None:
+            try:
+                self._provider.close()
+            except Exception:
+                log.exception("closing %r", self._provider)
 
     def shutdown(self) -> None:
         """Stop at once (the official `shutdown`): close every connection first, so nothing
@@ -302,6 +362,7 @@ class Client:
             except Exception:
                 log.exception("shutting down %r", p)
         self._housekeeping.stop()
+        self._close_provider()
 
     def __enter__(self) -> Client:
         return self

@@ -92,6 +92,11 @@ class LookupService:
         self.config = pool.config
         self._service = AddressRotation(self.config.parsed_url)
 
+    def switch_service(self, config: ClientConfig) -> None:
+        """Look up through another service URL from now on (cluster failover)."""
+        self.config = config
+        self._service = AddressRotation(config.parsed_url)
+
     def _retrying[T](self, what: str, attempt: Callable[[], T]) -> T:
         return retry_operation(attempt, self.config, what)
 

@@ -5,6 +5,7 @@ asyncio client and reader, end-to-end encryption."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import threading
 import time
@@ -437,3 +438,109 @@ def auth_secured(pulsar: Any, env: Any) -> dict[str, Any]:
         finally:
             client.close()
     return out
+
+
+class _Forwarder:
+    """A TCP forwarder on a fixed loopback port to the broker: a second 'cluster' that can be
+    switched off and on (lookups still answer with the broker's own address)."""
+
+    def __init__(self, port: int, upstream: tuple[str, int]) -> None:
+        self.port, self.upstream = port, upstream
+        self._socks: list[Any] = []
+        self._listener: Any = None
+
+    def start(self) -> None:
+        import socket
+
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen(16)
+        self._listener = s
+        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+
+    def _accept(self, listener: Any) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            self._socks += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: Any, b: Any) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            with contextlib.suppress(OSError):
+                s.close()
+
+    def stop(self) -> None:
+        import socket
+
+        self._listener.close()
+        for s in self._socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+        self._socks = []
+
+
+def cluster_failover(pulsar: Any, env: Any) -> dict[str, Any]:
+    """AutoClusterFailover: a primary that goes away and comes back, the broker as secondary.
+    Records which service the client reports, and whether sends work, at each step."""
+    from urllib.parse import urlparse
+
+    broker = urlparse(env.service_url)
+    port = int(env.args["port"])
+    primary = pulsar.ServiceInfo(f"pulsar://127.0.0.1:{port}")
+    secondary = pulsar.ServiceInfo(env.service_url)
+    forwarder = _Forwarder(port, (broker.hostname, broker.port))
+    forwarder.start()
+    failover = pulsar.AutoClusterFailover(primary, [secondary], check_interval_ms=200)
+    client = pulsar.Client(failover, operation_timeout_seconds=30)
+    topic = env.topic("fo")
+    steps: list[list[Any]] = []
+
+    def wait_for(url: str) -> str:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = client.get_service_info().service_url
+            if now == url:
+                return now
+            time.sleep(0.1)
+        return client.get_service_info().service_url
+
+    try:
+        producer = client.create_producer(topic)
+        steps.append(
+            ["start", client.get_service_info().service_url, str(producer.send(b"1")) != ""]
+        )
+        forwarder.stop()
+        steps.append(
+            ["primary down", wait_for(secondary.service_url), str(producer.send(b"2")) != ""]
+        )
+        forwarder.start()
+        steps.append(
+            ["primary back", wait_for(primary.service_url), str(producer.send(b"3")) != ""]
+        )
+        producer.close()
+    finally:
+        client.close()
+        forwarder.stop()
+    return {"primary": primary.service_url, "secondary": secondary.service_url, "steps": steps}

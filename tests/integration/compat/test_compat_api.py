@@ -146,3 +146,15 @@ def test_auth_against_a_secured_broker(compat_both, secure_broker) -> None:
         assert official[name] == "ok", official
     assert official["basic_wrong_password"] != "ok" and official["none"] != "ok"
     assert out["native"] == official
+
+
+def test_cluster_failover(compat) -> None:
+    from secure_broker import free_port
+
+    out = compat.run("scenarios_api:cluster_failover", port=free_port())
+    p, s = out["primary"], out["secondary"]
+    assert out["steps"] == [
+        ["start", p, True],
+        ["primary down", s, True],
+        ["primary back", p, True],
+    ]
