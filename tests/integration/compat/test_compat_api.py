@@ -141,11 +141,13 @@ def test_auth_against_a_secured_broker(compat_both, secure_broker) -> None:
         password=BASIC_PASSWORD,
         token=b.token(LOADER),
     )
-    official = out["official"]
+    official, native = out["official"], out["native"]
     for name in ("basic", "tls_certificate", "tls_plugin", "token_plugin"):
-        assert official[name] == "ok", official
-    assert official["basic_wrong_password"] != "ok" and official["none"] != "ok"
-    assert out["native"] == official
+        assert official[name] == native[name] == "ok", out
+    # Refused credentials: the official client retries until the operation timeout and reports
+    # Timeout; ours fails at once naming the cause (a known difference, docs/client.md).
+    for name in ("basic_wrong_password", "none"):
+        assert official[name] != "ok" and native[name] == "AuthenticationError", out
 
 
 def test_cluster_failover(compat) -> None:
