@@ -310,13 +310,23 @@ class Client:
             raise AlreadyClosed("client is closed")
 
     def close(self) -> None:
-        """Close every producer (flushing what they hold), then every connection."""
+        """Close every consumer and producer (flushing what they hold), then every connection."""
+        self._close(flush=True)
+
+    def shutdown(self) -> None:
+        """Close at once (the official `shutdown`): pending sends fail with `AlreadyClosed`
+        instead of being flushed; no close waits on the broker."""
+        self._close(flush=False)
+
+    def _close(self, flush: bool) -> None:
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             producers = list(self._producers)
             consumers = list(self._consumers)
+        if not flush:
+            self._pool.close()  # first: nothing below waits for the broker's answers
         for c in consumers:
             try:
                 c.close()
@@ -326,43 +336,16 @@ class Client:
         deadline = time.monotonic() + self._config.operation_timeout_seconds
         for p in producers:
             try:
-                p.close(max(0.0, deadline - time.monotonic()))
+                p.close(max(0.0, deadline - time.monotonic()) if flush else 0.0)
             except Exception:
                 log.exception("closing %r", p)
         self._housekeeping.stop()
         self._pool.close()
-        self._close_provider()
-
-    def _close_provider(self) -> None:
         if self._provider is not None:
             try:
                 self._provider.close()
             except Exception:
                 log.exception("closing %r", self._provider)
-
-    def shutdown(self) -> None:
-        """Stop at once (the official `shutdown`): close every connection first, so nothing
-        waits on the broker; then producers (what is pending fails with `AlreadyClosed`,
-        nothing is flushed) and consumers close, and the client's threads end."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            producers = list(self._producers)
-            consumers = list(self._consumers)
-        self._pool.close()
-        for c in consumers:
-            try:
-                c.close()
-            except Exception:
-                log.exception("shutting down %r", c)
-        for p in producers:
-            try:
-                p.close(0.0)
-            except Exception:
-                log.exception("shutting down %r", p)
-        self._housekeeping.stop()
-        self._close_provider()
 
     def __enter__(self) -> Client:
         return self
