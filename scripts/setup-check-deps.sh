@@ -24,6 +24,7 @@ FT_DEPS=(
   "prometheus_client prometheus_client"
   "tomli-w tomli_w"
   "click click"
+  "pycryptodome<4 Crypto.Cipher.AES"
   "pytest pytest"
   "pytest-timeout pytest_timeout"
   "hypothesis<6.150 hypothesis"

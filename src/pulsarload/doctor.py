@@ -30,6 +30,7 @@ RUNTIME_DEPENDENCIES: dict[str, str] = {
     "tomli-w": "tomli_w",
     "starlette": "starlette",
     "uvicorn": "uvicorn",
+    "pycryptodome": "Crypto.Cipher.AES",
 }
 if sys.version_info < (3, 14):
     RUNTIME_DEPENDENCIES["backports.zstd"] = "backports.zstd"

@@ -1,4 +1,5 @@
-"""Fixtures for a secured local Pulsar: token authentication + authorization, and TLS.
+"""Fixtures for a secured local Pulsar: token, basic and TLS-certificate authentication,
+authorization, and TLS.
 
 Everything secret is made by the test itself: a random HS256 key (handed to the broker as
 ``tokenSecretKey=data:;base64,...``), JWTs signed here with `hmac` (pure Python), and a CA plus a
@@ -36,6 +37,8 @@ SUPERUSER = "admin"
 LOADER = "loader"
 #: A role that authenticates but has no permission anywhere.
 NOBODY = "nobody"
+#: The LOADER role's password for basic authentication (its client certificate's CN is LOADER).
+BASIC_PASSWORD = "loader-secret"
 
 
 # ------------------------------------------------------------------------------------ tokens
@@ -66,6 +69,8 @@ class TlsFiles:
     broker_cert: Path
     broker_key: Path  # PKCS#8, which Pulsar requires
     wrong_ca_cert: Path  # a CA that did not sign the broker certificate
+    client_cert: Path | None = None  # CN=LOADER, signed by the CA: TLS authentication
+    client_key: Path | None = None
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -116,9 +121,39 @@ def make_tls_files(directory: Path) -> TlsFiles:
         "-out", "broker.cert.pem",
         cwd=directory,
     )  # fmt: skip
-    return TlsFiles(
-        ca_cert, directory / "broker.cert.pem", directory / "broker.key.pem", wrong_cert
+    (directory / "client.ext").write_text(
+        "basicConstraints=CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=clientAuth\n"
     )
+    _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+             "-out", "client.key.pem", cwd=directory)  # fmt: skip
+    _openssl("req", "-new", "-key", "client.key.pem", "-subj", f"/CN={LOADER}",
+             "-out", "client.csr", cwd=directory)  # fmt: skip
+    _openssl(
+        "x509", "-req", "-in", "client.csr", "-CA", ca_cert.name, "-CAkey", ca_key.name,
+        "-CAcreateserial", "-days", "2", "-sha256", "-extfile", "client.ext",
+        "-out", "client.cert.pem",
+        cwd=directory,
+    )  # fmt: skip
+    return TlsFiles(
+        ca_cert,
+        directory / "broker.cert.pem",
+        directory / "broker.key.pem",
+        wrong_cert,
+        directory / "client.cert.pem",
+        directory / "client.key.pem",
+    )
+
+
+def basic_auth_conf(directory: Path) -> str:
+    """The broker's basicAuthConf (user:apr1-hash lines) as a data URL, for LOADER."""
+    result = subprocess.run(
+        ["openssl", "passwd", "-apr1", BASIC_PASSWORD],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    line = f"{LOADER}:{result.stdout.strip()}\n"
+    return "data:;base64," + base64.b64encode(line.encode()).decode()
 
 
 # ------------------------------------------------------------------------------------ broker
@@ -208,12 +243,26 @@ class SecureBroker:
 
 
 def secure_config(
-    secret: bytes, admin_token: str, tls: TlsFiles, tls_port: int, web_tls_port: int
+    secret: bytes,
+    admin_token: str,
+    tls: TlsFiles,
+    tls_port: int,
+    web_tls_port: int,
+    basic_conf: str | None = None,
 ) -> dict[str, str]:
     """The config lines that turn the standalone into a secured one."""
+    providers = [
+        "org.apache.pulsar.broker.authentication.AuthenticationProviderToken",
+        "org.apache.pulsar.broker.authentication.AuthenticationProviderTls",
+    ]
+    extra = {}
+    if basic_conf is not None:
+        providers.append("org.apache.pulsar.broker.authentication.AuthenticationProviderBasic")
+        extra["basicAuthConf"] = basic_conf
     return {
+        **extra,
         "authenticationEnabled": "true",
-        "authenticationProviders": "org.apache.pulsar.broker.authentication.AuthenticationProviderToken",
+        "authenticationProviders": ",".join(providers),
         "tokenSecretKey": "data:;base64," + base64.b64encode(secret).decode(),
         "authorizationEnabled": "true",
         "superUserRoles": SUPERUSER,
@@ -245,7 +294,7 @@ def start_secure_broker(directory: Path) -> SecureBroker:
         tls,
         admin_token,
         tls_admin_url,
-        secure_config(secret, admin_token, tls, tls_port, web_tls_port),
+        secure_config(secret, admin_token, tls, tls_port, web_tls_port, basic_auth_conf(directory)),
     )
     local.start()
     broker = SecureBroker(

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from pulsarload.client.errors import InvalidConfiguration, NotConnected, PulsarError
+from pulsarload.client.errors import AlreadyClosed, InvalidConfiguration, NotConnected, PulsarError
 
 __all__ = ["Backoff", "reconnect"]
 
@@ -122,6 +122,9 @@ def reconnect[T](
             return attempt()
         except Exception as exc:  # noqa: BLE001 - anything from a half-open socket is a retry
             err = exc if isinstance(exc, PulsarError) else NotConnected(repr(exc))
+        if isinstance(err, AlreadyClosed):  # the client is closing (shutdown): no error
+            log.debug("%s: stopped reconnecting: %s", what, err)
+            return err
         if not (err.retriable or isinstance(err, busy)):
             log.error("%s failed for good: %s", what, err)
             return err

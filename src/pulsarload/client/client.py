@@ -7,6 +7,7 @@ their connections from the pool (spread over `connections_per_broker` sockets pe
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -16,6 +17,7 @@ from typing import Any
 from pulsarload.client.auth import Authentication
 from pulsarload.client.connection import Connection
 from pulsarload.client.errors import AlreadyClosed, InvalidConfiguration
+from pulsarload.client.failover import ServiceInfo, ServiceInfoProvider
 from pulsarload.client.lookup import LookupService
 from pulsarload.client.pool import ConnectionPool
 from pulsarload.client.producer import PartitionedProducer, Producer
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 class Client:
     """A Pulsar client over the native protocol implementation.
 
-    Arguments follow the official client; `io_threads`, `message_listener_threads`,
+    Arguments follow the official client, in its order; `io_threads`, `message_listener_threads`,
     `concurrent_lookup_requests`, `log_conf_file_path`, `stats_interval_in_seconds` and
     `logger` are accepted for compatibility and ignored (each connection has its own reader
     thread). Extra: `connections_per_broker`, `keep_alive_interval_seconds`, the reconnect
@@ -49,20 +51,23 @@ class Client:
 
     def __init__(
         self,
-        service_url: str,
+        service_url: str | ServiceInfoProvider,
         authentication: Authentication | None = None,
         operation_timeout_seconds: float = 30,
         io_threads: int = 1,
         message_listener_threads: int = 1,
         concurrent_lookup_requests: int = 50000,
         log_conf_file_path: str | None = None,
+        stats_interval_in_seconds: int = 600,
         use_tls: bool = False,
         tls_trust_certs_file_path: str | None = None,
         tls_allow_insecure_connection: bool = False,
-        stats_interval_in_seconds: int = 600,
+        tls_validate_hostname: bool = False,
         logger: Any = None,
         connection_timeout_ms: int = 10000,
-        tls_validate_hostname: bool = False,
+        listener_name: str | None = None,
+        tls_private_key_file_path: str | None = None,
+        tls_certificate_file_path: str | None = None,
         *,
         connections_per_broker: int = 1,
         keep_alive_interval_seconds: float = 30,
@@ -72,9 +77,27 @@ class Client:
         max_lookup_redirects: int = 20,
         partitions_update_interval_seconds: float = 60.0,
     ) -> None:
+        provider: ServiceInfoProvider | None = None
+        if isinstance(service_url, ServiceInfoProvider):
+            if authentication is not None or tls_trust_certs_file_path is not None:
+                raise InvalidConfiguration(
+                    "authentication / tls_trust_certs_file_path: with a service-info provider "
+                    "(AutoClusterFailover) set them on each ServiceInfo instead"
+                )
+            provider = service_url
+            first = provider.initial_service_info()
+            if not isinstance(first, ServiceInfo):
+                raise InvalidConfiguration(
+                    f"service_url: the provider's initial_service_info() gave {first!r}, "
+                    "not a ServiceInfo"
+                )
+            service_url = first.service_url
+            authentication = first.authentication
+            tls_trust_certs_file_path = first.tls_trust_certs_file_path
         if authentication is not None and not isinstance(authentication, Authentication):
             raise InvalidConfiguration(
-                f"authentication: expected an AuthenticationToken, got {authentication!r}"
+                f"authentication: expected an Authentication (AuthenticationToken, "
+                f"AuthenticationBasic, AuthenticationTLS), got {authentication!r}"
             )
         self._config = ClientConfig(
             service_url=service_url,
@@ -84,6 +107,9 @@ class Client:
             tls_trust_certs_file_path=tls_trust_certs_file_path,
             tls_allow_insecure_connection=tls_allow_insecure_connection,
             tls_validate_hostname=tls_validate_hostname,
+            tls_certificate_file_path=tls_certificate_file_path,
+            tls_private_key_file_path=tls_private_key_file_path,
+            listener_name=listener_name,
             connections_per_broker=connections_per_broker,
             keep_alive_interval_seconds=keep_alive_interval_seconds,
             initial_backoff_interval_ms=initial_backoff_interval_ms,
@@ -100,10 +126,43 @@ class Client:
         self._producers: list[Producer] = []
         self._consumers: list[Any] = []  # Consumer / MultiTopicsConsumer (client.consumer)
         self._closed = False
+        self._service_info = ServiceInfo(
+            self._config.service_url, authentication, tls_trust_certs_file_path
+        )
+        self._provider = provider
+        if provider is not None:
+            provider.initialize(self._switch_service)
 
     @property
     def config(self) -> ClientConfig:
         return self._config
+
+    # --- the service in use (a ServiceInfoProvider may change it) ----------------------------
+
+    def get_service_info(self) -> ServiceInfo:
+        """The service this client looks topics up on now."""
+        return self._service_info
+
+    def _switch_service(self, info: ServiceInfo) -> None:
+        """Move to another cluster (called by the provider): look up through `info` from now
+        on and close every connection, so producers and consumers reconnect there."""
+        if not isinstance(info, ServiceInfo):
+            log.error("service-info provider gave %r, not a ServiceInfo; ignored", info)
+            return
+        with self._lock:
+            if self._closed:
+                return
+            cfg = dataclasses.replace(
+                self._config,
+                service_url=info.service_url,
+                tls_trust_certs_file_path=info.tls_trust_certs_file_path,
+            )
+            self._config = cfg
+            self._service_info = info
+        self._pool.config = cfg
+        self._pool.auth = info.authentication
+        self._lookup.switch_service(cfg)
+        self._pool.close_connections()
 
     # --- producers -------------------------------------------------------------------------------
 
@@ -140,8 +199,6 @@ class Client:
         `ConnectError` naming the address when the broker cannot be reached in time."""
         if schema is not None:
             raise InvalidConfiguration("schema: schemas are not supported; send bytes")
-        if encryption_key is not None or crypto_key_reader is not None:
-            raise InvalidConfiguration("encryption_key: end-to-end encryption is not supported")
         conf = ProducerConfig(
             topic=topic,
             producer_name=producer_name,
@@ -161,6 +218,8 @@ class Client:
             initial_sequence_id=initial_sequence_id,
             access_mode=access_mode,  # type: ignore[arg-type]
             properties=properties,
+            encryption_keys=() if encryption_key is None else encryption_key,
+            crypto_key_reader=crypto_key_reader,
         )
         return self.create_producer_from_config(conf)
 
@@ -251,13 +310,23 @@ class Client:
             raise AlreadyClosed("client is closed")
 
     def close(self) -> None:
-        """Close every producer (flushing what they hold), then every connection."""
+        """Close every consumer and producer (flushing what they hold), then every connection."""
+        self._close(flush=True)
+
+    def shutdown(self) -> None:
+        """Close at once (the official `shutdown`): pending sends fail with `AlreadyClosed`
+        instead of being flushed; no close waits on the broker."""
+        self._close(flush=False)
+
+    def _close(self, flush: bool) -> None:
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             producers = list(self._producers)
             consumers = list(self._consumers)
+        if not flush:
+            self._pool.close()  # first: nothing below waits for the broker's answers
         for c in consumers:
             try:
                 c.close()
@@ -267,11 +336,16 @@ class Client:
         deadline = time.monotonic() + self._config.operation_timeout_seconds
         for p in producers:
             try:
-                p.close(max(0.0, deadline - time.monotonic()))
+                p.close(max(0.0, deadline - time.monotonic()) if flush else 0.0)
             except Exception:
                 log.exception("closing %r", p)
         self._housekeeping.stop()
         self._pool.close()
+        if self._provider is not None:
+            try:
+                self._provider.close()
+            except Exception:
+                log.exception("closing %r", self._provider)
 
     def __enter__(self) -> Client:
         return self

@@ -299,6 +299,19 @@ class Connection:
             )
             failure.retriable = False  # a missing or broken CA file stays so on a retry
             raise failure from None
+        cert = cfg.tls_certificate_file_path or self.auth.tls_certificate_file_path
+        key = cfg.tls_private_key_file_path or self.auth.tls_private_key_file_path
+        if cert and key:
+            try:
+                ctx.load_cert_chain(cert, key)
+            except (OSError, ssl.SSLError) as err:
+                failure = ConnectError(
+                    f"TLS with {address}: cannot load the client certificate {cert!r} / key "
+                    f"{key!r}: {err}",
+                    str(address),
+                )
+                failure.retriable = False
+                raise failure from None
         if cfg.tls_allow_insecure_connection:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE

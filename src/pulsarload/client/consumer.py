@@ -42,6 +42,7 @@ from pulsarload.client.chunks import ChunkAssembler
 from pulsarload.client.consumer_config import (
     ConsumerBatchReceivePolicy,
     ConsumerConfig,
+    ConsumerCryptoFailureAction,
     ConsumerDeadLetterPolicy,
     ConsumerKeySharedPolicy,
     ConsumerType,
@@ -56,6 +57,7 @@ from pulsarload.client.consumer_config import (
 from pulsarload.client.errors import (
     AlreadyClosed,
     ConsumerBusy,
+    CryptoError,
     InvalidConfiguration,
     NotConnected,
     PulsarError,
@@ -136,12 +138,14 @@ class ReceiverQueue:
     """Messages waiting for the application: one per consumer, or one shared by every
     partition of a multi-topic consumer. Taking a message credits its consumer's permits."""
 
-    __slots__ = ("_closed", "_cond", "_items")
+    __slots__ = ("_closed", "_cond", "_items", "_waiters")
 
     def __init__(self) -> None:
         self._items: deque[Message] = deque()
         self._cond = threading.Condition(threading.Lock())
         self._closed: BaseException | None = None
+        #: Callbacks of pending asynchronous receives, served first-come before the queue.
+        self._waiters: deque[AsyncWaiter] = deque()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -152,8 +156,59 @@ class ReceiverQueue:
             if owner._generation != generation or self._closed is not None:
                 return False
             self._items.extend(msgs)
-            self._cond.notify(len(msgs))
+            if self._waiters:
+                handed = self._hand_out_locked()
+            else:
+                handed = None
+                self._cond.notify(len(msgs))
+        if handed:
+            for waiter, msg in handed:
+                waiter(msg, None)
         return True
+
+    # --- asynchronous receives (the asyncio client) ---------------------------------------------
+
+    def _hand_out_locked(self) -> list[tuple[AsyncWaiter, Message]]:
+        items, waiters = self._items, self._waiters
+        handed = []
+        while waiters and items:
+            handed.append((waiters.popleft(), items.popleft()))
+        if items:
+            self._cond.notify(len(items))
+        return handed
+
+    def take_or_wait(self, waiter: AsyncWaiter) -> Message | None:
+        """The next message at once if one is queued; else None, and `waiter(msg, None)` runs
+        (on the thread that queues it) when one comes, or `waiter(None, error)` when the queue
+        closes. A message handed out here is not yet taken: the receiver calls `accept` (or
+        `give_back`) so that permits are counted once. Raises the close reason if closed."""
+        with self._cond:
+            if self._items:
+                return self._items.popleft()
+            if self._closed is not None:
+                raise self._closed
+            self._waiters.append(waiter)
+        return None
+
+    def cancel_wait(self, waiter: AsyncWaiter) -> bool:
+        """Withdraw a pending `take_or_wait`; False if it was already served."""
+        with self._cond:
+            try:
+                self._waiters.remove(waiter)
+            except ValueError:
+                return False
+        return True
+
+    def give_back(self, msg: Message) -> None:
+        """Put back at the front a message handed to a waiter that no longer wants it."""
+        with self._cond:
+            self._items.appendleft(msg)
+            handed = self._hand_out_locked() if self._waiters else None
+            if handed is None:
+                self._cond.notify(1)
+        if handed:
+            for waiter, m in handed:
+                waiter(m, None)
 
     def _wait_locked(self, timeout: float | None) -> bool:
         """With the lock held: wait until a message is queued (True) or `timeout` seconds pass
@@ -270,10 +325,28 @@ class ReceiverQueue:
             if self._closed is None:
                 self._closed = reason
             self._cond.notify_all()
+            waiters = list(self._waiters) if not self._items else []
+            if waiters:
+                self._waiters.clear()
+        for waiter in waiters:
+            waiter(None, self._closed)
 
     @property
     def closed(self) -> bool:
         return self._closed is not None
+
+
+class _StillEncrypted:
+    """An entry that could not be decrypted and is delivered as it came (CONSUME)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+#: `waiter(message, None)` or `waiter(None, error)`: the callback of an asynchronous receive.
+type AsyncWaiter = Callable[[Message | None, BaseException | None], None]
 
 
 def _dequeued_all(msgs: list[Message]) -> None:
@@ -343,6 +416,29 @@ class _Receiving:
         n = policy.max_num_message if max_messages is None else max_messages
         t = policy.timeout_ms if timeout_millis is None else timeout_millis
         return self._queue.get_many(n, policy.max_num_bytes, t / 1000.0)
+
+    def receive_async(self, waiter: AsyncWaiter) -> Callable[[], bool]:
+        """Receive without blocking: `waiter(message, None)` runs once a message is here (at
+        once if one is queued, else on the thread that queues it) or `waiter(None, error)` if
+        the consumer closes first. The receiver then calls `accept(message)` to take it, or
+        `give_back(message)` to return it to the front of the queue. Returns a function that
+        withdraws the wait (False if the waiter was already served)."""
+        self._check_receivable()
+        queue = self._queue
+        msg = queue.take_or_wait(waiter)
+        if msg is not None:
+            waiter(msg, None)
+        return lambda: queue.cancel_wait(waiter)
+
+    def accept(self, msg: Message) -> None:
+        """Take a message handed to a `receive_async` waiter (counts its flow permit)."""
+        owner = msg._owner
+        if owner is not None:
+            owner._dequeued(msg)
+
+    def give_back(self, msg: Message) -> None:
+        """Return a message handed to a `receive_async` waiter that was cancelled meanwhile."""
+        self._queue.give_back(msg)
 
     def num_messages_in_queue(self) -> int:
         """Messages received from the broker and not yet taken by the application."""
@@ -475,6 +571,11 @@ class Consumer(_Receiving):
         self._dlq_producer: Producer | PartitionedProducer | None = None
         self._listener_thread = None
         self._listener_running = threading.Event()
+        self._decryptor = None
+        if conf.crypto_key_reader is not None:
+            from pulsarload.client.crypto import MessageDecryptor
+
+            self._decryptor = MessageDecryptor(conf.crypto_key_reader)
 
     # --- creation -----------------------------------------------------------------------------
 
@@ -646,6 +747,29 @@ class Consumer(_Receiving):
         if self._acks.is_duplicate(ledger, entry, part):
             self._return_permits(permits)
             return
+        if md.encryption_keys:
+            payload = self._decrypt(ledger, entry, md, payload, permits)
+            if payload is None:
+                return
+            if type(payload) is _StillEncrypted:
+                # CONSUME: the entry goes out whole and encrypted (not decompressed, not split).
+                undecrypted = Message(
+                    payload.data,
+                    md,
+                    None,
+                    MessageId(ledger, entry, part),
+                    cmd.redelivery_count or 0,
+                    self._topic,
+                    self,
+                    None,
+                    gen,
+                    chunk_ids,
+                )
+                undecrypted._decrypt_failed = True
+                if permits > 1:
+                    self._return_permits(permits - 1)
+                self._queue.put_many([undecrypted], self, gen)
+                return
         if md.compression:
             try:
                 payload = decompress(
@@ -726,6 +850,33 @@ class Consumer(_Receiving):
                 self._dlq_candidates[MessageId(ledger, entry, part)] = msgs
         if not self._queue.put_many(msgs, self, gen):
             log.debug("dropped entry %d:%d of an older subscription instance", ledger, entry)
+
+    def _decrypt(self, ledger: int, entry: int, md: Any, payload: Any, permits: int) -> Any:
+        """The decrypted payload; else per crypto_failure_action: None after dropping the
+        entry (FAIL: left unacknowledged, DISCARD: acknowledged) or `_StillEncrypted`."""
+        try:
+            if self._decryptor is None:
+                raise CryptoError(
+                    "the message is encrypted and the consumer has no crypto_key_reader"
+                )
+            return self._decryptor.decrypt(md, payload)
+        except CryptoError as err:
+            action = self._conf.crypto_failure_action
+            if action is ConsumerCryptoFailureAction.CONSUME:
+                return _StillEncrypted(bytes(payload))
+            if action is ConsumerCryptoFailureAction.DISCARD:
+                self._discard_corrupt(ledger, entry, ValidationError.DecryptionError, err, permits)
+                return None
+            log.error(
+                "consumer %s on %s: message %d:%d not delivered: %s (crypto_failure_action=FAIL)",
+                self._name,
+                self._topic,
+                ledger,
+                entry,
+                err,
+            )
+            self._return_permits(permits)
+            return None
 
     def _discard_corrupt(
         self,
@@ -1333,7 +1484,7 @@ def subscribe(
     batch_index_ack_enabled: bool = False,
     regex_subscription_mode: RegexSubscriptionMode | str = RegexSubscriptionMode.PersistentOnly,
     dead_letter_policy: ConsumerDeadLetterPolicy | None = None,
-    crypto_failure_action: Any = None,
+    crypto_failure_action: ConsumerCryptoFailureAction | str = ConsumerCryptoFailureAction.FAIL,
     *,
     priority_level: int | None = None,
     subscription_mode: SubscriptionMode | str = SubscriptionMode.Durable,
@@ -1348,9 +1499,7 @@ def subscribe(
     any network traffic; a partitioned topic gets one consumer per partition."""
     if schema is not None:
         raise InvalidConfiguration("schema: schemas are not supported; consume bytes")
-    if crypto_key_reader is not None:
-        raise InvalidConfiguration("crypto_key_reader: end-to-end encryption is not supported")
-    del broker_consumer_stats_cache_time_ms, crypto_failure_action  # accepted, not used
+    del broker_consumer_stats_cache_time_ms  # accepted, not used
     topics, pattern = split_topic_argument(topic)
     conf = ConsumerConfig(
         subscription_name=subscription_name,
@@ -1385,6 +1534,8 @@ def subscribe(
         ack_grouping_time_ms=ack_grouping_time_ms,
         ack_grouping_max_size=ack_grouping_max_size,
         start_message_id=start_message_id,
+        crypto_key_reader=crypto_key_reader,
+        crypto_failure_action=crypto_failure_action,  # type: ignore[arg-type]
     )
     return subscribe_with_config(client, conf)
 

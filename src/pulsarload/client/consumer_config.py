@@ -23,6 +23,7 @@ from pulsarload.wire.message_id import EARLIEST, LATEST, MessageId
 __all__ = [
     "ConsumerBatchReceivePolicy",
     "ConsumerConfig",
+    "ConsumerCryptoFailureAction",
     "ConsumerDeadLetterPolicy",
     "ConsumerKeySharedPolicy",
     "ConsumerType",
@@ -75,6 +76,14 @@ class RegexSubscriptionMode(IntEnum):
     PersistentOnly = 0
     NonPersistentOnly = 1
     AllTopics = 2
+
+
+class ConsumerCryptoFailureAction(IntEnum):
+    """What a consumer does with a message it cannot decrypt (the official enum)."""
+
+    FAIL = 0  # do not deliver it; it stays unacknowledged on the broker
+    DISCARD = 1  # acknowledge it and drop it
+    CONSUME = 2  # deliver the still-encrypted payload (its encryption_context says so)
 
 
 #: Key_Shared hashes land in [0, 65535].
@@ -299,6 +308,9 @@ class ConsumerConfig:
     ack_grouping_max_size: int = 1000
     #: Readers and non-durable consumers: where to start (None: use initial_position).
     start_message_id: MessageId | None = None
+    #: End-to-end encryption: who reads the private keys, and what to do when none fits.
+    crypto_key_reader: Any = None
+    crypto_failure_action: ConsumerCryptoFailureAction = ConsumerCryptoFailureAction.FAIL
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -316,6 +328,13 @@ class ConsumerConfig:
             self,
             "subscription_mode",
             coerce_enum(SubscriptionMode, self.subscription_mode, "subscription_mode"),
+        )
+        s(
+            self,
+            "crypto_failure_action",
+            coerce_enum(
+                ConsumerCryptoFailureAction, self.crypto_failure_action, "crypto_failure_action"
+            ),
         )
         s(
             self,

@@ -4,6 +4,9 @@ Every class carries `retriable` as a class attribute (reconnect and lookup loops
 matching names) and `result`, the official client's `Result` value, which send callbacks receive.
 Input-validation errors are also `ValueError`s (via `ConfigError`) so callers that guard with
 `except ValueError` keep working, and the CLI prints them as one line without a traceback.
+
+The official client's class names are all here (one per `Result`, under its root
+`PulsarException`); where ours had another name first, both names are the same class.
 """
 
 from __future__ import annotations
@@ -27,6 +30,17 @@ __all__ = [
     "ConsumerAssignError",
     "ConsumerBusy",
     "ConsumerNotFound",
+    "ConsumerNotInitialized",
+    "CryptoError",
+    "ErrorGettingAuthenticationData",
+    "Interrupted",
+    "LookupError",
+    "MemoryBufferIsFull",
+    "OperationNotSupported",
+    "ProducerNotInitialized",
+    "PulsarException",
+    "ReadError",
+    "TooManyLookupRequestException",
     "IncompatibleSchema",
     "InvalidConfiguration",
     "InvalidMessage",
@@ -120,6 +134,14 @@ class PulsarError(Exception):
     #: The official client's code for this error, handed to send callbacks.
     result: Result = Result.UnknownError
 
+    def error(self) -> Result:
+        """The `Result` code (as the official asyncio client's `PulsarException.error()`)."""
+        return self.result
+
+
+#: The official client's name for the root.
+PulsarException = PulsarError
+
 
 # --- client-side conditions -------------------------------------------------------------------
 
@@ -183,6 +205,52 @@ class LookupFailed(PulsarError):
     without a known code): retrying the same lookup at once would loop the same way."""
 
     result = Result.LookupError
+
+
+#: The official client's name (it shadows the builtin only inside this namespace).
+LookupError = LookupFailed  # noqa: A001
+
+
+class ReadError(PulsarError):
+    """Reading from a connection failed (the official client's code for a broken read)."""
+
+    retriable = True
+    result = Result.ReadError
+
+
+class ErrorGettingAuthenticationData(PulsarError):
+    """The authentication provider could not produce its data (a token supplier raised,
+    a certificate file is unreadable)."""
+
+    result = Result.ErrorGettingAuthenticationData
+
+
+class ConsumerNotInitialized(PulsarError):
+    result = Result.ConsumerNotInitialized
+
+
+class ProducerNotInitialized(PulsarError):
+    result = Result.ProducerNotInitialized
+
+
+class OperationNotSupported(PulsarError):
+    """The operation is not supported here (by this consumer type or by the broker)."""
+
+    result = Result.OperationNotSupported
+
+
+class CryptoError(PulsarError):
+    """End-to-end encryption or decryption failed (no key, wrong key, a tampered payload)."""
+
+    result = Result.CryptoError
+
+
+class MemoryBufferIsFull(PulsarError):
+    result = Result.MemoryBufferIsFull
+
+
+class Interrupted(PulsarError):
+    result = Result.Interrupted
 
 
 class InvalidConfiguration(PulsarError, ConfigError):
@@ -298,6 +366,10 @@ class TooManyRequests(BrokerError):
     code = ServerError.TooManyRequests
     retriable = True
     result = Result.TooManyLookupRequestException
+
+
+#: The official client's name.
+TooManyLookupRequestException = TooManyRequests
 
 
 class TopicTerminated(BrokerError):

@@ -19,6 +19,7 @@ from pulsarload.client.errors import (
     ConnectError,
     LookupFailed,
     PulsarError,
+    TimeoutError,
     error_from_server,
 )
 from pulsarload.client.pool import ConnectionPool
@@ -51,8 +52,9 @@ class LookupResult:
 
 def retry_operation[T](attempt: Callable[[], T], config: ClientConfig, what: str) -> T:
     """Run `attempt()` until it succeeds or fails for good, retrying retriable errors with
-    backoff. Connection failures get `connection_timeout_ms` in all, other retriable errors the
-    operation timeout; then the last error is raised as is (a `ConnectError` names the address).
+    backoff. Connection failures get `connection_timeout_ms` in all and then raise as they are
+    (a `ConnectError` names the address); other retriable errors get the operation timeout and
+    then raise `TimeoutError` naming the last error, as the official client reports them.
     """
     start = time.monotonic()
     backoff = Backoff(
@@ -71,7 +73,12 @@ def retry_operation[T](attempt: Callable[[], T], config: ClientConfig, what: str
             )
             left = start + budget - time.monotonic()
             if left <= 0:
-                raise
+                if isinstance(err, ConnectError | TimeoutError):
+                    raise
+                raise TimeoutError(
+                    f"{what}: not done within {budget:g} s (operation_timeout_seconds); "
+                    f"last error: {err}"
+                ) from err
             delay = min(backoff.next_delay(), left)
             log.debug("%s failed (%s); retrying in %.3f s", what, err, delay)
             time.sleep(delay)
@@ -84,6 +91,11 @@ class LookupService:
         self.pool = pool
         self.config = pool.config
         self._service = AddressRotation(self.config.parsed_url)
+
+    def switch_service(self, config: ClientConfig) -> None:
+        """Look up through another service URL from now on (cluster failover)."""
+        self.config = config
+        self._service = AddressRotation(config.parsed_url)
 
     def _retrying[T](self, what: str, attempt: Callable[[], T]) -> T:
         return retry_operation(attempt, self.config, what)
@@ -100,7 +112,10 @@ class LookupService:
         for _ in range(self.config.max_lookup_redirects):
             resp: CommandLookupTopicResponse = conn.request(
                 lambda rid, a=authoritative: CommandLookupTopic(
-                    topic=topic, request_id=rid, authoritative=a
+                    topic=topic,
+                    request_id=rid,
+                    authoritative=a,
+                    advertised_listener_name=self.config.listener_name or None,
                 ),
                 f"LOOKUP {topic}",
             )

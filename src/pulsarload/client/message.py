@@ -16,6 +16,7 @@ from pulsarload.wire.messages import MessageMetadata, SingleMessageMetadata, pro
 
 if TYPE_CHECKING:
     from pulsarload.client.consumer import Consumer
+    from pulsarload.client.crypto import EncryptionContext
 
 __all__ = ["BatchInfo", "Message"]
 
@@ -56,6 +57,7 @@ class Message:
         "_batch",
         "_chunk_ids",
         "_data",
+        "_decrypt_failed",
         "_generation",
         "_id",
         "_md",
@@ -92,6 +94,7 @@ class Message:
         self._generation = generation
         self._chunk_ids = chunk_ids
         self._props: dict[str, str] | None = None
+        self._decrypt_failed = False
 
     # --- the official accessors ---------------------------------------------------------------
 
@@ -145,6 +148,21 @@ class Message:
     def topic_name(self) -> str:
         """The topic (for a partitioned topic: the partition) the message came from."""
         return self._topic
+
+    def has_null_value(self) -> bool:
+        """True for a tombstone: sent as `send(None)`, it has an empty payload and tells
+        compaction to delete its key."""
+        src = self._smd if self._smd is not None else self._md
+        return bool(src.null_value)
+
+    def encryption_context(self) -> EncryptionContext | None:
+        """How the message was encrypted end to end, or None if it was not; for a message
+        delivered still encrypted (crypto_failure_action CONSUME) `is_decryption_failed()`."""
+        if not self._md.encryption_keys:
+            return None
+        from pulsarload.client.crypto import EncryptionContext
+
+        return EncryptionContext(self._md, self._decrypt_failed)
 
     # --- extras ---------------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ from pulsarload.client.errors import (
 )
 from pulsarload.client.lookup import retry_operation
 from pulsarload.client.message import Message
-from pulsarload.client.topics import partition_name
+from pulsarload.client.topics import partition_name, topic_name
 from pulsarload.wire.commands import (
     CommandGetTopicsOfNamespace,
     CommandGetTopicsOfNamespaceResponse,
@@ -260,6 +260,13 @@ class MultiTopicsConsumer(_Receiving):
             kids = self.consumers
             if len(kids) == 1:
                 return kids[0]
+            named = message.topic_name()  # set by MessageId.deserialize(data, topic=...)
+            if named is not None:
+                full = topic_name(named)
+                matches = [c for c in kids if c.topic() == full]
+                if len(matches) == 1:
+                    return matches[0]
+                raise InvalidConfiguration(f"{what}: {named} is not a topic of this consumer")
             matches = [c for c in kids if c._partition == message.partition >= 0]
             if len(matches) == 1:
                 return matches[0]

@@ -135,6 +135,14 @@ class ConnectionPool:
         """Closed, and every reader has ended: the byte counts will not change any more."""
         return self._io_done
 
+    def close_connections(self) -> None:
+        """Close every live connection and keep the pool open: their producers and consumers
+        reconnect (used when the client moves to another cluster)."""
+        with self._lock:
+            conns = list(self._conns.values())
+        for conn in conns:
+            conn.close()
+
     def close(self) -> None:
         with self._lock:
             self._closed = True

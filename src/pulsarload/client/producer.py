@@ -32,6 +32,7 @@ from pulsarload.client.batcher import OpenBatch, batch_container
 from pulsarload.client.errors import (
     AlreadyClosed,
     ChecksumError,
+    InvalidConfiguration,
     InvalidMessage,
     MessageTooBig,
     NotConnected,
@@ -198,6 +199,7 @@ class _Message:
     __slots__ = (
         "content",
         "deliver_at",
+        "null_value",
         "event_time",
         "key",
         "ordering_key",
@@ -219,8 +221,15 @@ class _Message:
         replication_clusters: Sequence[str] | None = None,
         disable_replication: bool = False,
     ) -> None:
-        if not isinstance(content, bytes | bytearray | memoryview):
-            raise InvalidMessage(f"content: expected bytes, got {type(content).__name__}")
+        # None is a tombstone (the official client's null value): an empty payload with
+        # null_value set, which compaction reads as "delete this key".
+        self.null_value = content is None
+        if content is None:
+            content = b""
+        elif not isinstance(content, bytes | bytearray | memoryview):
+            raise InvalidMessage(
+                f"content: expected bytes (or None for a null value), got {type(content).__name__}"
+            )
         self.content = content
         if (
             properties is None
@@ -307,6 +316,11 @@ class Producer:
         self._metadata = key_values(config.properties or {})
         self._access_mode = WireAccessMode(int(config.access_mode))
         self._housekeeping = client._housekeeping
+        self._encryptor = None
+        if config.encryption_keys:
+            from pulsarload.client.crypto import MessageEncryptor
+
+            self._encryptor = MessageEncryptor(config.encryption_keys, config.crypto_key_reader)
 
         self._state = _INIT
         self._state_lock = threading.Lock()
@@ -428,7 +442,7 @@ class Producer:
 
     def send(
         self,
-        content: bytes,
+        content: bytes | None,
         properties: Mapping[str, str] | None = None,
         partition_key: str | None = None,
         ordering_key: str | bytes | None = None,
@@ -468,7 +482,7 @@ class Producer:
 
     def send_async(
         self,
-        content: bytes,
+        content: bytes | None,
         callback: SendCallback | None,
         properties: Mapping[str, str] | None = None,
         partition_key: str | None = None,
@@ -576,6 +590,11 @@ class Producer:
         build: Callable[[SendFrameBuilder, int, int, int], bytes],
     ) -> int:
         self._check_usable()
+        if self._encryptor is not None:
+            raise InvalidConfiguration(
+                "send_batch: the bulk paths do not encrypt; use send or send_async on an "
+                "encrypting producer"
+            )
         self._reserve(n)
         taken = False
         try:
@@ -676,7 +695,12 @@ class Producer:
     def _add_to_batch_locked(self, msg: _Message, done: _Completion | None) -> None:
         content = msg.content
         seq = self._assign_seq(msg)
-        if msg.properties is None and msg.event_time is None and msg.ordering_key is None:
+        if (
+            msg.properties is None
+            and msg.event_time is None
+            and msg.ordering_key is None
+            and not msg.null_value
+        ):
             # Plain or keyed-only messages: the encoded [size][SingleMessageMetadata] comes
             # from a per-key MessageShape cache (no protobuf encoding per message).
             shapes = self._shapes
@@ -694,6 +718,7 @@ class Producer:
                 event_time=msg.event_time,
                 ordering_key=msg.ordering_key,
                 sequence_id=seq,
+                null_value=True if msg.null_value else None,
             ).encode()
             piece = b"".join((_U32(len(smm)), smm, content))
         # The frame, not only the pieces, stays within the batch byte limit (FRAME_RESERVE).
@@ -738,6 +763,8 @@ class Producer:
             ordering_key=batch.ordering_key,
             highest_sequence_id=last if last > first else None,
         )
+        if self._encryptor is not None:
+            payload = self._encrypt_into(md, payload)
         cmd = CommandSend(
             producer_id=self._producer_id,
             sequence_id=first,
@@ -765,6 +792,7 @@ class Producer:
             ordering_key=msg.ordering_key,
             deliver_at_time=msg.deliver_at,
             replicate_to=msg.replicate_to or (),
+            null_value=True if msg.null_value else None,
         )
 
     def _send_single_locked(
@@ -772,6 +800,8 @@ class Producer:
     ) -> None:
         seq = self._assign_seq(msg)
         md = self._metadata_for(msg, seq, len(msg.content))
+        if self._encryptor is not None:
+            payload = self._encrypt_into(md, payload)
         deadline = time.monotonic() + self._send_timeout
         if len(payload) + _HEADROOM <= self._max_message_size:
             cmd = CommandSend(producer_id=self._producer_id, sequence_id=seq)
@@ -799,6 +829,14 @@ class Producer:
             self._enqueue_locked(
                 _Entry(seq, 1 if last else 0, frame, _KIND_SINGLE, done if last else None, deadline)
             )
+
+    def _encrypt_into(self, md: MessageMetadata, payload: bytes | bytearray | memoryview) -> bytes:
+        """Encrypt an entry's (compressed) payload and record the keys and IV in `md`."""
+        assert self._encryptor is not None
+        body, keys, iv = self._encryptor.encrypt(payload)
+        md.encryption_keys = keys
+        md.encryption_param = iv
+        return body
 
     def _enqueue_locked(self, entry: _Entry) -> None:
         """Add an entry to the in-flight queue and write it if connected (holding `_lock`)."""
@@ -1247,7 +1285,7 @@ class PartitionedProducer:
 
     def send(
         self,
-        content: bytes,
+        content: bytes | None,
         properties: Mapping[str, str] | None = None,
         partition_key: str | None = None,
         **kwargs: Any,
@@ -1257,7 +1295,7 @@ class PartitionedProducer:
 
     def send_async(
         self,
-        content: bytes,
+        content: bytes | None,
         callback: SendCallback | None,
         properties: Mapping[str, str] | None = None,
         partition_key: str | None = None,

@@ -17,7 +17,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pulsarload.client.consumer import Consumer, subscribe
-from pulsarload.client.consumer_config import ConsumerType, SubscriptionMode
+from pulsarload.client.consumer_config import (
+    ConsumerCryptoFailureAction,
+    ConsumerType,
+    SubscriptionMode,
+)
 from pulsarload.client.errors import InvalidConfiguration
 from pulsarload.client.message import Message
 from pulsarload.wire.message_id import EARLIEST, LATEST, MessageId
@@ -132,6 +136,7 @@ def create_reader(
     is_read_compacted: bool = False,
     crypto_key_reader: Any = None,
     start_message_id_inclusive: bool = False,
+    crypto_failure_action: ConsumerCryptoFailureAction | str = ConsumerCryptoFailureAction.FAIL,
 ) -> Reader:
     """Create a reader (arguments as the official client's `Client.create_reader`); on a
     partitioned topic only `earliest` / `latest` starts are accepted."""
@@ -166,6 +171,7 @@ def create_reader(
         consumer_name=reader_name,
         is_read_compacted=is_read_compacted,
         crypto_key_reader=crypto_key_reader,
+        crypto_failure_action=crypto_failure_action,
         start_message_id_inclusive=start_message_id_inclusive,
         subscription_mode=SubscriptionMode.NonDurable,
         start_message_id=start,

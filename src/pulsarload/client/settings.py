@@ -158,6 +158,12 @@ class ClientConfig:
     tls_trust_certs_file_path: str | None = None
     tls_allow_insecure_connection: bool = False
     tls_validate_hostname: bool = False
+    #: A client certificate and key (PEM) presented on TLS connections (mutual TLS).
+    tls_certificate_file_path: str | None = None
+    tls_private_key_file_path: str | None = None
+    #: The broker's advertised listener to look topics up on (advertisedListeners): lookups
+    #: answer with that listener's address.
+    listener_name: str | None = None
     #: Sockets per broker; producers spread over them so threads do not share a write lock.
     connections_per_broker: int = 1
     keep_alive_interval_seconds: float = 30.0
@@ -189,12 +195,19 @@ class ClientConfig:
         _check_number(
             "partitions_update_interval_seconds", self.partitions_update_interval_seconds, 0
         )
-        if self.tls_trust_certs_file_path is not None and not isinstance(
-            self.tls_trust_certs_file_path, str
+        for name in (
+            "tls_trust_certs_file_path",
+            "tls_certificate_file_path",
+            "tls_private_key_file_path",
+            "listener_name",
         ):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise InvalidConfiguration(f"{name}: expected a string, got {value!r}")
+        if (self.tls_certificate_file_path is None) != (self.tls_private_key_file_path is None):
             raise InvalidConfiguration(
-                f"tls_trust_certs_file_path: expected a path string, got "
-                f"{self.tls_trust_certs_file_path!r}"
+                "tls_certificate_file_path: a client certificate needs its key too "
+                "(set both tls_certificate_file_path and tls_private_key_file_path)"
             )
 
     @property
@@ -229,10 +242,25 @@ class ProducerConfig:
     initial_sequence_id: int | None = None
     access_mode: ProducerAccessMode = ProducerAccessMode.Shared
     properties: Mapping[str, str] | None = None
+    #: End-to-end encryption: the recipients' key names and the reader of their public keys.
+    encryption_keys: tuple[str, ...] = ()
+    crypto_key_reader: Any = None
 
     def __post_init__(self) -> None:
         s = object.__setattr__
         s(self, "topic", topic_name(self.topic, "topic"))
+        keys = self.encryption_keys
+        if isinstance(keys, str):
+            keys = (keys,)
+        if not isinstance(keys, tuple | list) or not all(isinstance(k, str) and k for k in keys):
+            raise InvalidConfiguration(
+                f"encryption_key: expected a key name (or a list of them), got {keys!r}"
+            )
+        s(self, "encryption_keys", tuple(keys))
+        if keys and self.crypto_key_reader is None:
+            raise InvalidConfiguration(
+                "encryption_key: needs a crypto_key_reader to read the public key"
+            )
         if self.producer_name is not None and (
             not isinstance(self.producer_name, str) or not self.producer_name
         ):

@@ -1,9 +1,12 @@
 """``MessageId``: the client-facing, ordered, hashable message id, and batch ack-set helpers.
 
     ``MessageId(ledger_id, entry_id, partition=-1, batch_index=-1, batch_size=0)``
-    ``EARLIEST`` (-1, -1) / ``LATEST`` (INT64_MAX, INT64_MAX), also ``MessageId.EARLIEST`` ...
-    ``mid.serialize() -> bytes`` / ``MessageId.deserialize(data)``   MessageIdData bytes, the
-        same bytes ``MessageId.serialize()`` gives in the official Java / C++ / Python clients
+    ``EARLIEST`` (-1, -1) / ``LATEST`` (INT64_MAX, INT64_MAX), also ``MessageId.earliest`` /
+        ``MessageId.latest`` (the official spelling) and ``MessageId.EARLIEST`` ...
+    ``mid.serialize() -> bytes`` / ``MessageId.deserialize(data, topic=None)``   MessageIdData
+        bytes, the same bytes ``serialize()`` gives in the official Java / C++ / Python clients;
+        with ``topic`` the id remembers its topic (a ``TopicMessageId``), so that a multi-topic
+        consumer can route an ack of a bare id
     ``mid.to_data()`` / ``MessageId.from_data(d)``   to and from the wire ``MessageIdData``
     ``make_ack_set(batch_size, acked)`` / ``is_acked(ack_set, index)``   batch-index ack bitsets
 
@@ -14,12 +17,20 @@ tiebreak. Equality and hashing use (ledger, entry, partition, batch_index), not 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple, Self
+from typing import Any, NamedTuple, Self
 
 from pulsarload.wire.errors import DecodeError
 from pulsarload.wire.messages import MessageIdData
 
-__all__ = ["EARLIEST", "INT64_MAX", "LATEST", "MessageId", "is_acked", "make_ack_set"]
+__all__ = [
+    "EARLIEST",
+    "INT64_MAX",
+    "LATEST",
+    "MessageId",
+    "TopicMessageId",
+    "is_acked",
+    "make_ack_set",
+]
 
 INT64_MAX = (1 << 63) - 1
 
@@ -106,20 +117,81 @@ class MessageId(NamedTuple):
         return self.to_data().encode()
 
     @classmethod
-    def deserialize(cls, data: bytes | bytearray | memoryview) -> Self:
-        """Parse bytes from ``serialize()`` (ours or an official client's)."""
+    def deserialize(
+        cls, data: bytes | bytearray | memoryview, topic: str | None = None
+    ) -> MessageId:
+        """Parse bytes from ``serialize()`` (ours or an official client's). With ``topic`` (as
+        the official client) the id carries its topic, which a multi-topic consumer needs to
+        acknowledge or seek by a bare id."""
         if not data:
             raise DecodeError("MessageId: empty buffer is not a serialized MessageIdData")
-        return cls.from_data(MessageIdData.decode(data))
+        mid = MessageId.from_data(MessageIdData.decode(data))
+        if topic is None:
+            return mid
+        if not isinstance(topic, str) or not topic:
+            raise DecodeError(f"MessageId: topic must be a non-empty string, got {topic!r}")
+        return TopicMessageId.of(mid, topic)
 
+    @classmethod
+    def wrap(cls, msg_id: MessageId) -> MessageId:
+        """The official client wraps its C++ id in a Python one; ours is one type, so this
+        returns ``msg_id`` itself (checked)."""
+        if not isinstance(msg_id, MessageId):
+            raise TypeError(f"MessageId.wrap: expected a MessageId, got {type(msg_id).__name__}")
+        return msg_id
+
+    def topic_name(self) -> str | None:
+        """The topic this id was given with ``deserialize(..., topic=)``, else None."""
+        return None
+
+
+class TopicMessageId(MessageId):
+    """A message id that also names its topic (equal to and hashed like the plain id)."""
+
+    topic: str
+
+    @staticmethod
+    def of(mid: MessageId, topic: str) -> TopicMessageId:
+        out = tuple.__new__(TopicMessageId, tuple(mid))
+        out.topic = topic
+        return out
+
+    def topic_name(self) -> str | None:
+        return self.topic
+
+    def __reduce__(self) -> Any:
+        return (TopicMessageId.of, (MessageId(*self), self.topic))
+
+
+class _IdPart(int):
+    """An int that can also be called: ``mid.ledger_id`` (our field) and ``mid.ledger_id()``
+    (the official client's accessor) both give the number."""
+
+    __slots__ = ()
+
+    def __call__(self) -> int:
+        return int(self)
+
+
+def _part(index: int, doc: str) -> property:
+    return property(lambda self: _IdPart(self[index]), doc=doc)
+
+
+# The official accessors are methods; a NamedTuple field cannot also be one, so each field
+# reads as a callable int (the hot paths index the tuple and never build one).
+MessageId.ledger_id = _part(0, "The ledger id.")  # type: ignore[assignment]
+MessageId.entry_id = _part(1, "The entry id within the ledger.")  # type: ignore[assignment]
+MessageId.partition = _part(2, "The partition index, -1 if none.")  # type: ignore[assignment]
+MessageId.batch_index = _part(3, "The index in the batch, -1 if none.")  # type: ignore[assignment]
 
 #: Where a reader starts to get every message; also what the broker returns for a duplicate.
 EARLIEST = MessageId(-1, -1)
 #: Where a reader starts to get only new messages.
 LATEST = MessageId(INT64_MAX, INT64_MAX)
-# Also reachable as MessageId.EARLIEST / MessageId.LATEST (a NamedTuple cannot declare them).
-MessageId.EARLIEST = EARLIEST  # type: ignore[attr-defined]
-MessageId.LATEST = LATEST  # type: ignore[attr-defined]
+# Also reachable as MessageId.earliest / .latest (the official spelling) and MessageId.EARLIEST /
+# .LATEST (a NamedTuple cannot declare them in its body).
+MessageId.earliest = MessageId.EARLIEST = EARLIEST  # type: ignore[attr-defined]
+MessageId.latest = MessageId.LATEST = LATEST  # type: ignore[attr-defined]
 
 
 def make_ack_set(batch_size: int, acked: Iterable[int]) -> tuple[int, ...]:

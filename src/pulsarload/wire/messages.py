@@ -11,6 +11,7 @@ are ``None`` when absent, repeated fields are tuples, unknown fields are skipped
 - ``SingleMessageMetadata``: the per-message header inside a batch payload.
 - ``BrokerEntryMetadata``: what the broker prepends (magic 0x0e02) when we ask for it.
 - ``KeyValue``, ``FeatureFlags``, ``AuthData``, ``IntRange``, ``KeySharedMeta``.
+- ``EncryptionKeys``: one recipient's encrypted data key in an end-to-end encrypted entry.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from pulsarload.wire.protobuf import (
 __all__ = [
     "AuthData",
     "BrokerEntryMetadata",
+    "EncryptionKeys",
     "FeatureFlags",
     "IntRange",
     "KeySharedMeta",
@@ -64,6 +66,15 @@ def key_values(props: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[Ke
 def properties_dict(kvs: Iterable[KeyValue]) -> dict[str, str]:
     """Turn decoded ``KeyValue``s into a dict (a later duplicate key wins, as in Java)."""
     return {kv.key: kv.value for kv in kvs}
+
+
+@protobuf_message
+class EncryptionKeys(Message):
+    """The entry's AES data key, encrypted with one recipient's public key (`key` names it)."""
+
+    key: str = required(1, STRING)
+    value: bytes = required(2, BYTES)
+    metadata: tuple[KeyValue, ...] = repeated(3, KeyValue)
 
 
 @protobuf_message
@@ -132,6 +143,10 @@ class MessageMetadata(Message):
     uncompressed_size: int | None = optional(9, UINT)
     num_messages_in_batch: int | None = optional(11, INT32)
     event_time: int | None = optional(12, UINT)
+    encryption_keys: tuple[EncryptionKeys, ...] = repeated(13, EncryptionKeys)
+    encryption_algo: str | None = optional(14, STRING)
+    #: The AES-GCM initialisation vector of an encrypted entry.
+    encryption_param: bytes | None = optional(15, BYTES)
     schema_version: bytes | None = optional(16, BYTES)
     partition_key_b64_encoded: bool | None = optional(17, BOOL)
     ordering_key: bytes | None = optional(18, BYTES)

@@ -28,7 +28,6 @@ DOC = REPO / "docs" / "client.md"
 KNOWN_DIFFERENCES = {
     ("create_producer", "schema"),  # no schemas: bytes in, bytes out (None, not BytesSchema())
     ("subscribe", "schema"),
-    ("subscribe", "crypto_failure_action"),  # no end-to-end encryption (None)
 }
 
 _DUMP = r"""
