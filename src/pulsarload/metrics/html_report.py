@@ -38,9 +38,9 @@ def _uplot(name: str) -> str:
     return (resources.files("pulsarload") / "static" / "uplot" / name).read_text("utf-8")
 
 
-def series_data(points: Sequence[SeriesPoint], kind: str) -> dict[str, list[float]]:
+def series_data(points: Sequence[SeriesPoint], kind: str) -> dict[str, list[float | None]]:
     """Column-wise per-second series (uPlot's data layout): rates in msg/s, latency in ms."""
-    cols: dict[str, list[float]] = {
+    cols: dict[str, list[float | None]] = {
         k: []
         for k in ("time", "sent", "acked", "failed", "received", "p50_ms", "p99_ms", "p999_ms")
     }
@@ -49,8 +49,10 @@ def series_data(points: Sequence[SeriesPoint], kind: str) -> dict[str, list[floa
         for name in ("sent", "acked", "failed", "received"):
             cols[name].append(round(p.rates.get(name, 0.0), 2))
         lat = p.latency.get(kind, {})
+        measured = p.rates.get("acked" if kind == "publish_latency" else "received", 0.0) > 0
         for key, src in (("p50_ms", "p50"), ("p99_ms", "p99"), ("p999_ms", "p99_9")):
-            cols[key].append(round(lat.get(src, 0.0) / 1000, 3))
+            # A second without a sample has no latency: a gap in the chart, not a zero.
+            cols[key].append(round(lat.get(src, 0.0) / 1000, 3) if measured else None)
     return cols
 
 
