@@ -9,6 +9,7 @@ that keeps growing, whatever the latency.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -76,6 +77,7 @@ class StepResult:
     bound_why: str = ""
     received_rate: float | None = None
     backlog_slope: float | None = None  # msg/s the backlog grew (consumer runs)
+    backlog_slope_error: float | None = None  # standard error of that slope
     e2e_p50_ms: float | None = None
     e2e_p95_ms: float | None = None
     e2e_p99_ms: float | None = None
@@ -127,6 +129,15 @@ def _ms_percentiles(h: Histogram | None) -> dict[str, float]:
 
 def slope(points: Sequence[tuple[float, float]]) -> float | None:
     """Least-squares slope of (time, value) points; None with fewer than two distinct times."""
+    fit = slope_with_error(points)
+    return None if fit is None else fit[0]
+
+
+def slope_with_error(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
+    """(slope, its standard error) of a least-squares line; None without two distinct times.
+
+    A consumer takes messages in bursts (batches, receiver queue, a descheduled thread), so a
+    backlog wobbles by hundreds of messages; the error says how much of a slope is wobble."""
     n = len(points)
     if n < 2:
         return None
@@ -135,15 +146,24 @@ def slope(points: Sequence[tuple[float, float]]) -> float | None:
     var = sum((t - mt) ** 2 for t, _ in points)
     if not var:
         return None
-    return sum((t - mt) * (v - mv) for t, v in points) / var
+    b = sum((t - mt) * (v - mv) for t, v in points) / var
+    if n < 3:
+        return b, 0.0
+    residual = sum((v - mv - b * (t - mt)) ** 2 for t, v in points)
+    return b, math.sqrt(residual / (n - 2) / var)
 
 
-def _cumulative(snaps: Sequence[Snapshot], attr: str) -> list[tuple[float, float]]:
-    total = 0.0
+def backlog_points(
+    producer: Sequence[Snapshot], consumer: Sequence[Snapshot]
+) -> list[tuple[float, float]]:
+    """(time, acked so far - received so far) over the window, tick by tick (both samplers
+    tick every interval; pairing them by order is within one tick)."""
     out = []
-    for s in snaps:
-        total += getattr(s.counters, attr)
-        out.append((s.time, total))
+    acked = received = 0
+    for p, c in zip(producer, consumer, strict=False):
+        acked += p.counters.acked
+        received += c.counters.received
+        out.append((c.time, float(acked - received)))
     return out
 
 
@@ -189,11 +209,11 @@ def measure_step(
     if consumer is not None:
         c_seconds = sum(s.interval for s in consumer) or 1e-9
         e2e = _ms_percentiles(merged(consumer, "e2e_latency"))
-        produced = slope(_cumulative(producer, "acked"))
-        consumed = slope(_cumulative(consumer, "received"))
+        fit = slope_with_error(backlog_points(producer, consumer))
         extra = {
             "received_rate": sum(s.counters.received for s in consumer) / c_seconds,
-            "backlog_slope": None if produced is None or consumed is None else produced - consumed,
+            "backlog_slope": None if fit is None else fit[0],
+            "backlog_slope_error": None if fit is None else fit[1],
             "e2e_p50_ms": e2e["p50"],
             "e2e_p95_ms": e2e["p95"],
             "e2e_p99_ms": e2e["p99"],
@@ -242,8 +262,11 @@ def judge(
     # One message of slack per window: at a few msg/s a window edge is a tenth of the count.
     if step.achieved < (1 - s.achieved_tolerance) * step.target - 1 / max(step.window_s, 1e-9):
         reasons.append(f"rate not reached: {step.achieved:,.0f} of {step.target:,.0f} msg/s")
+    # Growing: faster than the tolerance even after two standard errors of wobble.
     backlog_failed = (
-        step.backlog_slope is not None and step.backlog_slope > s.backlog_tolerance * step.target
+        step.backlog_slope is not None
+        and step.backlog_slope - 2 * (step.backlog_slope_error or 0.0)
+        > s.backlog_tolerance * step.target
     )
     if backlog_failed:
         reasons.append(f"backlog grows {step.backlog_slope:,.0f} msg/s")
