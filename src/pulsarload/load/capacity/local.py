@@ -8,6 +8,7 @@ import dataclasses
 import os
 import signal
 import threading
+import time
 import uuid
 from collections.abc import Callable
 
@@ -61,6 +62,19 @@ def _abort_check(producer: LoadController) -> Callable[[], str | None]:
     return check
 
 
+def wait_subscribed(consumer: LoadController, timeout_s: float, stop: threading.Event) -> bool:
+    """Until every consumer thread has subscribed (bounded): a subscription at `latest` made
+    after the first sends would never see them, and count them as a growing backlog."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not stop.is_set():
+        pool = consumer.pool
+        states = [h.state for h in pool.health()] if pool is not None else []
+        if states and all(state not in ("starting", "connecting") for state in states):
+            return True
+        stop.wait(0.05)
+    return False
+
+
 def run_capacity(settings: CapacitySettings, echo: Callable[[str], None] = print) -> int:
     """Search, print every step as it ends and the answer, write the report; the exit code."""
     slos = parse_slos(settings.slos, settings.with_consumer)
@@ -92,6 +106,8 @@ def run_capacity(settings: CapacitySettings, echo: Callable[[str], None] = print
     try:
         if consumer is not None:
             consumer.start()
+            if not wait_subscribed(consumer, 2 * settings.connect_timeout_s, stop):
+                echo("the consumer has not subscribed yet; its first steps may show a backlog")
         producer.start()
         driver = SearchDriver(
             settings,
