@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The capacity benchmark of docs/benchmarks.md: two capacity searches on the same broker, then
 # steady 60 s runs at the rate found and at 1.25x that rate, with pulsarload and pulsar-perf.
-# Usage: bench/capacity_check.sh [extra capacity/produce flags, e.g. -t 2]
+# Usage: [P99_MS=50] bench/capacity_check.sh [extra capacity/produce flags, e.g. -t 2]
 # Outputs go to bench/results/capacity-<UTC time>/ (the console of every run, and its report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,8 @@ PL=.venv/bin/pulsarload
 OUT="bench/results/capacity-$(date -u +%Y%m%d-%H%M)"
 mkdir -p "$OUT"
 BASE="persistent://public/default/capbench-$(date -u +%H%M%S)"
-SLO=(--slo 'p99_ms<50' --slo 'error_rate<0.001')
+P99="${P99_MS:-50}"  # the latency SLO; a busy machine may need a looser one
+SLO=(--slo "p99_ms<$P99" --slo 'error_rate<0.001')
 EXTRA=("$@")
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/log.txt"; }
 
@@ -32,7 +33,7 @@ log "steady checks at $RATE and $HIGH msg/s"
 for r in "$RATE" "$HIGH"; do
   log "load average before pulsarload at $r: $(cut -d' ' -f1-3 /proc/loadavg)"
   $PL produce "$BASE-steady-$r" --headless -s 1024 -r "$r" -d 60 --warmup 10 "${EXTRA[@]}" \
-      --threshold 'p99_ms<50' --threshold 'error_rate<0.001' \
+      --threshold "p99_ms<$P99" --threshold 'error_rate<0.001' \
       --report "$OUT/steady-$r.json" > "$OUT/steady-$r.txt" 2>&1 || true
   tail -12 "$OUT/steady-$r.txt"
   log "load average before pulsar-perf at $r: $(cut -d' ' -f1-3 /proc/loadavg)"
