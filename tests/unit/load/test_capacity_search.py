@@ -192,8 +192,9 @@ class FakeCluster:
         self.rates: list[float] = []
 
     def apply(self, command) -> str:
-        self.rate = command.rate
-        self.rates.append(command.rate)
+        if hasattr(command, "rate"):  # pause and resume (between steps) change nothing here
+            self.rate = command.rate
+            self.rates.append(command.rate)
         return "ok"
 
     def subscribe(self, callback):

@@ -121,9 +121,7 @@ def test_a_growing_backlog_fails_whatever_the_latency() -> None:
     assert judge(step_of(producer, keeping_up), slos, SETTINGS, 2).passed
     # A consumer that takes messages in bursts (nothing, then 3 ticks' worth) wobbles, but
     # keeps up: its slope is within its error of zero.
-    bursty = [
-        snap(i / 10, received=300 if i % 3 == 2 else 0, kind="e2e_latency") for i in range(9)
-    ]
+    bursty = [snap(i / 10, received=300 if i % 3 == 2 else 0, kind="e2e_latency") for i in range(9)]
     wobbly = judge(step_of(producer[:9], bursty), slos, SETTINGS, 2)
     assert wobbly.passed, wobbly.failed_because
     assert wobbly.backlog_slope_error and wobbly.backlog_slope_error > 0

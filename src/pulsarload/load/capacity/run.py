@@ -227,6 +227,7 @@ class SearchDriver:
         try:
             started = time.time()
             self.current = (index, phase, rate, False)
+            self._settle(produced)
             self.producer.apply(cmd.SetRate(float(rate)))
             self.stop.wait(s.step_warmup_s)
             produced.take()
@@ -250,6 +251,20 @@ class SearchDriver:
             max_pending=s.max_pending,
         )
         return judge(step, self.slos, s, self.cores)
+
+    def _settle(self, produced: SnapshotBuffer) -> None:
+        """Start each step from a clean slate: pause until the sends in flight are answered
+        (bounded by the warm-up), then resume, which forgives what the schedule still owed.
+        Without it, a failing step's queue (seconds of messages behind schedule) would be
+        measured as latency in every step after it."""
+        self.producer.apply(cmd.Pause())
+        deadline = time.monotonic() + max(1.0, self.settings.step_warmup_s)
+        while time.monotonic() < deadline and not self.stop.is_set():
+            self.stop.wait(0.1)
+            snaps = produced.take()
+            if snaps and not sum(w.pending_sends for w in snaps[-1].workers):
+                break
+        self.producer.apply(cmd.Resume())
 
     def _before(self, rate: int, phase: str, index: int) -> None:
         lo, hi = self.search.bounds()
