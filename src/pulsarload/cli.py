@@ -354,6 +354,41 @@ def _shared_run_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def _producer_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """What a producer sends and how (size, payload, batching, ...): produce and capacity."""
+    options = [
+        click.option("-s", "--size", type=int, help="Message size in bytes [1024]."),
+        click.option("--size-distribution", type=click.Choice(("fixed", "uniform", "normal"))),
+        click.option("--size-max", type=int, help="Upper size (uniform) or stddev (normal)."),
+        click.option(
+            "--payload",
+            type=click.Choice(("random", "sequential", "pattern", "compressible", "file")),
+        ),
+        click.option("--payload-file", help="Messages from this file (one per line)."),
+        click.option("--batch-max-messages", type=int),
+        click.option("--batch-max-bytes", type=int),
+        click.option("--batch-delay-ms", type=float),
+        click.option("--no-batching", "batching", flag_value=False, default=None),
+        click.option("-z", "--compression", type=click.Choice(config.COMPRESSIONS)),
+        click.option("--routing", type=click.Choice(config.ROUTING_MODES)),
+        click.option("--hashing", type=click.Choice(config.HASHING_SCHEMES)),
+        click.option("--key-mode", type=click.Choice(("none", "sequential", "random", "set"))),
+        click.option("--key", "keys", multiple=True, help="A key for --key-mode set (repeatable)."),
+        click.option(
+            "--property", "properties", multiple=True, help="K=V message property (repeatable)."
+        ),
+        click.option("--send-timeout-ms", type=int),
+        click.option(
+            "--max-pending", type=int, help="Pending messages per producer before blocking."
+        ),
+        click.option("--partitions", type=int, help="Create the topic with N partitions first."),
+        click.option("--producer-name", help="Producer name prefix (a stable name enables dedup)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 def _settings_from_flags(cls: type, params: dict[str, Any]) -> Any:
     profile = params.pop("profile_name", None)
     preset = params.pop("preset", None)
@@ -452,27 +487,7 @@ def _run_controller(role: str, settings: Any) -> None:
 @click.option(
     "-r", "--rate", type=float, help="Target msg/s over all threads (0 = as fast as possible)."
 )
-@click.option("-s", "--size", type=int, help="Message size in bytes [1024].")
-@click.option("--size-distribution", type=click.Choice(("fixed", "uniform", "normal")))
-@click.option("--size-max", type=int, help="Upper size (uniform) or stddev (normal).")
-@click.option(
-    "--payload", type=click.Choice(("random", "sequential", "pattern", "compressible", "file"))
-)
-@click.option("--payload-file", help="Messages from this file (one per line).")
-@click.option("--batch-max-messages", type=int)
-@click.option("--batch-max-bytes", type=int)
-@click.option("--batch-delay-ms", type=float)
-@click.option("--no-batching", "batching", flag_value=False, default=None)
-@click.option("-z", "--compression", type=click.Choice(config.COMPRESSIONS))
-@click.option("--routing", type=click.Choice(config.ROUTING_MODES))
-@click.option("--hashing", type=click.Choice(config.HASHING_SCHEMES))
-@click.option("--key-mode", type=click.Choice(("none", "sequential", "random", "set")))
-@click.option("--key", "keys", multiple=True, help="A key for --key-mode set (repeatable).")
-@click.option("--property", "properties", multiple=True, help="K=V message property (repeatable).")
-@click.option("--send-timeout-ms", type=int)
-@click.option("--max-pending", type=int, help="Pending messages per producer before blocking.")
-@click.option("--partitions", type=int, help="Create the topic with N partitions first.")
-@click.option("--producer-name", help="Producer name prefix (a stable name enables dedup).")
+@_producer_options
 @click.option("--scenario", type=click.Choice(config.SCENARIOS))
 @click.option("--ramp-seconds", type=float)
 @click.option("--burst-multiplier", type=float)
@@ -520,6 +535,76 @@ def consume(topic: str | None, **params: Any) -> None:
     settings = _settings_from_flags(config.ConsumeSettings, params)
     _check_terminal(settings)
     _run_controller("consumer", settings)
+
+
+# --------------------------------------------------------------------------- capacity
+
+
+class _Fraction(click.ParamType):
+    """A fraction given as a percentage ('5%') or a number ('0.05')."""
+
+    name = "fraction"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, float):
+            return value
+        text = str(value).strip()
+        try:
+            return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        except ValueError:
+            self.fail(
+                f"{value!r} is not a percentage (e.g. 5%) or a fraction (e.g. 0.05)", param, ctx
+            )
+
+
+@cli.command()
+@click.argument("topic", required=False)
+@_shared_run_options
+@_producer_options
+@click.option(
+    "--slo",
+    "slos",
+    multiple=True,
+    help="Service level objective, e.g. 'p99_ms<50' (repeatable) [p99_ms<50, error_rate<0.001].",
+)
+@click.option("--resolution", type=_Fraction(), help="Stop within this of the limit [5%].")
+@click.option("--step-warmup", "step_warmup_s", type=float, help="Seconds discarded per step [5].")
+@click.option("--step-window", "step_window_s", type=float, help="Seconds measured per step [10].")
+@click.option("--start-rate", type=float, help="First rate of the ramp, msg/s [1000].")
+@click.option("--max-rate", type=float, help="Ceiling of the search, msg/s [1,000,000].")
+@click.option("--ramp-factor", type=float, help="Rate multiplier per ramp step [2].")
+@click.option(
+    "--no-confirm",
+    "confirm",
+    flag_value=False,
+    default=None,
+    help="Do not repeat the deciding steps.",
+)
+@click.option(
+    "--with-consumer",
+    is_flag=True,
+    default=None,
+    help="Consume in the same run: end-to-end SLOs, and a growing backlog fails a step.",
+)
+def capacity(topic: str | None, **params: Any) -> None:
+    """The highest rate meeting an SLO: a geometric ramp, then bisection, each step measured
+    after a warm-up and the deciding steps repeated. Headless: a line per step, then the answer.
+    """
+    if topic:
+        params["topic"] = topic
+    settings = _settings_from_flags(config.CapacitySettings, params)
+    from pulsarload.load.capacity.step import parse_slos
+
+    parse_slos(settings.slos, settings.with_consumer)  # bad SLO: one line before connecting
+    if settings.partitions:
+        from pulsarload.client.admin import AdminClient
+
+        AdminClient.for_settings(settings).ensure_partitioned_topic(
+            settings.topic, settings.partitions
+        )
+    from pulsarload.load.capacity.local import run_capacity
+
+    sys.exit(run_capacity(settings, echo=click.echo))
 
 
 # --------------------------------------------------------------------------- bench / compare

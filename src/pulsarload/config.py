@@ -222,6 +222,11 @@ INITIAL_POSITIONS = ("latest", "earliest")
 CONSUMER_MODES = ("poll", "listener")
 ACK_STRATEGIES = ("immediate", "grouped", "delayed", "cumulative", "none")
 SCENARIOS = ("sustained", "ramp", "spike", "chaos", "backpressure", "max-rate")
+#: Scenarios that only remain as a spelling pointing elsewhere (refused with that pointer).
+RETIRED_SCENARIOS = {
+    "max-rate": "the max-rate scenario is replaced by `pulsarload capacity TOPIC --slo "
+    "'p99_ms<50'` (a ramp then a bisection, with a warm-up per step); run that instead"
+}
 DEFAULT_MAX_THREADS = 32
 #: What a cluster run does when a Dask worker holding a shard is lost.
 ON_WORKER_LOSS = ("continue", "abort")
@@ -358,11 +363,6 @@ class ProduceSettings(RunSettings):
     chaos_change_s: float = _opt(5.0, min=0.1, help="chaos: seconds between changes")
     chaos_min_rate: float = _opt(100.0, min=0)
     chaos_max_rate: float = _opt(10_000.0, min=1)
-    max_rate_start: float = _opt(1000.0, min=1, help="max-rate: first rate tried")
-    max_rate_factor: float = _opt(1.5, min=1.01, max=10, help="max-rate: rate multiplier per step")
-    max_rate_step_s: float = _opt(5.0, min=1, help="max-rate: seconds per step")
-    max_rate_p99_ms: float = _opt(50.0, min=0.01, help="max-rate: latency bound")
-    max_rate_error_rate: float = _opt(0.001, min=0, max=1, help="max-rate: error bound")
     rate_step_fine: float = _opt(100.0, min=1)
     rate_step_coarse: float = _opt(1000.0, min=1)
 
@@ -401,6 +401,38 @@ class ConsumeSettings(RunSettings):
     verify_against: str | None = _opt(
         None, help="producer report: also count its unseen tail as missing"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CapacitySettings(ProduceSettings):
+    """`pulsarload capacity`: a producer load whose rate a search moves (see load/capacity).
+
+    The step defaults are long enough for p99 to settle after a rate change on a local
+    standalone (a 5 s step was mostly the transition from the step before); the confirmation
+    repeat guards the two steps that decide the answer against one noisy sample.
+    """
+
+    slos: tuple[str, ...] = _opt(
+        ("p99_ms<50", "error_rate<0.001"), help="service level objectives, e.g. p99_ms<50"
+    )
+    resolution: float = _opt(0.05, min=0.001, max=0.5, help="stop when (fail-pass)/pass <= this")
+    step_warmup_s: float = _opt(5.0, min=0, max=3600, help="seconds discarded after each change")
+    step_window_s: float = _opt(10.0, min=1, max=3600, help="seconds measured per step")
+    start_rate: float = _opt(1000.0, min=1, help="first rate of the ramp (msg/s)")
+    max_rate: float = _opt(1_000_000.0, min=1, help="ceiling: the ramp stops passing here")
+    ramp_factor: float = _opt(2.0, min=1.1, max=10, help="rate multiplier per ramp step")
+    confirm: bool = _opt(True, help="repeat the last passing and first failing step")
+    with_consumer: bool = _opt(False, help="consume in the same run: e2e SLOs, backlog check")
+    capacity_subscription: str = _opt("pulsarload-capacity", help="--with-consumer's subscription")
+    #: A step reaching less than (1 - this) x its target fails ("rate not reached").
+    achieved_tolerance: float = _opt(0.05, min=0, max=0.5)
+    #: Backlog growth above this fraction of the target rate fails a step (--with-consumer).
+    backlog_tolerance: float = _opt(0.02, min=0, max=1)
+    #: A worker thread this busy (% of one core), or the process this busy per core, is
+    #: saturated: a failing step is then put down to the client, not the broker.
+    client_cpu_busy_percent: float = _opt(90.0, min=1, max=100)
+    #: Pending sends above this fraction of max_pending mean the producer waits on the broker.
+    pending_full_fraction: float = _opt(0.5, min=0.01, max=1)
 
 
 #: Presets: named starting points below profiles and flags.
@@ -496,6 +528,11 @@ def validate_settings(settings: RunSettings) -> None:
     if settings.threads > settings.max_threads:
         raise ConfigError(f"threads={settings.threads} exceeds max_threads={settings.max_threads}")
     _validate_cluster(settings)
+    retired = RETIRED_SCENARIOS.get(getattr(settings, "scenario", ""))
+    if retired and not isinstance(settings, CapacitySettings):
+        raise ConfigError(retired)
+    if isinstance(settings, CapacitySettings):
+        _validate_capacity(settings)
 
 
 def _validate_cluster(settings: RunSettings) -> None:
@@ -530,6 +567,41 @@ def _validate_cluster(settings: RunSettings) -> None:
             f"--subscription-type exclusive lets one consumer in, but --workers {shards} "
             "starts one per shard; use --subscription-type shared, key_shared or failover"
         )
+
+
+def _validate_capacity(s: CapacitySettings) -> None:
+    """Refuse settings that contradict a search that sets the rate and the length itself."""
+    if s.start_rate > s.max_rate:
+        raise ConfigError(
+            f"start_rate={s.start_rate:g} is above max_rate={s.max_rate:g}; "
+            "lower --start-rate or raise --max-rate"
+        )
+    conflicts = (
+        ("rate", s.rate, "the search sets the rate; use --start-rate and --max-rate"),
+        ("duration_s", s.duration_s, "the search decides its length; use --step-window"),
+        ("messages", s.messages, "the search decides its length; use --step-window"),
+        ("warmup_s", s.warmup_s, "each step has its own warm-up; use --step-warmup"),
+    )
+    for name, value, why in conflicts:
+        if value:
+            raise ConfigError(f"{name}={value:g} contradicts a capacity search ({why})")
+    if s.thresholds:
+        raise ConfigError(
+            "thresholds contradict a capacity search (it judges each step); use --slo instead"
+        )
+    if s.scenario != "sustained":
+        raise ConfigError(
+            f"scenario={s.scenario!r} contradicts a capacity search (it moves the rate itself)"
+        )
+    if s.threads < 1:
+        raise ConfigError("threads=0: a capacity search needs at least one producer thread")
+    if getattr(s, "cluster", None) is not None:
+        raise ConfigError(
+            "--cluster: a capacity search runs in one process for now; drop --cluster "
+            "(or search each machine's share with --threads)"
+        )
+    if not s.slos:
+        raise ConfigError("no SLO: give at least one --slo, e.g. --slo 'p99_ms<50'")
 
 
 def _check_known(cls: type, values: Mapping[str, Any], source: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -151,6 +152,15 @@ class AdminClient:
         suffix = "/partitions" if partitioned else ""
         self._request(
             "DELETE", self.topic_path(topic) + suffix, params={"force": "true"}, ok=(200, 204, 404)
+        )
+
+    def delete_subscription(self, topic: str, subscription: str) -> None:
+        """Remove a subscription (and its backlog) a run made for itself; absent is fine."""
+        self._request(
+            "DELETE",
+            f"{self.topic_path(topic)}/subscription/{quote(subscription, safe='')}",
+            params={"force": "true"},
+            ok=(200, 204, 404),
         )
 
     def topic_stats(self, topic: str) -> dict[str, Any]:

@@ -25,10 +25,11 @@ from pulsarload.errors import ConfigError
 from pulsarload.load import commands as cmd
 from pulsarload.load.backlog import BacklogMonitor
 from pulsarload.load.pool import WorkerPool
-from pulsarload.load.scenarios import MaxRateSearch, Scenario, make_scenario
+from pulsarload.load.scenarios import Scenario, make_scenario
 from pulsarload.load.thresholds import Threshold, evaluate, parse_threshold
 from pulsarload.load.verify import VerifyReport
-from pulsarload.metrics.export import ExportSet, read_json
+from pulsarload.metrics.export import ExportSet, read_json, report_data
+from pulsarload.metrics.html_report import is_html_report, write_html_report
 from pulsarload.metrics.resources import ResourceMonitor, interpreter_info
 from pulsarload.metrics.snapshot import Sampler, Snapshot
 from pulsarload.metrics.window import MetricsWindow
@@ -217,6 +218,8 @@ class LoadController:
         self._exports: ExportSet | None = None
         self.events: list[str] = []  # human-readable log of what changed (for the UI / report)
         self.backlog: BacklogMonitor | None = None
+        #: Sections a driver above (the capacity search) adds to the report's `meta`.
+        self.report_extra: dict[str, Any] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -268,7 +271,7 @@ class LoadController:
         self._exports = ExportSet(
             self.sampler,
             export_dir=s.export_dir or None,
-            report=s.report or None,
+            report=s.report if s.report and not is_html_report(s.report) else None,
             histogram_log=s.histogram_log or None,
             hlog_kinds=("publish_latency" if self.role == "producer" else "e2e_latency",),
             prometheus_port=s.prometheus_port or None,
@@ -352,27 +355,20 @@ class LoadController:
             if self.settings.report:
                 meta = self.report_meta(figures, results, verify, failures)
                 meta.update(extra)
+                meta.update(self.report_extra)
             report_path = self._exports.close(final, meta)
             failures += self._exports.failures
+            if self.settings.report and is_html_report(self.settings.report):
+                assert meta is not None
+                report_path = write_html_report(
+                    self.settings.report, report_data(final, meta), self.window.points(coarse=True)
+                )
         return RunResult(self.role, final, figures, results, verify, failures, report_path, notes)
 
     def _scenario_results(self) -> tuple[list[str], dict[str, Any]]:
-        """What the max-rate search found and how the backlog grew, as lines and report data."""
+        """How the backlog grew (backpressure scenario), as lines and report data."""
         notes: list[str] = []
         extra: dict[str, Any] = {}
-        if isinstance(self.scenario, MaxRateSearch):
-            found = self.scenario.result
-            extra["max_rate"] = {
-                "highest_sustainable_msg_s": found.highest_sustainable,
-                "steps": [dataclasses.asdict(step) for step in found.steps],
-            }
-            for step in found.steps:
-                notes.append(
-                    f"max-rate step {step.rate:,.0f} msg/s: achieved {step.achieved:,.0f}, "
-                    f"p99 {step.p99_ms:.1f} ms, errors {step.error_rate:.2%} "
-                    f"-> {'sustainable' if step.ok else 'NOT sustainable'}"
-                )
-            notes.append(f"highest sustainable rate: {found.highest_sustainable:,.0f} msg/s")
         if self.backlog is not None:
             growth = self.backlog.growth_per_second()
             last = self.backlog.samples[-1].total if self.backlog.samples else None
@@ -534,6 +530,10 @@ class LoadController:
         text = "; ".join(notes) or "no change"
         self.events.append(f"{time.monotonic() - self.started_at:8.1f}s {text}")
         return text
+
+    def subscribe(self, callback: Callable[[Snapshot], None]) -> Callable[[], None]:
+        """Every snapshot from now on (sampler thread); returns the unsubscribe function."""
+        return self.sampler.subscribe(callback)
 
     def reset_metrics(self) -> None:
         self.sampler.reset()

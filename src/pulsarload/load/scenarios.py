@@ -1,4 +1,6 @@
-"""Scenarios: how the target rate moves over a run (sustained, ramp, spike, chaos, max-rate).
+"""Scenarios: how the target rate moves over a run (sustained, ramp, spike, chaos).
+
+The search for the highest rate that meets an SLO is `pulsarload capacity` (load/capacity).
 
 A scenario is asked `rate_at(t, latest_snapshot)` about ten times a second by the controller
 and answers the base target rate (None = leave it). A manual rate change from the dashboard
@@ -8,9 +10,9 @@ and answers the base target rate (None = leave it). A manual rate change from th
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 
-from pulsarload.config import ProduceSettings
+from pulsarload.config import RETIRED_SCENARIOS, ProduceSettings
+from pulsarload.errors import ConfigError
 from pulsarload.metrics.snapshot import Snapshot
 
 
@@ -81,84 +83,6 @@ class Chaos(Scenario):
         return self._rates[step]
 
 
-@dataclass(slots=True)
-class MaxRateStep:
-    rate: float
-    achieved: float
-    p99_ms: float
-    error_rate: float
-    ok: bool
-
-
-@dataclass(slots=True)
-class MaxRateResult:
-    steps: list[MaxRateStep] = field(default_factory=list)
-
-    @property
-    def highest_sustainable(self) -> float:
-        good = [s.achieved for s in self.steps if s.ok]
-        return max(good) if good else 0.0
-
-
-class MaxRateSearch(Scenario):
-    """Raise the rate step by step until p99 latency, errors or the achieved rate cross a bound.
-
-    Each step runs `step_s` seconds; its figures come from the snapshots of its second half
-    (the first half lets queues settle). A step is sustainable when the achieved rate is within
-    5 % of the target, p99 is under the bound and the error rate under its bound.
-    """
-
-    name = "max-rate"
-
-    def __init__(
-        self, start: float, factor: float, step_s: float, p99_ms: float, error_rate: float
-    ) -> None:
-        super().__init__()
-        self.rate, self.factor, self.step_s = start, factor, step_s
-        self.p99_bound, self.error_bound = p99_ms, error_rate
-        self.result = MaxRateResult()
-        self._step_start = 0.0
-        self._acc: list[Snapshot] = []
-
-    def _rate_at(self, t: float, latest: Snapshot | None) -> float | None:
-        if self.finished:
-            return self.rate
-        into = t - self._step_start
-        if (
-            latest is not None
-            and into >= self.step_s / 2
-            and (not self._acc or latest.seq != self._acc[-1].seq)
-        ):
-            self._acc.append(latest)
-        if into < self.step_s:
-            return self.rate
-        self._finish_step()
-        self._step_start = t
-        self._acc = []
-        if not self.result.steps[-1].ok:
-            self.finished = True
-            return self.rate
-        self.rate = round(self.rate * self.factor, 1)
-        return self.rate
-
-    def _finish_step(self) -> None:
-        seconds = sum(s.interval for s in self._acc) or 1e-9
-        acked = sum(s.counters.acked for s in self._acc)
-        failed = sum(s.counters.failed for s in self._acc)
-        p99 = max(
-            (s.latency["publish_latency"].p99 for s in self._acc if "publish_latency" in s.latency),
-            default=0,
-        )
-        achieved = acked / seconds
-        error_rate = failed / (acked + failed) if acked + failed else 0.0
-        ok = (
-            achieved >= 0.95 * self.rate
-            and p99 / 1000 <= self.p99_bound
-            and error_rate <= self.error_bound
-        )
-        self.result.steps.append(MaxRateStep(self.rate, achieved, p99 / 1000, error_rate, ok))
-
-
 def make_scenario(s: ProduceSettings) -> Scenario | None:
     match s.scenario:
         case "sustained" | "backpressure":
@@ -170,11 +94,5 @@ def make_scenario(s: ProduceSettings) -> Scenario | None:
         case "chaos":
             return Chaos(s.chaos_min_rate, s.chaos_max_rate, s.chaos_change_s, s.chaos_seed)
         case "max-rate":
-            return MaxRateSearch(
-                s.max_rate_start,
-                s.max_rate_factor,
-                s.max_rate_step_s,
-                s.max_rate_p99_ms,
-                s.max_rate_error_rate,
-            )
+            raise ConfigError(RETIRED_SCENARIOS["max-rate"])
     raise ValueError(f"unknown scenario {s.scenario!r}")

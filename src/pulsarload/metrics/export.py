@@ -38,9 +38,11 @@ __all__ = [
     "read_csv",
     "read_json",
     "read_report",
+    "report_data",
     "snapshot_row",
     "start_prometheus_server",
     "write_json_atomic",
+    "write_text_atomic",
     "write_report",
 ]
 
@@ -62,7 +64,16 @@ def _umask() -> int:
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
-    """Write JSON to ``path`` via a temp file + rename: readers never see a partial file.
+    """Write JSON to ``path`` via a temp file + rename: readers never see a partial file."""
+    return write_text_atomic(
+        path, lambda f: (json.dump(data, f, indent=2, allow_nan=False), f.write("\n"))
+    )
+
+
+def write_text_atomic(
+    path: str | os.PathLike[str], write: Callable[[io.TextIOBase], Any] | str
+) -> Path:
+    """Write a text file via a temp file + rename (``write`` is the text or fills the file).
 
     The file gets the mode any new file would (0666 less the umask), not mkstemp's 0600: a
     report is meant to be read by CI artifact uploads and colleagues, like the CSV next to it.
@@ -73,8 +84,10 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=False, allow_nan=False)
-            f.write("\n")
+            if isinstance(write, str):
+                f.write(write)
+            else:
+                write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -97,19 +110,22 @@ def export_snapshot(
     return write_json_atomic(Path(directory) / f"{prefix}-{snap.seq:06d}.json", snap.to_dict())
 
 
+def report_data(snap: Snapshot, meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``--report`` content: run metadata plus the final snapshot with its histograms
+    (the JSON file, and the data an HTML report embeds)."""
+    return {
+        "schema": REPORT_SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "meta": dict(meta or {}),
+        "final": snap.to_dict(histograms=True),
+    }
+
+
 def write_report(
     path: str | os.PathLike[str], snap: Snapshot, meta: Mapping[str, Any] | None = None
 ) -> Path:
-    """The ``--report`` file: run metadata plus the final snapshot with its histograms."""
-    return write_json_atomic(
-        path,
-        {
-            "schema": REPORT_SCHEMA,
-            "schema_version": SCHEMA_VERSION,
-            "meta": dict(meta or {}),
-            "final": snap.to_dict(histograms=True),
-        },
-    )
+    """The ``--report`` JSON file (``report_data``), written atomically."""
+    return write_json_atomic(path, report_data(snap, meta))
 
 
 def read_report(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Snapshot]:

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The capacity benchmark of docs/benchmarks.md: two capacity searches on the same broker, then
+# steady 60 s runs at the rate found and at 1.25x that rate, with pulsarload and pulsar-perf.
+# Usage: [P99_MS=50] bench/capacity_check.sh [extra capacity/produce flags, e.g. -t 2]
+# Outputs go to bench/results/capacity-<UTC time>/ (the console of every run, and its report).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD/src"
+PL=.venv/bin/pulsarload
+OUT="bench/results/capacity-$(date -u +%Y%m%d-%H%M)"
+mkdir -p "$OUT"
+BASE="persistent://public/default/capbench-$(date -u +%H%M%S)"
+P99="${P99_MS:-50}"  # the latency SLO; a busy machine may need a looser one
+SLO=(--slo "p99_ms<$P99" --slo 'error_rate<0.001')
+EXTRA=("$@")
+log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/log.txt"; }
+
+for i in 1 2; do
+  log "load average before capacity run $i: $(cut -d' ' -f1-3 /proc/loadavg)"
+  $PL capacity "$BASE-cap$i" -s 1024 "${SLO[@]}" "${EXTRA[@]}" \
+      --report "$OUT/capacity-$i.json" | tee "$OUT/capacity-$i.txt"
+  log "load average after capacity run $i: $(cut -d' ' -f1-3 /proc/loadavg)"
+done
+RATE=$(.venv/bin/python - "$OUT" <<'PY'
+import json, sys
+found = [json.load(open(f"{sys.argv[1]}/capacity-{i}.json"))["meta"]["capacity"]["capacity_msg_s"]
+         for i in (1, 2)]
+print(round(min(found)))
+PY
+)
+HIGH=$(( RATE * 125 / 100 ))
+log "steady checks at $RATE and $HIGH msg/s"
+for r in "$RATE" "$HIGH"; do
+  log "load average before pulsarload at $r: $(cut -d' ' -f1-3 /proc/loadavg)"
+  $PL produce "$BASE-steady-$r" --headless -s 1024 -r "$r" -d 60 --warmup 10 "${EXTRA[@]}" \
+      --threshold "p99_ms<$P99" --threshold 'error_rate<0.001' \
+      --report "$OUT/steady-$r.json" > "$OUT/steady-$r.txt" 2>&1 || true
+  tail -12 "$OUT/steady-$r.txt"
+  log "load average before pulsar-perf at $r: $(cut -d' ' -f1-3 /proc/loadavg)"
+  $PL perf produce -r "$r" -time 60 -s 1024 "$BASE-perf-$r" > "$OUT/perf-$r.txt" 2>&1 || true
+  grep "Aggregated" "$OUT/perf-$r.txt" || tail -5 "$OUT/perf-$r.txt"
+done
+log "done: $OUT"
