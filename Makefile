@@ -13,7 +13,7 @@ PY_314 := $(VENV_314)/bin/python
 STAMP_314 := $(VENV_314)/.pulsarload-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup browser test test-unit test-integration lint format demo broker-start broker-stop bench clean
+.PHONY: setup browser test test-quiet test-unit test-integration lint format demo broker-start broker-stop bench clean
 .PHONY: setup-314 test-unit-314
 
 setup: $(STAMP) $(STAMP_GIL) broker-jars browser
@@ -66,7 +66,11 @@ broker-jars: $(STAMP)
 	$(PY) -c "from pulsarload.broker.standalone import ensure_classpath; from pulsarload.config import LocalBrokerSettings; print(len(ensure_classpath(LocalBrokerSettings())), 'broker jars ready')"
 
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not quiet_machine" $(PYTEST_ARGS)
+
+# Tests whose answer is compared with a second measurement: run them on an otherwise idle machine.
+test-quiet: setup
+	$(PY) -m pytest -m quiet_machine $(PYTEST_ARGS)
 
 test-unit: setup
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

@@ -116,6 +116,10 @@ def hand_bisection(broker, topic: str) -> float:
         controller.stop()
 
 
+# Two searches of a throttled broker agree only when the machine is steady: with 3 s windows on a
+# loaded 2-core machine the achieved rate wobbles by about 10 %, more than the resolution. `make
+# test` leaves it out; `make test-quiet` runs it (on an otherwise idle machine).
+@pytest.mark.quiet_machine
 def test_capacity_agrees_with_a_bisection_by_hand(broker, throttled: str, tmp_path: Path) -> None:
     report = tmp_path / "capacity.json"
     lines: list[str] = []
