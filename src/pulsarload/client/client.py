@@ -125,6 +125,10 @@ class Client:
         self._producer_ids = 0
         self._producers: list[Producer] = []
         self._consumers: list[Any] = []  # Consumer / MultiTopicsConsumer (client.consumer)
+        self._partitioned: list[PartitionedProducer] = []
+        # Helper threads (listeners, watchers, reconnects, dead-letter movers): close() waits
+        # for them, so no thread this client started outlives it.
+        self._threads: list[threading.Thread] = []
         self._closed = False
         self._service_info = ServiceInfo(
             self._config.service_url, authentication, tls_trust_certs_file_path
@@ -229,11 +233,22 @@ class Client:
         partitions = self._lookup.partitions(conf.topic)
         if partitions > 0:
             producer: Producer | PartitionedProducer = PartitionedProducer(self, conf, partitions)
+            with self._lock:
+                self._partitioned.append(producer)
         else:
             single = Producer(self, conf)
             single._start()
             producer = single
         return producer
+
+    def _spawn(self, target: Callable[..., Any], name: str, *args: Any) -> threading.Thread:
+        """Start a daemon helper thread that `close()` waits for."""
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+        thread.start()
+        return thread
 
     def _new_producer_id(self) -> int:
         with self._lock:
@@ -310,12 +325,15 @@ class Client:
             raise AlreadyClosed("client is closed")
 
     def close(self) -> None:
-        """Close every consumer and producer (flushing what they hold), then every connection."""
+        """Close every consumer and producer (flushing what they hold), then every connection;
+        returns once every thread the client started has ended (bounded by the operation
+        timeout)."""
         self._close(flush=True)
 
     def shutdown(self) -> None:
         """Close at once (the official `shutdown`): pending sends fail with `AlreadyClosed`
-        instead of being flushed; no close waits on the broker."""
+        instead of being flushed; no close waits on the broker; every thread the client
+        started has ended on return (bounded)."""
         self._close(flush=False)
 
     def _close(self, flush: bool) -> None:
@@ -323,7 +341,7 @@ class Client:
             if self._closed:
                 return
             self._closed = True
-            producers = list(self._producers)
+            producers: list[Any] = [*self._partitioned, *self._producers]
             consumers = list(self._consumers)
         if not flush:
             self._pool.close()  # first: nothing below waits for the broker's answers
@@ -346,6 +364,12 @@ class Client:
                 self._provider.close()
             except Exception:
                 log.exception("closing %r", self._provider)
+        with self._lock:
+            threads = list(self._threads)
+        me = threading.current_thread()
+        for t in threads:
+            if t is not me:
+                t.join(max(0.1, deadline - time.monotonic()))
 
     def __enter__(self) -> Client:
         return self

@@ -88,10 +88,7 @@ class MultiTopicsConsumer(_Receiving):
         self._start_listener()
         interval = self._client._config.partitions_update_interval_seconds
         if interval > 0 and any(self._topics.values()):
-            threading.Thread(
-                target=self._watch_partitions, args=(interval,),
-                name="pulsar-partitions-watch", daemon=True,
-            ).start()  # fmt: skip
+            self._client._spawn(self._watch_partitions, "pulsar-partitions-watch", interval)
 
     def _watch_partitions(self, interval: float) -> None:
         """Subscribe to partitions added to a partitioned topic while this consumer reads it."""
@@ -389,10 +386,9 @@ class PatternConsumer(MultiTopicsConsumer):
             raise
         self._client._register_consumer(self)
         self._start_listener()
-        self._poller = threading.Thread(
-            target=self._poll, name=f"pulsar-pattern-{self._conf.subscription_name}", daemon=True
+        self._poller = self._client._spawn(
+            self._poll, f"pulsar-pattern-{self._conf.subscription_name}"
         )
-        self._poller.start()
 
     def topic(self) -> str:
         return self._pattern.regex.pattern

@@ -1045,12 +1045,9 @@ class Producer:
                 return  # already reconnecting, closed or failed
             self._state = _CONNECTING
             old = self._conn
-        threading.Thread(
-            target=self._reconnect_loop,
-            args=(old, closed_by_broker),
-            name=f"pulsar-reconnect-{self._producer_id}",
-            daemon=True,
-        ).start()
+        self._client._spawn(
+            self._reconnect_loop, f"pulsar-reconnect-{self._producer_id}", old, closed_by_broker
+        )
 
     def _reconnect_loop(self, old: Connection | None, closed_by_broker: bool) -> None:
         if old is not None:
@@ -1213,12 +1210,11 @@ class PartitionedProducer:
             raise
         interval = client._config.partitions_update_interval_seconds
         if interval > 0:
-            threading.Thread(
-                target=self._watch_partitions,
-                args=(interval,),
-                name=f"pulsar-partitions-{self._topic.rsplit('/', 1)[-1]}",
-                daemon=True,
-            ).start()
+            client._spawn(
+                self._watch_partitions,
+                f"pulsar-partitions-{self._topic.rsplit('/', 1)[-1]}",
+                interval,
+            )
 
     def _watch_partitions(self, interval: float) -> None:
         while not self._stopped.wait(interval):
@@ -1342,6 +1338,8 @@ class PartitionedProducer:
             timeout = self._client._config.operation_timeout_seconds
         deadline = time.monotonic() + timeout
         self._stopped.set()
+        with self._client._lock, contextlib.suppress(ValueError):
+            self._client._partitioned.remove(self)
         with self._grow_lock:  # no partition is being added while we close
             producers = self._producers
         for p in producers:
