@@ -182,8 +182,10 @@ class ConsumerBatchReceivePolicy:
 
 @dataclass(frozen=True, slots=True)
 class TopicPattern:
-    """A regex subscription: the namespace to list and the compiled pattern (matched against
-    full topic names, partition suffix removed)."""
+    """A regex subscription: the namespace to list and the compiled pattern, matched against
+    topic names without their domain and partition suffix. As in the official clients, the
+    domain (`persistent://`, `non-persistent://`, or none) does not filter: the
+    subscription's `regex_subscription_mode` decides which kinds of topic are listed."""
 
     namespace: str
     domain: str
@@ -215,7 +217,7 @@ class TopicPattern:
         if not local:
             raise InvalidConfiguration(f"topic: pattern {text!r} has an empty topic regex")
         flags = pattern.flags if isinstance(pattern, re.Pattern) else 0
-        full = f"{re.escape(f'{domain}://{tenant}/{ns}/')}(?:{local})"
+        full = f"{re.escape(f'{tenant}/{ns}/')}(?:{local})"
         try:
             regex = re.compile(full, flags)
         except re.error as err:
@@ -223,7 +225,8 @@ class TopicPattern:
         return cls(f"{probe.tenant}/{probe.namespace}", domain, regex)
 
     def matches(self, topic: str) -> bool:
-        return self.regex.fullmatch(topic) is not None
+        """Whether `topic` (a full name, any domain) matches, its domain left out."""
+        return self.regex.fullmatch(topic.split("://", 1)[-1]) is not None
 
 
 def _check_name(name: str, value: object, allow_none: bool = True) -> str | None:

@@ -390,6 +390,9 @@ def test_topic_patterns() -> None:
         "persistent://public/default/x12y"
     )
     assert TopicPattern.parse("tenant/ns/a|b").matches("persistent://tenant/ns/b")
+    # The domain never filters (regex_subscription_mode does), as in the official clients.
+    assert bare.matches("non-persistent://public/default/x1")
+    assert p.matches("non-persistent://public/default/orders-us")
     with pytest.raises(InvalidConfiguration, match="bad regex"):
         TopicPattern.parse("persistent://public/default/(unclosed")
     with pytest.raises(InvalidConfiguration, match="pattern"):
