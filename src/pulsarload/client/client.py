@@ -29,6 +29,7 @@ from pulsarload.client.settings import (
     PartitionsRoutingMode,
     ProducerAccessMode,
     ProducerConfig,
+    check_int,
 )
 from pulsarload.client.timer import HousekeepingThread
 from pulsarload.client.topics import partition_name, topic_name
@@ -94,6 +95,18 @@ class Client:
             service_url = first.service_url
             authentication = first.authentication
             tls_trust_certs_file_path = first.tls_trust_certs_file_path
+        # Accepted for compatibility and unused, but type-checked as the official client does.
+        for name, value in (
+            ("io_threads", io_threads),
+            ("message_listener_threads", message_listener_threads),
+            ("concurrent_lookup_requests", concurrent_lookup_requests),
+            ("stats_interval_in_seconds", stats_interval_in_seconds),
+        ):
+            check_int(name, value)
+        if log_conf_file_path is not None and not isinstance(log_conf_file_path, str):
+            raise InvalidConfiguration(
+                f"log_conf_file_path: expected a path string, got {log_conf_file_path!r}"
+            )
         if authentication is not None and not isinstance(authentication, Authentication):
             raise InvalidConfiguration(
                 f"authentication: expected an Authentication (AuthenticationToken, "
@@ -358,6 +371,7 @@ class Client:
             except Exception:
                 log.exception("closing %r", p)
         self._housekeeping.stop()
+        self._lookup.close()
         self._pool.close()
         if self._provider is not None:
             try:

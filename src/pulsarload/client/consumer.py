@@ -267,10 +267,11 @@ class ReceiverQueue:
 
     def get_many(self, max_messages: int, max_bytes: int, timeout: float) -> list[Message]:
         """Up to `max_messages` (-1: any number) messages and about `max_bytes` bytes, waiting
-        at most `timeout` seconds for the limit to fill (returns what came meanwhile)."""
+        at most `timeout` seconds (negative: no time limit) for the limit to fill (returns
+        what came meanwhile)."""
         out: list[Message] = []
         size = 0
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout if timeout >= 0 else math.inf
         cond = self._cond
         items = self._items
         while True:
@@ -295,7 +296,7 @@ class ReceiverQueue:
                     if out:
                         break
                     raise self._closed
-                cond.wait(left)
+                cond.wait(min(left, _POLL))
         for msg in out:
             owner = msg._owner
             if owner is not None:
@@ -383,6 +384,10 @@ class _Receiving:
                 "receive: this consumer has a message_listener; messages go to it"
             )
 
+    def _want_one(self) -> None:
+        """A zero-queue consumer asks the broker for one message when the application waits
+        for one (others prefetch)."""
+
     def receive(self, timeout_millis: int | None = None) -> Message:
         """The next message; raises `Timeout` when none arrives within `timeout_millis`
         (None: wait until one does) and `AlreadyClosed` once the consumer is closed."""
@@ -390,6 +395,7 @@ class _Receiving:
         if timeout_millis is not None and timeout_millis < 0:
             raise InvalidConfiguration(f"timeout_millis: must be >= 0, got {timeout_millis}")
         timeout = None if timeout_millis is None else timeout_millis / 1000.0
+        self._want_one()
         msg = self._queue.get(timeout)
         if msg is None:
             raise TimeoutError(f"receive: no message within {timeout_millis} ms")
@@ -406,6 +412,7 @@ class _Receiving:
         if timeout_millis is not None and timeout_millis < 0:
             raise InvalidConfiguration(f"timeout_millis: must be >= 0, got {timeout_millis}")
         timeout = None if timeout_millis is None else timeout_millis / 1000.0
+        self._want_one()
         return self._queue.get_available(max_messages, timeout)
 
     def batch_receive(
@@ -417,6 +424,7 @@ class _Receiving:
         policy = self._conf.batch_receive_policy
         n = policy.max_num_message if max_messages is None else max_messages
         t = policy.timeout_ms if timeout_millis is None else timeout_millis
+        self._want_one()
         return self._queue.get_many(n, policy.max_num_bytes, t / 1000.0)
 
     def receive_async(self, waiter: AsyncWaiter) -> Callable[[], bool]:
@@ -463,6 +471,7 @@ class _Receiving:
         while not self._closed_event.is_set():
             if not self._listener_running.wait(_POLL):
                 continue
+            self._want_one()
             try:
                 msg = queue.get(_POLL)
             except PulsarError:
@@ -521,6 +530,10 @@ class Consumer(_Receiving):
         self._sub_type = SubType(int(conf.consumer_type))
         self._shared = self._sub_type in (SubType.Shared, SubType.Key_Shared)
         self._queue_size = queue_size or conf.receiver_queue_size
+        # Zero-queue: no prefetch; one permit goes out when the application waits with an
+        # empty queue, and stays outstanding (_zq_asked) until a message comes.
+        self._zero_queue = self._queue_size == 0
+        self._zq_asked = False
         self._threshold = max(1, self._queue_size // 2)
         self._housekeeping = client._housekeeping
 
@@ -653,8 +666,18 @@ class Consumer(_Receiving):
                 self._send_close(conn)  # the broker may still create it: drop it there
             raise
         self._conn = conn
-        self._send_flow(self._queue_size, conn)
+        if self._zero_queue:
+            if self._zq_asked:  # a receive is waiting: ask the new instance for its message
+                self._send_flow(1, conn)
+        else:
+            self._send_flow(self._queue_size, conn)
         return conn
+
+    def _want_one(self) -> None:
+        if not self._zero_queue or len(self._queue) or self._zq_asked:
+            return
+        self._zq_asked = True
+        self._send_flow(1)
 
     def _new_generation(self) -> None:
         """Start a new subscription instance: drop what the old one queued, reset permits and
@@ -734,6 +757,7 @@ class Consumer(_Receiving):
 
     def _on_message(self, frame: Frame, cmd: CommandMessage) -> None:
         gen = self._generation
+        self._zq_asked = False
         md = frame.metadata
         data = cmd.message_id
         ledger, entry, part = data.ledgerId, data.entryId, self._partition
@@ -947,6 +971,12 @@ class Consumer(_Receiving):
         taken = [m for m in msgs if m._generation == gen]
         if not taken:
             return
+        if self._zero_queue:
+            self._last_dequeued = taken[-1]._id
+            if self._handed is not None:
+                for m in taken:
+                    self._handed[m._id.entry] = None
+            return  # the next permit goes out when the application waits again
         self._last_dequeued = taken[-1]._id
         handed = self._handed
         if handed is not None:
@@ -967,6 +997,11 @@ class Consumer(_Receiving):
 
     def _return_permits(self, n: int) -> None:
         """Messages the application will never see (skipped, corrupt, stale): permits back."""
+        if self._zero_queue:
+            # The message a waiting receive asked for was dropped: ask for the next one.
+            self._zq_asked = True
+            self._send_flow(1)
+            return
         with self._flow_lock:
             permits = self._permits + n
             if permits < self._threshold:
@@ -1233,7 +1268,7 @@ class Consumer(_Receiving):
                         msg.data(),
                         properties=props,
                         partition_key=msg.partition_key() or None,
-                        ordering_key=msg.ordering_key(),
+                        ordering_key=(msg._md if msg._smd is None else msg._smd).ordering_key,
                         event_timestamp=msg.event_timestamp() or None,
                     )
             except PulsarError as err:

@@ -32,13 +32,8 @@ from pulsarload.client.errors import (
     InvalidConfiguration,
     PulsarError,
 )
-from pulsarload.client.lookup import retry_operation
 from pulsarload.client.message import Message
 from pulsarload.client.topics import partition_name, topic_name
-from pulsarload.wire.commands import (
-    CommandGetTopicsOfNamespace,
-    CommandGetTopicsOfNamespaceResponse,
-)
 from pulsarload.wire.enums import TopicsMode
 from pulsarload.wire.message_id import EARLIEST, LATEST, MessageId
 
@@ -132,7 +127,7 @@ class MultiTopicsConsumer(_Receiving):
     def _queue_size_for(self, total: int) -> int:
         conf = self._conf
         per = conf.max_total_receiver_queue_size_across_partitions // max(1, total)
-        return max(1, min(conf.receiver_queue_size, per))
+        return max(1, min(conf.receiver_queue_size, per))  # zero-queue: one per partition
 
     def _add_topics(self, plan: list[tuple[str, int]]) -> list[Consumer]:
         """Subscribe to every partition of the (topic, partitions) pairs; all or nothing."""
@@ -394,21 +389,8 @@ class PatternConsumer(MultiTopicsConsumer):
         return self._pattern.regex.pattern
 
     def _list_topics(self) -> list[str]:
-        client = self._client
         mode = TopicsMode(int(self._conf.regex_subscription_mode))
-
-        def attempt() -> list[str]:
-            service = client._lookup._service.next()
-            conn = client._pool.get(service, service, slot=0)
-            resp: CommandGetTopicsOfNamespaceResponse = conn.request(
-                lambda rid: CommandGetTopicsOfNamespace(
-                    request_id=rid, namespace=self._pattern.namespace, mode=mode
-                ),
-                f"GET_TOPICS_OF_NAMESPACE {self._pattern.namespace}",
-            )
-            return list(resp.topics)
-
-        return retry_operation(attempt, client._config, "listing topics")
+        return self._client._lookup.topics_of_namespace(self._pattern.namespace, mode)
 
     def _discover(self) -> None:
         """One discovery round: subscribe to new matches, drop topics that vanished."""

@@ -34,6 +34,7 @@ from pulsarload.client.errors import (
     ChecksumError,
     InvalidConfiguration,
     InvalidMessage,
+    MessageArgumentType,
     MessageTooBig,
     NotConnected,
     ProducerBlockedQuotaExceededException,
@@ -154,7 +155,7 @@ def _fail_one(cb: _Completion, err: PulsarError) -> None:
 
 def _check_content(content: object) -> bytes | bytearray | memoryview:
     if not isinstance(content, bytes | bytearray | memoryview):
-        raise InvalidMessage(f"content: expected bytes, got {type(content).__name__}")
+        raise MessageArgumentType(f"content: expected bytes, got {type(content).__name__}")
     return content
 
 
@@ -162,10 +163,10 @@ def _check_props(properties: Mapping[str, str] | None) -> Mapping[str, str] | No
     if not properties:
         return None
     if not isinstance(properties, Mapping):
-        raise InvalidMessage(f"properties: expected a dict of str -> str, got {properties!r}")
+        raise MessageArgumentType(f"properties: expected a dict of str -> str, got {properties!r}")
     for k, v in properties.items():
         if not isinstance(k, str) or not isinstance(v, str):
-            raise InvalidMessage(f"properties: keys and values must be str, got {k!r}: {v!r}")
+            raise MessageArgumentType(f"properties: keys and values must be str, got {k!r}: {v!r}")
     return properties
 
 
@@ -227,7 +228,7 @@ class _Message:
         if content is None:
             content = b""
         elif not isinstance(content, bytes | bytearray | memoryview):
-            raise InvalidMessage(
+            raise MessageArgumentType(
                 f"content: expected bytes (or None for a null value), got {type(content).__name__}"
             )
         self.content = content
