@@ -370,7 +370,9 @@ def test_policies_validate() -> None:
     sticky = ConsumerKeySharedPolicy("sticky", sticky_ranges=[(100, 200), (0, 10)])
     assert sticky.key_shared_mode is KeySharedMode.Sticky
     assert sticky.sticky_ranges == [(0, 10), (100, 200)]  # a list of pairs, as the official
-    assert hash(sticky) == hash(ConsumerKeySharedPolicy("sticky", sticky_ranges=[(0, 10), (100, 200)]))
+    assert hash(sticky) == hash(
+        ConsumerKeySharedPolicy("sticky", sticky_ranges=[(0, 10), (100, 200)])
+    )
     with pytest.raises(InvalidConfiguration, match="overlaps"):
         ConsumerKeySharedPolicy("sticky", sticky_ranges=[(0, 10), (5, 20)])
     with pytest.raises(InvalidConfiguration, match="sticky_ranges"):
