@@ -192,3 +192,27 @@ def multi_topic_list(pulsar: Any, env: Any) -> dict[str, Any]:
     finally:
         client.close()
     return {"received": got, "expected": sorted(t[-6:] for t in topics)}
+
+
+def secured_produce_consume(pulsar: Any, env: Any) -> dict[str, Any]:
+    """Token authentication, over plain TCP or TLS (the CA file, hostname verification)."""
+    topic = env.topic("sec")
+    kwargs: dict[str, Any] = {"authentication": pulsar.AuthenticationToken(env.args["token"])}
+    if env.args.get("ca_file"):
+        kwargs.update(tls_trust_certs_file_path=env.args["ca_file"], tls_validate_hostname=True)
+    client = pulsar.Client(env.service_url, operation_timeout_seconds=30, **kwargs)
+    try:
+        consumer = client.subscribe(topic, "sub", initial_position=pulsar.InitialPosition.Earliest)
+        producer = client.create_producer(topic, compression_type=pulsar.CompressionType.LZ4)
+        for i in range(10):
+            producer.send(f"s-{i}".encode())
+        got = []
+        for _ in range(10):
+            m = consumer.receive(timeout_millis=30000)
+            got.append(m.data().decode())
+            consumer.acknowledge(m)
+        producer.close()
+        consumer.close()
+    finally:
+        client.close()
+    return {"received": got}
