@@ -47,7 +47,7 @@ def dead_letter_loop(pulsar: Any, env: Any) -> dict[str, Any]:
             except pulsar.Timeout:
                 continue
             deliveries += 1
-            key = msg.data().decode()
+            key = msg.data().decode(errors="replace")
             counts[key] = counts.get(key, 0) + 1
             max_rc = max(max_rc, msg.redelivery_count())
             if len(trace) < 80:
@@ -69,7 +69,11 @@ def dead_letter_loop(pulsar: Any, env: Any) -> dict[str, Any]:
             except pulsar.Timeout:
                 break
             moved.append(
-                {"data": m.data().decode(), "properties": m.properties(), "key": m.partition_key()}
+                {
+                    "data": m.data().decode(errors="replace"),
+                    "properties": m.properties(),
+                    "key": m.partition_key(),
+                }
             )
             dlq.acknowledge(m)
         dlq.close()
