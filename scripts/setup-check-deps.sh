@@ -31,7 +31,7 @@ FT_DEPS=(
   "pytest-textual-snapshot pytest_textual_snapshot"
   "numpy numpy"
 )
-GIL_DEPS=("pulsar-client==3.9.0 pulsar")
+GIL_DEPS=("pulsar-client==3.13.0 pulsar")
 
 fail=0
 check() {

@@ -90,7 +90,7 @@ def _tcp_reachable(url: str) -> str | None:
     from pulsarload.client.urls import parse_service_url
 
     try:
-        address = parse_service_url(url).addresses[0]
+        address = parse_service_url(url, allow_http=False).addresses[0]
     except ValueError as err:  # InvalidUrl: say what is wrong with it, not "reachable"
         return f"not a broker URL ({err})"
     try:

@@ -70,7 +70,7 @@ CASES: dict[str, Case] = {
         ["produce", T, *RUN, "--engine", "official"], r"official engine needs .*pulsar-client"
     ),
     "service URL scheme": Case(
-        ["produce", T, *RUN, "-u", "http://localhost:6650"], r"unsupported scheme 'http'"
+        ["produce", T, *RUN, "-u", "ftp://localhost:6650"], r"unsupported scheme 'ftp'"
     ),
     "service URL port": Case(
         ["produce", T, *RUN, "-u", "pulsar://localhost:99999"], r"port 99999 is out of range"

@@ -29,6 +29,7 @@ from pulsarload.client.settings import (
     PartitionsRoutingMode,
     ProducerAccessMode,
     ProducerConfig,
+    check_int,
 )
 from pulsarload.client.timer import HousekeepingThread
 from pulsarload.client.topics import partition_name, topic_name
@@ -94,6 +95,18 @@ class Client:
             service_url = first.service_url
             authentication = first.authentication
             tls_trust_certs_file_path = first.tls_trust_certs_file_path
+        # Accepted for compatibility and unused, but type-checked as the official client does.
+        for name, value in (
+            ("io_threads", io_threads),
+            ("message_listener_threads", message_listener_threads),
+            ("concurrent_lookup_requests", concurrent_lookup_requests),
+            ("stats_interval_in_seconds", stats_interval_in_seconds),
+        ):
+            check_int(name, value)
+        if log_conf_file_path is not None and not isinstance(log_conf_file_path, str):
+            raise InvalidConfiguration(
+                f"log_conf_file_path: expected a path string, got {log_conf_file_path!r}"
+            )
         if authentication is not None and not isinstance(authentication, Authentication):
             raise InvalidConfiguration(
                 f"authentication: expected an Authentication (AuthenticationToken, "
@@ -125,6 +138,10 @@ class Client:
         self._producer_ids = 0
         self._producers: list[Producer] = []
         self._consumers: list[Any] = []  # Consumer / MultiTopicsConsumer (client.consumer)
+        self._partitioned: list[PartitionedProducer] = []
+        # Helper threads (listeners, watchers, reconnects, dead-letter movers): close() waits
+        # for them, so no thread this client started outlives it.
+        self._threads: list[threading.Thread] = []
         self._closed = False
         self._service_info = ServiceInfo(
             self._config.service_url, authentication, tls_trust_certs_file_path
@@ -229,11 +246,22 @@ class Client:
         partitions = self._lookup.partitions(conf.topic)
         if partitions > 0:
             producer: Producer | PartitionedProducer = PartitionedProducer(self, conf, partitions)
+            with self._lock:
+                self._partitioned.append(producer)
         else:
             single = Producer(self, conf)
             single._start()
             producer = single
         return producer
+
+    def _spawn(self, target: Callable[..., Any], name: str, *args: Any) -> threading.Thread:
+        """Start a daemon helper thread that `close()` waits for."""
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+        thread.start()
+        return thread
 
     def _new_producer_id(self) -> int:
         with self._lock:
@@ -310,12 +338,15 @@ class Client:
             raise AlreadyClosed("client is closed")
 
     def close(self) -> None:
-        """Close every consumer and producer (flushing what they hold), then every connection."""
+        """Close every consumer and producer (flushing what they hold), then every connection;
+        returns once every thread the client started has ended (bounded by the operation
+        timeout)."""
         self._close(flush=True)
 
     def shutdown(self) -> None:
         """Close at once (the official `shutdown`): pending sends fail with `AlreadyClosed`
-        instead of being flushed; no close waits on the broker."""
+        instead of being flushed; no close waits on the broker; every thread the client
+        started has ended on return (bounded)."""
         self._close(flush=False)
 
     def _close(self, flush: bool) -> None:
@@ -323,7 +354,7 @@ class Client:
             if self._closed:
                 return
             self._closed = True
-            producers = list(self._producers)
+            producers: list[Any] = [*self._partitioned, *self._producers]
             consumers = list(self._consumers)
         if not flush:
             self._pool.close()  # first: nothing below waits for the broker's answers
@@ -340,12 +371,19 @@ class Client:
             except Exception:
                 log.exception("closing %r", p)
         self._housekeeping.stop()
+        self._lookup.close()
         self._pool.close()
         if self._provider is not None:
             try:
                 self._provider.close()
             except Exception:
                 log.exception("closing %r", self._provider)
+        with self._lock:
+            threads = list(self._threads)
+        me = threading.current_thread()
+        for t in threads:
+            if t is not me:
+                t.join(max(0.1, deadline - time.monotonic()))
 
     def __enter__(self) -> Client:
         return self

@@ -114,6 +114,8 @@ log = logging.getLogger(__name__)
 _INIT, _READY, _CONNECTING, _CLOSED, _FAILED = range(5)
 #: How long blocking waits sleep between checks of the closed flag.
 _POLL = 0.5
+#: How many dead-lettered entries a consumer remembers, to drop redeliveries of them.
+_DLQ_REMEMBERED = 100_000
 
 _consumer_ids = itertools.count(1)
 _consumer_ids_lock = threading.Lock()
@@ -265,10 +267,11 @@ class ReceiverQueue:
 
     def get_many(self, max_messages: int, max_bytes: int, timeout: float) -> list[Message]:
         """Up to `max_messages` (-1: any number) messages and about `max_bytes` bytes, waiting
-        at most `timeout` seconds for the limit to fill (returns what came meanwhile)."""
+        at most `timeout` seconds (negative: no time limit) for the limit to fill (returns
+        what came meanwhile)."""
         out: list[Message] = []
         size = 0
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout if timeout >= 0 else math.inf
         cond = self._cond
         items = self._items
         while True:
@@ -293,7 +296,7 @@ class ReceiverQueue:
                     if out:
                         break
                     raise self._closed
-                cond.wait(left)
+                cond.wait(min(left, _POLL))
         for msg in out:
             owner = msg._owner
             if owner is not None:
@@ -381,6 +384,10 @@ class _Receiving:
                 "receive: this consumer has a message_listener; messages go to it"
             )
 
+    def _want_one(self) -> None:
+        """A zero-queue consumer asks the broker for one message when the application waits
+        for one (others prefetch)."""
+
     def receive(self, timeout_millis: int | None = None) -> Message:
         """The next message; raises `Timeout` when none arrives within `timeout_millis`
         (None: wait until one does) and `AlreadyClosed` once the consumer is closed."""
@@ -388,6 +395,7 @@ class _Receiving:
         if timeout_millis is not None and timeout_millis < 0:
             raise InvalidConfiguration(f"timeout_millis: must be >= 0, got {timeout_millis}")
         timeout = None if timeout_millis is None else timeout_millis / 1000.0
+        self._want_one()
         msg = self._queue.get(timeout)
         if msg is None:
             raise TimeoutError(f"receive: no message within {timeout_millis} ms")
@@ -404,6 +412,7 @@ class _Receiving:
         if timeout_millis is not None and timeout_millis < 0:
             raise InvalidConfiguration(f"timeout_millis: must be >= 0, got {timeout_millis}")
         timeout = None if timeout_millis is None else timeout_millis / 1000.0
+        self._want_one()
         return self._queue.get_available(max_messages, timeout)
 
     def batch_receive(
@@ -415,6 +424,7 @@ class _Receiving:
         policy = self._conf.batch_receive_policy
         n = policy.max_num_message if max_messages is None else max_messages
         t = policy.timeout_ms if timeout_millis is None else timeout_millis
+        self._want_one()
         return self._queue.get_many(n, policy.max_num_bytes, t / 1000.0)
 
     def receive_async(self, waiter: AsyncWaiter) -> Callable[[], bool]:
@@ -450,10 +460,9 @@ class _Receiving:
         if self._conf.message_listener is None:
             return
         self._listener_running.set()
-        self._listener_thread = threading.Thread(
-            target=self._listen, name=f"pulsar-listener-{self._conf.subscription_name}", daemon=True
+        self._listener_thread = self._client._spawn(
+            self._listen, f"pulsar-listener-{self._conf.subscription_name}"
         )
-        self._listener_thread.start()
 
     def _listen(self) -> None:
         listener = self._conf.message_listener
@@ -462,6 +471,7 @@ class _Receiving:
         while not self._closed_event.is_set():
             if not self._listener_running.wait(_POLL):
                 continue
+            self._want_one()
             try:
                 msg = queue.get(_POLL)
             except PulsarError:
@@ -520,11 +530,19 @@ class Consumer(_Receiving):
         self._sub_type = SubType(int(conf.consumer_type))
         self._shared = self._sub_type in (SubType.Shared, SubType.Key_Shared)
         self._queue_size = queue_size or conf.receiver_queue_size
+        # Zero-queue: no prefetch; one permit goes out when the application waits with an
+        # empty queue, and stays outstanding (_zq_asked) until a message comes.
+        self._zero_queue = self._queue_size == 0
+        self._zq_asked = False
         self._threshold = max(1, self._queue_size // 2)
         self._housekeeping = client._housekeeping
 
         self._state = _INIT
         self._state_lock = threading.Lock()
+        # Clear while re-subscribing (after a seek, an unload, a lost connection): requests
+        # that name this consumer wait for it rather than fail with "consumer not found".
+        self._settled = threading.Event()
+        self._settled.set()
         self._conn: Connection | None = None
         self._closed_event = threading.Event()
         self._fatal: PulsarError | None = None
@@ -566,6 +584,15 @@ class Consumer(_Receiving):
         self._dlq_max = conf.dead_letter_max
         self._dlq_lock = threading.Lock()
         self._dlq_candidates: dict[MessageId, list[Message]] = {}
+        # Entries handed to the dead-letter producer (insertion-ordered, trimmed): never given
+        # to the application again, whatever redelivery crosses the ack that removes them.
+        self._dlq_moving: dict[MessageId, None] = {}
+        # Shared with a dead-letter policy: entries the application took and has not acked.
+        # A redeliver-all sends back these (by id) and leaves what is still queued alone, so
+        # each message is seen max_redeliver_count + 1 times before it moves, as with the
+        # official client (a broker-side redeliver-all would also count up messages that
+        # were only prefetched, and move them unseen).
+        self._handed: dict[MessageId, None] | None = {} if self._dlq_max and self._shared else None
         self._dlq_backlog: list[list[Message]] = []
         self._dlq_running = False
         self._dlq_producer: Producer | PartitionedProducer | None = None
@@ -639,8 +666,18 @@ class Consumer(_Receiving):
                 self._send_close(conn)  # the broker may still create it: drop it there
             raise
         self._conn = conn
-        self._send_flow(self._queue_size, conn)
+        if self._zero_queue:
+            if self._zq_asked:  # a receive is waiting: ask the new instance for its message
+                self._send_flow(1, conn)
+        else:
+            self._send_flow(self._queue_size, conn)
         return conn
+
+    def _want_one(self) -> None:
+        if not self._zero_queue or len(self._queue) or self._zq_asked:
+            return
+        self._zq_asked = True
+        self._send_flow(1)
 
     def _new_generation(self) -> None:
         """Start a new subscription instance: drop what the old one queued, reset permits and
@@ -651,11 +688,14 @@ class Consumer(_Receiving):
         gen = self._generation
         self._queue.remove_if(lambda m: m._owner is self and m._generation != gen)
         self._chunks.clear()
+        if self._handed is not None:
+            self._handed.clear()  # the broker sends every unacked message again anyway
         if not self._conf.durable:
             seek = self._seek_target
             self._seek_target = None
             if isinstance(seek, MessageId):
-                self._start_id, self._start_inclusive = seek, True
+                self._start_id = seek
+                self._start_inclusive = self._conf.start_message_id_inclusive
             elif seek is None and self._last_dequeued is not None:
                 self._start_id, self._start_inclusive = self._last_dequeued, False
             # After a seek by time the broker keeps the subscription at its new position.
@@ -717,6 +757,7 @@ class Consumer(_Receiving):
 
     def _on_message(self, frame: Frame, cmd: CommandMessage) -> None:
         gen = self._generation
+        self._zq_asked = False
         md = frame.metadata
         data = cmd.message_id
         ledger, entry, part = data.ledgerId, data.entryId, self._partition
@@ -845,9 +886,15 @@ class Consumer(_Receiving):
                 self._return_permits(skipped)
             if not msgs:
                 return
-        if self._dlq_max and rc >= self._dlq_max:
-            with self._dlq_lock:
-                self._dlq_candidates[MessageId(ledger, entry, part)] = msgs
+        if self._dlq_max:
+            key = MessageId(ledger, entry, part)
+            if self._dlq_moving and key in self._dlq_moving:
+                # Dead-lettered (or being moved): a redelivery that crossed our ack is dropped.
+                self._return_permits(len(msgs))
+                return
+            if rc >= self._dlq_max:
+                with self._dlq_lock:
+                    self._dlq_candidates[key] = msgs
         if not self._queue.put_many(msgs, self, gen):
             log.debug("dropped entry %d:%d of an older subscription instance", ledger, entry)
 
@@ -924,7 +971,17 @@ class Consumer(_Receiving):
         taken = [m for m in msgs if m._generation == gen]
         if not taken:
             return
+        if self._zero_queue:
+            self._last_dequeued = taken[-1]._id
+            if self._handed is not None:
+                for m in taken:
+                    self._handed[m._id.entry] = None
+            return  # the next permit goes out when the application waits again
         self._last_dequeued = taken[-1]._id
+        handed = self._handed
+        if handed is not None:
+            for m in taken:
+                handed[m._id.entry] = None
         unacked = self._unacked
         if unacked is not None:
             for m in taken:
@@ -940,6 +997,11 @@ class Consumer(_Receiving):
 
     def _return_permits(self, n: int) -> None:
         """Messages the application will never see (skipped, corrupt, stale): permits back."""
+        if self._zero_queue:
+            # The message a waiting receive asked for was dropped: ask for the next one.
+            self._zq_asked = True
+            self._send_flow(1)
+            return
         with self._flow_lock:
             permits = self._permits + n
             if permits < self._threshold:
@@ -1003,6 +1065,8 @@ class Consumer(_Receiving):
             self._id_batches.pop((mid[0], mid[1], mid[2]), None)
         if self._unacked is not None:
             self._unacked.remove(mid)
+        if self._handed is not None and (batch is None or batch.acked == batch.full):
+            self._handed.pop(mid.entry, None)
         if self._dlq_candidates:
             with self._dlq_lock:
                 self._dlq_candidates.pop(mid.entry, None)
@@ -1032,6 +1096,12 @@ class Consumer(_Receiving):
         if unacked is not None:
             for m in messages:
                 unacked.remove(m._id)
+        handed = self._handed
+        if handed is not None:
+            for m in messages:
+                batch = m._batch
+                if batch is None or batch.acked == batch.full:
+                    handed.pop(m._id.entry, None)
         if self._dlq_candidates:
             with self._dlq_lock:
                 for m in messages:
@@ -1077,14 +1147,32 @@ class Consumer(_Receiving):
             self._unacked.remove(mid)
         for m in chunks or (mid,):
             self._nacks.add(m.entry)
+            if self._handed is not None:
+                self._handed.pop(m.entry, None)
         self._housekeeping.wake_by(time.monotonic() + self._nacks.delay)
 
     def redeliver_unacknowledged_messages(self) -> None:
-        """Have the broker send every unacknowledged message of this consumer again."""
+        """Have the broker send every unacknowledged message of this consumer again (with a
+        dead-letter policy: those the application took; the policy's limit applies)."""
         self._check_open()
-        self._redeliver_all()
+        handed = self._handed
+        if handed is None:
+            self._redeliver_all()
+            return
+        entries = list(handed)
+        handed.clear()
+        if self._unacked is not None:
+            self._unacked.clear()
+        if entries:
+            self._redeliver(entries)
 
     def _redeliver_all(self) -> None:
+        if self._dlq_max and self._dlq_candidates:
+            # Past the policy's redeliveries: to the dead-letter topic, not round again.
+            with self._dlq_lock:
+                dead = list(self._dlq_candidates.values())
+                self._dlq_candidates.clear()
+            self._dead_letter(dead)
         conn = self._conn
         self._epoch += 1
         with self._flow_lock:
@@ -1148,13 +1236,16 @@ class Consumer(_Receiving):
 
     def _dead_letter(self, batches: list[list[Message]]) -> None:
         with self._dlq_lock:
+            moving = self._dlq_moving
+            for batch in batches:
+                moving[batch[0]._id.entry] = None
+            while len(moving) > _DLQ_REMEMBERED:
+                del moving[next(iter(moving))]
             self._dlq_backlog.extend(batches)
             if self._dlq_running:
                 return
             self._dlq_running = True
-        threading.Thread(
-            target=self._dlq_loop, name=f"pulsar-dlq-{self._consumer_id}", daemon=True
-        ).start()
+        self._client._spawn(self._dlq_loop, f"pulsar-dlq-{self._consumer_id}")
 
     def _dlq_loop(self) -> None:
         while True:
@@ -1170,12 +1261,14 @@ class Consumer(_Receiving):
                 for msg in batch:
                     props = dict(msg.properties())
                     props.setdefault("REAL_TOPIC", msg.topic_name())
-                    props.setdefault("ORIGIN_MESSAGE_ID", str(msg.message_id()))
+                    mid = msg.message_id()
+                    # The official client's spelling of the id: "(ledger,entry,partition,batch)".
+                    props.setdefault("ORIGIN_MESSAGE_ID", f"({mid[0]},{mid[1]},{mid[2]},{mid[3]})")
                     producer.send(
                         msg.data(),
                         properties=props,
                         partition_key=msg.partition_key() or None,
-                        ordering_key=msg.ordering_key(),
+                        ordering_key=(msg._md if msg._smd is None else msg._smd).ordering_key,
                         event_timestamp=msg.event_timestamp() or None,
                     )
             except PulsarError as err:
@@ -1185,8 +1278,12 @@ class Consumer(_Receiving):
                     self._dlq_topic(),
                     err,
                 )
+                entries = {m._id.entry for m in batch}
+                with self._dlq_lock:
+                    for e in entries:
+                        self._dlq_moving.pop(e, None)
                 if not self._closed_event.is_set():
-                    self._redeliver_plain({m._id.entry for m in batch})
+                    self._redeliver_plain(entries)
                 continue
             for msg in batch:
                 with contextlib.suppress(PulsarError):
@@ -1258,7 +1355,8 @@ class Consumer(_Receiving):
     # --- seek and last message id --------------------------------------------------------------
 
     def seek(self, target: MessageId | int | str) -> None:
-        """Move the subscription to a message id (that message comes next), to a publish
+        """Move the subscription to a message id (the message after it comes next; a reader
+        made with start_message_id_inclusive gets that message itself), to a publish
         time (ms since the epoch: the first message at or after it comes next), or to
         `earliest` / `latest`. Messages already received are dropped."""
         t = parse_seek_target(target)
@@ -1293,19 +1391,31 @@ class Consumer(_Receiving):
         self._queue.remove_if(lambda m: m._owner is self and m._generation <= gen)
         self._acks.reset()
         self._nacks.clear()
+        if self._handed is not None:
+            self._handed.clear()
         if self._unacked is not None:
             self._unacked.clear()
         self._last_dequeued = None
         self._end_of_topic = False
         if isinstance(t, MessageId) and t not in (EARLIEST, LATEST):
-            self._start_id, self._start_inclusive = t, True
+            # As the official client: a consumer resumes after the message it seeks to; a
+            # reader keeps its start_message_id_inclusive rule.
+            self._start_id = t
+            self._start_inclusive = self._conf.start_message_id_inclusive
         else:
             self._start_id = None
         if self._conf.durable:
             self._seek_target = None
 
+    def _wait_settled(self) -> None:
+        """Wait (within the operation timeout) for a re-subscription in progress to end."""
+        if not self._settled.is_set():
+            self._settled.wait(self._client._config.operation_timeout_seconds)
+
     def get_last_message_id(self) -> MessageId:
         """The id of the last message written to the topic ((-1, -1) style when empty)."""
+        self._check_open()
+        self._wait_settled()
         self._check_open()
         conn = self._conn
         if conn is None or conn.closed:
@@ -1327,13 +1437,14 @@ class Consumer(_Receiving):
             if self._state != _READY:
                 return
             self._state = _CONNECTING
+            self._settled.clear()
             old = self._conn
-        threading.Thread(
-            target=self._reconnect_loop,
-            args=(old, closed_by_broker),
-            name=f"pulsar-consumer-reconnect-{self._consumer_id}",
-            daemon=True,
-        ).start()
+        self._client._spawn(
+            self._reconnect_loop,
+            f"pulsar-consumer-reconnect-{self._consumer_id}",
+            old,
+            closed_by_broker,
+        )
 
     def _reconnect_loop(self, old: Connection | None, closed_by_broker: bool) -> None:
         if old is not None:
@@ -1371,6 +1482,7 @@ class Consumer(_Receiving):
             if self._state == _CONNECTING:
                 self._state = _READY
             closing = self._state == _CLOSED
+        self._settled.set()
         if closing:
             self._send_close(conn)
             conn.unregister_consumer(self._consumer_id, self)
@@ -1389,6 +1501,7 @@ class Consumer(_Receiving):
             if self._state == _CLOSED:
                 return
             self._state = _FAILED
+        self._settled.set()
         if self._own_queue:
             self._queue.close(err)
 
@@ -1417,6 +1530,7 @@ class Consumer(_Receiving):
                 return
             was_ready = self._state == _READY
             self._state = _CLOSED
+        self._settled.set()
         self._acks.flush()
         self._closed_event.set()
         self._housekeeping.remove(self)

@@ -16,7 +16,8 @@ from enum import IntEnum
 from typing import Any
 
 from pulsarload.client.errors import InvalidConfiguration
-from pulsarload.client.settings import _check_int, _check_properties, coerce_enum
+from pulsarload.client.settings import _check_properties, coerce_enum
+from pulsarload.client.settings import check_int as _check_int
 from pulsarload.client.topics import TopicName, topic_name
 from pulsarload.wire.message_id import EARLIEST, LATEST, MessageId
 
@@ -95,27 +96,31 @@ class ConsumerDeadLetterPolicy:
     """Send a message to a dead-letter topic once it was redelivered `max_redeliver_count`
     times and is negatively acknowledged (or times out) again.
 
-    `dead_letter_topic` defaults to `<topic>-<subscription>-DLQ`; `initial_subscription_name`,
-    when set, is created on the DLQ topic so its messages are retained.
+    `dead_letter_topic` ("" or None: `<topic>-<subscription>-DLQ`); `initial_subscription_name`,
+    when set, is created on the DLQ topic so its messages are retained. Unset names read back
+    as "", as in the official client.
     """
 
     max_redeliver_count: int
-    dead_letter_topic: str | None = None
-    initial_subscription_name: str | None = None
+    dead_letter_topic: str | None = ""
+    initial_subscription_name: str | None = ""
 
     def __post_init__(self) -> None:
         _check_int("dead_letter_policy.max_redeliver_count", self.max_redeliver_count, 1)
-        if self.dead_letter_topic is not None:
+        if self.dead_letter_topic:
             object.__setattr__(
                 self,
                 "dead_letter_topic",
                 topic_name(self.dead_letter_topic, "dead_letter_policy.dead_letter_topic"),
             )
-        if self.initial_subscription_name is not None and not (
-            isinstance(self.initial_subscription_name, str) and self.initial_subscription_name
-        ):
+        elif self.dead_letter_topic is None:
+            object.__setattr__(self, "dead_letter_topic", "")
+        sub = self.initial_subscription_name
+        if sub is None:
+            object.__setattr__(self, "initial_subscription_name", "")
+        elif not isinstance(sub, str):
             raise InvalidConfiguration(
-                "dead_letter_policy.initial_subscription_name: expected a non-empty string"
+                f"dead_letter_policy.initial_subscription_name: expected a string, got {sub!r}"
             )
 
 
@@ -123,12 +128,17 @@ class ConsumerDeadLetterPolicy:
 class ConsumerKeySharedPolicy:
     """Key_Shared settings: AutoSplit (the broker splits hash ranges) or Sticky ranges.
 
-    `sticky_ranges` are inclusive (start, end) pairs within [0, 65535], not overlapping.
+    `sticky_ranges` are inclusive (start, end) pairs within [0, 65535], not overlapping; read
+    back as a list of pairs (empty when none), as the official client gives them.
     """
 
     key_shared_mode: KeySharedMode | str = KeySharedMode.AutoSplit
     allow_out_of_order_delivery: bool = False
     sticky_ranges: Sequence[tuple[int, int]] | None = None
+
+    def __hash__(self) -> int:
+        ranges = tuple(self.sticky_ranges or ())
+        return hash((self.key_shared_mode, self.allow_out_of_order_delivery, ranges))
 
     def __post_init__(self) -> None:
         mode = coerce_enum(KeySharedMode, self.key_shared_mode, "key_shared_policy.key_shared_mode")
@@ -156,13 +166,14 @@ class ConsumerKeySharedPolicy:
                     f"key_shared_policy.sticky_ranges: range {pair} overlaps the one before it"
                 )
             last_end = end
-        object.__setattr__(self, "sticky_ranges", tuple(sorted(ranges)) or None)
+        object.__setattr__(self, "sticky_ranges", sorted(ranges))
 
 
 @dataclass(frozen=True, slots=True)
 class ConsumerBatchReceivePolicy:
     """Limits of one `batch_receive()`: at most `max_num_message` messages (-1: no limit) and
-    about `max_num_bytes` bytes, waiting at most `timeout_ms` for the batch to fill."""
+    about `max_num_bytes` bytes (-1: no limit), waiting at most `timeout_ms` for the batch to
+    fill (-1: until a limit is reached, as in the official client)."""
 
     max_num_message: int = -1
     max_num_bytes: int = 10 * 1024 * 1024
@@ -171,9 +182,9 @@ class ConsumerBatchReceivePolicy:
     def __post_init__(self) -> None:
         _check_int("batch_receive_policy.max_num_message", self.max_num_message, -1)
         _check_int("batch_receive_policy.max_num_bytes", self.max_num_bytes, -1)
-        _check_int("batch_receive_policy.timeout_ms", self.timeout_ms, 0)
+        _check_int("batch_receive_policy.timeout_ms", self.timeout_ms, -1)
         if self.max_num_message == 0 or (
-            self.max_num_message < 0 and self.max_num_bytes < 0 and self.timeout_ms == 0
+            self.max_num_message < 0 and self.max_num_bytes < 0 and self.timeout_ms <= 0
         ):
             raise InvalidConfiguration(
                 "batch_receive_policy: set a message count, a byte limit or a timeout"
@@ -182,8 +193,10 @@ class ConsumerBatchReceivePolicy:
 
 @dataclass(frozen=True, slots=True)
 class TopicPattern:
-    """A regex subscription: the namespace to list and the compiled pattern (matched against
-    full topic names, partition suffix removed)."""
+    """A regex subscription: the namespace to list and the compiled pattern, matched against
+    topic names without their domain and partition suffix. As in the official clients, the
+    domain (`persistent://`, `non-persistent://`, or none) does not filter: the
+    subscription's `regex_subscription_mode` decides which kinds of topic are listed."""
 
     namespace: str
     domain: str
@@ -215,7 +228,7 @@ class TopicPattern:
         if not local:
             raise InvalidConfiguration(f"topic: pattern {text!r} has an empty topic regex")
         flags = pattern.flags if isinstance(pattern, re.Pattern) else 0
-        full = f"{re.escape(f'{domain}://{tenant}/{ns}/')}(?:{local})"
+        full = f"{re.escape(f'{tenant}/{ns}/')}(?:{local})"
         try:
             regex = re.compile(full, flags)
         except re.error as err:
@@ -223,7 +236,8 @@ class TopicPattern:
         return cls(f"{probe.tenant}/{probe.namespace}", domain, regex)
 
     def matches(self, topic: str) -> bool:
-        return self.regex.fullmatch(topic) is not None
+        """Whether `topic` (a full name, any domain) matches, its domain left out."""
+        return self.regex.fullmatch(topic.split("://", 1)[-1]) is not None
 
 
 def _check_name(name: str, value: object, allow_none: bool = True) -> str | None:
@@ -343,7 +357,8 @@ class ConsumerConfig:
                 RegexSubscriptionMode, self.regex_subscription_mode, "regex_subscription_mode"
             ),
         )
-        _check_int("receiver_queue_size", self.receiver_queue_size, 1, 10_000_000)
+        # 0: a zero-queue consumer (one permit per receive), which the broker supports.
+        _check_int("receiver_queue_size", self.receiver_queue_size, 0, 10_000_000)
         _check_int(
             "max_total_receiver_queue_size_across_partitions",
             self.max_total_receiver_queue_size_across_partitions,

@@ -200,6 +200,11 @@ class InvalidMessage(PulsarError, ValueError):
     result = Result.InvalidMessage
 
 
+class MessageArgumentType(InvalidMessage, TypeError):
+    """A send argument has the wrong type (content not bytes, a property not str): a
+    `TypeError`, as the official client raises, and still an `InvalidMessage`."""
+
+
 class LookupFailed(PulsarError):
     """Topic lookup gave up (too many redirects, no usable broker URL, or a failed response
     without a known code): retrying the same lookup at once would loop the same way."""

@@ -4,7 +4,8 @@ Lookup starts at the service URL with authoritative=false, follows Redirects (ca
 response's authoritative flag) up to `max_lookup_redirects` hops, and honours
 proxy_through_service_url (keep talking to the service URL, naming the broker in CONNECT).
 Retriable failures (broker not ready, throttling, connection loss) are retried with backoff
-until the operation timeout.
+until the operation timeout. An http:// or https:// service URL does the same over the REST
+API (`http_lookup`).
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from pulsarload.client.errors import (
     TimeoutError,
     error_from_server,
 )
+from pulsarload.client.http_lookup import HttpLookup
 from pulsarload.client.pool import ConnectionPool
 from pulsarload.client.settings import ClientConfig
 from pulsarload.client.urls import Address, AddressRotation, parse_broker_url
 from pulsarload.wire.commands import (
+    CommandGetTopicsOfNamespace,
+    CommandGetTopicsOfNamespaceResponse,
     CommandLookupTopic,
     CommandLookupTopicResponse,
     CommandPartitionedTopicMetadata,
@@ -91,6 +95,7 @@ class LookupService:
         self.pool = pool
         self.config = pool.config
         self._service = AddressRotation(self.config.parsed_url)
+        self._http = HttpLookup(self.config, pool.auth) if self.config.parsed_url.http else None
 
     def switch_service(self, config: ClientConfig) -> None:
         """Look up through another service URL from now on (cluster failover)."""
@@ -105,6 +110,9 @@ class LookupService:
         return self._retrying(f"lookup of {topic}", lambda: self._lookup_once(topic))
 
     def _lookup_once(self, topic: str) -> LookupResult:
+        if self._http is not None:
+            broker = parse_broker_url(self._http.lookup(topic), "HTTP lookup brokerUrl")
+            return LookupResult(broker, broker)
         service = self._service.next()
         conn = self.pool.get(service, service, slot=0)
         authoritative = False
@@ -146,6 +154,8 @@ class LookupService:
         )
 
     def _partitions_once(self, topic: str) -> int:
+        if self._http is not None:
+            return self._http.partitions(topic)
         service = self._service.next()
         conn = self.pool.get(service, service, slot=0)
         resp: CommandPartitionedTopicMetadataResponse = conn.request(
@@ -157,3 +167,24 @@ class LookupService:
                 raise error_from_server(resp.error, resp.message)
             raise LookupFailed(f"partition metadata of {topic} failed: {resp.message}")
         return resp.partitions or 0
+
+    def topics_of_namespace(self, namespace: str, mode: int) -> list[str]:
+        """Topic names of `namespace` (`mode`: a GetTopicsOfNamespace mode value)."""
+        return self._retrying(
+            f"listing topics of {namespace}", lambda: self._topics_once(namespace, mode)
+        )
+
+    def _topics_once(self, namespace: str, mode: int) -> list[str]:
+        if self._http is not None:
+            return self._http.topics(namespace, mode)
+        service = self._service.next()
+        conn = self.pool.get(service, service, slot=0)
+        resp: CommandGetTopicsOfNamespaceResponse = conn.request(
+            lambda rid: CommandGetTopicsOfNamespace(request_id=rid, namespace=namespace, mode=mode),
+            f"GET_TOPICS_OF_NAMESPACE {namespace}",
+        )
+        return list(resp.topics)
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()

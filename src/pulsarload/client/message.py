@@ -124,10 +124,12 @@ class Message:
         src = self._smd if self._smd is not None else self._md
         return src.partition_key or ""
 
-    def ordering_key(self) -> bytes | None:
-        """The ordering key (Key_Shared routing prefers it over the partition key), or None."""
+    def ordering_key(self) -> str:
+        """The ordering key (Key_Shared routing prefers it over the partition key), or "" when
+        it has none; text, as the official client gives it."""
         src = self._smd if self._smd is not None else self._md
-        return src.ordering_key or None
+        key = src.ordering_key
+        return key.decode("utf-8", "replace") if key else ""
 
     def message_id(self) -> MessageId:
         return self._id

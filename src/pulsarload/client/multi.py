@@ -32,13 +32,8 @@ from pulsarload.client.errors import (
     InvalidConfiguration,
     PulsarError,
 )
-from pulsarload.client.lookup import retry_operation
 from pulsarload.client.message import Message
 from pulsarload.client.topics import partition_name, topic_name
-from pulsarload.wire.commands import (
-    CommandGetTopicsOfNamespace,
-    CommandGetTopicsOfNamespaceResponse,
-)
 from pulsarload.wire.enums import TopicsMode
 from pulsarload.wire.message_id import EARLIEST, LATEST, MessageId
 
@@ -88,10 +83,7 @@ class MultiTopicsConsumer(_Receiving):
         self._start_listener()
         interval = self._client._config.partitions_update_interval_seconds
         if interval > 0 and any(self._topics.values()):
-            threading.Thread(
-                target=self._watch_partitions, args=(interval,),
-                name="pulsar-partitions-watch", daemon=True,
-            ).start()  # fmt: skip
+            self._client._spawn(self._watch_partitions, "pulsar-partitions-watch", interval)
 
     def _watch_partitions(self, interval: float) -> None:
         """Subscribe to partitions added to a partitioned topic while this consumer reads it."""
@@ -135,7 +127,7 @@ class MultiTopicsConsumer(_Receiving):
     def _queue_size_for(self, total: int) -> int:
         conf = self._conf
         per = conf.max_total_receiver_queue_size_across_partitions // max(1, total)
-        return max(1, min(conf.receiver_queue_size, per))
+        return max(1, min(conf.receiver_queue_size, per))  # zero-queue: one per partition
 
     def _add_topics(self, plan: list[tuple[str, int]]) -> list[Consumer]:
         """Subscribe to every partition of the (topic, partitions) pairs; all or nothing."""
@@ -389,30 +381,16 @@ class PatternConsumer(MultiTopicsConsumer):
             raise
         self._client._register_consumer(self)
         self._start_listener()
-        self._poller = threading.Thread(
-            target=self._poll, name=f"pulsar-pattern-{self._conf.subscription_name}", daemon=True
+        self._poller = self._client._spawn(
+            self._poll, f"pulsar-pattern-{self._conf.subscription_name}"
         )
-        self._poller.start()
 
     def topic(self) -> str:
         return self._pattern.regex.pattern
 
     def _list_topics(self) -> list[str]:
-        client = self._client
         mode = TopicsMode(int(self._conf.regex_subscription_mode))
-
-        def attempt() -> list[str]:
-            service = client._lookup._service.next()
-            conn = client._pool.get(service, service, slot=0)
-            resp: CommandGetTopicsOfNamespaceResponse = conn.request(
-                lambda rid: CommandGetTopicsOfNamespace(
-                    request_id=rid, namespace=self._pattern.namespace, mode=mode
-                ),
-                f"GET_TOPICS_OF_NAMESPACE {self._pattern.namespace}",
-            )
-            return list(resp.topics)
-
-        return retry_operation(attempt, client._config, "listing topics")
+        return self._client._lookup.topics_of_namespace(self._pattern.namespace, mode)
 
     def _discover(self) -> None:
         """One discovery round: subscribe to new matches, drop topics that vanished."""

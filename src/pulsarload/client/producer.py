@@ -34,6 +34,7 @@ from pulsarload.client.errors import (
     ChecksumError,
     InvalidConfiguration,
     InvalidMessage,
+    MessageArgumentType,
     MessageTooBig,
     NotConnected,
     ProducerBlockedQuotaExceededException,
@@ -154,7 +155,7 @@ def _fail_one(cb: _Completion, err: PulsarError) -> None:
 
 def _check_content(content: object) -> bytes | bytearray | memoryview:
     if not isinstance(content, bytes | bytearray | memoryview):
-        raise InvalidMessage(f"content: expected bytes, got {type(content).__name__}")
+        raise MessageArgumentType(f"content: expected bytes, got {type(content).__name__}")
     return content
 
 
@@ -162,10 +163,10 @@ def _check_props(properties: Mapping[str, str] | None) -> Mapping[str, str] | No
     if not properties:
         return None
     if not isinstance(properties, Mapping):
-        raise InvalidMessage(f"properties: expected a dict of str -> str, got {properties!r}")
+        raise MessageArgumentType(f"properties: expected a dict of str -> str, got {properties!r}")
     for k, v in properties.items():
         if not isinstance(k, str) or not isinstance(v, str):
-            raise InvalidMessage(f"properties: keys and values must be str, got {k!r}: {v!r}")
+            raise MessageArgumentType(f"properties: keys and values must be str, got {k!r}: {v!r}")
     return properties
 
 
@@ -227,7 +228,7 @@ class _Message:
         if content is None:
             content = b""
         elif not isinstance(content, bytes | bytearray | memoryview):
-            raise InvalidMessage(
+            raise MessageArgumentType(
                 f"content: expected bytes (or None for a null value), got {type(content).__name__}"
             )
         self.content = content
@@ -1045,12 +1046,9 @@ class Producer:
                 return  # already reconnecting, closed or failed
             self._state = _CONNECTING
             old = self._conn
-        threading.Thread(
-            target=self._reconnect_loop,
-            args=(old, closed_by_broker),
-            name=f"pulsar-reconnect-{self._producer_id}",
-            daemon=True,
-        ).start()
+        self._client._spawn(
+            self._reconnect_loop, f"pulsar-reconnect-{self._producer_id}", old, closed_by_broker
+        )
 
     def _reconnect_loop(self, old: Connection | None, closed_by_broker: bool) -> None:
         if old is not None:
@@ -1213,12 +1211,11 @@ class PartitionedProducer:
             raise
         interval = client._config.partitions_update_interval_seconds
         if interval > 0:
-            threading.Thread(
-                target=self._watch_partitions,
-                args=(interval,),
-                name=f"pulsar-partitions-{self._topic.rsplit('/', 1)[-1]}",
-                daemon=True,
-            ).start()
+            client._spawn(
+                self._watch_partitions,
+                f"pulsar-partitions-{self._topic.rsplit('/', 1)[-1]}",
+                interval,
+            )
 
     def _watch_partitions(self, interval: float) -> None:
         while not self._stopped.wait(interval):
@@ -1342,6 +1339,8 @@ class PartitionedProducer:
             timeout = self._client._config.operation_timeout_seconds
         deadline = time.monotonic() + timeout
         self._stopped.set()
+        with self._client._lock, contextlib.suppress(ValueError):
+            self._client._partitioned.remove(self)
         with self._grow_lock:  # no partition is being added while we close
             producers = self._producers
         for p in producers:

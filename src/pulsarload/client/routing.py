@@ -11,10 +11,13 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from pulsarload.client.message import Message
 from pulsarload.client.settings import HashingScheme, PartitionsRoutingMode
 from pulsarload.wire.hashing import hash_key, java_string_hash, murmur3_32
+from pulsarload.wire.message_id import MessageId
+from pulsarload.wire.messages import MessageMetadata
 
-__all__ = ["RouteInfo", "Router", "java_string_hash", "murmur3_32"]
+__all__ = ["Router", "java_string_hash", "murmur3_32", "unsent_message"]
 
 
 def _hash_java(key: str) -> int:
@@ -31,34 +34,28 @@ HASHES: dict[HashingScheme, Callable[[str], int]] = {
 }
 
 
-class RouteInfo:
-    """What a custom `message_router(message, num_partitions)` sees (official-client methods)."""
+_UNSENT = MessageId(-1, -1)
 
-    __slots__ = ("_content", "_key", "_ordering_key", "_properties")
 
-    def __init__(
-        self,
-        content: bytes,
-        key: str | None,
-        properties: dict[str, str] | None,
-        ordering_key: str | None = None,
-    ) -> None:
-        self._content = content
-        self._key = key
-        self._properties = properties
-        self._ordering_key = ordering_key
-
-    def data(self) -> bytes:
-        return self._content
-
-    def partition_key(self) -> str:
-        return self._key or ""
-
-    def ordering_key(self) -> str:
-        return self._ordering_key or ""
-
-    def properties(self) -> dict[str, str]:
-        return dict(self._properties or {})
+def unsent_message(
+    content: bytes,
+    key: str | None,
+    properties: dict[str, str] | None,
+    ordering_key: str | None = None,
+) -> Message:
+    """The `Message` a custom `message_router(message, num_partitions)` gets, as the official
+    client hands its router the message: what is known before the send (no id, no publish
+    time yet)."""
+    md = MessageMetadata(
+        producer_name="",
+        sequence_id=0,
+        publish_time=0,
+        partition_key=key,
+        ordering_key=ordering_key.encode() if ordering_key else None,
+    )
+    msg = Message(content, md, None, _UNSENT, 0, "")
+    msg._props = dict(properties or {})
+    return msg
 
 
 class Router:
@@ -91,7 +88,7 @@ class Router:
     ) -> int:
         if self.mode is PartitionsRoutingMode.CustomPartition and self.custom is not None:
             index = int(
-                self.custom(RouteInfo(content, key, properties, ordering_key), num_partitions)
+                self.custom(unsent_message(content, key, properties, ordering_key), num_partitions)
             )
             if not 0 <= index < num_partitions:
                 raise ValueError(

@@ -116,7 +116,8 @@ def coerce_enum[E: Enum](enum_cls: type[E], value: object, field_name: str) -> E
     raise InvalidConfiguration(f"{field_name}: unknown value {value!r}; choose one of {choices}")
 
 
-def _check_int(name: str, value: object, minimum: int = 0, maximum: int | None = None) -> int:
+def check_int(name: str, value: object, minimum: int = 0, maximum: int | None = None) -> int:
+    """`value` as an int within [minimum, maximum], or `InvalidConfiguration` naming `name`."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidConfiguration(f"{name}: expected an integer, got {value!r}")
     if value < minimum:
@@ -133,6 +134,12 @@ def _check_number(name: str, value: object, minimum: float = 0.0, allow_none: bo
         raise InvalidConfiguration(f"{name}: expected a number, got {value!r}")
     if value < minimum:
         raise InvalidConfiguration(f"{name}: must be >= {minimum}, got {value}")
+    return value
+
+
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidConfiguration(f"{name}: expected True or False, got {value!r}")
     return value
 
 
@@ -181,17 +188,19 @@ class ClientConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "parsed_url", parse_service_url(self.service_url))
         _check_number("operation_timeout_seconds", self.operation_timeout_seconds, 0.001)
-        _check_int("connection_timeout_ms", self.connection_timeout_ms, 1)
-        _check_int("connections_per_broker", self.connections_per_broker, 1, 1024)
+        for flag in ("use_tls", "tls_allow_insecure_connection", "tls_validate_hostname"):
+            _check_bool(flag, getattr(self, flag))
+        check_int("connection_timeout_ms", self.connection_timeout_ms, 1)
+        check_int("connections_per_broker", self.connections_per_broker, 1, 1024)
         _check_number("keep_alive_interval_seconds", self.keep_alive_interval_seconds, 0.001)
-        _check_int("initial_backoff_interval_ms", self.initial_backoff_interval_ms, 1)
-        _check_int(
+        check_int("initial_backoff_interval_ms", self.initial_backoff_interval_ms, 1)
+        check_int(
             "max_backoff_interval_ms",
             self.max_backoff_interval_ms,
             self.initial_backoff_interval_ms,
         )
         _check_number("reconnect_give_up_seconds", self.reconnect_give_up_seconds, 0, True)
-        _check_int("max_lookup_redirects", self.max_lookup_redirects, 1, 1000)
+        check_int("max_lookup_redirects", self.max_lookup_redirects, 1, 1000)
         _check_number(
             "partitions_update_interval_seconds", self.partitions_update_interval_seconds, 0
         )
@@ -267,16 +276,22 @@ class ProducerConfig:
             raise InvalidConfiguration(
                 f"producer_name: expected a non-empty string or None, got {self.producer_name!r}"
             )
-        _check_int("send_timeout_millis", self.send_timeout_millis)
+        check_int("send_timeout_millis", self.send_timeout_millis)
         s(
             self,
             "compression_type",
             coerce_enum(CompressionType, self.compression_type, "compression_type"),
         )
-        _check_int("max_pending_messages", self.max_pending_messages)
+        check_int("max_pending_messages", self.max_pending_messages)
+        for flag in ("block_if_queue_full", "batching_enabled", "chunking_enabled"):
+            _check_bool(flag, getattr(self, flag))
+        if self.chunking_enabled and self.batching_enabled:
+            raise InvalidConfiguration(
+                "chunking_enabled: chunking needs batching_enabled=False (as the official client)"
+            )
         s(self, "batching_type", coerce_enum(BatchingType, self.batching_type, "batching_type"))
-        _check_int("batching_max_messages", self.batching_max_messages, 1)
-        _check_int("batching_max_allowed_size_in_bytes", self.batching_max_allowed_size_in_bytes, 1)
+        check_int("batching_max_messages", self.batching_max_messages, 1)
+        check_int("batching_max_allowed_size_in_bytes", self.batching_max_allowed_size_in_bytes, 1)
         _check_number("batching_max_publish_delay_ms", self.batching_max_publish_delay_ms)
         s(
             self,
@@ -297,5 +312,5 @@ class ProducerConfig:
                 "message_router: CustomPartition routing needs a message_router callable"
             )
         if self.initial_sequence_id is not None:
-            _check_int("initial_sequence_id", self.initial_sequence_id, -1, 2**63 - 1)
+            check_int("initial_sequence_id", self.initial_sequence_id, -1, 2**63 - 1)
         s(self, "properties", _check_properties("properties", self.properties))

@@ -1,4 +1,5 @@
-"""Service URL parsing: `pulsar://host:port[,host2:port2]` and `pulsar+ssl://...`.
+"""Service URL parsing: `pulsar://host:port[,host2:port2]` and `pulsar+ssl://...`; also
+`http://` / `https://` (an admin port: lookups go over HTTP, as the official client does).
 
 Checked before any socket is opened so a typo surfaces as an `InvalidUrl` (a `ValueError`)
 naming the field, not as a DNS error seconds later.
@@ -19,6 +20,7 @@ PLAIN_SCHEME = "pulsar"
 TLS_SCHEME = "pulsar+ssl"
 DEFAULT_PORT = 6650
 DEFAULT_TLS_PORT = 6651
+HTTP_SCHEMES = {"http": 80, "https": 443}
 
 _HOSTNAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
 
@@ -47,6 +49,8 @@ class ServiceUrl:
     tls: bool
     addresses: tuple[Address, ...]
     text: str
+    #: An http:// or https:// URL: lookups over HTTP, brokers reached at what they name.
+    http: bool = False
 
     def __str__(self) -> str:
         return self.text
@@ -94,8 +98,9 @@ def _parse_hostport(part: str, default_port: int, tls: bool, field: str, url: st
     return Address(host, port, tls)
 
 
-def parse_service_url(url: str, field: str = "service_url") -> ServiceUrl:
-    """Parse `pulsar://h1:p1,h2:p2` / `pulsar+ssl://...`; `InvalidUrl` names `field` if bad."""
+def parse_service_url(url: str, field: str = "service_url", allow_http: bool = True) -> ServiceUrl:
+    """Parse `pulsar://h1:p1,h2:p2` / `pulsar+ssl://...` (and `http(s)://...` unless
+    `allow_http` is False); `InvalidUrl` names `field` if bad."""
     if not isinstance(url, str) or not url.strip():
         raise InvalidUrl(f"{field}: expected a URL like pulsar://localhost:6650, got {url!r}")
     text = url.strip()
@@ -103,22 +108,24 @@ def parse_service_url(url: str, field: str = "service_url") -> ServiceUrl:
     if not sep:
         raise InvalidUrl(f"{field}: {url!r} has no scheme; use pulsar://host:6650 or pulsar+ssl://")
     scheme = scheme.lower()
-    if scheme not in (PLAIN_SCHEME, TLS_SCHEME):
+    http = scheme in HTTP_SCHEMES and allow_http
+    if scheme not in (PLAIN_SCHEME, TLS_SCHEME) and not http:
+        also = ", http:// or https://" if allow_http else ""
         raise InvalidUrl(
-            f"{field}: unsupported scheme {scheme!r} in {url!r}; use pulsar:// or pulsar+ssl://"
+            f"{field}: unsupported scheme {scheme!r} in {url!r}; use pulsar://, pulsar+ssl://{also}"
         )
-    tls = scheme == TLS_SCHEME
+    tls = scheme in (TLS_SCHEME, "https")
     rest = rest.rstrip("/")
     if "/" in rest or "?" in rest or "@" in rest:
         raise InvalidUrl(f"{field}: {url!r} must be scheme://host:port[,host:port] with no path")
-    default = DEFAULT_TLS_PORT if tls else DEFAULT_PORT
+    default = HTTP_SCHEMES[scheme] if http else (DEFAULT_TLS_PORT if tls else DEFAULT_PORT)
     addresses = tuple(_parse_hostport(p, default, tls, field, url) for p in rest.split(","))
-    return ServiceUrl(tls, addresses, text)
+    return ServiceUrl(tls, addresses, text, http)
 
 
 def parse_broker_url(url: str, field: str = "broker url") -> Address:
     """Parse one broker URL from a lookup response (a single host)."""
-    service = parse_service_url(url, field)
+    service = parse_service_url(url, field, allow_http=False)
     if len(service.addresses) != 1:
         raise InvalidUrl(f"{field}: expected a single host, got {url!r}")
     return service.addresses[0]

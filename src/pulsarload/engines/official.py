@@ -243,7 +243,7 @@ class OfficialEngine:
             if settings.initial_position == "earliest"
             else p.InitialPosition.Latest,
         }
-        # pulsar-client 3.9's subscribe() has no priority level: --priority is native-only.
+        # pulsar-client's subscribe() (3.13.0) has no priority level: --priority is native-only.
         if name:
             kwargs["consumer_name"] = name
         if listener is not None:

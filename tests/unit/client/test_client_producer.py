@@ -185,15 +185,11 @@ def test_chunking(make_fake, make_client) -> None:
     assert p.pending_messages == 0
 
 
-def test_chunking_with_batching_sends_big_messages_alone(make_fake, make_client) -> None:
+def test_chunking_with_batching_is_refused(make_fake, make_client) -> None:
     fake = make_fake(max_message_size=20_000)
-    p = make_client(fake.url).create_producer("t", chunking_enabled=True, batching_enabled=True)
-    p.send_async(b"small", None)
-    p.send_async(b"B" * 50_000, None)
-    p.flush(5)
-    assert fake.received[0].metadata.num_messages_in_batch == 1
-    assert all(r.is_chunk for r in fake.received[1:])
-    assert [r.sequence_id for r in fake.received] == [0, 1, 1, 1]
+    with pytest.raises(ValueError, match="batching_enabled=False"):
+        make_client(fake.url).create_producer("t", chunking_enabled=True, batching_enabled=True)
+    assert not fake.received
 
 
 def test_too_big_without_chunking(make_fake, make_client) -> None:

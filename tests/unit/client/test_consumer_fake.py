@@ -226,7 +226,7 @@ def test_dead_letter_candidates_are_published_then_acked(
     assert sent.payload == b"poison"
     props = {kv.key: kv.value for kv in sent.metadata.properties}
     assert props["p"] == "1" and props["REAL_TOPIC"] == "persistent://public/default/t"
-    assert props["ORIGIN_MESSAGE_ID"] == "1:5:-1:-1"
+    assert props["ORIGIN_MESSAGE_ID"] == "(1,5,-1,-1)"  # the official client's spelling
     assert wait(lambda: (0, 1, 5, (), ()) in script.acked())
     assert script.redelivers == []
 
@@ -339,8 +339,9 @@ def test_seek_clears_the_queue_and_resubscribes(client: Client, script: Consumer
     assert script.seeks[0].message_id.entryId == 0
     assert wait(lambda: len(script.subs) == 2)
     assert c.num_messages_in_queue() == 0
-    script.push(0, b"new0")
-    assert c.receive(2000).data() == b"new0"
+    script.push(0, b"new0")  # the message sought to: a consumer resumes after it
+    script.push(1, b"new1")
+    assert c.receive(2000).data() == b"new1"
     c.seek(1_700_000_000_000)
     assert script.seeks[1].message_publish_time == 1_700_000_000_000
     with pytest.raises(InvalidConfiguration, match="seek"):
@@ -350,7 +351,7 @@ def test_seek_clears_the_queue_and_resubscribes(client: Client, script: Consumer
 def test_seek_into_a_batch_skips_earlier_indexes(client: Client, script: ConsumerScript):
     c = subscribe(client, ack_grouping_time_ms=0)
     wait(lambda: script.permits() == [10])
-    c.seek(MessageId(1, 3, -1, 2, 4))
+    c.seek(MessageId(1, 3, -1, 1, 4))  # what follows index 1 comes next
     wait(lambda: len(script.subs) == 2)
     script.push(3, [b"a", b"b", b"c", b"d"])
     got = [c.receive(2000), c.receive(2000)]

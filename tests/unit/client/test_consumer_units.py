@@ -312,7 +312,7 @@ def test_message_accessors_prefer_the_single_message_metadata() -> None:
         b"xyz",
         {"a": "b"},
         "k",
-        b"ok",
+        "ok",
     )
     assert (m.publish_timestamp(), m.event_timestamp(), m.redelivery_count()) == (1234, 55, 3)
     assert m.topic_name() == "t-partition-0" and m.sequence_id() == 11 and len(m) == 3
@@ -320,7 +320,7 @@ def test_message_accessors_prefer_the_single_message_metadata() -> None:
     assert (plain.partition_key(), plain.event_timestamp(), plain.ordering_key()) == (
         "outer",
         0,
-        None,
+        "",
     )
 
 
@@ -346,7 +346,7 @@ def test_config_normalises_names_and_enums() -> None:
     [
         ({"consumer_type": "round_robin"}, "consumer_type"),
         ({"initial_position": "middle"}, "initial_position"),
-        ({"receiver_queue_size": 0}, "receiver_queue_size"),
+        ({"receiver_queue_size": -1}, "receiver_queue_size"),
         ({"unacked_messages_timeout_ms": 50}, "unacked_messages_timeout_ms"),
         ({"subscription_name": ""}, "subscription_name"),
         ({"priority_level": -1}, "priority_level"),
@@ -362,13 +362,17 @@ def test_config_rejects_bad_values_naming_the_field(kw: dict, field: str) -> Non
 
 
 def test_policies_validate() -> None:
-    assert ConsumerDeadLetterPolicy(3).dead_letter_topic is None
+    assert ConsumerDeadLetterPolicy(3).dead_letter_topic == ""  # unset, as the official client
+    assert ConsumerDeadLetterPolicy(3).initial_subscription_name == ""
     assert ConsumerDeadLetterPolicy(3, "dlq").dead_letter_topic == "persistent://public/default/dlq"
     with pytest.raises(InvalidConfiguration, match="max_redeliver_count"):
         ConsumerDeadLetterPolicy(0)
     sticky = ConsumerKeySharedPolicy("sticky", sticky_ranges=[(100, 200), (0, 10)])
     assert sticky.key_shared_mode is KeySharedMode.Sticky
-    assert sticky.sticky_ranges == ((0, 10), (100, 200))
+    assert sticky.sticky_ranges == [(0, 10), (100, 200)]  # a list of pairs, as the official
+    assert hash(sticky) == hash(
+        ConsumerKeySharedPolicy("sticky", sticky_ranges=[(0, 10), (100, 200)])
+    )
     with pytest.raises(InvalidConfiguration, match="overlaps"):
         ConsumerKeySharedPolicy("sticky", sticky_ranges=[(0, 10), (5, 20)])
     with pytest.raises(InvalidConfiguration, match="sticky_ranges"):
@@ -390,6 +394,9 @@ def test_topic_patterns() -> None:
         "persistent://public/default/x12y"
     )
     assert TopicPattern.parse("tenant/ns/a|b").matches("persistent://tenant/ns/b")
+    # The domain never filters (regex_subscription_mode does), as in the official clients.
+    assert bare.matches("non-persistent://public/default/x1")
+    assert p.matches("non-persistent://public/default/orders-us")
     with pytest.raises(InvalidConfiguration, match="bad regex"):
         TopicPattern.parse("persistent://public/default/(unclosed")
     with pytest.raises(InvalidConfiguration, match="pattern"):

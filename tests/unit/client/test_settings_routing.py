@@ -94,7 +94,7 @@ def test_bad_producer_settings_name_the_field(kwargs: dict, field: str) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"service_url": "http://x"}, "service_url"),
+        ({"service_url": "ftp://x"}, "service_url"),
         ({"operation_timeout_seconds": 0}, "operation_timeout_seconds"),
         ({"connection_timeout_ms": -1}, "connection_timeout_ms"),
         ({"connections_per_broker": 0}, "connections_per_broker"),

@@ -23,6 +23,16 @@ def test_multi_host_default_ports_and_tls() -> None:
     assert parse_service_url("pulsar://h").addresses[0].port == 6650
 
 
+def test_http_service_urls_look_up_over_http() -> None:
+    s = parse_service_url("http://localhost:8080")
+    assert s.http and not s.tls and s.addresses == (Address("localhost", 8080),)
+    s = parse_service_url("https://a.example")
+    assert s.http and s.tls and s.addresses[0].port == 443
+    assert not parse_service_url("pulsar://h").http
+    with pytest.raises(InvalidUrl, match="unsupported scheme"):
+        parse_broker_url("http://h:8080")  # a lookup answer names a binary-protocol broker
+
+
 def test_ipv6() -> None:
     a = parse_broker_url("pulsar://[::1]:6650")
     assert a.host == "::1" and a.port == 6650
@@ -34,7 +44,7 @@ def test_ipv6() -> None:
     [
         "",
         "localhost:6650",
-        "http://localhost:8080",
+        "ftp://localhost:8080",
         "pulsar://",
         "pulsar://host:",
         "pulsar://host:abc",
