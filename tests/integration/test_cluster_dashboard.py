@@ -58,11 +58,13 @@ def test_dashboard_shows_the_merged_run_and_the_shard_table(broker: Any, topic: 
     async def scenario(app: DashboardApp, pilot: Pilot) -> None:
         await wait_for(pilot, lambda: all(d > 0 for d in shard_done()), 90, "both shards acking")
         table = app.dashboard.query_one(ShardTable)
-        assert table.display  # shown: the snapshots carry shards
-        assert "2 of 2 live" in str(table.border_title)
+        # The dashboard draws the next refresh after the snapshot: wait for it, not for the run.
+        await wait_for(
+            pilot, lambda: table.display and "2 of 2 live" in str(table.border_title), 30, "table"
+        )
         lines = [table.render_line(y).text for y in range(4)]
         text = "\n".join(lines)
-        assert "127.0.0.1" in text and "off" in text, text  # address, GIL state
+        assert "127.0.0.1" in text and "off" in text, (table.size, text)  # address, GIL state
         snap = controller.sampler.latest
         assert snap.total.acked == sum(s.done for s in snap.shards)  # merged = sum of shards
         # the worker table lists both shards' threads, named after their shard

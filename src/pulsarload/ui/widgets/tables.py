@@ -200,7 +200,7 @@ class ShardTable(LinesTable):
         err = self.style_of("table--error")
         names = ["shard", "worker", "state", "thr", "msg/s", "p99 ms", "errors", "cpu %", "GIL"]
         names.append("clock ms")
-        widths = [5, 0, 8, 3, 9, 8, 6, 5, 3, 8]
+        widths = [5, 0, 8, 3, 7, 7, 6, 5, 3, 8]
         widths[1] = max(8, width - sum(widths) - len(widths) - 1)
         aligns = "rllrrrrrlr"
         header = columns_line([(n, head) for n in names], widths, aligns, base)
