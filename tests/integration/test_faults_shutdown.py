@@ -69,7 +69,7 @@ def test_one_signal_flushes_closes_and_prints_the_summary(
         wait_running(proc, lines)
         proc.send_signal(sig)
         # Flush (<= 10 s) + close + report; generous for a 2-core machine under heavy load
-        # (one run under load ~20 took over 60 s here: see the closing note of stop 10).
+        # (one run under load ~20 took over 60 s here).
         out, err = proc.communicate(timeout=150)
     finally:
         if proc.poll() is None:

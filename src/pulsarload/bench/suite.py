@@ -607,7 +607,7 @@ def _best(runs: list[Figures], workload: str, **match: Any) -> Figures | None:
 
 
 def evaluate_goals(result: BenchResult) -> list[dict[str, Any]]:
-    """The goals of issue 8 with the measured ratio per workload (met when the ratio is >= 1)."""
+    """The benchmark goals with the measured ratio per workload (met when the ratio is >= 1)."""
     goals: list[dict[str, Any]] = []
     producer_workloads = [w["name"] for w in result.workloads if not w["consume"]]
     for w in producer_workloads:
@@ -658,7 +658,7 @@ def evaluate_goals(result: BenchResult) -> list[dict[str, Any]]:
     goals.append({
         "goal": "dashboard on vs headless: <= 10 % throughput lost", "workload": "-",
         "ratio": None, "target": 0.9, "met": None,
-        "detail": "pending: measured with the dashboard (issue 7), not by this suite yet",
+        "detail": "pending: measured with the dashboard, not by this suite yet",
     })  # fmt: skip
     return goals
 
@@ -802,7 +802,7 @@ def render_markdown(
 
 
 def _goals_section(result: BenchResult) -> list[str]:
-    out = ["## Goals (issue 8)", "", "| goal | workload | measured | target | met | detail |",
+    out = ["## Goals", "", "| goal | workload | measured | target | met | detail |",
            "|---|---|---:|---:|:---:|---|"]  # fmt: skip
     for g in result.goals:
         ratio = "–" if g["ratio"] is None else f"{g['ratio']:.2f}x"
