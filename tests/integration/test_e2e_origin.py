@@ -134,8 +134,10 @@ def test_a_sender_that_falls_behind_shows_it_in_end_to_end_latency(
     assert final["total"]["e2e_from_intended"] == n
     # End-to-end latency holds that wait (a publish time, written when the message was
     # finally sent, would not) ...
+    # The stamp is wall-clock time mapped from the producer's monotonic schedule, read against the
+    # consumer's wall clock: allow a few milliseconds of mapping difference, not the wait.
     e2e = final["total_latency"]["e2e_latency"]
-    assert e2e["max"] >= delay_s * 1e6
+    assert e2e["max"] >= 0.95 * delay_s * 1e6
     # ... and the messages sent on time once the sender caught up are not charged with it.
     assert e2e["p50"] < delay_s * 1e6
 
