@@ -122,6 +122,9 @@ class MergedSampler:
         self._total_stats = dict.fromkeys(LATENCY_FIELDS, LatencyStats())
         self._latest: Snapshot | None = None
         self._last_resources: dict[int, ResourceStats] = {}
+        # A shard whose report came late this round keeps its last rows in the worker table
+        # (an empty table for a beat would read as "no threads").
+        self._last_workers: dict[int, tuple[WorkerStats, ...]] = {}
 
     @property
     def latest(self) -> Snapshot | None:
@@ -173,9 +176,13 @@ class MergedSampler:
             counters = counters + p.counters
             if p.resources is not None:
                 self._last_resources[p.shard] = p.resources
+            if p.workers:
+                self._last_workers[p.shard] = p.workers
         live = {s.shard for s in shards if s.state != "lost"}
         for gone in set(self._last_resources) - live:
             del self._last_resources[gone]
+        for lost in {s.shard for s in shards if s.state == "lost"}:
+            self._last_workers.pop(lost, None)
         hists = merge_histograms(p.histograms for p in parts)
         latency = {k: LatencyStats.from_histogram(h) for k, h in hists.items()}
         self._total = self._total + counters
@@ -189,7 +196,9 @@ class MergedSampler:
             else:
                 totals[k] = self._total_hists[k]
         self._total_hists = totals
-        workers = tuple(w for p in sorted(parts, key=lambda p: p.shard) for w in p.workers)
+        workers = tuple(
+            w for shard in sorted(self._last_workers) for w in self._last_workers[shard]
+        )
         snap = Snapshot(
             seq=self._seq,
             time=time.time(),

@@ -133,3 +133,17 @@ def test_handle_counts_only_the_current_epoch() -> None:
     h.take_report(json.dumps({**report, "epoch": 0}).encode(), "producer", 1, 0.5)
     assert (h.done_total, h.errors_total, h.threads, h.rate) == (10, 2, 2, 20.0)
     assert h.stats("producer", 1234).metrics_bytes_per_s > 0
+
+
+def test_a_shard_late_for_a_round_keeps_its_worker_rows_until_it_is_lost() -> None:
+    rng = random.Random(11)
+    sampler = MergedSampler()
+    r0, _ = _shard_report(rng, 2, 1000)
+    r1, _ = _shard_report(rng, 2, 1000)
+    both = (ShardStats(0, "a", "h", "running"), ShardStats(1, "b", "h", "running"))
+    sampler.publish([ShardPart.from_report(0, r0), ShardPart.from_report(1, r1)], both)
+    late = sampler.publish([ShardPart.from_report(0, r0)], both)  # shard 1 had nothing new
+    assert sorted(w.worker_id for w in late.workers) == ["s0/p0", "s1/p0"]
+    one_lost = (both[0], ShardStats(1, "b", "h", "lost"))
+    after = sampler.publish([ShardPart.from_report(0, r0)], one_lost)
+    assert [w.worker_id for w in after.workers] == ["s0/p0"]
