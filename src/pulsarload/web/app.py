@@ -14,7 +14,7 @@ import json
 import math
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -188,6 +188,22 @@ async def _json_body(request: Request) -> Any:
         raise BadRequest(400, "the body is not valid JSON") from None
 
 
+class ViewerStream(StreamingResponse):
+    """A stream that gives its viewer slot back however it ends: finished, cancelled, or the
+    client gone before the first byte (then the body's generator never starts, so a `finally`
+    inside it would never run and the slot would stay taken)."""
+
+    def __init__(self, content: AsyncIterator[bytes], *, release: Callable[[], None], **kw: Any):
+        super().__init__(content, **kw)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
 def create_app(controller: ControllerLike, hub: SnapshotHub, policy: AccessPolicy) -> ASGIApp:
     """The Starlette app for one controller, wrapped in the host and header guard."""
     control_lock = asyncio.Lock()
@@ -244,23 +260,21 @@ def create_app(controller: ControllerLike, hub: SnapshotHub, policy: AccessPolic
             return _error(503, f"{err}; try again later")
 
         async def events() -> AsyncIterator[bytes]:
-            try:
-                queue.sent_bytes += len(first)
-                yield first
-                while True:
-                    try:
-                        item = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
-                    except TimeoutError:
-                        item = b": keepalive\n\n"
-                    if item is None:
-                        return
-                    queue.sent_bytes += len(item)
-                    yield item
-            finally:
-                hub.close_viewer(queue)
+            queue.sent_bytes += len(first)
+            yield first
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    item = b": keepalive\n\n"
+                if item is None:
+                    return
+                queue.sent_bytes += len(item)
+                yield item
 
-        return StreamingResponse(
+        return ViewerStream(
             events(),
+            release=lambda: hub.close_viewer(queue),
             media_type="text/event-stream",
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )

@@ -185,3 +185,43 @@ def test_consumer_controls() -> None:
         assert client.get("/api/meta").json()["ack"] == "grouped"
     assert consumer.applied == [cmd.Seek("12:34")]
     assert consumer.reconfigured == [{"ack": "grouped"}]
+
+
+def test_a_viewer_gone_before_the_first_byte_gives_its_slot_back(producer: FakeController) -> None:
+    """The client hangs up before the response starts: the stream's body never runs, and the
+    slot must still come back (else max_viewers such hang-ups lock every viewer out)."""
+    import asyncio
+
+    from starlette.requests import ClientDisconnect
+
+    policy, _ = policy_for("127.0.0.1", None, False)
+    hub = SnapshotHub(producer, history_s=60, queue_size=4, max_viewers=2)
+    app = create_app(producer, hub, policy)
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/api/stream",
+        "raw_path": b"/api/stream",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1:8088")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8088),
+    }
+
+    async def receive() -> dict:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        raise OSError("client gone")  # what the server raises once the peer has closed
+
+    async def hang_up_three_times() -> None:
+        for _ in range(3):
+            with pytest.raises(ClientDisconnect):
+                await app(scope, receive, send)
+            assert hub.viewers == 0
+
+    asyncio.run(hang_up_three_times())
