@@ -139,6 +139,24 @@ class FrameBuilder:
             },
             "histogram": hist.counts_by_edges(HIST_EDGES_US) if hist is not None else [],
             "backlog": dict(backlog) if backlog is not None else None,
+            # A cluster run's shards (empty in one process): the page shows a table of them.
+            "shards": [
+                {
+                    "shard": sh.shard,
+                    "address": sh.address,
+                    "state": sh.state,
+                    "threads": sh.threads,
+                    "rate": round(sh.rate, 1),
+                    "p99": sh.p99_us,
+                    "done": sh.done,
+                    "errors": sh.errors,
+                    "cpu": round(sh.cpu_percent, 1),
+                    "gil_enabled": sh.gil_enabled,
+                    "clock_offset_ms": round(sh.clock_offset_ms, 2),
+                    "note": sh.note,
+                }
+                for sh in snap.shards
+            ],
         }
         lat = lat_now or LatencyStats()
         row = (

@@ -93,3 +93,26 @@ def test_viewer_slots_are_bounded() -> None:
         hub.open_viewer()
     hub.close_viewer(q)
     hub.open_viewer()
+
+
+def test_a_cluster_snapshot_brings_its_shard_table_and_one_process_none() -> None:
+    from pulsarload.metrics.shards import ShardStats
+
+    controller = FakeController("producer", rate=500.0)
+    hub = SnapshotHub(controller, history_s=60, queue_size=8, max_viewers=2)
+    snap = controller.tick()
+    hub.publish(snap)
+    shards = (
+        ShardStats(0, "tcp://127.0.0.1:4001", "h", "running", threads=1, rate=250.0, done=900),
+        ShardStats(1, "tcp://127.0.0.1:4002", "h", "lost", lost_at_s=3.5, note="worker died"),
+    )
+    hub.publish(dataclasses.replace(snap, seq=snap.seq + 1, shards=shards))
+    _, first = hub.open_viewer()
+    frame = events(first)[-1][1]
+    assert [(s["shard"], s["state"], s["done"]) for s in frame["shards"]] == [
+        (0, "running", 900),
+        (1, "lost", 0),
+    ]
+    assert frame["shards"][1]["note"] == "worker died"
+    hub.publish(controller.tick())  # back to one process: no shard table
+    assert json.loads(hub.latest_frame.split(b"data: ", 1)[1])["shards"] == []

@@ -235,6 +235,16 @@
     }
     if (f.ack && document.activeElement !== $('ack-select')) $('ack-select').value = f.ack;
     setRows('workers', f.workers.map((w) => [w.name, w.state, num(w.rate), ms(w.p99), w.cpu === null ? '–' : num(w.cpu, 1), num(w.queue), num(w.errors), w.last_error || '']));
+    const shards = f.shards || [];
+    $('shards-box').hidden = !shards.length;
+    if (shards.length) {
+      const live = shards.filter((s) => s.state !== 'lost').length;
+      $('shards-state').textContent = `(${live} of ${shards.length} live)`;
+      setRows('shards', shards.map((s) => [
+        's' + s.shard, s.address, s.state, num(s.threads), num(s.rate), ms(s.p99), num(s.done),
+        num(s.errors), num(s.cpu, 1), s.gil_enabled ? 'on' : 'off', num(s.clock_offset_ms, 2), s.note || '',
+      ]));
+    }
     const errs = Object.entries(f.errors).sort((a, b) => b[1] - a[1]);
     setRows('errors', errs.length ? errs.map(([k, v]) => [k, num(v)]) : [['none', '0']]);
     if (f.backlog) {
