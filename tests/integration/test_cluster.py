@@ -160,12 +160,15 @@ def test_a_rate_change_reaches_every_shard_and_the_broker(
         assert "900" in text
         time.sleep(1.5)
         high = broker_rate(4)
-        per_shard = shard_rates(3)
+        per_shard = shard_rates(5)
     finally:
         result = controller.stop()
     assert 100 < low < 200, low
     assert 700 < high < 1100, high  # the broker's own count follows the new target
-    assert all(200 < r < 400 for r in per_shard), per_shard  # 300 each: every shard took it
+    # 300 each now against 50 before: every shard took it. A shard's counts reach the
+    # coordinator with its polls (every 0.5 s, a late one in the next round), so a 5 s window
+    # can read a third off on a loaded machine; the bounds only need to tell 300 from 50.
+    assert all(150 < r < 450 for r in per_shard), per_shard
     assert result.final.total.failed == 0
     no_leftovers(cli_cluster.address)
 

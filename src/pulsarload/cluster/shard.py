@@ -1,7 +1,8 @@
 """One shard of a cluster run: a plain `LoadController` in a Dask worker's process.
 
 The coordinator creates a `Shard` on each chosen worker as a Dask actor and calls its methods
-(each call runs on the worker's actor thread, one at a time). The shard knows nothing of Dask:
+(each call runs on the worker's actor thread, one at a time; the live commands run on its
+event loop, see `Shard.apply`). The shard knows nothing of Dask:
 it takes settings and commands as plain dicts, and hands back its metrics as JSON bytes: the
 counters and encoded interval histograms of everything its sampler published since the last
 `poll`, merged here, so the coordinator merges them exactly and the wire carries a few hundred
@@ -10,6 +11,7 @@ bytes per poll, never raw values.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -29,6 +31,8 @@ from pulsarload.metrics.snapshot import Counters, Snapshot, WorkerStats
 
 #: Worker states that mean "still creating its producer or consumer".
 CONNECTING_STATES = frozenset({"starting", "connecting"})
+#: Commands that only set what the worker threads read at their next wake: never blocking.
+QUICK_COMMANDS = (cmd.SetRate, cmd.Pause, cmd.Resume, cmd.Burst)
 
 
 def worker_facts() -> dict[str, Any]:
@@ -47,17 +51,21 @@ def worker_facts() -> dict[str, Any]:
 
 
 class _Inbox:
-    """The sampler's snapshots since the last poll (sampler thread appends; the actor thread
-    swaps the list: a rebinding, so no lock)."""
+    """The sampler's snapshots since the last poll (the sampler thread appends, the actor
+    thread takes them all). A lock, because an append that read the old list just before a
+    take would land in a list that is already being merged, and be lost."""
 
     def __init__(self) -> None:
-        self.snaps: list[Snapshot] = []
+        self._lock = threading.Lock()
+        self._snaps: list[Snapshot] = []
 
     def __call__(self, snap: Snapshot) -> None:
-        self.snaps.append(snap)
+        with self._lock:
+            self._snaps.append(snap)
 
     def take(self) -> list[Snapshot]:
-        snaps, self.snaps = self.snaps, []
+        with self._lock:
+            snaps, self._snaps = self._snaps, []
         return snaps
 
 
@@ -231,11 +239,22 @@ class Shard:
 
     # -- commands ----------------------------------------------------------------------------------
 
-    def apply(self, command: dict[str, Any], epoch: int) -> str:
+    async def apply(self, command: dict[str, Any], epoch: int) -> str:
         """Carry out one command (the same objects as a one-process run). A metrics reset
-        also drops what was measured before it and starts a new epoch."""
-        c = self._controller()
+        also drops what was measured before it and starts a new epoch.
+
+        A coroutine, so Dask runs it on the worker's event loop instead of queueing it behind
+        the actor's one thread (where a `poll` merging histograms would delay it): the quick
+        commands (rate, pause, resume, burst: attributes the worker threads read at their next
+        wake) are applied right here; the rest (threads added or removed, a seek, a reset)
+        may block on the broker and run on a thread of their own."""
         parsed = cmd.command_from_dict(command)
+        if isinstance(parsed, QUICK_COMMANDS):
+            return self._controller().apply(parsed)
+        return await asyncio.to_thread(self._apply_slow, parsed, epoch)
+
+    def _apply_slow(self, parsed: cmd.Command, epoch: int) -> str:
+        c = self._controller()
         if isinstance(parsed, cmd.ResetMetrics):
             self._inbox.take()
             self._epoch = epoch
