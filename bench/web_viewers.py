@@ -5,7 +5,8 @@ with the page open in 1 and in 3 headless Chromiums; plus the bytes per second o
 
 Every round runs each arm once, in a rotated order (interleaved rounds, so drift in the
 machine's other load spreads over all arms): `0 viewers` (--web, nobody watching),
-`1 browser`, `3 browsers`, and with `--no-web` also `no-web` (no --web at all). Each run is `pulsarload produce TOPIC --headless
+`1 browser`, `3 browsers`, `3 readers` (HTTP readers of the stream in this process: the
+server's cost without a browser's rendering on the same cores), and with `--no-web` also `no-web` (no --web at all). Each run is `pulsarload produce TOPIC --headless
 -r RATE -t 1 -s 1024 -d SECONDS --warmup WARMUP --report R.json` on a fresh non-persistent topic; its
 figure is the report's msg/s over the measured window. Three browsers are open for the whole
 benchmark (on about:blank); an arm's browsers open the page as soon as its URL is printed
@@ -22,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -31,7 +33,39 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
 from web_browser import Browser, WebRun, src_env  # noqa: E402
 
-ARMS = ("0 viewers", "1 browser", "3 browsers", "no-web")
+ARMS = ("0 viewers", "1 browser", "3 browsers", "3 readers", "no-web")
+BROWSERS = {"0 viewers": 0, "1 browser": 1, "3 browsers": 3, "3 readers": 0}
+
+
+class StreamReader:
+    """An HTTP reader of `/api/stream` on a thread: the server's cost of a viewer without a
+    browser's rendering (which, on the load's own cores, would be measured with it)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.frames = 0
+        self.bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        buf = b""
+        try:
+            with httpx.Client(timeout=30) as c, c.stream("GET", self.url + "api/stream") as r:
+                for chunk in r.iter_bytes():
+                    self.bytes += len(chunk)
+                    buf += chunk
+                    *events, buf = buf.split(b"\n\n")
+                    self.frames += sum(e.startswith(b"event: frame") for e in events)
+                    if self._stop.is_set():
+                        return
+        except httpx.HTTPError:
+            return  # the run ended and closed the stream
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(35)
 
 
 def one_run(arm: str, args: argparse.Namespace, folder: Path, browsers: list[Browser]) -> float:
@@ -51,7 +85,8 @@ def one_run(arm: str, args: argparse.Namespace, folder: Path, browsers: list[Bro
         )
     else:
         run = WebRun("producer", topic, flags, env=src_env())
-        watching = browsers[: {"0 viewers": 0, "1 browser": 1, "3 browsers": 3}[arm]]
+        watching = browsers[: BROWSERS[arm]]
+        readers = [StreamReader(run.url) for _ in range(3)] if arm == "3 readers" else []
         try:
             for b in watching:
                 b.open(run.url)  # returns once the page has its first answer from the server
@@ -59,12 +94,14 @@ def one_run(arm: str, args: argparse.Namespace, folder: Path, browsers: list[Bro
             frames = [
                 b.js("return window.pulsarloadPage ? window.pulsarloadPage.frames : 0")
                 for b in watching
-            ]
+            ] + [r.frames for r in readers]
             if any(f < 10 for f in frames):
-                raise RuntimeError(f"a browser saw too few frames: {frames}")
+                raise RuntimeError(f"a viewer saw too few frames: {frames}")
         finally:
             for b in watching:
                 b.driver.get("about:blank")
+            for r in readers:
+                r.close()
             run.stop()
     data = json.loads(report.read_text())
     return float(data["meta"]["summary"]["msg_rate"])
@@ -79,6 +116,7 @@ def viewer_bytes(args: argparse.Namespace) -> tuple[float, int, float]:
     try:
         time.sleep(5)
         total = frames = first = 0
+        buf = b""
         with httpx.Client(timeout=30) as client, client.stream("GET", run.url + "api/stream") as r:
             start = time.monotonic()
             for chunk in r.iter_bytes():
@@ -87,7 +125,9 @@ def viewer_bytes(args: argparse.Namespace) -> tuple[float, int, float]:
                     start = time.monotonic()  # count the steady stream, not the history
                     continue
                 total += len(chunk)
-                frames += chunk.count(b"event: frame")
+                buf += chunk
+                *events, buf = buf.split(b"\n\n")
+                frames += sum(e.startswith(b"event: frame") for e in events)
                 if time.monotonic() - start >= args.seconds:
                     break
             span = time.monotonic() - start
@@ -114,7 +154,7 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for r in range(args.rounds):
-                arms = ARMS if args.no_web else ARMS[:3]
+                arms = ARMS if args.no_web else ARMS[:4]
                 order = arms[r % len(arms) :] + arms[: r % len(arms)]
                 for arm in order:
                     rate = one_run(arm, args, Path(tmp), browsers)
@@ -128,18 +168,18 @@ def main() -> int:
         for b in browsers:
             b.close()
     bps, history_bytes, fps = viewer_bytes(args)
-    base = statistics.median(results["0 viewers"])
     print(f"\nload average (1 min) over the runs: {min(loads):.1f}-{max(loads):.1f}")
-    print("| arm | median msg/s | min-max | vs 0 viewers |")
+    print("| arm | median msg/s | min-max | vs 0 viewers (median of paired rounds) |")
     print("|---|---:|---:|---:|")
     for arm in ARMS:
         xs = results[arm]
         if not xs:
             continue
         med = statistics.median(xs)
-        print(
-            f"| {arm} | {med:,.0f} | {min(xs):,.0f}-{max(xs):,.0f} | {(med / base - 1) * 100:+.1f} % |"
-        )
+        pairs = [x / b for x, b in zip(xs, results["0 viewers"], strict=False) if b]
+        paired = (statistics.median(pairs) - 1) * 100 if pairs else 0.0
+        span = f"{(min(pairs) - 1) * 100:+.1f}..{(max(pairs) - 1) * 100:+.1f}" if pairs else ""
+        print(f"| {arm} | {med:,.0f} | {min(xs):,.0f}-{max(xs):,.0f} | {paired:+.1f} % ({span}) |")
     print(
         f"\none viewer receives {bps / 1000:.1f} kB/s ({fps:.1f} frames/s); the history event "
         f"on connect was {history_bytes / 1000:.1f} kB"
