@@ -57,6 +57,8 @@ LATE_AFTER_S = 5.0
 LOST_AFTER_S = 60.0
 STOP_TIMEOUT_S = 90.0
 COMMAND_TIMEOUT_S = 10.0
+#: How long a consumer shard may take to have every worker out of its receive at the stop.
+QUIESCE_TIMEOUT_S = 2.0
 EXIT_WORKER_LOST = 1
 
 
@@ -529,6 +531,19 @@ class ClusterController:
             self.measuring_since = time.monotonic()
             self._all("apply", cmd.ResetMetrics().to_dict(), self._epoch)
 
+    def _quiesce_consumers(self) -> None:
+        """Every consumer shard stops taking messages before any closes (see `Shard.quiesce`):
+        shards that close one after another otherwise hand each other redeliveries."""
+        calls = [(h, h.actor.quiesce(QUIESCE_TIMEOUT_S)) for h in self.live_shards()]
+        for h, fut in calls:
+            try:
+                busy = fut.result(timeout=QUIESCE_TIMEOUT_S + COMMAND_TIMEOUT_S)
+            except Exception as err:  # noqa: BLE001 - a shard lost now is found by its stop
+                self._event(f"shard {h.index} did not pause before the stop: {err}")
+                continue
+            if busy:
+                self._event(f"shard {h.index}: {busy} worker(s) still receiving at the stop")
+
     def export_now(self) -> list[Path]:
         return [] if self._exports is None else self._exports.export_now()
 
@@ -545,6 +560,8 @@ class ClusterController:
         sent: dict[str, int] = {}
         tracker = SequenceTracker()
         with self._lock:
+            if self.role == "consumer" and len(self.live_shards()) > 1:
+                self._quiesce_consumers()
             finals = [(h, h.actor.stop()) for h in self.live_shards()]
             parts: list[ShardPart] = []
             for h in self.live_shards():  # a poll still in flight: its intervals count too

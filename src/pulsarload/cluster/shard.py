@@ -268,6 +268,25 @@ class Shard:
             raise RuntimeError(f"shard {self.index} is not prepared")
         return self.controller
 
+    def quiesce(self, timeout_s: float) -> int:
+        """Stop taking messages, and wait (bounded) until every worker has: each is paused at
+        the top of its loop, not inside a receive. The coordinator quiesces every consumer
+        shard before it closes any, so a message that one shard's close hands back to the
+        subscription (a batch entry it had only partly taken, and so acked only in part) is
+        not counted again by a shard still receiving. Returns the workers not yet paused."""
+        c = self._controller()
+        c.apply(cmd.Pause())
+        deadline = time.monotonic() + timeout_s
+        while True:
+            busy = sum(
+                1
+                for w in c.pool.workers()
+                if w.alive and w.slot.state not in ("paused", "done", "stopped")
+            )
+            if not busy or time.monotonic() >= deadline:
+                return busy
+            time.sleep(0.01)
+
     def stop(self) -> bytes:
         """Stop the workers (flush, close) and hand back the rest: the last intervals, the
         verification state and the failures. Leaves no thread or connection behind."""
