@@ -1,7 +1,8 @@
 """`Client`: the entry point, shaped like the official `pulsar.Client`.
 
-It owns the connection pool, the lookup service and one housekeeping thread; producers get
-their connections from the pool (spread over `connections_per_broker` sockets per broker).
+It owns the connection pool, the lookup service and one housekeeping thread; producers and
+consumers get their connections from the pool (spread over `connections_per_broker` sockets
+per broker). Its parts use only the narrow `handler.ClientServices` face it offers them.
 """
 
 from __future__ import annotations
@@ -16,11 +17,28 @@ from typing import Any
 
 from pulsarload.client.auth import Authentication
 from pulsarload.client.connection import Connection
+from pulsarload.client.consumer import Consumer
+from pulsarload.client.consumer_config import (
+    ConsumerBatchReceivePolicy,
+    ConsumerConfig,
+    ConsumerCryptoFailureAction,
+    ConsumerDeadLetterPolicy,
+    ConsumerKeySharedPolicy,
+    ConsumerType,
+    InitialPosition,
+    MessageListener,
+    RegexSubscriptionMode,
+    SubscriptionMode,
+    split_topic_argument,
+)
 from pulsarload.client.errors import AlreadyClosed, InvalidConfiguration
 from pulsarload.client.failover import ServiceInfo, ServiceInfoProvider
 from pulsarload.client.lookup import LookupService
+from pulsarload.client.multi import MultiTopicsConsumer
+from pulsarload.client.partitioned import PartitionedProducer
 from pulsarload.client.pool import ConnectionPool
-from pulsarload.client.producer import PartitionedProducer, Producer
+from pulsarload.client.producer import Producer
+from pulsarload.client.reader import Reader, ReaderListener, open_reader
 from pulsarload.client.settings import (
     BatchingType,
     ClientConfig,
@@ -31,8 +49,10 @@ from pulsarload.client.settings import (
     ProducerConfig,
     check_int,
 )
+from pulsarload.client.subscribe import subscribe_with_config
 from pulsarload.client.timer import HousekeepingThread
 from pulsarload.client.topics import partition_name, topic_name
+from pulsarload.wire.message_id import MessageId
 
 __all__ = ["Client"]
 
@@ -137,7 +157,7 @@ class Client:
         self._lock = threading.Lock()
         self._producer_ids = 0
         self._producers: list[Producer] = []
-        self._consumers: list[Any] = []  # Consumer / MultiTopicsConsumer (client.consumer)
+        self._consumers: list[Consumer | MultiTopicsConsumer] = []
         self._partitioned: list[PartitionedProducer] = []
         # Helper threads (listeners, watchers, reconnects, dead-letter movers): close() waits
         # for them, so no thread this client started outlives it.
@@ -242,19 +262,47 @@ class Client:
 
     def create_producer_from_config(self, conf: ProducerConfig) -> Producer | PartitionedProducer:
         """Create a producer from a ready `ProducerConfig` (what the load layer uses)."""
-        self._check_open()
+        self.check_open()
         partitions = self._lookup.partitions(conf.topic)
         if partitions > 0:
             producer: Producer | PartitionedProducer = PartitionedProducer(self, conf, partitions)
-            with self._lock:
-                self._partitioned.append(producer)
+            self.register(producer)
         else:
             single = Producer(self, conf)
             single._start()
             producer = single
         return producer
 
-    def _spawn(self, target: Callable[..., Any], name: str, *args: Any) -> threading.Thread:
+    # --- what producers and consumers use (`handler.ClientServices`) ---------------------------
+
+    @property
+    def housekeeping(self) -> HousekeepingThread:
+        """The thread that flushes batches and acks and expires timeouts for every part."""
+        return self._housekeeping
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def check_open(self) -> None:
+        """Raise `AlreadyClosed` once the client is closed."""
+        if self._closed:
+            raise AlreadyClosed("client is closed")
+
+    def connect(self, topic: str) -> Connection:
+        """A connection to the broker that serves `topic`, looked up now."""
+        where = self._lookup.lookup(topic)
+        return self._pool.get(where.logical, where.physical)
+
+    def partition_count(self, topic: str) -> int:
+        """How many partitions `topic` has (0: not partitioned)."""
+        return self._lookup.partitions(topic)
+
+    def topics_of_namespace(self, namespace: str, mode: int) -> list[str]:
+        """Topic names of `namespace` (`mode`: a GetTopicsOfNamespace mode value)."""
+        return self._lookup.topics_of_namespace(namespace, mode)
+
+    def spawn(self, target: Callable[..., Any], name: str, *args: Any) -> threading.Thread:
         """Start a daemon helper thread that `close()` waits for."""
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         with self._lock:
@@ -263,47 +311,149 @@ class Client:
         thread.start()
         return thread
 
-    def _new_producer_id(self) -> int:
+    def new_producer_id(self) -> int:
         with self._lock:
             self._producer_ids += 1
             return self._producer_ids
 
-    def _register_producer(self, producer: Producer) -> None:
+    def register(
+        self, part: Producer | PartitionedProducer | Consumer | MultiTopicsConsumer
+    ) -> None:
+        """Have `close()` close `part`: consumers first, then partitioned producers, then
+        single ones (a partition's producer is in both; closing twice is a no-op)."""
         with self._lock:
-            self._producers.append(producer)
+            self._group_of(part).append(part)
 
-    def _forget_producer(self, producer: Producer) -> None:
+    def forget(self, part: Producer | PartitionedProducer | Consumer | MultiTopicsConsumer) -> None:
+        """`part` closed itself: `close()` need not."""
         with self._lock, contextlib.suppress(ValueError):
-            self._producers.remove(producer)
+            self._group_of(part).remove(part)
 
-    # --- consumers and readers (pulsarload.client.consumer / .reader) ----------------------------
+    def _group_of(self, part: object) -> list[Any]:
+        if isinstance(part, Producer):
+            return self._producers
+        if isinstance(part, PartitionedProducer):
+            return self._partitioned
+        return self._consumers
 
-    def subscribe(self, topic: Any, subscription_name: str, *args: Any, **kwargs: Any) -> Any:
-        """Subscribe to a topic, a list of topics or a compiled regex; the arguments are the
-        official client's (see `pulsarload.client.consumer.subscribe`)."""
-        from pulsarload.client.consumer import subscribe
+    # --- consumers and readers -------------------------------------------------------------------
 
-        return subscribe(self, topic, subscription_name, *args, **kwargs)
+    def subscribe(
+        self,
+        topic: str | list[str] | Any,
+        subscription_name: str,
+        consumer_type: ConsumerType | str = ConsumerType.Exclusive,
+        schema: Any = None,
+        message_listener: MessageListener | None = None,
+        receiver_queue_size: int = 1000,
+        max_total_receiver_queue_size_across_partitions: int = 50000,
+        consumer_name: str | None = None,
+        unacked_messages_timeout_ms: int | None = None,
+        broker_consumer_stats_cache_time_ms: int = 30000,
+        negative_ack_redelivery_delay_ms: int = 60000,
+        is_read_compacted: bool = False,
+        properties: Mapping[str, str] | None = None,
+        pattern_auto_discovery_period: float = 60,
+        initial_position: InitialPosition | str = InitialPosition.Latest,
+        crypto_key_reader: Any = None,
+        replicate_subscription_state_enabled: bool = False,
+        max_pending_chunked_message: int = 10,
+        auto_ack_oldest_chunked_message_on_queue_full: bool = False,
+        start_message_id_inclusive: bool = False,
+        batch_receive_policy: ConsumerBatchReceivePolicy | None = None,
+        key_shared_policy: ConsumerKeySharedPolicy | None = None,
+        batch_index_ack_enabled: bool = False,
+        regex_subscription_mode: RegexSubscriptionMode | str = RegexSubscriptionMode.PersistentOnly,
+        dead_letter_policy: ConsumerDeadLetterPolicy | None = None,
+        crypto_failure_action: ConsumerCryptoFailureAction | str = ConsumerCryptoFailureAction.FAIL,
+        *,
+        priority_level: int | None = None,
+        subscription_mode: SubscriptionMode | str = SubscriptionMode.Durable,
+        subscription_properties: Mapping[str, str] | None = None,
+        expire_time_of_incomplete_chunked_message_ms: int = 60000,
+        ack_grouping_time_ms: float = 100,
+        ack_grouping_max_size: int = 1000,
+        start_message_id: MessageId | None = None,
+    ) -> Consumer | MultiTopicsConsumer:
+        """Subscribe to a topic, a list of topics or a compiled regex (arguments as the official
+        client's `Client.subscribe`, plus the keyword-only extras). Everything is validated before
+        any network traffic; a partitioned topic gets one consumer per partition."""
+        if schema is not None:
+            raise InvalidConfiguration("schema: schemas are not supported; consume bytes")
+        del broker_consumer_stats_cache_time_ms  # accepted, not used
+        topics, pattern = split_topic_argument(topic)
+        conf = ConsumerConfig(
+            subscription_name=subscription_name,
+            topics=topics,
+            pattern=pattern,
+            consumer_type=consumer_type,  # type: ignore[arg-type]
+            initial_position=initial_position,  # type: ignore[arg-type]
+            subscription_mode=subscription_mode,  # type: ignore[arg-type]
+            receiver_queue_size=receiver_queue_size,
+            max_total_receiver_queue_size_across_partitions=(
+                max_total_receiver_queue_size_across_partitions
+            ),
+            consumer_name=consumer_name,
+            message_listener=message_listener,
+            unacked_messages_timeout_ms=unacked_messages_timeout_ms,
+            negative_ack_redelivery_delay_ms=negative_ack_redelivery_delay_ms,
+            dead_letter_policy=dead_letter_policy,
+            priority_level=priority_level,
+            is_read_compacted=is_read_compacted,
+            properties=properties,
+            subscription_properties=subscription_properties,
+            pattern_auto_discovery_period=pattern_auto_discovery_period,
+            regex_subscription_mode=regex_subscription_mode,  # type: ignore[arg-type]
+            replicate_subscription_state_enabled=replicate_subscription_state_enabled,
+            max_pending_chunked_message=max_pending_chunked_message,
+            auto_ack_oldest_chunked_message_on_queue_full=auto_ack_oldest_chunked_message_on_queue_full,
+            expire_time_of_incomplete_chunked_message_ms=expire_time_of_incomplete_chunked_message_ms,
+            start_message_id_inclusive=start_message_id_inclusive,
+            batch_receive_policy=batch_receive_policy,  # type: ignore[arg-type]
+            key_shared_policy=key_shared_policy,
+            batch_index_ack_enabled=batch_index_ack_enabled,
+            ack_grouping_time_ms=ack_grouping_time_ms,
+            ack_grouping_max_size=ack_grouping_max_size,
+            start_message_id=start_message_id,
+            crypto_key_reader=crypto_key_reader,
+            crypto_failure_action=crypto_failure_action,  # type: ignore[arg-type]
+        )
+        return subscribe_with_config(self, conf)
 
-    def create_reader(self, topic: str, start_message_id: Any, *args: Any, **kwargs: Any) -> Any:
-        """A reader from `start_message_id` (see `pulsarload.client.reader.create_reader`)."""
-        from pulsarload.client.reader import create_reader
-
-        return create_reader(self, topic, start_message_id, *args, **kwargs)
-
-    def _register_consumer(self, consumer: Any) -> None:
-        with self._lock:
-            self._consumers.append(consumer)
-
-    def _forget_consumer(self, consumer: Any) -> None:
-        with self._lock, contextlib.suppress(ValueError):
-            self._consumers.remove(consumer)
+    def create_reader(
+        self,
+        topic: str,
+        start_message_id: MessageId | str | bytes,
+        reader_listener: ReaderListener | None = None,
+        receiver_queue_size: int = 1000,
+        reader_name: str | None = None,
+        subscription_role_prefix: str | None = None,
+        is_read_compacted: bool = False,
+        crypto_key_reader: Any = None,
+        start_message_id_inclusive: bool = False,
+        crypto_failure_action: ConsumerCryptoFailureAction | str = ConsumerCryptoFailureAction.FAIL,
+    ) -> Reader:
+        """A reader from `start_message_id` (arguments as the official client's); on a
+        partitioned topic only `earliest` / `latest` starts are accepted."""
+        return open_reader(
+            self,
+            topic,
+            start_message_id,
+            reader_listener,
+            receiver_queue_size,
+            reader_name,
+            subscription_role_prefix,
+            is_read_compacted,
+            crypto_key_reader,
+            start_message_id_inclusive,
+            crypto_failure_action,
+        )
 
     # --- topics ----------------------------------------------------------------------------------
 
     def get_topic_partitions(self, topic: str) -> list[str]:
         """The partition topic names of `topic`, or `[topic]` if it is not partitioned."""
-        self._check_open()
+        self.check_open()
         full = topic_name(topic)
         n = self._lookup.partitions(full)
         return [partition_name(full, i) for i in range(n)] if n else [full]
@@ -332,10 +482,6 @@ class Client:
     def bytes_out(self) -> int:
         """Bytes written over the client's lifetime."""
         return self._pool.bytes_out
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise AlreadyClosed("client is closed")
 
     def close(self) -> None:
         """Close every consumer and producer (flushing what they hold), then every connection;

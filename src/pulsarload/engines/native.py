@@ -26,6 +26,7 @@ from pulsarload.engines.base import (
     error_category,
     result_category,
 )
+from pulsarload.engines.native_consumer import create_native_consumer
 from pulsarload.engines.stamp import STAMP_KEY, encode_stamp
 from pulsarload.wire.batch import FRAME_RESERVE, MessageShape
 
@@ -242,8 +243,6 @@ class NativeEngine:
         name: str | None,
         listener: Callable[[ReceivedMessage], None] | None = None,
     ) -> EngineConsumer:
-        from pulsarload.engines.native_consumer import create_native_consumer
-
         return create_native_consumer(self._track(client_for(settings)), settings, name, listener)
 
     def close(self) -> None:

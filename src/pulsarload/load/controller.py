@@ -20,7 +20,8 @@ from typing import Any
 
 from pulsarload.client.admin import AdminClient
 from pulsarload.config import ConsumeSettings, ProduceSettings, validate_settings
-from pulsarload.engines.base import Engine, create_engine, engine_net_bytes
+from pulsarload.engines.base import Engine, engine_net_bytes
+from pulsarload.engines.factory import create_engine
 from pulsarload.errors import ConfigError
 from pulsarload.load import commands as cmd
 from pulsarload.load.backlog import BacklogMonitor
