@@ -44,7 +44,7 @@ from pulsarload.client.crypto import CryptoKeyReader, EncryptionContext, Encrypt
 from pulsarload.client.errors import (
     SERVER_ERRORS,
     AlreadyClosed,
-    BrokerError,
+    BrokerReportedError,
     ConnectError,
     InvalidConfiguration,
     InvalidTopicName,
@@ -126,7 +126,7 @@ __all__ = [
     "AutoClusterFailover",
     "BatchCallback",
     "BatchingType",
-    "BrokerError",
+    "BrokerReportedError",
     "BrokerMetadataError",
     "BrokerPersistenceError",
     "ChecksumError",

@@ -17,6 +17,7 @@ from typing import Any
 
 from pulsarload.client.auth import Authentication
 from pulsarload.client.connection import Connection
+from pulsarload.client.connection_pool import ConnectionPool
 from pulsarload.client.consumer import Consumer
 from pulsarload.client.consumer_config import (
     ConsumerBatchReceivePolicy,
@@ -36,7 +37,6 @@ from pulsarload.client.failover import ServiceInfo, ServiceInfoProvider
 from pulsarload.client.lookup import LookupService
 from pulsarload.client.multi import MultiTopicsConsumer
 from pulsarload.client.partitioned import PartitionedProducer
-from pulsarload.client.pool import ConnectionPool
 from pulsarload.client.producer import Producer
 from pulsarload.client.reader import Reader, ReaderListener, open_reader
 from pulsarload.client.settings import (

@@ -9,7 +9,7 @@ from client_fake_broker import FakeBroker
 
 from pulsarload.client import Client
 from pulsarload.client.connection import Connection
-from pulsarload.client.pool import ConnectionPool
+from pulsarload.client.connection_pool import ConnectionPool
 from pulsarload.client.settings import ClientConfig
 from pulsarload.client.urls import Address
 from pulsarload.wire.commands import CommandPong
