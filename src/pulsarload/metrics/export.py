@@ -25,6 +25,7 @@ from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.hlog import HlogWriter
 from pulsarload.metrics.prometheus import start_prometheus_server
 from pulsarload.metrics.recorder import COUNTER_FIELDS, LATENCY_FIELDS
+from pulsarload.metrics.sampler import BackgroundSubscriber
 from pulsarload.metrics.snapshot import PERCENTILE_KEYS, RATE_FIELDS, SCHEMA_VERSION, Snapshot
 
 __all__ = [
@@ -396,8 +397,6 @@ class ExportSet:
         prefix: str = "",
         stream_series: bool = False,
     ) -> None:
-        from pulsarload.metrics.snapshot import BackgroundSubscriber
-
         self._sampler = sampler
         self.export_dir = Path(export_dir) if export_dir is not None else None
         self.report = Path(report) if report is not None else None

@@ -30,7 +30,8 @@ from pulsarload.metrics.prometheus import (
     start_prometheus_server,
 )
 from pulsarload.metrics.resources import ResourceStats
-from pulsarload.metrics.snapshot import Sampler, Snapshot
+from pulsarload.metrics.sampler import Sampler
+from pulsarload.metrics.snapshot import Snapshot
 
 
 class NullResources:
