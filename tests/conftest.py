@@ -9,5 +9,8 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, settings
 
+# The fake broker's fixtures (`fake`, `make_fake`) for any test directory.
+pytest_plugins = ["support.fake_broker.fixtures"]
+
 settings.register_profile("pulsarload", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("pulsarload")

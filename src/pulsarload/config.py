@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pulsarload.client import choices
 from pulsarload.errors import ConfigError
 
 #: Pulsar release the local standalone broker and pulsar-perf are assembled from (4.0.x LTS).
@@ -214,11 +215,11 @@ class LocalClusterSettings:
 
 
 ENGINES = ("native", "official")
-COMPRESSIONS = ("none", "lz4", "zlib", "zstd", "snappy")
-ROUTING_MODES = ("round_robin", "single", "key_hash")
-HASHING_SCHEMES = ("java_string", "murmur3_32")
-SUBSCRIPTION_TYPES = ("exclusive", "shared", "failover", "key_shared")
-INITIAL_POSITIONS = ("latest", "earliest")
+COMPRESSIONS = tuple(choices.COMPRESSION)
+ROUTING_MODES = tuple(choices.ROUTING)
+HASHING_SCHEMES = tuple(choices.HASHING)
+SUBSCRIPTION_TYPES = tuple(choices.SUBSCRIPTION_TYPE)
+INITIAL_POSITIONS = tuple(choices.INITIAL_POSITION)
 CONSUMER_MODES = ("poll", "listener")
 ACK_STRATEGIES = ("immediate", "grouped", "delayed", "cumulative", "none")
 SCENARIOS = ("sustained", "ramp", "spike", "chaos", "backpressure", "max-rate")

@@ -31,7 +31,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,7 @@ from pulsarload.load.verify import VerifyReport
 from pulsarload.wire.commands import CommandLookupTopicResponse, decode_base_command
 from pulsarload.wire.errors import ProtocolError
 from pulsarload.wire.frames import encode_command
+from support.waiting import eventually
 
 _U32 = struct.Struct(">I")
 _POLL_S = 0.02
@@ -350,9 +351,9 @@ class LoadPair:
     def start(self, timeout: float = 60) -> None:
         """Consumer first (subscribed before the first message), then the producer."""
         self.consumer.start()
-        wait_for(lambda: self._states(self.consumer) == {"running"}, timeout, "consumer running")
+        eventually(lambda: self._states(self.consumer) == {"running"}, timeout, "consumer running")
         self.producer.start()
-        wait_for(lambda: self.acked() > 0, timeout, "first acknowledged message")
+        eventually(lambda: self.acked() > 0, timeout, "first acknowledged message")
 
     @staticmethod
     def _states(controller: LoadController) -> set[str]:
@@ -380,7 +381,7 @@ class LoadPair:
         """Both sides move again: acks and receipts grow past where they are now."""
         acked, received = self.acked(), self.received()
         time.sleep(seconds)
-        wait_for(
+        eventually(
             lambda: self.acked() > acked + 100 and self.received() > received + 100,
             timeout,
             f"traffic to resume after {what}",
@@ -402,7 +403,7 @@ class LoadPair:
             return got >= total_sent and time.monotonic() - last[1] > 1.0
 
         with contextlib.suppress(TimeoutError):
-            wait_for(caught_up, drain_timeout, "the consumer to catch up")
+            eventually(caught_up, drain_timeout, "the consumer to catch up")
         consumed = self.consumer.stop()
         cpool = self.consumer.pool
         assert cpool is not None
@@ -413,12 +414,3 @@ class LoadPair:
         for controller in (self.producer, self.consumer):
             with contextlib.suppress(Exception):
                 controller.stop()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `condition` until true; TimeoutError naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)

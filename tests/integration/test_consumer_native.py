@@ -31,6 +31,7 @@ from pulsarload.client.admin import AdminClient
 from pulsarload.wire.compression import AVAILABLE
 from pulsarload.wire.hashing import key_shared_slot
 from pulsarload.wire.message_id import EARLIEST, LATEST
+from support.waiting import eventually
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 
@@ -248,12 +249,11 @@ def test_failover_one_active_then_the_other_takes_over(client: Client, make_topi
         client.subscribe(topic, "s", consumer_type="failover", consumer_name=name)
         for name in ("fo-a", "fo-b")
     ]
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and sorted(map(bool, (c.active for c in pair))) != [
-        False,
-        True,
-    ]:
-        time.sleep(0.05)
+    eventually(
+        lambda: sorted(map(bool, (c.active for c in pair))) == [False, True],
+        10,
+        "one active consumer and one standby",
+    )
     active, standby = sorted(pair, key=lambda c: not c.active)
     assert active.active is True and standby.active is False
     produce(client, topic, 20)
@@ -493,10 +493,7 @@ def test_reader_seek_and_end_of_topic(client: Client, admin: AdminClient, make_t
     assert resp.status_code in (200, 204), resp.text
     http.close()
     assert r.read_next(5000).data() == b"m5"
-    deadline = time.monotonic() + 10
-    while not r.has_reached_end_of_topic() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert r.has_reached_end_of_topic()
+    eventually(r.has_reached_end_of_topic, 10, "the end of the terminated topic")
     assert not r.has_message_available()
     r.close()
 
@@ -605,9 +602,7 @@ def test_engine_consumer_maps_settings(broker: Any, make_topic: Any) -> None:
     assert first.properties == {"i": "0"} and first.topic == topic
     assert first.message_id.count(":") == 3 and first.event_time_ms == 1000
     ec.acknowledge(first)
-    deadline = time.monotonic() + 5
-    while ec.queue_fill() < 4 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    eventually(lambda: ec.queue_fill() >= 4, 10, "4 messages queued")
     assert ec.queue_fill() == 4
     ec.seek("earliest")
     again = [ec.receive(5000) for _ in range(5)]

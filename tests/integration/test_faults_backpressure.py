@@ -18,11 +18,12 @@ from typing import Any
 
 import psutil
 import pytest
-from faultproxy import LoadPair, wait_for
+from faultproxy import LoadPair
 
 from pulsarload.client.admin import AdminClient, AdminError
 from pulsarload.config import ProduceSettings, resolve_settings
 from pulsarload.load.controller import LoadController
+from support.waiting import eventually
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
 
@@ -167,7 +168,7 @@ def test_a_full_pending_queue_fails_sends_when_not_blocking(
     controller = LoadController("producer", settings)
     controller.start()
     try:
-        wait_for(
+        eventually(
             lambda: bool(
                 controller.sampler.latest
                 and controller.sampler.latest.total.errors.get("queue_full")
@@ -199,7 +200,7 @@ class _CrossThreadProducer:
         return self._completer.queue.qsize()
 
     def flush(self, timeout_s: float) -> None:
-        wait_for(self._completer.queue.empty, timeout_s, "the completer to drain")
+        eventually(self._completer.queue.empty, timeout_s, "the completer to drain")
 
     def close(self) -> None:
         pass

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultproxy import FaultProxy, LoadPair, wait_for
+from faultproxy import FaultProxy, LoadPair
 
 from pulsarload.client.urls import parse_service_url
 from pulsarload.config import ProduceSettings, resolve_settings
 from pulsarload.load.controller import LoadController
+from support.waiting import eventually
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
 
@@ -92,7 +93,7 @@ def test_the_status_line_says_reconnecting_during_an_outage(
     controller = LoadController("producer", settings)
     controller.start()
     try:
-        wait_for(lambda: bool(controller.sampler.latest and controller.sampler.latest.total.acked),
+        eventually(lambda: bool(controller.sampler.latest and controller.sampler.latest.total.acked),
                  60, "the first ack")  # fmt: skip
         proxy.refusing = True
         proxy.cut_all()
@@ -119,7 +120,7 @@ def test_a_stall_times_sends_out_by_category_and_traffic_resumes(
         pair.start()
         time.sleep(1)
         with proxy.stalled():
-            wait_for(lambda: pair.failed() > 0, 20, "sends to time out during the stall")
+            eventually(lambda: pair.failed() > 0, 20, "sends to time out during the stall")
         pair.progress_after(0.5, what="the stall")
         result = pair.finish()
     except BaseException:
@@ -140,7 +141,7 @@ def test_connections_closed_half_way_through_a_frame(
         pair.start()
         for n in (1, 2, 3):
             proxy.close_mid_frame()
-            wait_for(lambda n=n: proxy.mid_frame_cuts == n, 20, f"mid-frame cut {n}")
+            eventually(lambda n=n: proxy.mid_frame_cuts == n, 20, f"mid-frame cut {n}")
             pair.progress_after(0.3, what=f"mid-frame cut {n}")
         result = pair.finish()
     except BaseException:
@@ -162,7 +163,7 @@ def test_added_delay_shows_in_the_publish_latency(
     )  # fmt: skip
     controller = LoadController("producer", settings)
     controller.start()
-    wait_for(controller.done, 60, "400 messages at 200 msg/s")
+    eventually(controller.done, 60, "400 messages at 200 msg/s")
     result = controller.stop()
     assert result.figures["acked"] == 400 and result.figures["failed"] == 0
     assert result.figures["p50_ms"] >= 190, result.figures
@@ -200,9 +201,9 @@ def test_a_headless_run_ends_on_time_when_the_broker_stops_answering(
         # Silence once it really runs (interpreter start-up takes seconds on a busy machine):
         # the producer has sent ~100 messages, the consumer has looked its topic up.
         if role == "produce":
-            wait_for(lambda: proxy.bytes_forwarded > 100_000, 60, "the producer to send")
+            eventually(lambda: proxy.bytes_forwarded > 100_000, 60, "the producer to send")
         else:
-            wait_for(lambda: proxy.lookups_rewritten >= 1, 60, "the consumer's lookup")
+            eventually(lambda: proxy.lookups_rewritten >= 1, 60, "the consumer's lookup")
             time.sleep(1)
         startup = time.monotonic() - started
         proxy.stall()

@@ -11,7 +11,6 @@ key-based).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,6 +21,7 @@ from pulsarload.client import Client, Result, Timeout
 from pulsarload.config import ProduceSettings
 from pulsarload.engines.native import NativeEngine
 from pulsarload.wire.batch import MessageShape
+from support.waiting import eventually
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
 
@@ -169,9 +169,7 @@ def test_key_shared_keeps_each_key_on_one_consumer_in_order(
     receivers = [Receiver(client, topic, "ks-sub", f"c{n}") for n in range(consumers)]
     try:
         SENDERS[sender](broker, client, topic)
-        deadline = time.monotonic() + WAIT_S
-        while sum(len(r.got) for r in receivers) < COUNT and time.monotonic() < deadline:
-            time.sleep(0.1)
+        eventually(lambda: sum(len(r.got) for r in receivers) >= COUNT, WAIT_S, f"{COUNT} messages")
     finally:
         for r in receivers:
             r.close()

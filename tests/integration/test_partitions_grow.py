@@ -11,17 +11,9 @@ import pytest
 from pulsarload.client import Client
 from pulsarload.client.admin import AdminClient
 from pulsarload.client.topics import partition_name
+from support.waiting import eventually
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
-
-
-def _wait_for(pred: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def test_a_producer_picks_up_partitions_added_while_it_runs(broker: Any, make_topic: Any) -> None:
@@ -35,7 +27,7 @@ def test_a_producer_picks_up_partitions_added_while_it_runs(broker: Any, make_to
                 )
                 assert len(producer.partitions) == 2
                 admin.update_partitions(topic, 4)
-                _wait_for(lambda: len(producer.partitions) == 4, 30, "the new partitions")
+                eventually(lambda: len(producer.partitions) == 4, 30, "the new partitions")
                 consumers = {
                     i: client.subscribe(partition_name(topic, i), "s", initial_position="earliest")
                     for i in range(4)
@@ -78,10 +70,10 @@ def test_a_consumer_reads_partitions_added_while_it_runs(broker: Any, make_topic
                     topic, batching_enabled=False, message_routing_mode="RoundRobinDistribution"
                 )
                 admin.update_partitions(topic, 4)
-                _wait_for(lambda: len(producer.partitions) == 4, 30, "the producer to grow")
+                eventually(lambda: len(producer.partitions) == 4, 30, "the producer to grow")
                 for i in range(40):
                     producer.send(b"m%d" % i)
-                _wait_for(lambda: len(consumer.consumers) == 4, 30, "the consumer to grow")
+                eventually(lambda: len(consumer.consumers) == 4, 30, "the consumer to grow")
                 got: dict[bytes, str] = {}
                 deadline = time.monotonic() + 30
                 while len(got) < 40 and time.monotonic() < deadline:

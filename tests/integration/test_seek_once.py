@@ -9,7 +9,6 @@ seeks and records every payload received.
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from typing import Any
 
@@ -20,6 +19,7 @@ from pulsarload.config import ConsumeSettings
 from pulsarload.engines.native import NativeEngine
 from pulsarload.load import commands as cmd
 from pulsarload.load.controller import LoadController
+from support.waiting import eventually
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
 
@@ -90,11 +90,7 @@ def _produce(broker: Any, topic: str, payloads: list[bytes]) -> None:
 
 
 def _wait(what: str, condition: Any) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    eventually(condition, WAIT_S, what)
 
 
 def test_seek_is_applied_once_across_added_and_restarted_workers(broker: Any, topic: str) -> None:

@@ -51,6 +51,49 @@ def layer_of(module: str) -> str | None:
     return parts[1]
 
 
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def runtime_imports_of(path: Path) -> set[str]:
+    """Modules `path` imports when it runs (anywhere in it, functions too), without those
+    under `if TYPE_CHECKING:`; `from a import b` counts as `a.b` where b is a module."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                if _module_path(sub) is not None:
+                    found.add(sub)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(), str(path)))
+    return {m for m in found if _module_path(m) is not None}
+
+
+def _module_path(module: str) -> Path | None:
+    parts = module.split(".")
+    if parts[0] != "pulsarload":
+        return None
+    base = PACKAGE.parent.joinpath(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
 def imports_of(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(), str(path))
     found: set[str] = set()
@@ -84,3 +127,34 @@ def test_every_layer_has_a_docstring() -> None:
         assert init.exists(), init
         doc = ast.get_docstring(ast.parse(init.read_text()))
         assert doc and len(doc) > 80, f"{init} needs a one-paragraph docstring"
+
+
+def test_no_import_cycles() -> None:
+    """No module reaches itself through the imports it runs, within a layer or across
+    layers: each part can be read (and loaded) after what it builds on."""
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+        graph[".".join(parts)] = runtime_imports_of(path)
+    cycles: list[str] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    stack: list[str] = []
+
+    def walk(mod: str) -> None:
+        state[mod] = 1
+        stack.append(mod)
+        for nxt in sorted(graph.get(mod, ())):
+            if nxt == mod:
+                continue  # a package importing its own modules by name
+            if state.get(nxt) == 1:
+                cycles.append(" -> ".join([*stack[stack.index(nxt) :], nxt]))
+            elif nxt not in state:
+                walk(nxt)
+        stack.pop()
+        state[mod] = 2
+
+    for mod in sorted(graph):
+        if mod not in state:
+            walk(mod)
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)

@@ -19,6 +19,7 @@ the field before any I/O. Byte counters: `client.bytes_in` / `bytes_out` and per
 """
 
 from pulsarload.client import exceptions
+from pulsarload.client.acknowledging import CumulativeAckNotAllowed
 from pulsarload.client.auth import (
     Authentication,
     AuthenticationBasic,
@@ -27,7 +28,7 @@ from pulsarload.client.auth import (
 )
 from pulsarload.client.client import Client
 from pulsarload.client.connection import Connection
-from pulsarload.client.consumer import Consumer, CumulativeAckNotAllowed
+from pulsarload.client.consumer import Consumer
 from pulsarload.client.consumer_config import (
     ConsumerBatchReceivePolicy,
     ConsumerCryptoFailureAction,
@@ -43,7 +44,7 @@ from pulsarload.client.crypto import CryptoKeyReader, EncryptionContext, Encrypt
 from pulsarload.client.errors import (
     SERVER_ERRORS,
     AlreadyClosed,
-    BrokerError,
+    BrokerReportedError,
     ConnectError,
     InvalidConfiguration,
     InvalidTopicName,
@@ -99,12 +100,9 @@ from pulsarload.client.exceptions import (
 from pulsarload.client.failover import AutoClusterFailover, ServiceInfo, ServiceInfoProvider
 from pulsarload.client.message import Message
 from pulsarload.client.multi import MultiTopicsConsumer, PatternConsumer
-from pulsarload.client.producer import (
-    BatchCallback,
-    PartitionedProducer,
-    Producer,
-    SendCallback,
-)
+from pulsarload.client.partitioned import PartitionedProducer
+from pulsarload.client.pending import BatchCallback, SendCallback
+from pulsarload.client.producer import Producer
 from pulsarload.client.reader import Reader
 from pulsarload.client.settings import (
     BatchingType,
@@ -128,7 +126,7 @@ __all__ = [
     "AutoClusterFailover",
     "BatchCallback",
     "BatchingType",
-    "BrokerError",
+    "BrokerReportedError",
     "BrokerMetadataError",
     "BrokerPersistenceError",
     "ChecksumError",

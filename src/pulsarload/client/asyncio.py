@@ -29,7 +29,7 @@ from pulsarload.client.consumer import Consumer as _SyncConsumer
 from pulsarload.client.errors import PulsarError, Result
 from pulsarload.client.message import Message
 from pulsarload.client.multi import MultiTopicsConsumer
-from pulsarload.client.producer import PartitionedProducer
+from pulsarload.client.partitioned import PartitionedProducer
 from pulsarload.client.producer import Producer as _SyncProducer
 from pulsarload.client.reader import Reader as _SyncReader
 from pulsarload.wire.message_id import MessageId

@@ -22,7 +22,7 @@ __all__ = [
     "AlreadyClosed",
     "AuthenticationError",
     "AuthorizationError",
-    "BrokerError",
+    "BrokerReportedError",
     "BrokerMetadataError",
     "BrokerPersistenceError",
     "ChecksumError",
@@ -273,7 +273,7 @@ class InvalidUrl(InvalidConfiguration):
 # --- broker-reported errors (ServerError codes) ------------------------------------------------
 
 
-class BrokerError(PulsarError):
+class BrokerReportedError(PulsarError):
     """An error the broker reported with a `ServerError` code (SEND_ERROR, ERROR, lookup)."""
 
     code: ServerError | int = ServerError.UnknownError
@@ -284,40 +284,40 @@ class BrokerError(PulsarError):
             self.code = code
 
 
-class UnknownError(BrokerError):
+class UnknownError(BrokerReportedError):
     code = ServerError.UnknownError
     retriable = True
     result = Result.UnknownError
 
 
-class BrokerMetadataError(BrokerError):
+class BrokerMetadataError(BrokerReportedError):
     code = ServerError.MetadataError
     retriable = True
     result = Result.BrokerMetadataError
 
 
-class BrokerPersistenceError(BrokerError):
+class BrokerPersistenceError(BrokerReportedError):
     code = ServerError.PersistenceError
     retriable = True
     result = Result.BrokerPersistenceError
 
 
-class AuthenticationError(BrokerError):
+class AuthenticationError(BrokerReportedError):
     code = ServerError.AuthenticationError
     result = Result.AuthenticationError
 
 
-class AuthorizationError(BrokerError):
+class AuthorizationError(BrokerReportedError):
     code = ServerError.AuthorizationError
     result = Result.AuthorizationError
 
 
-class ConsumerBusy(BrokerError):
+class ConsumerBusy(BrokerReportedError):
     code = ServerError.ConsumerBusy
     result = Result.ConsumerBusy
 
 
-class ServiceUnitNotReady(BrokerError):
+class ServiceUnitNotReady(BrokerReportedError):
     """The topic's bundle is not served here yet (loading or moving): try again shortly."""
 
     code = ServerError.ServiceNotReady
@@ -325,7 +325,7 @@ class ServiceUnitNotReady(BrokerError):
     result = Result.ServiceUnitNotReady
 
 
-class ProducerBlockedQuotaExceededError(BrokerError):
+class ProducerBlockedQuotaExceededError(BrokerReportedError):
     """Backlog quota exceeded with the producer_request_hold policy: creation may succeed later."""
 
     code = ServerError.ProducerBlockedQuotaExceededError
@@ -333,39 +333,39 @@ class ProducerBlockedQuotaExceededError(BrokerError):
     result = Result.ProducerBlockedQuotaExceededError
 
 
-class ProducerBlockedQuotaExceededException(BrokerError):
+class ProducerBlockedQuotaExceededException(BrokerReportedError):
     """Backlog quota exceeded with the producer_exception policy: sends fail."""
 
     code = ServerError.ProducerBlockedQuotaExceededException
     result = Result.ProducerBlockedQuotaExceededException
 
 
-class ChecksumError(BrokerError):
+class ChecksumError(BrokerReportedError):
     code = ServerError.ChecksumError
     result = Result.ChecksumError
 
 
-class UnsupportedVersionError(BrokerError):
+class UnsupportedVersionError(BrokerReportedError):
     code = ServerError.UnsupportedVersionError
     result = Result.UnsupportedVersionError
 
 
-class TopicNotFound(BrokerError):
+class TopicNotFound(BrokerReportedError):
     code = ServerError.TopicNotFound
     result = Result.TopicNotFound
 
 
-class SubscriptionNotFound(BrokerError):
+class SubscriptionNotFound(BrokerReportedError):
     code = ServerError.SubscriptionNotFound
     result = Result.SubscriptionNotFound
 
 
-class ConsumerNotFound(BrokerError):
+class ConsumerNotFound(BrokerReportedError):
     code = ServerError.ConsumerNotFound
     result = Result.ConsumerNotFound
 
 
-class TooManyRequests(BrokerError):
+class TooManyRequests(BrokerReportedError):
     """The broker throttles lookups or creations: back off and retry."""
 
     code = ServerError.TooManyRequests
@@ -377,61 +377,61 @@ class TooManyRequests(BrokerError):
 TooManyLookupRequestException = TooManyRequests
 
 
-class TopicTerminated(BrokerError):
+class TopicTerminated(BrokerReportedError):
     code = ServerError.TopicTerminatedError
     result = Result.TopicTerminated
 
 
-class ProducerBusy(BrokerError):
+class ProducerBusy(BrokerReportedError):
     """Another producer with this name (or an exclusive one) is connected."""
 
     code = ServerError.ProducerBusy
     result = Result.ProducerBusy
 
 
-class InvalidTopicName(BrokerError, ConfigError):
+class InvalidTopicName(BrokerReportedError, ConfigError):
     """A topic name is malformed (checked locally before I/O, or reported by the broker)."""
 
     code = ServerError.InvalidTopicName
     result = Result.InvalidTopicName
 
 
-class IncompatibleSchema(BrokerError):
+class IncompatibleSchema(BrokerReportedError):
     code = ServerError.IncompatibleSchema
     result = Result.IncompatibleSchema
 
 
-class ConsumerAssignError(BrokerError):
+class ConsumerAssignError(BrokerReportedError):
     code = ServerError.ConsumerAssignError
     result = Result.ConsumerAssignError
 
 
-class TransactionCoordinatorNotFoundError(BrokerError):
+class TransactionCoordinatorNotFoundError(BrokerReportedError):
     code = ServerError.TransactionCoordinatorNotFound
     result = Result.TransactionCoordinatorNotFoundError
 
 
-class InvalidTxnStatusError(BrokerError):
+class InvalidTxnStatusError(BrokerReportedError):
     code = ServerError.InvalidTxnStatus
     result = Result.InvalidTxnStatusError
 
 
-class NotAllowedError(BrokerError):
+class NotAllowedError(BrokerReportedError):
     code = ServerError.NotAllowedError
     result = Result.NotAllowedError
 
 
-class TransactionConflict(BrokerError):
+class TransactionConflict(BrokerReportedError):
     code = ServerError.TransactionConflict
     result = Result.TransactionConflict
 
 
-class TransactionNotFound(BrokerError):
+class TransactionNotFound(BrokerReportedError):
     code = ServerError.TransactionNotFound
     result = Result.TransactionNotFound
 
 
-class ProducerFenced(BrokerError):
+class ProducerFenced(BrokerReportedError):
     """A newer exclusive producer took over the topic."""
 
     code = ServerError.ProducerFenced
@@ -439,7 +439,7 @@ class ProducerFenced(BrokerError):
 
 
 #: ServerError code -> exception class (every code in the proto has one).
-SERVER_ERRORS: dict[int, type[BrokerError]] = {
+SERVER_ERRORS: dict[int, type[BrokerReportedError]] = {
     int(cls.code): cls
     for cls in (
         UnknownError,
@@ -472,7 +472,7 @@ SERVER_ERRORS: dict[int, type[BrokerError]] = {
 }
 
 
-def error_from_server(code: int | None, message: str | None = None) -> BrokerError:
+def error_from_server(code: int | None, message: str | None = None) -> BrokerReportedError:
     """The exception for a broker error code; an unknown (newer) code becomes `UnknownError`."""
     c = 0 if code is None else int(code)
     cls = SERVER_ERRORS.get(c, UnknownError)

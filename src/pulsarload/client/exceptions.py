@@ -2,7 +2,7 @@
 under the root `PulsarException`, so `except pulsar.Timeout:` and
 `from pulsar.exceptions import TopicNotFound` keep working after the import changes."""
 
-from pulsarload.client.consumer import CumulativeAckNotAllowed
+from pulsarload.client.acknowledging import CumulativeAckNotAllowed
 from pulsarload.client.errors import (
     AlreadyClosed,
     AuthenticationError,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pulsarload.client.backoff import Backoff
+from pulsarload.client.connection_pool import ConnectionPool
 from pulsarload.client.errors import (
     ConnectError,
     LookupFailed,
@@ -24,7 +25,6 @@ from pulsarload.client.errors import (
     error_from_server,
 )
 from pulsarload.client.http_lookup import HttpLookup
-from pulsarload.client.pool import ConnectionPool
 from pulsarload.client.settings import ClientConfig
 from pulsarload.client.urls import Address, AddressRotation, parse_broker_url
 from pulsarload.wire.commands import (

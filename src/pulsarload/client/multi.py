@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from pulsarload.client.consumer import Consumer, ReceiverQueue, _Receiving
+from pulsarload.client.consumer import Consumer
 from pulsarload.client.consumer_config import (
     ConsumerConfig,
     InitialPosition,
@@ -33,12 +33,13 @@ from pulsarload.client.errors import (
     PulsarError,
 )
 from pulsarload.client.message import Message
+from pulsarload.client.receiving import ReceiverQueue, Receiving
 from pulsarload.client.topics import partition_name, topic_name
 from pulsarload.wire.enums import TopicsMode
 from pulsarload.wire.message_id import EARLIEST, LATEST, MessageId
 
 if TYPE_CHECKING:
-    from pulsarload.client.client import Client
+    from pulsarload.client.handler import ClientServices
 
 __all__ = ["MultiTopicsConsumer", "PatternConsumer", "base_topic_of"]
 
@@ -53,10 +54,10 @@ def base_topic_of(topic: str) -> str:
     return head if sep and tail.isdigit() else topic
 
 
-class MultiTopicsConsumer(_Receiving):
+class MultiTopicsConsumer(Receiving):
     """One consumer over several topics or partitions. Create with `Client.subscribe`."""
 
-    def __init__(self, client: Client, conf: ConsumerConfig) -> None:
+    def __init__(self, client: ClientServices, conf: ConsumerConfig) -> None:
         self._client = client
         self._conf = conf
         self._queue = ReceiverQueue()
@@ -74,25 +75,25 @@ class MultiTopicsConsumer(_Receiving):
 
     def _start(self) -> None:
         try:
-            plan = [(t, self._client._lookup.partitions(t)) for t in self._conf.topics]
+            plan = [(t, self._client.partition_count(t)) for t in self._conf.topics]
             self._add_topics(plan)
         except BaseException:
             self._close_children()
             raise
-        self._client._register_consumer(self)
+        self._client.register(self)
         self._start_listener()
-        interval = self._client._config.partitions_update_interval_seconds
+        interval = self._client.config.partitions_update_interval_seconds
         if interval > 0 and any(self._topics.values()):
-            self._client._spawn(self._watch_partitions, "pulsar-partitions-watch", interval)
+            self._client.spawn(self._watch_partitions, "pulsar-partitions-watch", interval)
 
     def _watch_partitions(self, interval: float) -> None:
         """Subscribe to partitions added to a partitioned topic while this consumer reads it."""
         while not self._closed_event.wait(interval):
-            if self._client._closed:
+            if self._client.closed:
                 return
             for topic, known in self._partitioned_topics():
                 try:
-                    count = self._client._lookup.partitions(topic)
+                    count = self._client.partition_count(topic)
                 except PulsarError as err:  # the next round tries again
                     log.debug("partition check of %s failed: %s", topic, err)
                     continue
@@ -353,7 +354,7 @@ class MultiTopicsConsumer(_Receiving):
         self._queue.close(AlreadyClosed(f"consumer on {self.topic()} is closed"))
         self._queue.remove_if(lambda m: True)
         self._stop_listener()
-        self._client._forget_consumer(self)
+        self._client.forget(self)
 
     def __enter__(self) -> MultiTopicsConsumer:
         return self
@@ -365,7 +366,7 @@ class MultiTopicsConsumer(_Receiving):
 class PatternConsumer(MultiTopicsConsumer):
     """A multi-topic consumer over the topics matching a regex, re-listed periodically."""
 
-    def __init__(self, client: Client, conf: ConsumerConfig) -> None:
+    def __init__(self, client: ClientServices, conf: ConsumerConfig) -> None:
         super().__init__(client, conf)
         assert conf.pattern is not None
         self._pattern: TopicPattern = conf.pattern
@@ -379,9 +380,9 @@ class PatternConsumer(MultiTopicsConsumer):
         except BaseException:
             self._close_children()
             raise
-        self._client._register_consumer(self)
+        self._client.register(self)
         self._start_listener()
-        self._poller = self._client._spawn(
+        self._poller = self._client.spawn(
             self._poll, f"pulsar-pattern-{self._conf.subscription_name}"
         )
 
@@ -390,7 +391,7 @@ class PatternConsumer(MultiTopicsConsumer):
 
     def _list_topics(self) -> list[str]:
         mode = TopicsMode(int(self._conf.regex_subscription_mode))
-        return self._client._lookup.topics_of_namespace(self._pattern.namespace, mode)
+        return self._client.topics_of_namespace(self._pattern.namespace, mode)
 
     def _discover(self) -> None:
         """One discovery round: subscribe to new matches, drop topics that vanished."""
@@ -409,7 +410,7 @@ class PatternConsumer(MultiTopicsConsumer):
         new = [t for t in partitions if t not in known]
         gone = [t for t in known if t not in partitions]
         if new:
-            plan = [(t, self._client._lookup.partitions(t)) for t in new]
+            plan = [(t, self._client.partition_count(t)) for t in new]
             log.info("pattern %s: subscribing to %s", self._pattern.regex.pattern, new)
             self._add_topics(plan)
         for t in gone:

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pulsarload.client.consumer import Consumer, subscribe
 from pulsarload.client.consumer_config import (
     ConsumerCryptoFailureAction,
     ConsumerType,
@@ -28,9 +27,10 @@ from pulsarload.wire.message_id import EARLIEST, LATEST, MessageId
 
 if TYPE_CHECKING:
     from pulsarload.client.client import Client
+    from pulsarload.client.consumer import Consumer
     from pulsarload.client.multi import MultiTopicsConsumer
 
-__all__ = ["Reader", "create_reader"]
+__all__ = ["Reader", "ReaderListener", "open_reader"]
 
 type ReaderListener = Callable[["Reader", Message], None]
 
@@ -125,21 +125,22 @@ class Reader:
         return f"<Reader on {self.topic()}>"
 
 
-def create_reader(
+def open_reader(
     client: Client,
     topic: str,
     start_message_id: MessageId | str | bytes,
-    reader_listener: ReaderListener | None = None,
-    receiver_queue_size: int = 1000,
-    reader_name: str | None = None,
-    subscription_role_prefix: str | None = None,
-    is_read_compacted: bool = False,
-    crypto_key_reader: Any = None,
-    start_message_id_inclusive: bool = False,
-    crypto_failure_action: ConsumerCryptoFailureAction | str = ConsumerCryptoFailureAction.FAIL,
+    reader_listener: ReaderListener | None,
+    receiver_queue_size: int,
+    reader_name: str | None,
+    subscription_role_prefix: str | None,
+    is_read_compacted: bool,
+    crypto_key_reader: Any,
+    start_message_id_inclusive: bool,
+    crypto_failure_action: ConsumerCryptoFailureAction | str,
 ) -> Reader:
-    """Create a reader (arguments as the official client's `Client.create_reader`); on a
-    partitioned topic only `earliest` / `latest` starts are accepted."""
+    """Create a reader: `Client.create_reader` (which holds the official signature and its
+    defaults) calls this; on a partitioned topic only `earliest` / `latest` starts are
+    accepted."""
     start = _start_id(start_message_id)
     if not isinstance(topic, str):
         raise InvalidConfiguration(f"topic: a reader reads one topic, got {topic!r}")
@@ -161,8 +162,7 @@ def create_reader(
 
     sub = f"{subscription_role_prefix or 'reader'}-{uuid.uuid4().hex[:10]}"
     inclusive_latest = start == LATEST and start_message_id_inclusive
-    consumer = subscribe(
-        client,
+    consumer = client.subscribe(
         topic,
         sub,
         consumer_type=ConsumerType.Exclusive,

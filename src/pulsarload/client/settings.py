@@ -9,7 +9,7 @@ happen here, before any socket is opened: a bad value raises `InvalidConfigurati
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from enum import Enum, IntEnum
 from typing import Any
 
@@ -25,6 +25,7 @@ __all__ = [
     "PartitionsRoutingMode",
     "ProducerAccessMode",
     "ProducerConfig",
+    "Defaults",
     "coerce_enum",
 ]
 
@@ -314,3 +315,17 @@ class ProducerConfig:
         if self.initial_sequence_id is not None:
             check_int("initial_sequence_id", self.initial_sequence_id, -1, 2**63 - 1)
         s(self, "properties", _check_properties("properties", self.properties))
+
+
+class Defaults:
+    """The field defaults of a settings dataclass, as attributes: the official-shaped
+    signatures (`Client.__init__`, `create_producer`, `subscribe`, `create_reader`) take their
+    defaults from here, so each default is stated once, on its dataclass field."""
+
+    def __init__(self, cls: type) -> None:
+        for f in fields(cls):
+            if f.default is not MISSING:
+                setattr(self, f.name, f.default)
+
+    def __getattr__(self, name: str) -> Any:  # only for names without a plain default
+        raise AttributeError(f"{name} has no plain default")

@@ -24,10 +24,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from pulsarload.cluster.cluster_pool import ClusterPool
 from pulsarload.cluster.connect import ClusterError, DaskCluster, WorkerInfo, place_shards
 from pulsarload.cluster.handles import ShardHandle
 from pulsarload.cluster.merge import MergedSampler, ShardPart
-from pulsarload.cluster.pool import ClusterPool
 from pulsarload.cluster.shard import Shard
 from pulsarload.config import ConsumeSettings, ProduceSettings, validate_settings
 from pulsarload.load import commands as cmd

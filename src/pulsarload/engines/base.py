@@ -280,16 +280,3 @@ def parse_properties(pairs: Sequence[str]) -> dict[str, str]:
             raise ConfigError(f"property {pair!r} is not of the form KEY=VALUE")
         out[key] = value
     return out
-
-
-def create_engine(name: str, settings: ProduceSettings | ConsumeSettings) -> Engine:
-    """The engine by name; `official` only where Apache's pulsar-client imports."""
-    if name == "native":
-        from pulsarload.engines.native import NativeEngine
-
-        return NativeEngine(settings)
-    if name == "official":
-        from pulsarload.engines.official import OfficialEngine
-
-        return OfficialEngine(settings)
-    raise ConfigError(f"engine {name!r} is unknown; use native or official")

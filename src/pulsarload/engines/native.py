@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pulsarload.client import AuthenticationToken, Client, PulsarError
+from pulsarload.client import AuthenticationToken, Client, PulsarError, choices
 from pulsarload.config import ConsumeSettings, ProduceSettings, RunSettings
 from pulsarload.engines.base import (
     EngineConsumer,
@@ -26,15 +26,9 @@ from pulsarload.engines.base import (
     error_category,
     result_category,
 )
+from pulsarload.engines.native_consumer import create_native_consumer
 from pulsarload.engines.stamp import STAMP_KEY, encode_stamp
 from pulsarload.wire.batch import FRAME_RESERVE, MessageShape
-
-_ROUTING = {
-    "round_robin": "RoundRobinDistribution",
-    "single": "UseSinglePartition",
-    "key_hash": "RoundRobinDistribution",
-}
-_HASHING = {"java_string": "JavaStringHash", "murmur3_32": "Murmur3_32Hash"}
 
 
 def _result_category(result: Any) -> str | None:
@@ -220,7 +214,7 @@ class NativeEngine:
                 settings.topic,
                 producer_name=name,
                 send_timeout_millis=settings.send_timeout_ms,
-                compression_type=settings.compression,
+                compression_type=choices.COMPRESSION[settings.compression],
                 max_pending_messages=settings.max_pending,
                 block_if_queue_full=settings.block_if_queue_full,
                 batching_enabled=settings.batching,
@@ -228,8 +222,8 @@ class NativeEngine:
                 batching_max_messages=settings.batch_max_messages,
                 batching_max_allowed_size_in_bytes=settings.batch_max_bytes,
                 batching_max_publish_delay_ms=settings.batch_delay_ms,
-                message_routing_mode=_ROUTING[settings.routing],
-                hashing_scheme=_HASHING[settings.hashing],
+                message_routing_mode=choices.ROUTING[settings.routing],
+                hashing_scheme=choices.HASHING[settings.hashing],
             )
         except BaseException:
             client.close()
@@ -242,8 +236,6 @@ class NativeEngine:
         name: str | None,
         listener: Callable[[ReceivedMessage], None] | None = None,
     ) -> EngineConsumer:
-        from pulsarload.engines.native_consumer import create_native_consumer
-
         return create_native_consumer(self._track(client_for(settings)), settings, name, listener)
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pulsarload.client import Client, ConsumerDeadLetterPolicy, Message, Timeout
+from pulsarload.client import Client, ConsumerDeadLetterPolicy, Message, Timeout, choices
 from pulsarload.client.consumer_config import parse_seek_target
 from pulsarload.client.errors import InvalidConfiguration
 from pulsarload.config import ConsumeSettings
@@ -237,8 +237,8 @@ def create_native_consumer(
     try:
         topic = _topic_argument(settings)
         kwargs: dict[str, Any] = {
-            "consumer_type": settings.subscription_type,
-            "initial_position": settings.initial_position,
+            "consumer_type": choices.SUBSCRIPTION_TYPE[settings.subscription_type],
+            "initial_position": choices.INITIAL_POSITION[settings.initial_position],
             "receiver_queue_size": settings.receiver_queue_size,
             "consumer_name": name or None,
             "priority_level": settings.priority or None,

@@ -10,6 +10,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from pulsarload.client import choices
+from pulsarload.client.choices import official_member
 from pulsarload.config import ConsumeSettings, ProduceSettings, RunSettings
 from pulsarload.engines.base import ReceivedBatch, ReceivedMessage, SendDone, result_category
 from pulsarload.engines.stamp import STAMP_KEY, encode_stamp, parse_stamp
@@ -192,18 +194,8 @@ class OfficialEngine:
 
     def create_producer(self, settings: ProduceSettings, name: str | None) -> OfficialProducer:
         p = pulsar
-        compression = {
-            "none": p.CompressionType.NONE,
-            "lz4": p.CompressionType.LZ4,
-            "zlib": p.CompressionType.ZLib,
-            "zstd": p.CompressionType.ZSTD,
-            "snappy": p.CompressionType.SNAPPY,
-        }[settings.compression]
-        routing = {
-            "round_robin": p.PartitionsRoutingMode.RoundRobinDistribution,
-            "single": p.PartitionsRoutingMode.UseSinglePartition,
-            "key_hash": p.PartitionsRoutingMode.RoundRobinDistribution,
-        }[settings.routing]
+        compression = official_member(p.CompressionType, choices.COMPRESSION[settings.compression])
+        routing = official_member(p.PartitionsRoutingMode, choices.ROUTING[settings.routing])
         # The official Python client has no hashing-scheme option (its C++ default applies),
         # so `--hashing` only changes the native engine.
         producer = self._client.create_producer(
@@ -232,16 +224,13 @@ class OfficialEngine:
     ) -> OfficialConsumer:
         p = pulsar
         kwargs: dict[str, Any] = {
-            "consumer_type": {
-                "exclusive": p.ConsumerType.Exclusive,
-                "shared": p.ConsumerType.Shared,
-                "failover": p.ConsumerType.Failover,
-                "key_shared": p.ConsumerType.KeyShared,
-            }[settings.subscription_type],
+            "consumer_type": official_member(
+                p.ConsumerType, choices.SUBSCRIPTION_TYPE[settings.subscription_type]
+            ),
             "receiver_queue_size": settings.receiver_queue_size,
-            "initial_position": p.InitialPosition.Earliest
-            if settings.initial_position == "earliest"
-            else p.InitialPosition.Latest,
+            "initial_position": official_member(
+                p.InitialPosition, choices.INITIAL_POSITION[settings.initial_position]
+            ),
         }
         # pulsar-client's subscribe() (3.13.0) has no priority level: --priority is native-only.
         if name:

@@ -20,7 +20,8 @@ from typing import Any
 
 from pulsarload.client.admin import AdminClient
 from pulsarload.config import ConsumeSettings, ProduceSettings, validate_settings
-from pulsarload.engines.base import Engine, create_engine, engine_net_bytes
+from pulsarload.engines.base import Engine, engine_net_bytes
+from pulsarload.engines.factory import create_engine
 from pulsarload.errors import ConfigError
 from pulsarload.load import commands as cmd
 from pulsarload.load.backlog import BacklogMonitor
@@ -31,7 +32,8 @@ from pulsarload.load.verify import VerifyReport
 from pulsarload.metrics.export import ExportSet, read_json, report_data
 from pulsarload.metrics.html_report import is_html_report, write_html_report
 from pulsarload.metrics.resources import ResourceMonitor, interpreter_info
-from pulsarload.metrics.snapshot import Sampler, Snapshot
+from pulsarload.metrics.sampler import Sampler
+from pulsarload.metrics.snapshot import Snapshot
 from pulsarload.metrics.window import MetricsWindow
 
 SAMPLE_INTERVAL_S = 0.1

@@ -18,7 +18,7 @@ from pulsarload.engines.base import Engine, parse_properties
 from pulsarload.errors import ConfigError
 from pulsarload.load.verify import SequenceTracker
 from pulsarload.load.workers import ConsumerWorker, MessageBudget, ProducerWorker, Worker
-from pulsarload.metrics.snapshot import Sampler
+from pulsarload.metrics.sampler import Sampler
 
 STOP_TIMEOUT_S = 30.0
 

@@ -6,17 +6,12 @@ Nothing here imports the client, load or UI layers.
 """
 
 from pulsarload.metrics.export import ExportSet
-from pulsarload.metrics.hdr import Histogram, HlogReader, HlogWriter
+from pulsarload.metrics.hdr import Histogram
+from pulsarload.metrics.hlog import HlogReader, HlogWriter
 from pulsarload.metrics.recorder import Recorder, RecorderSlot
 from pulsarload.metrics.resources import ResourceMonitor, interpreter_info
-from pulsarload.metrics.snapshot import (
-    BackgroundSubscriber,
-    Counters,
-    LatencyStats,
-    Sampler,
-    Snapshot,
-    WorkerStats,
-)
+from pulsarload.metrics.sampler import BackgroundSubscriber, Sampler
+from pulsarload.metrics.snapshot import Counters, LatencyStats, Snapshot, WorkerStats
 from pulsarload.metrics.window import MetricsWindow
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""HDR histogram: log-linear buckets, index-arithmetic recording, the V2 wire format and `.hlog`.
+"""HDR histogram: log-linear buckets and index-arithmetic recording (its bytes: `hdr_codec`).
 
 Our own implementation because the `hdrhistogram` package's C codec re-enables the GIL on a
 free-threaded interpreter. The bucket layout, percentile rules and encodings follow the Java
@@ -15,18 +15,23 @@ A histogram is written by one thread only (see ``recorder.py``); nothing here ta
 
 from __future__ import annotations
 
-import base64
 import math
-import re
-import struct
-import time
-import zlib
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, compress
 from operator import add, itemgetter, mul
-from typing import IO, Any, Final
+from typing import Any, Final
+
+from pulsarload.metrics.hdr_codec import (
+    HdrFormatError,
+    compress_v2,
+    decompress_v2,
+    encode_v2,
+    from_base64,
+    read_v2,
+    to_base64,
+)
 
 __all__ = [
     "DEFAULT_HIGHEST",
@@ -35,9 +40,6 @@ __all__ = [
     "STANDARD_PERCENTILES",
     "HdrFormatError",
     "Histogram",
-    "HlogInterval",
-    "HlogReader",
-    "HlogWriter",
     "Sparse",
     "decode_compressed",
     "decode_uncompressed",
@@ -47,58 +49,6 @@ DEFAULT_LOWEST = 1
 DEFAULT_HIGHEST = 3_600_000_000  # one hour in microseconds
 DEFAULT_DIGITS = 3
 STANDARD_PERCENTILES: tuple[float, ...] = (50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99)
-
-# HdrHistogram V2 cookies. The low nibble of the second byte carries the word size (0x10 marks
-# the LEB128/ZigZag encoding); readers compare the cookie with those bits masked off.
-V2_COOKIE_BASE = 0x1C849303
-V2_COMPRESSED_COOKIE_BASE = 0x1C849304
-_V2_COOKIE = V2_COOKIE_BASE | 0x10
-_V2_COMPRESSED_COOKIE = V2_COMPRESSED_COOKIE_BASE | 0x10
-_COOKIE_WORD_MASK = ~0xF0 & 0xFFFFFFFF
-
-# cookie, payload length, normalizing index offset, significant digits, lowest discernible value,
-# highest trackable value, integer-to-double ratio: 40 bytes, big-endian as Java's ByteBuffer.
-_V2_HEADER = struct.Struct(">iiiiqqd")
-_COMPRESSED_HEADER = struct.Struct(">ii")
-_MAX_PAYLOAD = 64 * 1024 * 1024  # refuse absurd lengths in corrupt input
-
-
-class HdrFormatError(ValueError):
-    """Encoded histogram or log line that does not follow the HdrHistogram format."""
-
-
-def _zigzag_leb128_encode(values: Iterable[int], out: bytearray) -> None:
-    """Append each signed value as ZigZag + LEB128 (at most 9 bytes; the 9th carries 8 bits)."""
-    for v in values:
-        z = ((v << 1) ^ (v >> 63)) & 0xFFFFFFFFFFFFFFFF
-        for _ in range(8):
-            if z < 0x80:
-                out.append(z)
-                break
-            out.append((z & 0x7F) | 0x80)
-            z >>= 7
-        else:
-            out.append(z & 0xFF)
-
-
-def _zigzag_leb128_decode(data: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:
-    """Read one ZigZag LEB128 value starting at ``pos``; return (value, next position)."""
-    z = 0
-    shift = 0
-    for i in range(9):
-        if pos >= end:
-            raise HdrFormatError(f"truncated LEB128 value at byte {pos} (payload ends at {end})")
-        b = data[pos]
-        pos += 1
-        if i == 8:
-            z |= b << 56
-            break
-        z |= (b & 0x7F) << shift
-        if b < 0x80:
-            break
-        shift += 7
-    return (z >> 1) ^ -(z & 1), pos
-
 
 _ZERO_BLOCK: Final[list[int]] = [0] * 256
 _INDEX_LISTS: dict[int, list[int]] = {}
@@ -580,110 +530,43 @@ class Histogram:
 
     def encode_uncompressed(self) -> bytes:
         """The V2 encoding (cookie 0x1c849313): 40-byte header then ZigZag LEB128 counts."""
-        # Counts up to the highest non-empty slot; a run of k > 1 empty slots is written as -k,
-        # a single empty slot as 0. Java writes slot 0 even for an empty histogram.
         sp = self.sparse()
-        words: list[int] = []
-        prev = -1
-        for i, c in zip(sp.nz, sp.cs, strict=True):
-            gap = i - prev - 1
-            if gap == 1:
-                words.append(0)
-            elif gap > 1:
-                words.append(-gap)
-            words.append(c)
-            prev = i
-        if not words:
-            words.append(0)
-        payload = bytearray()
-        _zigzag_leb128_encode(words, payload)
-        header = _V2_HEADER.pack(
-            _V2_COOKIE, len(payload), 0, self.digits, self.lowest, self.highest, 1.0
-        )
-        return header + bytes(payload)
+        return encode_v2(self.digits, self.lowest, self.highest, sp.nz, sp.cs)
 
     def encode(self, level: int = 9) -> bytes:
         """The V2 compressed encoding (cookie 0x1c849314): zlib-deflated V2 encoding."""
-        body = zlib.compress(self.encode_uncompressed(), level)
-        return _COMPRESSED_HEADER.pack(_V2_COMPRESSED_COOKIE, len(body)) + body
+        return compress_v2(self.encode_uncompressed(), level)
 
     def encode_base64(self) -> str:
         """Base64 of the compressed encoding, as one ``.hlog`` line carries it."""
-        return base64.b64encode(self.encode()).decode("ascii")
+        return to_base64(self.encode())
 
     @classmethod
     def decode(cls, data: bytes | str) -> Histogram:
         """Decode a V2 compressed histogram (bytes, or base64 text)."""
-        if isinstance(data, str):
-            try:
-                data = base64.b64decode(data.strip(), validate=True)
-            except ValueError as e:
-                raise HdrFormatError(f"histogram is not valid base64: {e}") from None
-        return decode_compressed(data)
+        return decode_compressed(from_base64(data) if isinstance(data, str) else data)
 
 
 def decode_compressed(data: bytes) -> Histogram:
-    """Decode the V2 compressed format: cookie 0x1c84930[4], length, zlib body."""
-    if len(data) < _COMPRESSED_HEADER.size:
-        raise HdrFormatError(f"compressed histogram too short: {len(data)} bytes")
-    cookie, length = _COMPRESSED_HEADER.unpack_from(data, 0)
-    if (cookie & _COOKIE_WORD_MASK) != V2_COMPRESSED_COOKIE_BASE:
-        raise HdrFormatError(
-            f"compressed cookie 0x{cookie & 0xFFFFFFFF:08x} is not V2 "
-            f"(0x{V2_COMPRESSED_COOKIE_BASE:08x} with word-size bits)"
-        )
-    if length < 0 or length > len(data) - _COMPRESSED_HEADER.size:
-        raise HdrFormatError(
-            f"compressed length {length} exceeds the {len(data) - 8} bytes present"
-        )
-    try:
-        d = zlib.decompressobj()
-        inner = d.decompress(data[8 : 8 + length], _MAX_PAYLOAD)
-    except zlib.error as e:
-        raise HdrFormatError(f"compressed histogram body does not inflate: {e}") from None
-    return decode_uncompressed(inner)
+    """Decode the V2 compressed format into a new Histogram."""
+    return decode_uncompressed(decompress_v2(data))
 
 
 def decode_uncompressed(data: bytes) -> Histogram:
     """Decode the V2 (uncompressed) encoding into a new Histogram with the header's layout."""
-    if len(data) < _V2_HEADER.size:
-        raise HdrFormatError(f"V2 histogram too short for its 40-byte header: {len(data)} bytes")
-    cookie, payload_len, norm_offset, digits, lowest, highest, _ratio = _V2_HEADER.unpack_from(
-        data, 0
-    )
-    if (cookie & _COOKIE_WORD_MASK) != V2_COOKIE_BASE:
-        raise HdrFormatError(
-            f"cookie 0x{cookie & 0xFFFFFFFF:08x} is not a V2 encoding (0x{V2_COOKIE_BASE:08x})"
-        )
-    if norm_offset != 0:
-        raise HdrFormatError(
-            f"normalizing index offset {norm_offset} (shifted histograms) is not supported"
-        )
-    if payload_len < 0 or payload_len > len(data) - _V2_HEADER.size:
-        raise HdrFormatError(
-            f"payload length {payload_len} exceeds the {len(data) - 40} bytes present"
-        )
+    header, pairs = read_v2(data)
     try:
-        h = Histogram(lowest, highest, digits)
+        h = Histogram(header.lowest, header.highest, header.digits)
     except ValueError as e:
         raise HdrFormatError(f"bad histogram header: {e}") from None
     counts = h._counts
-    pos = _V2_HEADER.size
-    end = pos + payload_len
-    idx = 0
     n = len(counts)
-    while pos < end:
-        v, pos = _zigzag_leb128_decode(data, pos, end)
-        if v < 0:
-            idx += -v
-            continue
+    for idx, v in pairs:
         if idx >= n:
             if v:
                 raise HdrFormatError(f"count at index {idx} beyond the {n} slots of the layout")
-            idx += 1
             continue
         counts[idx] = v
-        idx += 1
     return h
 
 
@@ -691,117 +574,3 @@ def percentile_key(p: float) -> str:
     """Stable dictionary key for a percentile: 50 -> "p50", 99.9 -> "p99_9", 99.99 -> "p99_99"."""
     text = f"{p:g}".replace(".", "_")
     return f"p{text}"
-
-
-# -- interval log (.hlog) ------------------------------------------------------------------------
-
-HLOG_FORMAT_VERSION = "1.3"
-_LEGEND = '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"'
-_START_RE = re.compile(r"^#\[StartTime: ([0-9.eE+-]+)")
-_BASE_RE = re.compile(r"^#\[BaseTime: ([0-9.eE+-]+)")
-
-
-@dataclass(frozen=True, slots=True)
-class HlogInterval:
-    """One interval of a log: absolute start (s since epoch), length (s), its histogram."""
-
-    start: float
-    length: float
-    max_value: float
-    histogram: Histogram
-    tag: str | None = None
-
-
-class HlogWriter:
-    """Writes the HdrHistogram interval log format (version 1.3), as Java's HistogramLogWriter.
-
-    Timestamps are written relative to the start time (a ``#[BaseTime:]`` line says so), and
-    ``Interval_Max`` is the interval's max divided by ``max_unit_ratio`` (1000 turns our
-    microseconds into milliseconds, which the log's readers conventionally expect).
-    """
-
-    def __init__(self, stream: IO[str], max_unit_ratio: float = 1000.0) -> None:
-        self._out = stream
-        self.max_unit_ratio = max_unit_ratio
-        self.base_time: float | None = None
-
-    def write_header(self, start_time: float | None = None, comment: str | None = None) -> None:
-        """Version, optional comment, start and base time, and the column legend."""
-        t = time.time() if start_time is None else start_time
-        self.base_time = t
-        out = self._out
-        out.write(f"#[Histogram log format version {HLOG_FORMAT_VERSION}]\n")
-        if comment:
-            for line in comment.splitlines():
-                out.write(f"#{line}\n")
-        human = time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(t))
-        out.write(f"#[StartTime: {t:.3f} (seconds since epoch), {human}]\n")
-        out.write(f"#[BaseTime: {t:.3f} (seconds since epoch)]\n")
-        out.write(_LEGEND + "\n")
-
-    def write_interval(
-        self, start: float, end: float, histogram: Histogram, tag: str | None = None
-    ) -> None:
-        """One line: relative start, length, max (in the ratio's unit), base64 histogram."""
-        if self.base_time is None:
-            self.write_header(start)
-        assert self.base_time is not None
-        rel = start - self.base_time
-        line = (
-            f"{rel:.3f},{end - start:.3f},{histogram.max / self.max_unit_ratio:.3f},"
-            f"{histogram.encode_base64()}\n"
-        )
-        if tag:
-            if "," in tag or " " in tag:
-                raise ValueError(f"hlog tag {tag!r} may not contain commas or spaces")
-            line = f"Tag={tag},{line}"
-        self._out.write(line)
-
-    def flush(self) -> None:
-        self._out.flush()
-
-
-class HlogReader:
-    """Reads interval logs written by us or by HdrHistogram's own writers."""
-
-    def __init__(self, lines: Iterable[str]) -> None:
-        self._lines = lines
-        self.start_time: float | None = None
-        self.base_time: float | None = None
-
-    def __iter__(self) -> Iterator[HlogInterval]:
-        for lineno, raw in enumerate(self._lines, 1):
-            line = raw.strip()
-            if not line:
-                continue
-            if line.startswith("#"):
-                if m := _START_RE.match(line):
-                    self.start_time = float(m.group(1))
-                elif m := _BASE_RE.match(line):
-                    self.base_time = float(m.group(1))
-                continue
-            if line.startswith('"StartTimestamp"'):
-                continue
-            yield self._parse_line(line, lineno)
-
-    def _parse_line(self, line: str, lineno: int) -> HlogInterval:
-        tag = None
-        if line.startswith("Tag="):
-            tag, _, line = line[4:].partition(",")
-        parts = line.split(",")
-        if len(parts) != 4:
-            raise HdrFormatError(f"hlog line {lineno}: expected 4 fields, got {len(parts)}")
-        try:
-            ts, length, mx = float(parts[0]), float(parts[1]), float(parts[2])
-        except ValueError:
-            raise HdrFormatError(f"hlog line {lineno}: bad number in {parts[:3]}") from None
-        base = self.base_time
-        if base is None:
-            # Java's rule: timestamps more than a year before StartTime are relative to it.
-            start = self.start_time
-            base = start if start is not None and ts < start - 365 * 24 * 3600.0 else 0.0
-        hist = Histogram.decode(parts[3])
-        hist.start_time = base + ts
-        hist.end_time = base + ts + length
-        hist.tag = tag
-        return HlogInterval(base + ts, length, mx, hist, tag)

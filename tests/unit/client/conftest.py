@@ -1,40 +1,14 @@
-"""Fixtures for client unit tests: a scriptable fake broker and clients that always close."""
+"""Fixtures for client unit tests: clients that always close (the fake broker's fixtures,
+`fake` and `make_fake`, come from `support.fake_broker.fixtures`)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from client_fake_broker import FakeBroker  # noqa: E402
-
-from pulsarload.client import Client  # noqa: E402
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeBroker]:
-    broker = FakeBroker()
-    yield broker
-    broker.stop()
-
-
-@pytest.fixture
-def make_fake() -> Iterator[Callable[..., FakeBroker]]:
-    made: list[FakeBroker] = []
-
-    def make(**kw: Any) -> FakeBroker:
-        b = FakeBroker(**kw)
-        made.append(b)
-        return b
-
-    yield make
-    for b in made:
-        b.stop()
+from pulsarload.client import Client
 
 
 @pytest.fixture

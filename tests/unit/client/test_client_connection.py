@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-from client_fake_broker import FakeBroker
 
 from pulsarload.client import AuthenticationToken, Client, ConnectError
 from pulsarload.client.connection import Connection
@@ -20,6 +19,8 @@ from pulsarload.client.urls import Address
 from pulsarload.wire.commands import CommandAuthChallenge, CommandError, CommandPing
 from pulsarload.wire.enums import CommandType, ServerError
 from pulsarload.wire.messages import AuthData
+from support.fake_broker import FakeBroker
+from support.waiting import eventually
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -33,7 +34,10 @@ def _open(fake: FakeBroker, **kw: object) -> Connection:
 def test_handshake_announces_protocol_21(fake: FakeBroker) -> None:
     conn = _open(fake)
     try:
-        assert fake.wait_for(lambda: bool(fake.conns) and fake.conns[0].connect is not None)
+        eventually(
+            lambda: bool(fake.conns) and fake.conns[0].connect is not None,
+            what="bool(fake.conns) and fake.conns[0].connect is not None",
+        )
         cmd = fake.conns[0].connect
         assert cmd.protocol_version == 21
         assert cmd.client_version.startswith("pulsarload-")
@@ -71,7 +75,7 @@ def test_token_auth_and_challenge(fake: FakeBroker) -> None:
                 server_version="fake", challenge=AuthData(auth_method_name="token", auth_data=b"")
             )
         )
-        assert fake.wait_for(lambda: bool(answered))
+        eventually(lambda: bool(answered), what="bool(answered)")
         resp = answered[0]
         assert resp.response.auth_method_name == "token"
         assert resp.response.auth_data == b"secret-token"
@@ -95,7 +99,10 @@ def test_answers_ping_with_pong(fake: FakeBroker) -> None:
     conn = _open(fake)
     try:
         fake.conns[0].send(CommandPing())
-        assert fake.wait_for(lambda: any(type(c).__name__ == "CommandPong" for c in fake.commands))
+        eventually(
+            lambda: any(type(c).__name__ == "CommandPong" for c in fake.commands),
+            what="any(type(c).__name__ == 'CommandPong' for c in fake.commands)",
+        )
     finally:
         conn.close()
 

@@ -14,7 +14,7 @@ from pulsarload.wire.enums import ServerError
 def test_every_server_error_code_has_a_class() -> None:
     for code in ServerError:
         cls = e.SERVER_ERRORS[int(code)]
-        assert issubclass(cls, e.BrokerError)
+        assert issubclass(cls, e.BrokerReportedError)
         assert int(cls.code) == int(code)
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import threading
 
 import pytest
-from client_fake_broker import FakeBroker
 
 from pulsarload.client import Client
 from pulsarload.client.connection import Connection
-from pulsarload.client.pool import ConnectionPool
+from pulsarload.client.connection_pool import ConnectionPool
 from pulsarload.client.settings import ClientConfig
 from pulsarload.client.urls import Address
 from pulsarload.wire.commands import CommandPong
 from pulsarload.wire.frames import encode_command
+from support.fake_broker import FakeBroker
+from support.waiting import eventually
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -23,7 +24,7 @@ def test_a_connection_counts_every_byte_it_writes_and_reads(fake: FakeBroker) ->
     addr = cfg.parsed_url.addresses[0]
     conn = Connection.open(addr, addr, cfg)
     try:
-        assert fake.wait_for(lambda: bool(fake.conns))
+        eventually(lambda: bool(fake.conns), what="bool(fake.conns)")
         in0, out0 = conn.byte_counts()
         assert in0 > 0 and out0 > 0  # the handshake
         pong = encode_command(CommandPong())  # nobody answers a PONG
@@ -32,7 +33,10 @@ def test_a_connection_counts_every_byte_it_writes_and_reads(fake: FakeBroker) ->
         assert conn.byte_counts()[1] == out0 + 3 * len(pong)
         for _ in range(5):
             fake.conns[0].send_raw(pong)
-        assert fake.wait_for(lambda: conn.byte_counts()[0] == in0 + 5 * len(pong))
+        eventually(
+            lambda: conn.byte_counts()[0] == in0 + 5 * len(pong),
+            what="conn.byte_counts()[0] == in0 + 5 * len(pong)",
+        )
         assert conn.byte_counts() == (conn.bytes_in, conn.bytes_out)
     finally:
         conn.close()

@@ -8,7 +8,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from client_fake_broker import FakeBroker
 
 from pulsarload.client import (
     CompressionType,
@@ -33,6 +32,8 @@ from pulsarload.wire.commands import (
 from pulsarload.wire.compression import HAVE_LZ4, decompress
 from pulsarload.wire.enums import CommandType, LookupType, ServerError
 from pulsarload.wire.messages import properties_dict
+from support.fake_broker import FakeBroker
+from support.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -87,7 +88,7 @@ def test_batching_by_count_and_per_message_fields(fake: FakeBroker, make_client)
             properties={"i": str(i)},
             partition_key=f"k{i}",
         )
-    assert fake.wait_for(lambda: len(results) == 6)
+    eventually(lambda: len(results) == 6, what="len(results) == 6")
     assert [r.num_messages for r in fake.received] == [3, 3]
     assert [r.sequence_id for r in fake.received] == [0, 3]
     assert [r.highest_sequence_id for r in fake.received] == [2, 5]
@@ -236,7 +237,7 @@ def test_send_error_topic_terminated_is_fatal(fake: FakeBroker, make_client) -> 
     p = make_client(fake.url).create_producer("t", batching_enabled=False)
     results = []
     p.send_async(b"x", lambda r, m: results.append((r, m)))
-    assert fake.wait_for(lambda: bool(results))
+    eventually(lambda: bool(results), what="bool(results)")
     assert results == [(Result.TopicTerminated, None)]
     with pytest.raises(TopicTerminated, match="terminated"):
         p.send(b"y")
@@ -357,7 +358,7 @@ def test_queue_full_fails_or_blocks(fake: FakeBroker, make_client) -> None:
         "t2", batching_enabled=False, max_pending_messages=1, block_if_queue_full=True
     )
     q.send_async(b"1", None)
-    assert fake.wait_for(lambda: len(held) == 3)
+    eventually(lambda: len(held) == 3, what="len(held) == 3")
     done = []
     t = threading.Thread(target=lambda: (q.send_async(b"2", None), done.append(1)))
     t.start()
@@ -403,7 +404,7 @@ def test_reconnect_resends_in_flight_in_order(fake: FakeBroker, make_client) -> 
     results = []
     for i in range(5):
         p.send_async(str(i).encode(), lambda r, m, i=i: results.append((i, r)))
-    assert fake.wait_for(lambda: len(results) == 5, 10)
+    eventually(lambda: len(results) == 5, 10, what="len(results) == 5")
     assert results == [(i, Result.Ok) for i in range(5)]
     later = [r for r in fake.received if r.conn_id != 1]
     assert [r.sequence_id for r in later] == [0, 1, 2, 3, 4]
@@ -420,7 +421,7 @@ def test_reconnect_after_broker_restart(fake: FakeBroker, make_client) -> None:
     p.send_async(b"during", lambda r, m: results.append(r))
     time.sleep(0.3)
     fake.start()  # same port
-    assert fake.wait_for(lambda: results == [Result.Ok], 10)
+    eventually(lambda: results == [Result.Ok], 10, what="results == [Result.Ok]")
     p.send(b"after")
     assert [r.payload for r in fake.received][-2:] == [b"during", b"after"]
 
@@ -429,8 +430,9 @@ def test_broker_close_producer_triggers_reconnect(fake: FakeBroker, make_client)
     p = make_client(fake.url).create_producer("t", batching_enabled=False)
     p.send(b"1")
     fake.close_producer(fake.conns[0], 1)
-    assert fake.wait_for(
-        lambda: sum(type(c).__name__ == "CommandProducer" for c in fake.commands) == 2
+    eventually(
+        lambda: sum(type(c).__name__ == "CommandProducer" for c in fake.commands) == 2,
+        what="a second PRODUCER command",
     )
     p.send(b"2")
     assert fake.received[-1].payload == b"2"
@@ -442,7 +444,7 @@ def test_reconnect_gives_up(fake: FakeBroker, make_client) -> None:
     fake.stop()
     results = []
     p.send_async(b"x", lambda r, m: results.append(r))
-    assert fake.wait_for(lambda: bool(results), 10)
+    eventually(lambda: bool(results), 10, what="bool(results)")
     assert results[0] in (Result.ConnectError, Result.NotConnected)
 
 
@@ -659,7 +661,7 @@ def test_key_based_batching_makes_one_batch_per_key(fake: FakeBroker, make_clien
     keys = ["a", "b", None, "a", "b", "a"]
     for i, key in enumerate(keys):
         p.send_async(f"m{i}".encode(), lambda r, m, i=i: results.append((i, m)), partition_key=key)
-    assert fake.wait_for(lambda: len(results) == 6)
+    eventually(lambda: len(results) == 6, what="len(results) == 6")
     # One entry per key, in the order of their first sequence ids, each carrying its key.
     got = [
         (r.sequence_id, r.num_messages, r.metadata.partition_key, r.highest_sequence_id)

@@ -7,8 +7,6 @@ import time
 from collections.abc import Callable
 
 import pytest
-from client_fake_broker import FakeBroker
-from consumer_fake import ConsumerScript
 
 from pulsarload.client import Client, InvalidConfiguration
 from pulsarload.client.acks import AckGroupingTracker
@@ -18,6 +16,8 @@ from pulsarload.client.message import BatchInfo, Message
 from pulsarload.wire.enums import AckType
 from pulsarload.wire.message_id import MessageId, make_ack_set
 from pulsarload.wire.messages import MessageMetadata
+from support.fake_broker import FakeBroker
+from support.fake_broker.consumer_script import ConsumerScript
 
 pytestmark = pytest.mark.timeout(60)
 

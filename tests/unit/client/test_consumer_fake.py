@@ -9,8 +9,6 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from client_fake_broker import FakeBroker
-from consumer_fake import ConsumerScript
 
 from pulsarload.client import Client, ConsumerType, CumulativeAckNotAllowed, InvalidConfiguration
 from pulsarload.client.consumer import Consumer
@@ -19,6 +17,8 @@ from pulsarload.wire.compression import AVAILABLE
 from pulsarload.wire.enums import AckType, SubType, ValidationError
 from pulsarload.wire.message_id import EARLIEST, MessageId, make_ack_set
 from pulsarload.wire.messages import MessageIdData
+from support.fake_broker import FakeBroker
+from support.fake_broker.consumer_script import ConsumerScript
 
 pytestmark = pytest.mark.timeout(60)
 

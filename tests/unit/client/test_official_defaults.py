@@ -18,8 +18,6 @@ from typing import Any
 import pytest
 
 from pulsarload.client import Client
-from pulsarload.client.consumer import subscribe
-from pulsarload.client.reader import create_reader
 
 REPO = Path(__file__).resolve().parents[3]
 DOC = REPO / "docs" / "client.md"
@@ -66,8 +64,8 @@ def _ours() -> dict[str, dict[str, Any]]:
     fns = {
         "__init__": Client.__init__,
         "create_producer": Client.create_producer,
-        "subscribe": subscribe,
-        "create_reader": create_reader,
+        "subscribe": Client.subscribe,
+        "create_reader": Client.create_reader,
     }
     return {
         name: {

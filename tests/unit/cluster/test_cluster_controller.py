@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from pulsarload.cluster.cluster_pool import ClusterPool
 from pulsarload.cluster.controller import ClusterController
 from pulsarload.cluster.handles import ShardHandle
-from pulsarload.cluster.pool import ClusterPool
 from pulsarload.cluster.shard import merge_intervals
 from pulsarload.config import ProduceSettings, resolve_settings
 from pulsarload.load import commands as cmd

@@ -9,7 +9,8 @@ from test_pool import FakeEngine
 from pulsarload.config import ProduceSettings
 from pulsarload.engines.base import NetBytes
 from pulsarload.load.controller import LoadController
-from pulsarload.metrics.export import prometheus_text, read_csv
+from pulsarload.metrics.export import read_csv
+from pulsarload.metrics.prometheus import prometheus_text
 
 
 class CountingEngine(FakeEngine):

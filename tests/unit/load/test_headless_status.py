@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 from pulsarload.load.headless import status_line
 from pulsarload.metrics.resources import ResourceStats
-from pulsarload.metrics.snapshot import Sampler, Snapshot
+from pulsarload.metrics.sampler import Sampler
+from pulsarload.metrics.snapshot import Snapshot
 
 
 class NullResources:

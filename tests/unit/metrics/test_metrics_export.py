@@ -13,22 +13,25 @@ from prometheus_client.parser import text_string_to_metric_families
 from pulsarload.errors import ConfigError
 from pulsarload.metrics.export import (
     CSV_COLUMNS,
-    PROMETHEUS_BUCKETS_US,
     CsvSeriesWriter,
     HlogExporter,
     export_snapshot,
-    prometheus_text,
     read_csv,
     read_json,
     read_report,
     snapshot_row,
-    start_prometheus_server,
     write_json_atomic,
     write_report,
 )
-from pulsarload.metrics.hdr import HlogReader
+from pulsarload.metrics.hlog import HlogReader
+from pulsarload.metrics.prometheus import (
+    PROMETHEUS_BUCKETS_US,
+    prometheus_text,
+    start_prometheus_server,
+)
 from pulsarload.metrics.resources import ResourceStats
-from pulsarload.metrics.snapshot import Sampler, Snapshot
+from pulsarload.metrics.sampler import Sampler
+from pulsarload.metrics.snapshot import Snapshot
 
 
 class NullResources:
@@ -76,7 +79,7 @@ def test_json_files_get_the_usual_mode_not_mkstemps_0600(tmp_path: Path) -> None
 def test_a_taken_prometheus_port_is_one_clear_line() -> None:
     import socket
 
-    from pulsarload.metrics.export import start_prometheus_server
+    from pulsarload.metrics.prometheus import start_prometheus_server
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -30,10 +30,9 @@ from pulsarload.metrics.hdr import (
     STANDARD_PERCENTILES,
     HdrFormatError,
     Histogram,
-    HlogReader,
-    HlogWriter,
     percentile_key,
 )
+from pulsarload.metrics.hlog import HlogReader, HlogWriter
 
 FIXTURES = Path(__file__).parent / "fixtures"
 JAVA_SRC = FIXTURES / "make_fixtures" / "MakeFixtures.java"

@@ -15,7 +15,8 @@ from pulsarload.metrics.recorder import (
     is_quiescent,
 )
 from pulsarload.metrics.resources import ResourceStats
-from pulsarload.metrics.snapshot import Counters, Sampler, Snapshot
+from pulsarload.metrics.sampler import Sampler
+from pulsarload.metrics.snapshot import Counters, Snapshot
 
 
 class NullResources:

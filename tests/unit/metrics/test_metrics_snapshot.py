@@ -10,14 +10,8 @@ import pytest
 
 from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.resources import ResourceMonitor, ResourceStats
-from pulsarload.metrics.snapshot import (
-    SCHEMA_VERSION,
-    BackgroundSubscriber,
-    Counters,
-    LatencyStats,
-    Sampler,
-    Snapshot,
-)
+from pulsarload.metrics.sampler import BackgroundSubscriber, Sampler
+from pulsarload.metrics.snapshot import SCHEMA_VERSION, Counters, LatencyStats, Snapshot
 
 
 class NullResources:

@@ -6,7 +6,8 @@ import pytest
 
 from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.resources import ResourceStats
-from pulsarload.metrics.snapshot import Sampler, Snapshot
+from pulsarload.metrics.sampler import Sampler
+from pulsarload.metrics.snapshot import Snapshot
 from pulsarload.metrics.window import DEFAULT_HEATMAP_EDGES, MetricsWindow
 
 

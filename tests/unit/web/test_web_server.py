@@ -14,6 +14,7 @@ from web_fake import FakeController
 
 from pulsarload.errors import UserError
 from pulsarload.web.server import WebServer
+from support.waiting import eventually
 
 
 def read_frames(url: str, count: int, out: list) -> None:
@@ -49,9 +50,7 @@ def test_stream_history_and_a_stalled_viewer() -> None:
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
         stalled.connect(("127.0.0.1", server.port))
         stalled.sendall(b"GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        deadline = time.monotonic() + 10
-        while server.hub.viewers < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        eventually(lambda: server.hub.viewers >= 1, 10, "the stalled viewer to connect")
         assert server.hub.viewers == 1
         push(8000)  # several MB of frames: far more than the socket buffers hold
 

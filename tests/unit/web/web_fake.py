@@ -13,7 +13,8 @@ from typing import Any
 
 from pulsarload.config import ConsumeSettings, ProduceSettings
 from pulsarload.load import commands as cmd
-from pulsarload.metrics.snapshot import Sampler, Snapshot
+from pulsarload.metrics.sampler import Sampler
+from pulsarload.metrics.snapshot import Snapshot
 
 
 class FakePool:

@@ -144,14 +144,6 @@ class FakeBroker:
     def on(self, ctype: CommandType, fn: Callable[[FakeConn, Frame], bool]) -> None:
         self.handlers[int(ctype)] = fn
 
-    def wait_for(self, pred: Callable[[], bool], timeout: float = 5.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred():
-                return True
-            time.sleep(0.005)
-        return pred()
-
     def sequence_ids(self) -> list[int]:
         with self._lock:
             return [r.sequence_id for r in self.received]

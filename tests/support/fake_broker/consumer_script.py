@@ -7,8 +7,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from client_fake_broker import FakeBroker, FakeConn
-
 from pulsarload.wire.batch import encode_batch_payload
 from pulsarload.wire.commands import (
     CommandAck,
@@ -31,6 +29,7 @@ from pulsarload.wire.messages import (
     SingleMessageMetadata,
     key_values,
 )
+from support.fake_broker import FakeBroker, FakeConn
 
 
 @dataclass
