@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from pulsarload.client.admin import AdminClient
-from pulsarload.config import ConsumeSettings, ProduceSettings, validate_settings
+from pulsarload.config import (
+    CapacitySettings,
+    ConsumeSettings,
+    ProduceSettings,
+    live_fields,
+    validate_settings,
+)
 from pulsarload.engines.base import Engine, create_engine, engine_net_bytes
 from pulsarload.errors import ConfigError
 from pulsarload.load import commands as cmd
@@ -477,8 +483,8 @@ class LoadController:
         self.events.append(f"{time.monotonic() - self.started_at:8.1f}s {text}")
         return text
 
-    #: Settings a running load can take without restarting its workers.
-    LIVE_FIELDS = frozenset({"rate", "threads"})
+    #: Settings a running load can take without restarting its workers (marked in the model).
+    LIVE_FIELDS = live_fields(CapacitySettings)
 
     def reconfigure(self, **changes: Any) -> str:
         """Apply edited settings: rate and threads live; anything else restarts the workers
