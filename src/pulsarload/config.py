@@ -800,11 +800,66 @@ def validate_settings(settings: RunSettings) -> None:
     if settings.threads > settings.max_threads:
         raise ConfigError(f"threads={settings.threads} exceeds max_threads={settings.max_threads}")
     _validate_cluster(settings)
+    if isinstance(settings, ProduceSettings):
+        _validate_producer(settings)
+    if isinstance(settings, ConsumeSettings):
+        _validate_consumer(settings)
     retired = RETIRED_SCENARIOS.get(getattr(settings, "scenario", ""))
     if retired and not isinstance(settings, CapacitySettings):
         raise ConfigError(retired)
     if isinstance(settings, CapacitySettings):
         _validate_capacity(settings)
+
+
+def _validate_producer(s: ProduceSettings) -> None:
+    """Combinations that would silently do something other than what they say."""
+    if s.routing == "key_hash" and s.key_mode == "none":
+        raise ConfigError(
+            "--routing key_hash routes by message key, but the messages have none (it would "
+            "behave like round_robin); add --key-mode sequential, random or set"
+        )
+    if s.key_mode == "set" and not s.keys:
+        raise ConfigError("--key-mode set needs at least one key: add --key K (repeatable)")
+    if s.chaos_min_rate > s.chaos_max_rate:
+        raise ConfigError(
+            f"chaos_min_rate={s.chaos_min_rate:g} is above chaos_max_rate={s.chaos_max_rate:g}"
+        )
+    if s.chaos_sizes and s.size_max <= s.size:
+        raise ConfigError(
+            "--chaos-sizes draws sizes between --size and --size-max; set --size-max above "
+            f"--size ({s.size})"
+        )
+
+
+#: The clients' smallest ack timeout (a shorter one is refused by the official clients too).
+MIN_ACK_TIMEOUT_MS = 1000
+
+
+def _validate_consumer(s: ConsumeSettings) -> None:
+    if 0 < s.ack_timeout_ms < MIN_ACK_TIMEOUT_MS:
+        raise ConfigError(
+            f"ack_timeout_ms={s.ack_timeout_ms} is below the clients' minimum of "
+            f"{MIN_ACK_TIMEOUT_MS} ms; use 0 (off) or {MIN_ACK_TIMEOUT_MS} or more"
+        )
+    for level in s.worker_priorities:
+        if not level.isdigit() or int(level) > 1_000_000:
+            raise ConfigError(
+                f"--worker-priority {level!r}: a priority level is a whole number 0..1000000 "
+                "(0 is served first)"
+            )
+    if s.dlq_topic and not s.max_redeliveries:
+        raise ConfigError(
+            f"--dlq-topic {s.dlq_topic} is used only after --max-redeliveries N deliveries; "
+            "add --max-redeliveries"
+        )
+
+
+def worker_priority(s: ConsumeSettings, index: int) -> int:
+    """The priority level of consumer worker `index`: its entry of --worker-priority (the last
+    one repeats), else --priority."""
+    if not s.worker_priorities:
+        return s.priority
+    return int(s.worker_priorities[min(index, len(s.worker_priorities) - 1)])
 
 
 def _validate_cluster(settings: RunSettings) -> None:

@@ -300,9 +300,26 @@ class LoadController:
                 self.reset_metrics()
                 self.events.append(f"warm-up of {self.settings.warmup_s:g}s done; measuring")
             if self.scenario is not None and not pool.paused:
-                rate = self.scenario.rate_at(now - self.started_at, self.sampler.latest)
-                if rate is not None and rate != pool.base_rate:
-                    pool.set_rate(rate)
+                self._follow_scenario(pool, now - self.started_at)
+
+    def _follow_scenario(self, pool: WorkerPool, t: float) -> None:
+        """Apply what the scenario wants at `t`: the rate, and (chaos) the size and threads."""
+        scenario = self.scenario
+        assert scenario is not None
+        rate = scenario.rate_at(t, self.sampler.latest)
+        if rate is not None and rate != pool.base_rate:
+            pool.set_rate(rate)
+        size = scenario.size_at(t)
+        if size is not None and size != pool.size_now:
+            pool.set_size(size)
+            self.events.append(f"{t:8.1f}s scenario: message size {size} bytes")
+        threads = scenario.threads_at(t)
+        if threads is not None and threads != pool.size:
+            if threads > pool.size:
+                pool.add(threads - pool.size)
+            else:
+                pool.remove(pool.size - threads)
+            self.events.append(f"{t:8.1f}s scenario: {pool.size} threads")
 
     @property
     def warming_up(self) -> bool:
@@ -469,6 +486,8 @@ class LoadController:
             case cmd.Burst(multiplier=m, seconds=secs):
                 pool.burst(m, secs)
                 text = f"burst x{m:g} for {secs:g}s"
+            case cmd.EndBurst():
+                text = "burst ended early" if pool.end_burst() else "no burst was running"
             case cmd.ResetMetrics():
                 self.reset_metrics()
                 text = "metrics reset"

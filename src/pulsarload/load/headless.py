@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
 
 from pulsarload.errors import UserError
-from pulsarload.load.controller import LoadController, RunResult
+from pulsarload.load.controller import LoadController, RunResult, summary_figures
 from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.resources import gil_enabled
 from pulsarload.metrics.shards import ShardStats
 from pulsarload.metrics.snapshot import Snapshot
 
 EXIT_OK, EXIT_THRESHOLD_FAILED, EXIT_WORKER_FAILED = 0, 1, 3
+#: An aborted run (a second Ctrl-C or q while stopping): the shell's code for SIGINT.
+EXIT_ABORTED = 130
 
 
 class IntervalAccumulator:
@@ -190,6 +193,30 @@ def shard_table(shards: tuple[ShardStats, ...], role: str) -> list[str]:
     return lines
 
 
+def abort_lines(controller: LoadController) -> list[str]:
+    """What is known when a run is aborted while stopping: the figures of the last snapshot,
+    without waiting for the flush (sends still in flight are neither counted nor waited for)."""
+    head = "aborted: exited without flushing (messages in flight are lost and not counted)"
+    snap = controller.sampler.latest
+    if snap is None:
+        return [head, "nothing was measured yet"]
+    figures = summary_figures(snap, controller.role)
+    result = RunResult(controller.role, snap, figures)
+    return [head, *summary_lines(result)]
+
+
+def abort_now(controller: LoadController, echo: Callable[[str], None]) -> None:
+    """Print what is known and leave the process at once with EXIT_ABORTED: no flush, no
+    report, no waiting for worker threads (some may be blocked on the broker)."""
+    try:
+        for line in abort_lines(controller):
+            echo(line)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_ABORTED)
+
+
 def failure_hint(failure: str, controller: LoadController) -> str:
     """What to do about a run in which nothing worked, from its first failure ("" if unsure)."""
     low = failure.lower()
@@ -217,8 +244,8 @@ def run_headless(
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
-        if stop.is_set():  # a second Ctrl-C / TERM: leave at once, without the summary
-            os._exit(128 + signum)
+        if stop.is_set():  # a second Ctrl-C / TERM: leave at once, with what is known
+            abort_now(controller, echo)
         stop.set()
 
     previous: dict[int, object] = {}
@@ -240,7 +267,7 @@ def run_headless(
                     echo(status_line(controller.role, snaps, controller))
     finally:
         if stop.is_set():
-            echo("interrupted: stopping workers (flush, close); signal again to exit at once")
+            echo("interrupted: stopping workers (flush, close); Ctrl-C again aborts at once")
         result = controller.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]

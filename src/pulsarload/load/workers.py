@@ -155,6 +155,8 @@ class ProducerWorker(Worker):
         super().__init__(index, engine, slot, name)
         self.settings = settings
         self.rate = rate
+        #: Message size now (the chaos scenario rebinds it; the worker resizes at its next turn).
+        self.size = settings.size
         self.budget = budget
         self.properties = dict(properties or {})
         self.verify_id = verify_id
@@ -217,6 +219,8 @@ class ProducerWorker(Worker):
             if was_paused:
                 was_paused, slot.state = False, "running"
                 schedule.restart(now)
+            if self.size != payloads.settings.size:
+                payloads.resize(self.size)
             if self.rate != applied_rate:
                 if held.count:  # a held batch covers consecutive places of one schedule
                     self._send_held(producer, held, payloads, keys)

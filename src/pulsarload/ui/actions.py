@@ -73,7 +73,7 @@ ACTIONS: tuple[DashboardAction, ...] = (
         "b",
         "b",
         "Burst",
-        "Burst: multiply the target rate for a while",
+        "Burst: multiply the target rate for a while (b again ends it early)",
         ("producer",),
     ),
     DashboardAction(
@@ -113,10 +113,10 @@ ACTIONS: tuple[DashboardAction, ...] = (
     ),
     DashboardAction(
         "quit",
-        "q,ctrl+q",
-        "q",
+        "q,ctrl+q,ctrl+c",
+        "q ^c",
         "Quit",
-        "Stop cleanly: flush, close, print a summary",
+        "Stop cleanly: flush, close, print a summary (again while stopping: abort, exit 130)",
         footer=True,
     ),
 )

@@ -231,6 +231,7 @@ class FixedPool:
         self.base_rate = rate
         self.paused = False
         self.burst_multiplier = 1.0
+        self.burst_left = 0.0
 
     @property
     def target_rate(self) -> float:
@@ -285,7 +286,11 @@ class FixedController:
                 return "resumed"
             case cmd.Burst(multiplier=m, seconds=secs):
                 pool.burst_multiplier = m
+                pool.burst_left = secs
                 return f"burst x{m:g} for {secs:g}s"
+            case cmd.EndBurst():
+                pool.burst_multiplier, pool.burst_left = 1.0, 0.0
+                return "burst ended early"
             case cmd.ResetMetrics():
                 return "metrics reset"
             case cmd.Seek(target=target):

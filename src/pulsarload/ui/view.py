@@ -246,6 +246,7 @@ class DashboardView:
     verify: bool
     settings: ProduceSettings | ConsumeSettings
     shards: tuple[ShardStats, ...] = ()  # a run spread over many processes: one row each
+    burst_left: float = 0.0  # seconds a running burst has left
 
     @property
     def producer(self) -> bool:
@@ -353,6 +354,7 @@ def collect(
         topic=settings.pattern if not producer and settings.pattern else settings.topic,  # type: ignore[union-attr]
         engine=settings.engine,
         state=state,
+        burst_left=float(getattr(pool, "burst_left", 0.0)) if state == "burst" else 0.0,
         seq=snap.seq if snap is not None else 0,
         elapsed=elapsed,
         threads=pool.size if pool is not None else 0,
