@@ -112,10 +112,16 @@ def broker_start(
         click.echo("cluster ready:")
         _echo_cluster(status)
         return
+    from pulsarload.broker.disk import bound_local_namespace
     from pulsarload.broker.standalone import StandaloneBroker
 
     status = StandaloneBroker(_local_broker_settings(port, web_port)).start()
     click.echo(f"broker ready (pid {status.pid}): {status.service_url}  admin {status.admin_url}")
+    try:
+        for line in bound_local_namespace(status.admin_url):
+            click.echo(line)
+    except OSError as err:  # the broker runs; a refused policy is worth a line, not a failure
+        click.echo(f"warning: {err}", err=True)
 
 
 @broker.command("stop")

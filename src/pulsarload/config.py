@@ -231,11 +231,10 @@ DEFAULT_MAX_THREADS = 32
 #: A local bookie refuses writes at 99 % disk use: a run (or the bench suite) against a broker
 #: on this machine stops when the disk holding the broker's data has less than this free.
 DEFAULT_DISK_MIN_FREE_GIB = 4.0
-#: `make demo`: a rate that moves the charts without filling the local bookie's disk.
-DEMO_RATE = 500.0
-#: Retention set on the local broker's namespace, so a long demo cannot grow without end.
-LOCAL_RETENTION_MINUTES = 60
-LOCAL_RETENTION_SIZE_MB = 1024
+#: What `broker start` lets the local namespace keep, so a long demo cannot grow without end:
+#: unacknowledged messages expire after this, and a subscription's backlog is capped here.
+LOCAL_MESSAGE_TTL_S = 3600
+LOCAL_BACKLOG_QUOTA_MB = 1024
 #: What a cluster run does when a Dask worker holding a shard is lost.
 ON_WORKER_LOSS = ("continue", "abort")
 #: The browser dashboard (`--web`): where it listens when only a port is given, how much history
@@ -643,6 +642,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "high": {"rate": 0.0, "threads": 4, "size": 1024, "batch_max_messages": 1000},
     "stress": {"rate": 0.0, "threads": 8, "size": 1024, "compression": "lz4"},
     "sustained": {"rate": 5_000.0, "threads": 2, "size": 1024, "duration_s": 600.0},
+    # `make demo`: enough to move the charts (↑/PgUp raise it), little for the local bookie.
+    "demo": {"rate": 500.0, "threads": 1, "size": 1024},
 }
 
 

@@ -24,7 +24,7 @@ CLASSES: tuple[tuple[type, str], ...] = (
     (config.CapacitySettings, "capacity"),
 )
 
-HEADER = """# Settings reference
+HEADER = f"""# Settings reference
 
 Generated from the settings model in `src/pulsarload/config.py` by `pulsarload settings-doc`
 (a unit test fails when this file differs from what the model generates: edit the model, then
@@ -34,7 +34,7 @@ run `pulsarload settings-doc`). Every setting can be given four ways; the first 
 2. an environment variable,
 3. a profile: a TOML file whose keys are the names below (`--profile NAME`, saved with
    `--save-profile NAME`; names live in `~/.config/pulsarload/profiles/`),
-4. a preset (`--preset low|medium|high|stress|sustained`), then the default.
+4. a preset (`--preset {"|".join(config.PRESETS)}`), then the default.
 
 **When** says how a running dashboard takes a change from its config panel (`c`) or keys:
 *live* applies at once; *restart* flushes and closes the workers and starts new ones with the

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pulsarload.broker.disk import GIB, DiskGuard
 from pulsarload.client.admin import AdminClient
 from pulsarload.config import (
     CapacitySettings,
@@ -226,6 +227,13 @@ class LoadController:
         self.backlog: BacklogMonitor | None = None
         #: Sections a driver above (the capacity search) adds to the report's `meta`.
         self.report_extra: dict[str, Any] = {}
+        #: Why the run stopped itself before its end (the local broker's disk), one line.
+        self.stop_reason: str | None = None
+        self.disk_guard = (
+            DiskGuard(settings.service_url, int(settings.disk_min_free_gib * GIB))
+            if role == "producer" and isinstance(settings, ProduceSettings)
+            else None
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -292,6 +300,11 @@ class LoadController:
             if pool is None:
                 continue
             pool.tick()
+            if self.disk_guard is not None and self.stop_reason is None:
+                problem = self.disk_guard.check()
+                if problem:
+                    self.stop_reason = f"stopped: {problem}"
+                    self.events.append(self.stop_reason)
             now = time.monotonic()
             if not self._warmup_done and now - self.started_at >= self.settings.warmup_s:
                 latest = self.sampler.latest
@@ -336,6 +349,8 @@ class LoadController:
         pool = self.pool
         if pool is None:
             return False
+        if self.stop_reason is not None:
+            return True
         if (
             s.duration_s
             and time.monotonic() - self.measuring_since >= s.duration_s
@@ -372,6 +387,8 @@ class LoadController:
             with contextlib.suppress(Exception):
                 self.engine.close()
         notes, extra = self._scenario_results()
+        if self.stop_reason:
+            notes.insert(0, self.stop_reason)
         report_path = None
         if self._exports is not None:
             meta = None

@@ -186,7 +186,11 @@ class DashboardApp(App[RunResult | None]):
             return  # drawn recently: these snapshots wait in the inbox for the next draw
         self.refresh_view()
         if not self._stopping and self.controller.done():
-            self.say("the run reached its end (duration, messages or scenario): stopping", "ok")
+            reason = getattr(self.controller, "stop_reason", None)
+            if reason:
+                self.say(reason, "error")
+            else:
+                self.say("the run reached its end (duration, messages or scenario): stopping", "ok")
             self.action_quit()
 
     def refresh_view(self) -> None:
