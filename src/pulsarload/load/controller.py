@@ -75,6 +75,7 @@ SUMMARY_METRICS = frozenset(
         "duplicates",
         "out_of_order",
         "elapsed_s",
+        "stalls",
     }
 )
 
@@ -120,6 +121,7 @@ def summary_figures(
         "e2e_from_publish": t.e2e_from_publish,
         "missing": verify.missing if verify else 0,
         "duplicates": verify.duplicates if verify else t.duplicates,
+        "stalls": 0,  # the controller fills in what it counted
         "out_of_order": verify.out_of_order if verify else t.out_of_order,
     }
 
@@ -227,6 +229,8 @@ class LoadController:
         self.backlog: BacklogMonitor | None = None
         #: Sections a driver above (the capacity search) adds to the report's `meta`.
         self.report_extra: dict[str, Any] = {}
+        #: Workers that stalled (no progress for `stall_s` while they should), one line each.
+        self.stall_events: list[str] = []
         #: Why the run stopped itself before its end (the local broker's disk), one line.
         self.stop_reason: str | None = None
         self.disk_guard = (
@@ -300,6 +304,8 @@ class LoadController:
             if pool is None:
                 continue
             pool.tick()
+            if self.settings.stall_s:
+                self._note_stalls(pool)
             if self.disk_guard is not None and self.stop_reason is None:
                 problem = self.disk_guard.check()
                 if problem:
@@ -314,6 +320,19 @@ class LoadController:
                 self.events.append(f"warm-up of {self.settings.warmup_s:g}s done; measuring")
             if self.scenario is not None and not pool.paused:
                 self._follow_scenario(pool, now - self.started_at)
+
+    def _note_stalls(self, pool: WorkerPool) -> None:
+        stall_s = self.settings.stall_s
+        what = "acks" if self.role == "producer" else "message taken from its queue"
+        for name in pool.check_stalls(stall_s):
+            text = f"{name} stalled: no {what} for {stall_s:g}s while it should"
+            self.stall_events.append(text)
+            self.events.append(f"{time.monotonic() - self.started_at:8.1f}s {text}")
+
+    @property
+    def stalls(self) -> int:
+        """How many times a worker stalled in this run."""
+        return len(self.stall_events)
 
     def _follow_scenario(self, pool: WorkerPool, t: float) -> None:
         """Apply what the scenario wants at `t`: the rate, and (chaos) the size and threads."""
@@ -379,6 +398,7 @@ class LoadController:
         if pool is not None and self.settings.verify and self.role == "consumer":
             verify = pool.merged_tracker().report(self._expected_counts())
         figures = summary_figures(final, self.role, verify)
+        figures["stalls"] = self.stalls
         results = evaluate(self.thresholds, figures)
         for close in reversed(self._closers):
             with contextlib.suppress(Exception):
@@ -389,6 +409,11 @@ class LoadController:
         notes, extra = self._scenario_results()
         if self.stop_reason:
             notes.insert(0, self.stop_reason)
+        if self.stall_events:
+            notes.append(
+                f"stalls: {self.stalls} (a worker made no progress for {self.settings.stall_s:g}s "
+                "while it should): " + "; ".join(self.stall_events[:5])
+            )
         report_path = None
         if self._exports is not None:
             meta = None
@@ -462,6 +487,7 @@ class LoadController:
             ],
             "failures": failures,
             "events": list(self.events),
+            "stalls": list(self.stall_events),
         }
         if self.pool is not None and self.role == "producer" and self.settings.verify:
             meta["verify_sent"] = {str(k): v for k, v in self.pool.producer_sent().items()}

@@ -96,6 +96,9 @@ def status_line(role: str, snaps: list[Snapshot], controller: LoadController) ->
         live = [sh for sh in last.shards if sh.state != "lost"]
         parts.append(f"shards {len(live)}/{len(last.shards)}")
         parts += [f"LOST shard {sh.shard} ({sh.address})" for sh in last.shards if sh not in live]
+    stalled = sum(1 for w in last.workers if w.state.startswith("stalled"))
+    if stalled:
+        parts.append(f"STALLED {stalled}")
     reconnecting = sorted({w.state for w in last.workers if w.state.startswith("reconnecting")})
     if reconnecting:
         parts.append(reconnecting[-1])

@@ -31,6 +31,9 @@ class WorkerHealth:
     state: str
     seconds_since_progress: float
     error: str | None
+    #: It should progress: a producer with sends awaiting acks, a consumer with received
+    #: messages waiting in its queue (an idle consumer on an empty topic is not stalled).
+    waiting: bool = False
 
 
 class WorkerPool:
@@ -245,14 +248,43 @@ class WorkerPool:
 
     # -- health and end -------------------------------------------------------------------------
 
-    def health(self) -> list[WorkerHealth]:
-        now = time.monotonic()
+    def health(self, now: float | None = None) -> list[WorkerHealth]:
+        now = time.monotonic() if now is None else now
         return [
             WorkerHealth(
-                w.thread.name, w.alive, w.slot.state, now - w.last_progress, w.slot.last_error
+                w.thread.name,
+                w.alive,
+                w.slot.state,
+                now - w.last_progress,
+                w.slot.last_error,
+                waiting=not w.paused
+                and (
+                    w.slot.pending_sends > 0
+                    if isinstance(w, ProducerWorker)
+                    else w.slot.receiver_queue > 0
+                ),
             )
             for w in self.workers()
         ]
+
+    def check_stalls(self, stall_s: float, now: float | None = None) -> list[str]:
+        """Mark a running worker that should progress (`WorkerHealth.waiting`) but has not for
+        `stall_s` as "stalled Ns" in its state (the table, status line and report show it), and
+        clear the mark once it moves again. Returns the names of newly stalled workers.
+        Called from the controller's thread, like `show_connection`."""
+        now = time.monotonic() if now is None else now
+        newly = []
+        for w, h in zip(self.workers(), self.health(now), strict=True):
+            stalled = h.state.startswith("stalled")
+            if not h.alive or not (h.state == "running" or stalled):
+                continue
+            if h.waiting and h.seconds_since_progress >= stall_s:
+                if not stalled:
+                    newly.append(h.name)
+                w.slot.state = f"stalled {h.seconds_since_progress:.0f}s"
+            elif stalled:
+                w.slot.state = "paused" if w.paused else "running"
+        return newly
 
     def finished(self) -> bool:
         """True when every worker has ended on its own (message budget spent, or failed)."""

@@ -299,13 +299,18 @@ class ProducerWorker(Worker):
             )
         held.clear()
         self.sent += count
+        if not self.slot.pending_sends:  # waiting for acks starts now (a stall counts from it)
+            self.last_progress = time.monotonic()
         self.slot.pending_sends = producer.pending()
-        self.last_progress = time.monotonic()
 
     def _drain(self, completions: deque) -> None:
         error = drain(completions, self.slot.active)
         if error is not None:
             self.slot.last_error = error
+        else:  # acks arrived: progress
+            self.last_progress = time.monotonic()
+        if self.handle is not None:
+            self.slot.pending_sends = self.handle.pending()  # type: ignore[union-attr]
 
 
 class ConsumerWorker(Worker):
@@ -364,7 +369,9 @@ class ConsumerWorker(Worker):
                     if msg is not None:
                         self._handle(msg)
                     self._ack_delayed(consumer)
-                self.slot.receiver_queue = consumer.queue_fill()
+                fill = self.slot.receiver_queue = consumer.queue_fill()
+                if not fill:  # nothing waits to be taken: idle, not stalled
+                    self.last_progress = time.monotonic()
         finally:
             self._ack_delayed(consumer, everything=True)
             if self._last_unacked is not None:

@@ -130,6 +130,7 @@ class DashboardApp(App[RunResult | None]):
         self.stop_error: BaseException | None = None
         #: q (or ctrl+c) pressed again while stopping: leave without waiting for the flush.
         self.aborted = False
+        self._stalls_seen = 0
         self.last_export: list[Path] = []
         #: Shown once as a notification when the dashboard starts (e.g. the web dashboard's URL).
         self.startup_notice: str | None = None
@@ -209,6 +210,10 @@ class DashboardApp(App[RunResult | None]):
             self.controller, snap, self.target_history, self._tally, state=state, info=self._info
         )
         self.dashboard.show_view(view)
+        stalls = getattr(self.controller, "stall_events", ())
+        if len(stalls) > self._stalls_seen:  # a worker stalled since the last draw
+            self._stalls_seen = len(stalls)
+            self.say(stalls[-1], "error")
 
     def say(self, text: str, level: str = "info") -> None:
         self.dashboard.say(text, level)

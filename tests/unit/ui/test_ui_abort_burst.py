@@ -145,3 +145,30 @@ def test_b_toggles_the_burst_and_the_title_counts_down() -> None:
             assert app.dashboard.query_one(TitleBar)._data.state == "running"
 
     asyncio.run(main())
+
+
+def test_a_stall_shows_in_the_table_and_the_status_line() -> None:
+    import dataclasses
+
+    from pulsarload.ui.widgets import WorkerTable
+
+    c = FixedController("producer")
+
+    async def main() -> None:
+        app = fixed_app("producer", c)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            snap = c.sampler.latest
+            first = dataclasses.replace(snap.workers[0], state="stalled 12s")
+            c.sampler.latest = dataclasses.replace(snap, workers=(first, *snap.workers[1:]))
+            c.stall_events = ["producer-0 stalled: no acks for 10s while it should"]
+            app.refresh_view()
+            await pilot.pause()
+            table = app.dashboard.query_one(WorkerTable)
+            _head, lines = table.build_table(118)
+            rows = ["".join(seg.text for seg in line) for line in lines]
+            assert any("stalled 12s" in row for row in rows), rows
+            status = str(app.dashboard.query_one(StatusLine).render())
+            assert "producer-0 stalled: no acks for 10s" in status
+
+    asyncio.run(main())
