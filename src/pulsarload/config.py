@@ -584,7 +584,13 @@ class ConsumeSettings(RunSettings):
     verify_against: str | None = _opt(
         None, help="producer report: also count its unseen tail as missing"
     )
-    peek: int = _opt(0, min=0, max=1000, help="headless: print a sample of N received messages")
+    peek: int = _opt(
+        0,
+        min=0,
+        max=1000,
+        help="a sample of N received messages: printed at the end (headless), the m panel "
+        "open from the start (dashboard)",
+    )
 
 
 @dataclass(frozen=True, slots=True)

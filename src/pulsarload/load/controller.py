@@ -31,6 +31,7 @@ from pulsarload.engines.base import Engine, create_engine, engine_net_bytes
 from pulsarload.errors import ConfigError
 from pulsarload.load import commands as cmd
 from pulsarload.load.backlog import BacklogMonitor
+from pulsarload.load.peek import MessageSample
 from pulsarload.load.pool import WorkerPool
 from pulsarload.load.scenarios import Scenario, make_scenario
 from pulsarload.load.thresholds import Threshold, evaluate, parse_threshold
@@ -493,6 +494,9 @@ class LoadController:
             meta["verify_sent"] = {str(k): v for k, v in self.pool.producer_sent().items()}
         if verify is not None:
             meta["verify"] = verify.to_dict()
+        peek = getattr(self.settings, "peek", 0)
+        if peek:
+            meta["peek"] = [s.to_dict() for s in self.peek(peek)]
         return meta
 
     # -- commands ---------------------------------------------------------------------------------
@@ -598,6 +602,10 @@ class LoadController:
         text = "; ".join(notes) or "no change"
         self.events.append(f"{time.monotonic() - self.started_at:8.1f}s {text}")
         return text
+
+    def peek(self, n: int) -> list[MessageSample]:
+        """A sample of the messages received lately (consumer), oldest first."""
+        return [] if self.pool is None else self.pool.peek(n)
 
     def subscribe(self, callback: Callable[[Snapshot], None]) -> Callable[[], None]:
         """Every snapshot from now on (sampler thread); returns the unsubscribe function."""

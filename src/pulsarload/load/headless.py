@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from pulsarload.errors import UserError
 from pulsarload.load.controller import LoadController, RunResult, summary_figures
+from pulsarload.load.peek import PEEK_EVERY_S
 from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.resources import gil_enabled
 from pulsarload.metrics.shards import ShardStats
@@ -196,6 +197,16 @@ def shard_table(shards: tuple[ShardStats, ...], role: str) -> list[str]:
     return lines
 
 
+def peek_lines(controller: LoadController) -> list[str]:
+    """`--peek N`: the newest N sampled received messages, one line each."""
+    n = getattr(controller.settings, "peek", 0)
+    if not n or controller.role != "consumer":
+        return []
+    samples = controller.peek(n)
+    head = f"peek: {len(samples)} received message(s), sampled (at most one per thread per "
+    return [head + f"{PEEK_EVERY_S:g}s):", *(f"  {s.line()}" for s in samples)]
+
+
 def abort_lines(controller: LoadController) -> list[str]:
     """What is known when a run is aborted while stopping: the figures of the last snapshot,
     without waiting for the flush (sends still in flight are neither counted nor waited for)."""
@@ -280,6 +291,8 @@ def run_headless(
         first = result.failures[0].split(": ", 2)[-1].rstrip(". ")
         raise UserError(f"{first}; nothing was sent or received{failure_hint(first, controller)}")
     for line in summary_lines(result):
+        echo(line)
+    for line in peek_lines(controller):
         echo(line)
     if result.role == "producer" and total.failed and not total.acked:
         echo("every send failed: see the failures by category above")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pulsarload.config import ConsumeSettings, ProduceSettings, worker_priority
 from pulsarload.engines.base import Engine, parse_properties
 from pulsarload.errors import ConfigError
+from pulsarload.load.peek import MessageSample, newest
 from pulsarload.load.verify import SequenceTracker
 from pulsarload.load.workers import ConsumerWorker, MessageBudget, ProducerWorker, Worker
 from pulsarload.metrics.snapshot import Sampler
@@ -314,6 +315,10 @@ class WorkerPool:
             if on_wait:
                 on_wait()
         return all(not w.alive for w in everyone)
+
+    def peek(self, n: int) -> list[MessageSample]:
+        """The newest `n` sampled received messages over every consumer worker, oldest first."""
+        return newest([w.peek for w in self.all_workers() if isinstance(w, ConsumerWorker)], n)
 
     # -- verification -----------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from pulsarload.load.payloads import (
     PayloadSettings,
     parse_verify_header,
 )
+from pulsarload.load.peek import MessagePeek
 from pulsarload.load.rate import RateSchedule
 from pulsarload.load.verify import SequenceTracker
 from pulsarload.metrics.recorder import Recorder, RecorderSlot
@@ -338,6 +339,8 @@ class ConsumerWorker(Worker):
         self._since_cumulative = 0
         self._last_unacked: ReceivedMessage | None = None
         self.consumer: EngineConsumer | None = None
+        #: A sample of received messages (at most one per PEEK_EVERY_S) for the messages panel.
+        self.peek = MessagePeek(self.thread.name)
 
     def run(self) -> None:
         s = self.settings
@@ -408,6 +411,8 @@ class ConsumerWorker(Worker):
             if not granted:
                 return
         received_ns = time.time_ns()
+        if received_ns >= self.peek.next_ns:
+            self.peek.add(batch.messages[0], received_ns)
         rec = self.slot.active
         record_e2e = rec.record_e2e
         from_intended = 0
@@ -451,6 +456,8 @@ class ConsumerWorker(Worker):
         if consumer is None:  # listener fired before create_consumer returned
             return
         received_ns = time.time_ns()
+        if received_ns >= self.peek.next_ns:
+            self.peek.add(msg, received_ns)
         rec = self.slot.active
         rec.record_receive(
             len(msg.data),

@@ -94,6 +94,14 @@ ACTIONS: tuple[DashboardAction, ...] = (
         ("consumer",),
         footer=True,
     ),
+    DashboardAction(
+        "toggle_messages",
+        "m",
+        "m",
+        "Messages",
+        "Show or hide a sample of received messages (id, key, properties, payload)",
+        ("consumer",),
+    ),
     DashboardAction("reset", "r", "r", "Reset", "Reset the metrics: totals, graphs, histograms"),
     DashboardAction(
         "export",

@@ -155,6 +155,8 @@ class DashboardApp(App[RunResult | None]):
         if self.startup_notice:
             self.notify(self.startup_notice, timeout=30)
         self._unsubscribe = self.controller.sampler.subscribe(self._on_snapshot)
+        if self.role == "consumer" and getattr(self.controller.settings, "peek", 0):
+            self.dashboard.toggle_messages()  # --peek: the messages panel from the start
         self.refresh_view()
         if self.role == "consumer":
             source = self._backlog_source
@@ -451,6 +453,11 @@ class ConsumerApp(DashboardApp):
         current = getattr(self.controller.settings, "ack", ACK_STRATEGIES[0])
         index = ACK_STRATEGIES.index(current) if current in ACK_STRATEGIES else -1
         self.reconfigure({"ack": ACK_STRATEGIES[(index + 1) % len(ACK_STRATEGIES)]}, field="ack")
+
+    def action_toggle_messages(self) -> None:
+        shown = self.dashboard.toggle_messages()
+        self.refresh_view()
+        self.say("messages: a sample of received messages" if shown else "messages hidden")
 
     def action_seek(self) -> None:
         def seek_to(target: str | None) -> None:
