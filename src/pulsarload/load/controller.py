@@ -43,6 +43,12 @@ from pulsarload.metrics.snapshot import Sampler, Snapshot
 from pulsarload.metrics.window import MetricsWindow
 
 SAMPLE_INTERVAL_S = 0.1
+#: Said after a consumer run on a non-persistent topic: its losses are by design, not a fault.
+NON_PERSISTENT_NOTE = (
+    "non-persistent topic: the broker drops messages for a consumer without free permits (a "
+    "slow consumer loses them; nothing is stored); compare with the producer's acked count, or "
+    "raise --receiver-queue-size and --threads"
+)
 RUN_ID_RESTART_STEP = 1 << 12
 CONTROL_INTERVAL_S = 0.1
 
@@ -410,6 +416,8 @@ class LoadController:
         notes, extra = self._scenario_results()
         if self.stop_reason:
             notes.insert(0, self.stop_reason)
+        if self.role == "consumer" and self.settings.topic.startswith("non-persistent://"):
+            notes.append(NON_PERSISTENT_NOTE)
         if self.stall_events:
             notes.append(
                 f"stalls: {self.stalls} (a worker made no progress for {self.settings.stall_s:g}s "

@@ -240,10 +240,30 @@ def failure_hint(failure: str, controller: LoadController) -> str:
             f" (subscription {sub!r} is held by another consumer: use another --subscription, "
             "or the --subscription-type it already has)"
         )
+    if low.startswith("incompatibleschema"):
+        return (
+            " (the topic has a schema and its namespace enforces it: pulsarload sends raw "
+            "bytes; use a topic without a schema, or a namespace without schema enforcement)"
+        )
+    if low.startswith("authenticationerror"):
+        return (
+            " (the broker refused the token: check --auth-token, --auth-token-file or "
+            "PULSARLOAD_AUTH_TOKEN, and that it is signed with the broker's key and not expired)"
+        )
+    if low.startswith("authorizationerror"):
+        return (
+            " (the token's role has no permission here: grant it produce or consume on the "
+            "topic's namespace, or use a role that has it)"
+        )
     if low.startswith("topicnotfound"):
         return (
             " (check the topic name: its tenant and namespace must exist, and the topic too "
             "where auto-creation is off)"
+        )
+    if "certificate verify failed" in low:
+        return (
+            " (the broker's certificate did not verify: give its CA with --tls-ca-file; a name "
+            "that does not match the certificate needs --no-tls-validate-hostname)"
         )
     connect_words = ("cannot connect", "handshake", "timed out connecting", "pulsar error: timeout")
     if any(word in low for word in connect_words):  # the last: the official client's word for it
