@@ -132,6 +132,16 @@ def setting_options(cls: type) -> Callable[[Callable[..., Any]], Callable[..., A
     return decorate
 
 
+def boolean_flags(cls: type) -> set[str]:
+    """The flags of `cls`'s on/off settings (`--x` and `--no-x`): they take no value."""
+    flags: set[str] = set()
+    for f in dataclasses.fields(cls):
+        if config._field_type(cls, f.name) is bool:
+            flag = config.setting_flag(f)
+            flags |= {flag, f"--no-{flag[2:]}"}
+    return flags
+
+
 def command_flags(command: click.Command) -> set[str]:
     """Every flag and argument name a command takes (for tests and docs)."""
     names: set[str] = set()
