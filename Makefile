@@ -92,8 +92,10 @@ broker-start: setup
 broker-stop:
 	$(VENV)/bin/pulsarload broker stop
 
+# A modest rate (the demo preset; ↑ and PgUp raise it live); the run stops with one line if
+# the local bookie's disk runs low, and broker-start bounds what the local namespace keeps.
 demo: setup broker-start
-	$(VENV)/bin/pulsarload produce persistent://public/default/pulsarload-demo
+	$(VENV)/bin/pulsarload produce persistent://public/default/pulsarload-demo --preset demo
 
 bench: setup
 	$(VENV)/bin/pulsarload bench

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from pulsarload import __version__, config
+from pulsarload.cli_flags import GroupedCommand, setting_options
 from pulsarload.errors import UserError
 
 
@@ -111,10 +112,16 @@ def broker_start(
         click.echo("cluster ready:")
         _echo_cluster(status)
         return
+    from pulsarload.broker.disk import bound_local_namespace
     from pulsarload.broker.standalone import StandaloneBroker
 
     status = StandaloneBroker(_local_broker_settings(port, web_port)).start()
     click.echo(f"broker ready (pid {status.pid}): {status.service_url}  admin {status.admin_url}")
+    try:
+        for line in bound_local_namespace(status.admin_url):
+            click.echo(line)
+    except OSError as err:  # the broker runs; a refused policy is worth a line, not a failure
+        click.echo(f"warning: {err}", err=True)
 
 
 @broker.command("stop")
@@ -233,160 +240,8 @@ def doctor(service_url: str | None, admin_url: str | None) -> None:
 
 
 # --------------------------------------------------------------------------- produce / consume
-# Flags map one-to-one onto settings fields (config.py holds the defaults; a flag left unset
-# falls through to the environment, the profile, the preset, then the default).
-
-
-def _shared_run_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
-        click.option(
-            "-u", "--service-url", help="Broker URL [$PULSAR_BROKER_URL, pulsar://localhost:6650]."
-        ),
-        click.option(
-            "--admin-url", help="Admin REST URL [$PULSAR_ADMIN_URL, http://localhost:8080]."
-        ),
-        click.option(
-            "--engine", type=click.Choice(config.ENGINES), help="native (default) or official."
-        ),
-        click.option("-t", "--threads", type=int, help="Worker threads [1]."),
-        click.option("--max-threads", type=int, help="Upper bound for threads added live [32]."),
-        click.option(
-            "-d",
-            "--duration",
-            "duration_s",
-            type=float,
-            help="Seconds to run after warm-up (0 = until stopped).",
-        ),
-        click.option(
-            "-m", "--messages", type=int, help="Stop after this many messages (0 = no limit)."
-        ),
-        click.option("--warmup", "warmup_s", type=float, help="Seconds before measuring starts."),
-        click.option(
-            "--stats-interval",
-            "stats_interval_s",
-            type=float,
-            help="Seconds between status lines [1].",
-        ),
-        click.option(
-            "--verify/--no-verify", default=None, help="End-to-end verification of every message."
-        ),
-        click.option(
-            "--headless",
-            is_flag=True,
-            default=None,
-            help="No dashboard: status lines and a summary.",
-        ),
-        click.option("--report", help="Write the final report (JSON) here."),
-        click.option("--export-dir", help="Directory for the `e` key and the CSV series."),
-        click.option("--histogram-log", help="Write an HdrHistogram interval log (.hlog) here."),
-        click.option("--prometheus-port", type=int, help="Serve Prometheus metrics on this port."),
-        click.option(
-            "--prometheus-addr",
-            help="Address the metrics listen on [127.0.0.1; 0.0.0.0 for other hosts].",
-        ),
-        click.option(
-            "--threshold",
-            "thresholds",
-            multiple=True,
-            help="Pass/fail, e.g. 'p99_ms<50' (repeatable).",
-        ),
-        click.option(
-            "--web",
-            metavar="[HOST:]PORT",
-            help="Serve the browser dashboard there (host 127.0.0.1 unless given).",
-        ),
-        click.option(
-            "--web-token",
-            help="Token the browser dashboard asks for [$PULSARLOAD_WEB_TOKEN; generated "
-            "and printed once when HOST is not loopback].",
-        ),
-        click.option(
-            "--web-view-without-token",
-            is_flag=True,
-            default=None,
-            help="Let anyone who reaches --web watch; the controls still need the token.",
-        ),
-        click.option("--auth-token", help="JWT for token authentication [$PULSARLOAD_AUTH_TOKEN]."),
-        click.option("--auth-token-file", help="Read the JWT from this file."),
-        click.option("--tls-ca-file", help="CA bundle for pulsar+ssl://."),
-        click.option(
-            "--connections", "connections_per_broker", type=int, help="Connections per broker."
-        ),
-        click.option(
-            "--connect-timeout",
-            "connect_timeout_s",
-            type=float,
-            help="Seconds to reach the broker [10].",
-        ),
-        click.option(
-            "--pin-cpus/--no-pin-cpus", default=None, help="Pin worker i to CPU i mod n (Linux)."
-        ),
-        click.option(
-            "--cluster",
-            help="Spread the run over Dask: local (worker processes here) or tcp://HOST:8786.",
-        ),
-        click.option(
-            "--workers",
-            type=int,
-            help="Shards, one per Dask worker [local: one per core; else every worker].",
-        ),
-        click.option(
-            "--cluster-wait",
-            "cluster_wait_s",
-            type=float,
-            help="Seconds to wait for enough Dask workers [30].",
-        ),
-        click.option(
-            "--on-worker-loss",
-            type=click.Choice(config.ON_WORKER_LOSS),
-            help="A lost Dask worker: continue with the rest (default) or abort (exit 1).",
-        ),
-        click.option(
-            "--profile", "profile_name", help="Load settings from a TOML profile (name or path)."
-        ),
-        click.option("--save-profile", help="Save the resolved settings as a profile and exit."),
-        click.option(
-            "--preset", type=click.Choice(tuple(config.PRESETS)), help="Start from a preset."
-        ),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
-
-
-def _producer_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """What a producer sends and how (size, payload, batching, ...): produce and capacity."""
-    options = [
-        click.option("-s", "--size", type=int, help="Message size in bytes [1024]."),
-        click.option("--size-distribution", type=click.Choice(("fixed", "uniform", "normal"))),
-        click.option("--size-max", type=int, help="Upper size (uniform) or stddev (normal)."),
-        click.option(
-            "--payload",
-            type=click.Choice(("random", "sequential", "pattern", "compressible", "file")),
-        ),
-        click.option("--payload-file", help="Messages from this file (one per line)."),
-        click.option("--batch-max-messages", type=int),
-        click.option("--batch-max-bytes", type=int),
-        click.option("--batch-delay-ms", type=float),
-        click.option("--no-batching", "batching", flag_value=False, default=None),
-        click.option("-z", "--compression", type=click.Choice(config.COMPRESSIONS)),
-        click.option("--routing", type=click.Choice(config.ROUTING_MODES)),
-        click.option("--hashing", type=click.Choice(config.HASHING_SCHEMES)),
-        click.option("--key-mode", type=click.Choice(("none", "sequential", "random", "set"))),
-        click.option("--key", "keys", multiple=True, help="A key for --key-mode set (repeatable)."),
-        click.option(
-            "--property", "properties", multiple=True, help="K=V message property (repeatable)."
-        ),
-        click.option("--send-timeout-ms", type=int),
-        click.option(
-            "--max-pending", type=int, help="Pending messages per producer before blocking."
-        ),
-        click.option("--partitions", type=int, help="Create the topic with N partitions first."),
-        click.option("--producer-name", help="Producer name prefix (a stable name enables dedup)."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+# Flags are built from the settings model (cli_flags.py; config.py holds the defaults): a flag
+# left unset falls through to the environment, the profile, the preset, then the default.
 
 
 def _settings_from_flags(cls: type, params: dict[str, Any]) -> Any:
@@ -481,17 +336,8 @@ def _run_controller(role: str, settings: Any) -> None:
     sys.exit(code)
 
 
-@cli.command()
-@click.argument("topic", required=False)
-@_shared_run_options
-@click.option(
-    "-r", "--rate", type=float, help="Target msg/s over all threads (0 = as fast as possible)."
-)
-@_producer_options
-@click.option("--scenario", type=click.Choice(config.SCENARIOS))
-@click.option("--ramp-seconds", type=float)
-@click.option("--burst-multiplier", type=float)
-@click.option("--burst-seconds", type=float)
+@cli.command(cls=GroupedCommand)
+@setting_options(config.ProduceSettings)
 def produce(topic: str | None, **params: Any) -> None:
     """The producer controller: a dashboard, or with --headless status lines and a summary."""
     if topic:
@@ -507,27 +353,8 @@ def produce(topic: str | None, **params: Any) -> None:
     _run_controller("producer", settings)
 
 
-@cli.command()
-@click.argument("topic", required=False)
-@_shared_run_options
-@click.option("--pattern", help="Subscribe to every topic matching this regex.")
-@click.option("--subscription", help="Subscription name [pulsarload-sub].")
-@click.option("--subscription-type", type=click.Choice(config.SUBSCRIPTION_TYPES))
-@click.option("--initial-position", type=click.Choice(config.INITIAL_POSITIONS))
-@click.option("--receiver-queue-size", type=int)
-@click.option("--mode", type=click.Choice(config.CONSUMER_MODES), help="poll or listener.")
-@click.option("--ack", type=click.Choice(config.ACK_STRATEGIES))
-@click.option("--ack-delay-ms", type=float)
-@click.option("--nack-ratio", type=float)
-@click.option("--processing-ms", type=float, help="Simulated processing time per message.")
-@click.option("--dlq-topic")
-@click.option("--max-redeliveries", type=int)
-@click.option("--seek", help="earliest, latest, LEDGER:ENTRY, or ms since the epoch.")
-@click.option("--priority", type=int)
-@click.option("--consumer-name", help="Consumer name prefix.")
-@click.option(
-    "--verify-against", help="With --verify: a producer's --report, to count unseen messages."
-)
+@cli.command(cls=GroupedCommand)
+@setting_options(config.ConsumeSettings)
 def consume(topic: str | None, **params: Any) -> None:
     """The consumer controller: a dashboard, or with --headless status lines and a summary."""
     if topic:
@@ -540,52 +367,8 @@ def consume(topic: str | None, **params: Any) -> None:
 # --------------------------------------------------------------------------- capacity
 
 
-class _Fraction(click.ParamType):
-    """A fraction given as a percentage ('5%') or a number ('0.05')."""
-
-    name = "fraction"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, float):
-            return value
-        text = str(value).strip()
-        try:
-            return float(text[:-1]) / 100 if text.endswith("%") else float(text)
-        except ValueError:
-            self.fail(
-                f"{value!r} is not a percentage (e.g. 5%) or a fraction (e.g. 0.05)", param, ctx
-            )
-
-
-@cli.command()
-@click.argument("topic", required=False)
-@_shared_run_options
-@_producer_options
-@click.option(
-    "--slo",
-    "slos",
-    multiple=True,
-    help="Service level objective, e.g. 'p99_ms<50' (repeatable) [p99_ms<50, error_rate<0.001].",
-)
-@click.option("--resolution", type=_Fraction(), help="Stop within this of the limit [5%].")
-@click.option("--step-warmup", "step_warmup_s", type=float, help="Seconds discarded per step [5].")
-@click.option("--step-window", "step_window_s", type=float, help="Seconds measured per step [10].")
-@click.option("--start-rate", type=float, help="First rate of the ramp, msg/s [1000].")
-@click.option("--max-rate", type=float, help="Ceiling of the search, msg/s [1,000,000].")
-@click.option("--ramp-factor", type=float, help="Rate multiplier per ramp step [2].")
-@click.option(
-    "--no-confirm",
-    "confirm",
-    flag_value=False,
-    default=None,
-    help="Do not repeat the deciding steps.",
-)
-@click.option(
-    "--with-consumer",
-    is_flag=True,
-    default=None,
-    help="Consume in the same run: end-to-end SLOs, and a growing backlog fails a step.",
-)
+@cli.command(cls=GroupedCommand)
+@setting_options(config.CapacitySettings)
 def capacity(topic: str | None, **params: Any) -> None:
     """The highest rate meeting an SLO: a geometric ramp, then bisection, each step measured
     after a warm-up and the deciding steps repeated. Headless: a line per step, then the answer.
@@ -605,6 +388,30 @@ def capacity(topic: str | None, **params: Any) -> None:
     from pulsarload.load.capacity.local import run_capacity
 
     sys.exit(run_capacity(settings, echo=click.echo))
+
+
+# --------------------------------------------------------------------------- settings reference
+
+
+@cli.command("settings-doc")
+@click.option(
+    "--output", type=click.Path(dir_okay=False), default="docs/settings.md", show_default=True
+)
+@click.option("--check", is_flag=True, help="Exit 1 if the file differs from the model.")
+def settings_doc(output: str, check: bool) -> None:
+    """Write the settings reference (docs/settings.md) from the settings model."""
+    from pathlib import Path
+
+    from pulsarload import settings_doc as doc
+
+    path = Path(output)
+    if check:
+        current = path.read_text() if path.exists() else ""
+        if current != doc.render():
+            raise UserError(f"{path} differs from the settings model; run pulsarload settings-doc")
+        click.echo(f"{path} matches the settings model")
+        return
+    click.echo(f"wrote {doc.write(path)}")
 
 
 # --------------------------------------------------------------------------- bench / compare

@@ -229,6 +229,13 @@ RETIRED_SCENARIOS = {
     "'p99_ms<50'` (a ramp then a bisection, with a warm-up per step); run that instead"
 }
 DEFAULT_MAX_THREADS = 32
+#: A local bookie refuses writes at 99 % disk use: a run (or the bench suite) against a broker
+#: on this machine stops when the disk holding the broker's data has less than this free.
+DEFAULT_DISK_MIN_FREE_GIB = 4.0
+#: What `broker start` lets the local namespace keep, so a long demo cannot grow without end:
+#: unacknowledged messages expire after this, and a subscription's backlog is capped here.
+LOCAL_MESSAGE_TTL_S = 3600
+LOCAL_BACKLOG_QUOTA_MB = 1024
 #: What a cluster run does when a Dask worker holding a shard is lost.
 ON_WORKER_LOSS = ("continue", "abort")
 #: The browser dashboard (`--web`): where it listens when only a port is given, how much history
@@ -254,38 +261,116 @@ def _opt(default: Any, *, env: str | None = None, help: str = "", **limits: Any)
 class RunSettings:
     """What both controllers share: where, with which engine, for how long, and what to write."""
 
-    topic: str = _opt(DEFAULT_TOPIC, env="PULSARLOAD_TOPIC", help="topic to load")
-    service_url: str = _opt(DEFAULT_BROKER_URL, env="PULSAR_BROKER_URL", help="broker URL")
+    topic: str = _opt(
+        DEFAULT_TOPIC, env="PULSARLOAD_TOPIC", help="topic to load", flag="TOPIC", group="run"
+    )
+    service_url: str = _opt(
+        DEFAULT_BROKER_URL, env="PULSAR_BROKER_URL", help="broker URL", short="-u"
+    )
     admin_url: str = _opt(DEFAULT_ADMIN_URL, env="PULSAR_ADMIN_URL", help="admin REST URL")
-    engine: str = _opt("native", env="PULSARLOAD_ENGINE", choices=ENGINES)
+    engine: str = _opt(
+        "native",
+        env="PULSARLOAD_ENGINE",
+        choices=ENGINES,
+        help="client: native (ours) or official (pulsar-client, GIL build)",
+    )
     auth_token: str | None = _opt(
         None, env="PULSARLOAD_AUTH_TOKEN", help="JWT for token auth", secret=True
     )
     auth_token_file: str | None = _opt(
         None, env="PULSARLOAD_AUTH_TOKEN_FILE", help="read the JWT from this file"
     )
-    tls_ca_file: str | None = _opt(None, env="PULSARLOAD_TLS_CA_FILE")
-    tls_validate_hostname: bool = _opt(True, env="PULSARLOAD_TLS_VALIDATE_HOSTNAME")
-    threads: int = _opt(1, env="PULSARLOAD_THREADS", min=0, max=1024)
-    max_threads: int = _opt(DEFAULT_MAX_THREADS, env="PULSARLOAD_MAX_THREADS", min=1, max=1024)
-    duration_s: float = _opt(0.0, env="PULSARLOAD_DURATION", min=0, help="0 = until stopped")
-    messages: int = _opt(0, env="PULSARLOAD_MESSAGES", min=0, help="0 = no limit")
-    warmup_s: float = _opt(0.0, env="PULSARLOAD_WARMUP", min=0)
-    stats_interval_s: float = _opt(1.0, env="PULSARLOAD_STATS_INTERVAL", min=0.1, max=3600)
-    verify: bool = _opt(False, env="PULSARLOAD_VERIFY")
-    headless: bool = _opt(False, env="PULSARLOAD_HEADLESS")
-    report: str | None = _opt(None, env="PULSARLOAD_REPORT")
-    export_dir: str | None = _opt(None, env="PULSARLOAD_EXPORT_DIR")
-    histogram_log: str | None = _opt(None, env="PULSARLOAD_HISTOGRAM_LOG")
-    prometheus_port: int = _opt(0, env="PULSARLOAD_PROMETHEUS_PORT", min=0, max=65535)
+    tls_ca_file: str | None = _opt(
+        None, env="PULSARLOAD_TLS_CA_FILE", help="CA bundle for pulsar+ssl://"
+    )
+    tls_validate_hostname: bool = _opt(
+        True,
+        env="PULSARLOAD_TLS_VALIDATE_HOSTNAME",
+        help="check the broker certificate's host name",
+    )
+    threads: int = _opt(
+        1, env="PULSARLOAD_THREADS", min=0, max=1024, short="-t", live=True, help="worker threads"
+    )
+    max_threads: int = _opt(
+        DEFAULT_MAX_THREADS,
+        env="PULSARLOAD_MAX_THREADS",
+        min=1,
+        max=1024,
+        help="upper bound for threads added live",
+    )
+    duration_s: float = _opt(
+        0.0,
+        env="PULSARLOAD_DURATION",
+        min=0,
+        short="-d",
+        help="seconds after warm-up; 0 = until stopped",
+    )
+    messages: int = _opt(
+        0, env="PULSARLOAD_MESSAGES", min=0, short="-m", help="stop after this many; 0 = no limit"
+    )
+    warmup_s: float = _opt(
+        0.0, env="PULSARLOAD_WARMUP", min=0, help="seconds before measuring starts"
+    )
+    stats_interval_s: float = _opt(
+        1.0, env="PULSARLOAD_STATS_INTERVAL", min=0.1, max=3600, help="seconds between status lines"
+    )
+    verify: bool = _opt(
+        False, env="PULSARLOAD_VERIFY", help="end-to-end verification of every message"
+    )
+    headless: bool = _opt(
+        False, env="PULSARLOAD_HEADLESS", help="no dashboard: status lines and a summary"
+    )
+    report: str | None = _opt(
+        None, env="PULSARLOAD_REPORT", help="write the final report here (.json or .html)"
+    )
+    export_dir: str | None = _opt(
+        None, env="PULSARLOAD_EXPORT_DIR", help="directory for the e key and the CSV series"
+    )
+    histogram_log: str | None = _opt(
+        None, env="PULSARLOAD_HISTOGRAM_LOG", help="write an HdrHistogram interval log (.hlog) here"
+    )
+    prometheus_port: int = _opt(
+        0,
+        env="PULSARLOAD_PROMETHEUS_PORT",
+        min=0,
+        max=65535,
+        help="serve Prometheus metrics; 0 = off",
+    )
     prometheus_addr: str = _opt(
         "127.0.0.1", env="PULSARLOAD_PROMETHEUS_ADDR", help="0.0.0.0 to be scraped from elsewhere"
     )
-    thresholds: tuple[str, ...] = _opt((), help="pass/fail conditions, e.g. p99_ms<50")
-    operation_timeout_s: float = _opt(30.0, env="PULSARLOAD_OPERATION_TIMEOUT", min=0.1, max=3600)
-    connect_timeout_s: float = _opt(10.0, env="PULSARLOAD_CONNECT_TIMEOUT", min=0.1, max=3600)
-    connections_per_broker: int = _opt(1, env="PULSARLOAD_CONNECTIONS", min=1, max=64)
+    thresholds: tuple[str, ...] = _opt(
+        (), help="pass/fail condition, e.g. p99_ms<50 (repeatable)", flag="--threshold"
+    )
+    operation_timeout_s: float = _opt(
+        30.0,
+        env="PULSARLOAD_OPERATION_TIMEOUT",
+        min=0.1,
+        max=3600,
+        help="seconds a lookup, subscribe or create may take",
+    )
+    connect_timeout_s: float = _opt(
+        10.0,
+        env="PULSARLOAD_CONNECT_TIMEOUT",
+        min=0.1,
+        max=3600,
+        help="seconds to reach the broker",
+    )
+    connections_per_broker: int = _opt(
+        1,
+        env="PULSARLOAD_CONNECTIONS",
+        min=1,
+        max=64,
+        flag="--connections",
+        help="connections per broker",
+    )
     pin_cpus: bool = _opt(False, env="PULSARLOAD_PIN_CPUS", help="pin worker i to CPU i mod n")
+    stall_s: float = _opt(
+        10.0,
+        min=0,
+        max=3600,
+        help="a worker that should progress but has not for this long is stalled; 0 = off",
+    )
     # One run spread over a Dask cluster (cluster/): `local` starts a LocalCluster of worker
     # processes on this machine; tcp://HOST:8786 uses a running scheduler. Without it, one process.
     cluster: str | None = _opt(
@@ -306,9 +391,17 @@ class RunSettings:
     cluster_poll_s: float = _opt(
         0.5, min=0.05, max=10, help="seconds between collecting the shards' metrics"
     )
-    on_worker_loss: str = _opt("continue", env="PULSARLOAD_ON_WORKER_LOSS", choices=ON_WORKER_LOSS)
+    on_worker_loss: str = _opt(
+        "continue",
+        env="PULSARLOAD_ON_WORKER_LOSS",
+        choices=ON_WORKER_LOSS,
+        help="a lost Dask worker: continue with the rest, or abort (exit 1)",
+    )
     web: str | None = _opt(
-        None, env="PULSARLOAD_WEB", help="[HOST:]PORT of the browser dashboard (host: 127.0.0.1)"
+        None,
+        env="PULSARLOAD_WEB",
+        help="[HOST:]PORT of the browser dashboard (host: 127.0.0.1)",
+        metavar="[HOST:]PORT",
     )
     web_token: str | None = _opt(
         None, env="PULSARLOAD_WEB_TOKEN", help="token for the browser dashboard", secret=True
@@ -325,47 +418,109 @@ class RunSettings:
 class ProduceSettings(RunSettings):
     """The producer controller's settings."""
 
-    rate: float = _opt(0.0, env="PULSARLOAD_RATE", min=0, help="msg/s over all threads; 0 = max")
-    size: int = _opt(1024, env="PULSARLOAD_SIZE", min=0, max=100 * 1024 * 1024)
-    size_distribution: str = _opt("fixed", choices=("fixed", "uniform", "normal"))
-    size_max: int = _opt(0, min=0, max=100 * 1024 * 1024)
+    rate: float = _opt(
+        0.0,
+        env="PULSARLOAD_RATE",
+        min=0,
+        short="-r",
+        live=True,
+        help="target msg/s over all threads; 0 = as fast as possible",
+    )
+    size: int = _opt(
+        1024, env="PULSARLOAD_SIZE", min=0, max=100 * 1024 * 1024, short="-s", help="bytes"
+    )
+    size_distribution: str = _opt(
+        "fixed", choices=("fixed", "uniform", "normal"), help="how sizes vary around --size"
+    )
+    size_max: int = _opt(
+        0, min=0, max=100 * 1024 * 1024, help="upper size (uniform) or stddev (normal)"
+    )
     payload: str = _opt(
         "random",
         env="PULSARLOAD_PAYLOAD",
         choices=("random", "sequential", "pattern", "compressible", "file"),
+        help="what the message bodies hold",
     )
-    payload_file: str | None = _opt(None, env="PULSARLOAD_PAYLOAD_FILE")
-    batching: bool = _opt(True, env="PULSARLOAD_BATCHING")
-    batch_max_messages: int = _opt(1000, env="PULSARLOAD_BATCH_MAX_MESSAGES", min=1, max=100_000)
+    payload_file: str | None = _opt(
+        None, env="PULSARLOAD_PAYLOAD_FILE", help="messages from this file (one per line)"
+    )
+    batching: bool = _opt(True, env="PULSARLOAD_BATCHING", help="batch messages per producer")
+    batch_max_messages: int = _opt(
+        1000, env="PULSARLOAD_BATCH_MAX_MESSAGES", min=1, max=100_000, help="messages per batch"
+    )
     batch_max_bytes: int = _opt(
-        128 * 1024, env="PULSARLOAD_BATCH_MAX_BYTES", min=1, max=5 * 1024 * 1024
+        128 * 1024,
+        env="PULSARLOAD_BATCH_MAX_BYTES",
+        min=1,
+        max=5 * 1024 * 1024,
+        help="bytes per batch",
     )
-    batch_delay_ms: float = _opt(1.0, env="PULSARLOAD_BATCH_DELAY_MS", min=0, max=60_000)
-    compression: str = _opt("none", env="PULSARLOAD_COMPRESSION", choices=COMPRESSIONS)
-    routing: str = _opt("round_robin", env="PULSARLOAD_ROUTING", choices=ROUTING_MODES)
-    hashing: str = _opt("java_string", choices=HASHING_SCHEMES)
+    batch_delay_ms: float = _opt(
+        1.0, env="PULSARLOAD_BATCH_DELAY_MS", min=0, max=60_000, help="longest a batch waits"
+    )
+    compression: str = _opt(
+        "none", env="PULSARLOAD_COMPRESSION", choices=COMPRESSIONS, short="-z", help="codec"
+    )
+    routing: str = _opt(
+        "round_robin",
+        env="PULSARLOAD_ROUTING",
+        choices=ROUTING_MODES,
+        help="partition routing; key_hash needs --key-mode",
+    )
+    hashing: str = _opt("java_string", choices=HASHING_SCHEMES, help="key hash for key_hash")
     key_mode: str = _opt(
-        "none", env="PULSARLOAD_KEY_MODE", choices=("none", "sequential", "random", "set")
+        "none",
+        env="PULSARLOAD_KEY_MODE",
+        choices=("none", "sequential", "random", "set"),
+        help="message keys",
     )
-    keys: tuple[str, ...] = _opt(())
-    properties: tuple[str, ...] = _opt((), help="K=V message properties")
-    send_timeout_ms: int = _opt(30_000, env="PULSARLOAD_SEND_TIMEOUT_MS", min=0, max=3_600_000)
-    max_pending: int = _opt(1000, env="PULSARLOAD_MAX_PENDING", min=1, max=10_000_000)
-    block_if_queue_full: bool = _opt(True)
-    partitions: int = _opt(0, env="PULSARLOAD_PARTITIONS", min=0, max=10_000)
-    producer_name: str | None = _opt(None, env="PULSARLOAD_PRODUCER_NAME", help="name prefix")
-    scenario: str = _opt("sustained", env="PULSARLOAD_SCENARIO", choices=SCENARIOS)
-    burst_multiplier: float = _opt(5.0, min=1, max=1000)
-    burst_seconds: float = _opt(5.0, min=0.1, max=3600)
+    keys: tuple[str, ...] = _opt((), flag="--key", help="a key for --key-mode set (repeatable)")
+    properties: tuple[str, ...] = _opt(
+        (), flag="--property", help="K=V message property (repeatable)"
+    )
+    send_timeout_ms: int = _opt(
+        30_000, env="PULSARLOAD_SEND_TIMEOUT_MS", min=0, max=3_600_000, help="0 = no timeout"
+    )
+    max_pending: int = _opt(
+        1000, env="PULSARLOAD_MAX_PENDING", min=1, max=10_000_000, help="pending sends per producer"
+    )
+    block_if_queue_full: bool = _opt(
+        True, help="wait when max-pending is reached (else the send fails at once)"
+    )
+    partitions: int = _opt(
+        0, env="PULSARLOAD_PARTITIONS", min=0, max=10_000, help="create the topic with N partitions"
+    )
+    producer_name: str | None = _opt(
+        None, env="PULSARLOAD_PRODUCER_NAME", help="name prefix (a stable name enables dedup)"
+    )
+    scenario: str = _opt(
+        "sustained", env="PULSARLOAD_SCENARIO", choices=SCENARIOS, help="how the rate moves"
+    )
+    burst_multiplier: float = _opt(
+        5.0, min=1, max=1000, live=True, help="the b key multiplies the rate by this"
+    )
+    burst_seconds: float = _opt(
+        5.0, min=0.1, max=3600, live=True, help="how long a burst lasts (b again ends it)"
+    )
     ramp_seconds: float = _opt(30.0, min=0.1, help="ramp: time from ramp_start_rate to rate")
-    ramp_start_rate: float = _opt(0.0, min=0)
+    ramp_start_rate: float = _opt(0.0, min=0, help="ramp: the rate it starts from")
     spike_every_s: float = _opt(30.0, min=0.1, help="spike: a burst every N seconds")
     chaos_seed: int = _opt(1, min=0, help="chaos: seed for the random changes")
     chaos_change_s: float = _opt(5.0, min=0.1, help="chaos: seconds between changes")
-    chaos_min_rate: float = _opt(100.0, min=0)
-    chaos_max_rate: float = _opt(10_000.0, min=1)
-    rate_step_fine: float = _opt(100.0, min=1)
-    rate_step_coarse: float = _opt(1000.0, min=1)
+    chaos_min_rate: float = _opt(100.0, min=0, help="chaos: lowest rate")
+    chaos_max_rate: float = _opt(10_000.0, min=1, help="chaos: highest rate")
+    chaos_sizes: bool = _opt(False, help="chaos: vary the message size too (up to --size-max)")
+    chaos_threads: bool = _opt(False, help="chaos: vary the thread count too (1..--max-threads)")
+    rate_step_fine: float = _opt(100.0, min=1, live=True, help="↑/↓ change the rate by this")
+    rate_step_coarse: float = _opt(
+        1000.0, min=1, live=True, help="PgUp/PgDn change the rate by this"
+    )
+    disk_min_free_gib: float = _opt(
+        DEFAULT_DISK_MIN_FREE_GIB,
+        min=0,
+        max=1024,
+        help="a local broker: stop when its disk has less free (GiB); 0 = never",
+    )
 
     @property
     def key_based_batching(self) -> bool:
@@ -379,28 +534,63 @@ class ConsumeSettings(RunSettings):
     """The consumer controller's settings."""
 
     pattern: str | None = _opt(None, env="PULSARLOAD_PATTERN", help="topic regex instead of TOPIC")
-    subscription: str = _opt("pulsarload-sub", env="PULSARLOAD_SUBSCRIPTION")
+    subscription: str = _opt("pulsarload-sub", env="PULSARLOAD_SUBSCRIPTION", help="name")
     subscription_type: str = _opt(
-        "exclusive", env="PULSARLOAD_SUBSCRIPTION_TYPE", choices=SUBSCRIPTION_TYPES
+        "exclusive", env="PULSARLOAD_SUBSCRIPTION_TYPE", choices=SUBSCRIPTION_TYPES, help="type"
     )
     initial_position: str = _opt(
-        "latest", env="PULSARLOAD_INITIAL_POSITION", choices=INITIAL_POSITIONS
+        "latest",
+        env="PULSARLOAD_INITIAL_POSITION",
+        choices=INITIAL_POSITIONS,
+        help="where a new subscription starts",
     )
     receiver_queue_size: int = _opt(
-        1000, env="PULSARLOAD_RECEIVER_QUEUE_SIZE", min=1, max=1_000_000
+        1000,
+        env="PULSARLOAD_RECEIVER_QUEUE_SIZE",
+        min=1,
+        max=1_000_000,
+        help="permits per consumer",
     )
-    mode: str = _opt("poll", env="PULSARLOAD_CONSUMER_MODE", choices=CONSUMER_MODES)
-    ack: str = _opt("immediate", env="PULSARLOAD_ACK", choices=ACK_STRATEGIES)
-    ack_delay_ms: float = _opt(0.0, min=0, max=3_600_000)
-    nack_ratio: float = _opt(0.0, env="PULSARLOAD_NACK_RATIO", min=0, max=1)
-    processing_ms: float = _opt(0.0, env="PULSARLOAD_PROCESSING_MS", min=0, max=3_600_000)
-    dlq_topic: str | None = _opt(None)
-    max_redeliveries: int = _opt(0, min=0, max=1_000_000)
+    mode: str = _opt(
+        "poll", env="PULSARLOAD_CONSUMER_MODE", choices=CONSUMER_MODES, help="poll or listener"
+    )
+    ack: str = _opt("immediate", env="PULSARLOAD_ACK", choices=ACK_STRATEGIES, help="ack strategy")
+    ack_delay_ms: float = _opt(0.0, min=0, max=3_600_000, help="delayed: wait this long to ack")
+    nack_ratio: float = _opt(
+        0.0, env="PULSARLOAD_NACK_RATIO", min=0, max=1, help="fraction negatively acknowledged"
+    )
+    #: The official clients' negativeAckRedeliveryDelay (60 s): short for a quick DLQ test.
+    nack_redelivery_delay_ms: int = _opt(
+        60_000, min=0, max=86_400_000, help="a nacked message comes back after this"
+    )
+    #: The official clients' ackTimeout (0 = off; at least 1 s when on).
+    ack_timeout_ms: int = _opt(
+        0, min=0, max=86_400_000, help="redeliver what is unacked this long; 0 = off (>= 1000)"
+    )
+    processing_ms: float = _opt(
+        0.0, env="PULSARLOAD_PROCESSING_MS", min=0, max=3_600_000, help="simulated work per message"
+    )
+    dlq_topic: str | None = _opt(None, help="dead-letter topic (with --max-redeliveries)")
+    max_redeliveries: int = _opt(
+        0, min=0, max=1_000_000, help="deliveries before the dead-letter topic; 0 = no DLQ"
+    )
     seek: str | None = _opt(None, help="earliest, latest, a message id ledger:entry, or a time")
-    priority: int = _opt(0, min=0, max=1_000_000)
+    priority: int = _opt(0, min=0, max=1_000_000, help="priority level of every consumer")
+    worker_priorities: tuple[str, ...] = _opt(
+        (),
+        flag="--worker-priority",
+        help="priority level of worker i (repeatable; the last one repeats)",
+    )
     consumer_name: str | None = _opt(None, env="PULSARLOAD_CONSUMER_NAME", help="name prefix")
     verify_against: str | None = _opt(
         None, help="producer report: also count its unseen tail as missing"
+    )
+    peek: int = _opt(
+        0,
+        min=0,
+        max=1000,
+        help="a sample of N received messages: printed at the end (headless), the m panel "
+        "open from the start (dashboard)",
     )
 
 
@@ -414,9 +604,17 @@ class CapacitySettings(ProduceSettings):
     """
 
     slos: tuple[str, ...] = _opt(
-        ("p99_ms<50", "error_rate<0.001"), help="service level objectives, e.g. p99_ms<50"
+        ("p99_ms<50", "error_rate<0.001"),
+        flag="--slo",
+        help="service level objective, e.g. p99_ms<50 (repeatable)",
     )
-    resolution: float = _opt(0.05, min=0.001, max=0.5, help="stop when (fail-pass)/pass <= this")
+    resolution: float = _opt(
+        0.05,
+        min=0.001,
+        max=0.5,
+        parse="fraction",
+        help="stop when (fail-pass)/pass <= this (5% or 0.05)",
+    )
     step_warmup_s: float = _opt(5.0, min=0, max=3600, help="seconds discarded after each change")
     step_window_s: float = _opt(10.0, min=1, max=3600, help="seconds measured per step")
     start_rate: float = _opt(1000.0, min=1, help="first rate of the ramp (msg/s)")
@@ -426,14 +624,22 @@ class CapacitySettings(ProduceSettings):
     with_consumer: bool = _opt(False, help="consume in the same run: e2e SLOs, backlog check")
     capacity_subscription: str = _opt("pulsarload-capacity", help="--with-consumer's subscription")
     #: A step reaching less than (1 - this) x its target fails ("rate not reached").
-    achieved_tolerance: float = _opt(0.05, min=0, max=0.5)
+    achieved_tolerance: float = _opt(
+        0.05, min=0, max=0.5, help="a step short of its rate by more fails"
+    )
     #: Backlog growth above this fraction of the target rate fails a step (--with-consumer).
-    backlog_tolerance: float = _opt(0.02, min=0, max=1)
+    backlog_tolerance: float = _opt(
+        0.02, min=0, max=1, help="backlog growth (fraction of the rate) that fails a step"
+    )
     #: A worker thread this busy (% of one core), or the process this busy per core, is
     #: saturated: a failing step is then put down to the client, not the broker.
-    client_cpu_busy_percent: float = _opt(90.0, min=1, max=100)
+    client_cpu_busy_percent: float = _opt(
+        90.0, min=1, max=100, help="a thread this busy means the client is the limit"
+    )
     #: Pending sends above this fraction of max_pending mean the producer waits on the broker.
-    pending_full_fraction: float = _opt(0.5, min=0.01, max=1)
+    pending_full_fraction: float = _opt(
+        0.5, min=0.01, max=1, help="pending sends above this share: waiting on the broker"
+    )
 
 
 #: Presets: named starting points below profiles and flags.
@@ -443,11 +649,84 @@ PRESETS: dict[str, dict[str, Any]] = {
     "high": {"rate": 0.0, "threads": 4, "size": 1024, "batch_max_messages": 1000},
     "stress": {"rate": 0.0, "threads": 8, "size": 1024, "compression": "lz4"},
     "sustained": {"rate": 5_000.0, "threads": 2, "size": 1024, "duration_s": 600.0},
+    # `make demo`: enough to move the charts (↑/PgUp raise it), little for the local bookie.
+    "demo": {"rate": 500.0, "threads": 1, "size": 1024},
 }
 
 
 def settings_fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
     return {f.name: f for f in dataclasses.fields(cls)}
+
+
+#: Sections of `--help` and of docs/settings.md, in order; every setting is in exactly one.
+SETTING_GROUPS: dict[str, tuple[str, ...]] = {
+    "Run": (
+        "topic", "threads", "max_threads", "duration_s", "messages", "warmup_s",
+        "stats_interval_s", "verify", "headless", "thresholds", "pin_cpus", "stall_s",
+    ),
+    "Connection": (
+        "service_url", "admin_url", "engine", "auth_token", "auth_token_file", "tls_ca_file",
+        "tls_validate_hostname", "operation_timeout_s", "connect_timeout_s",
+        "connections_per_broker",
+    ),
+    "Output": ("report", "export_dir", "histogram_log", "prometheus_port", "prometheus_addr"),
+    "Messages": (
+        "rate", "size", "size_distribution", "size_max", "payload", "payload_file", "key_mode",
+        "keys", "properties", "routing", "hashing", "partitions", "producer_name",
+    ),
+    "Producer": (
+        "batching", "batch_max_messages", "batch_max_bytes", "batch_delay_ms", "compression",
+        "send_timeout_ms", "max_pending", "block_if_queue_full", "disk_min_free_gib",
+    ),
+    "Scenario and dashboard keys": (
+        "scenario", "burst_multiplier", "burst_seconds", "ramp_seconds", "ramp_start_rate",
+        "spike_every_s", "chaos_seed", "chaos_change_s", "chaos_min_rate", "chaos_max_rate",
+        "chaos_sizes", "chaos_threads", "rate_step_fine", "rate_step_coarse",
+    ),
+    "Subscription": (
+        "pattern", "subscription", "subscription_type", "initial_position",
+        "receiver_queue_size", "mode", "consumer_name", "priority", "worker_priorities", "seek",
+    ),
+    "Acknowledgement and redelivery": (
+        "ack", "ack_delay_ms", "nack_ratio", "nack_redelivery_delay_ms", "ack_timeout_ms",
+        "processing_ms", "dlq_topic", "max_redeliveries", "verify_against", "peek",
+    ),
+    "Capacity search": (
+        "slos", "resolution", "step_warmup_s", "step_window_s", "start_rate", "max_rate",
+        "ramp_factor", "confirm", "with_consumer", "capacity_subscription",
+        "achieved_tolerance", "backlog_tolerance", "client_cpu_busy_percent",
+        "pending_full_fraction",
+    ),
+    "Cluster (Dask)": (
+        "cluster", "workers", "cluster_wait_s", "cluster_timeout_s", "cluster_poll_s",
+        "on_worker_loss",
+    ),
+    "Browser dashboard": ("web", "web_token", "web_view_without_token", "web_history_s"),
+}  # fmt: skip
+
+
+def setting_group(name: str) -> str:
+    """The section a setting is listed under (KeyError: a setting no section names)."""
+    for group, names in SETTING_GROUPS.items():
+        if name in names:
+            return group
+    raise KeyError(name)
+
+
+def setting_flag(f: dataclasses.Field[Any]) -> str:
+    """The command-line flag of a setting: `--name` (a trailing `_s` dropped) unless the model
+    names another (`TOPIC` is the positional argument)."""
+    return f.metadata.get("flag") or "--" + f.name.removesuffix("_s").replace("_", "-")
+
+
+def setting_env(f: dataclasses.Field[Any]) -> str:
+    """The environment variable of a setting: `PULSARLOAD_NAME` unless the model names another."""
+    return f.metadata.get("env") or "PULSARLOAD_" + f.name.removesuffix("_s").upper()
+
+
+def live_fields(cls: type) -> frozenset[str]:
+    """Settings a running load takes without restarting its workers."""
+    return frozenset(n for n, f in settings_fields(cls).items() if f.metadata.get("live"))
 
 
 def _field_type(cls: type, name: str) -> Any:
@@ -529,11 +808,66 @@ def validate_settings(settings: RunSettings) -> None:
     if settings.threads > settings.max_threads:
         raise ConfigError(f"threads={settings.threads} exceeds max_threads={settings.max_threads}")
     _validate_cluster(settings)
+    if isinstance(settings, ProduceSettings):
+        _validate_producer(settings)
+    if isinstance(settings, ConsumeSettings):
+        _validate_consumer(settings)
     retired = RETIRED_SCENARIOS.get(getattr(settings, "scenario", ""))
     if retired and not isinstance(settings, CapacitySettings):
         raise ConfigError(retired)
     if isinstance(settings, CapacitySettings):
         _validate_capacity(settings)
+
+
+def _validate_producer(s: ProduceSettings) -> None:
+    """Combinations that would silently do something other than what they say."""
+    if s.routing == "key_hash" and s.key_mode == "none":
+        raise ConfigError(
+            "--routing key_hash routes by message key, but the messages have none (it would "
+            "behave like round_robin); add --key-mode sequential, random or set"
+        )
+    if s.key_mode == "set" and not s.keys:
+        raise ConfigError("--key-mode set needs at least one key: add --key K (repeatable)")
+    if s.chaos_min_rate > s.chaos_max_rate:
+        raise ConfigError(
+            f"chaos_min_rate={s.chaos_min_rate:g} is above chaos_max_rate={s.chaos_max_rate:g}"
+        )
+    if s.chaos_sizes and s.size_max <= s.size:
+        raise ConfigError(
+            "--chaos-sizes draws sizes between --size and --size-max; set --size-max above "
+            f"--size ({s.size})"
+        )
+
+
+#: The clients' smallest ack timeout (a shorter one is refused by the official clients too).
+MIN_ACK_TIMEOUT_MS = 1000
+
+
+def _validate_consumer(s: ConsumeSettings) -> None:
+    if 0 < s.ack_timeout_ms < MIN_ACK_TIMEOUT_MS:
+        raise ConfigError(
+            f"ack_timeout_ms={s.ack_timeout_ms} is below the clients' minimum of "
+            f"{MIN_ACK_TIMEOUT_MS} ms; use 0 (off) or {MIN_ACK_TIMEOUT_MS} or more"
+        )
+    for level in s.worker_priorities:
+        if not level.isdigit() or int(level) > 1_000_000:
+            raise ConfigError(
+                f"--worker-priority {level!r}: a priority level is a whole number 0..1000000 "
+                "(0 is served first)"
+            )
+    if s.dlq_topic and not s.max_redeliveries:
+        raise ConfigError(
+            f"--dlq-topic {s.dlq_topic} is used only after --max-redeliveries N deliveries; "
+            "add --max-redeliveries"
+        )
+
+
+def worker_priority(s: ConsumeSettings, index: int) -> int:
+    """The priority level of consumer worker `index`: its entry of --worker-priority (the last
+    one repeats), else --priority."""
+    if not s.worker_priorities:
+        return s.priority
+    return int(s.worker_priorities[min(index, len(s.worker_priorities) - 1)])
 
 
 def _validate_cluster(settings: RunSettings) -> None:
@@ -618,8 +952,8 @@ def env_values(cls: type, environ: Mapping[str, str] | None = None) -> dict[str,
     environ = os.environ if environ is None else environ
     found: dict[str, Any] = {}
     for name, f in settings_fields(cls).items():
-        var = f.metadata.get("env")
-        if var and environ.get(var, "") != "":
+        var = setting_env(f)
+        if environ.get(var, "") != "":
             found[name] = _coerce(cls, name, environ[var], f"environment variable {var}")
     return found
 

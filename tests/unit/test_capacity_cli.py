@@ -23,7 +23,7 @@ NOWHERE = ["-u", "pulsar://127.0.0.1:1", "--admin-url", "http://127.0.0.1:1"]
         (["-d", "60"], "contradicts a capacity search"),
         (["--warmup", "5"], "use --step-warmup"),
         (["--threshold", "p99_ms<5"], "use --slo instead"),
-        (["-r", "100"], "No such option '-r'"),
+        (["-r", "100"], "rate=100 contradicts a capacity search"),
         (["--step-window", "0"], "step_window_s=0.0 is out of range"),
     ],
 )

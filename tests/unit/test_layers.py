@@ -25,6 +25,8 @@ RANK = {
     "web": 5,
     "doctor": 6,
     "cli": 6,
+    "cli_flags": 6,
+    "settings_doc": 6,
     "bench": 6,
     "entry": 7,
     "broker": 2,

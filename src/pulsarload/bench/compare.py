@@ -28,21 +28,15 @@ from pulsarload.bench.contenders import (
     interpreter_facts,
     run_pulsarload_command,
 )
+from pulsarload.cli_flags import boolean_flags
 from pulsarload.client.topics import topic_name
-from pulsarload.config import DEFAULT_ADMIN_URL, env_str
+from pulsarload.config import DEFAULT_ADMIN_URL, ProduceSettings, env_str
 
 Echo = Callable[[str], None]
 
-#: ``pulsarload produce`` options that take no value (everything else starting with - does).
-_FLAGS = {
-    "--headless",
-    "--no-batching",
-    "--verify",
-    "--no-verify",
-    "-h",
-    "--help",
-    "--keep-topics",
-}
+#: ``pulsarload produce`` options that take no value (everything else starting with - does):
+#: every on/off setting of the model, both ways, and these.
+_FLAGS = {"-h", "--help", "--keep-topics", *boolean_flags(ProduceSettings)}
 #: Options compare sets itself for every contender.
 _DROPPED = {"--engine", "--report", "--keep-topics"}
 #: Run length when the arguments give neither a duration nor a message count.

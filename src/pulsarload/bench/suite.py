@@ -19,7 +19,6 @@ import datetime as dt
 import json
 import os
 import platform
-import shutil
 import subprocess
 import tempfile
 import time
@@ -43,7 +42,13 @@ from pulsarload.bench.contenders import (
     run_perf_producer,
     run_pulsarload_producer,
 )
-from pulsarload.config import PULSAR_VERSION, LocalBrokerSettings, LocalClusterSettings
+from pulsarload.broker.disk import disk_problem
+from pulsarload.config import (
+    DEFAULT_DISK_MIN_FREE_GIB,
+    PULSAR_VERSION,
+    LocalBrokerSettings,
+    LocalClusterSettings,
+)
 
 Echo = Callable[[str], None]
 
@@ -471,23 +476,15 @@ class _DiskFull(Exception):
 
 #: A local bookie refuses writes at 99 % disk use, and a full run writes tens of GB (each topic
 #: is deleted after its run; the bookie frees the space at its next GC): stop before that.
-MIN_FREE_BYTES = 4 * 1024**3
+MIN_FREE_BYTES = int(DEFAULT_DISK_MIN_FREE_GIB * 1024**3)
 
 
 def _check_disk(broker: Broker) -> None:
-    """Raise _DiskFull when a broker on this machine is about to run out of disk."""
-    from urllib.parse import urlparse
-
-    from pulsarload.config import cache_dir
-
-    if urlparse(broker.service_url).hostname not in ("localhost", "127.0.0.1", "::1"):
-        return
-    free = shutil.disk_usage(cache_dir()).free
-    if free < MIN_FREE_BYTES:
-        raise _DiskFull(
-            f"only {free / 1024**3:.1f} GiB free on the disk of {cache_dir()}: the local "
-            "broker's bookie would stop accepting writes; free some space and run again"
-        )
+    """Raise _DiskFull when a broker on this machine is about to run out of disk (the guard
+    that load runs use too)."""
+    problem = disk_problem(broker.service_url, MIN_FREE_BYTES)
+    if problem:
+        raise _DiskFull(problem)
 
 
 def _guarded(fig: Figures, run: Callable[..., Figures], *args: Any) -> Figures:

@@ -69,6 +69,9 @@ class ClusterPool:
                     raise ConfigError("burst needs a multiplier >= 1 and a positive duration")
                 self.burst_multiplier = m
                 self._burst_until = time.monotonic() + secs
+            case cmd.EndBurst():
+                self.burst_multiplier = 1.0
+                self._burst_until = 0.0
 
     def tick(self) -> None:
         if self.burst_multiplier != 1.0 and time.monotonic() >= self._burst_until:

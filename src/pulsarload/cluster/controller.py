@@ -472,10 +472,10 @@ class ClusterController:
                 case cmd.Stop():
                     self._stop.set()
                     text = "stopping"
-                case cmd.Pause() | cmd.Resume() | cmd.Burst():
+                case cmd.Pause() | cmd.Resume() | cmd.Burst() | cmd.EndBurst():
                     pool.note(command)
                     self._all("apply", command.to_dict(), self._epoch)
-                    text = {"pause": "paused", "resume": "resumed"}.get(
+                    text = {"pause": "paused", "resume": "resumed", "end_burst": "burst ended"}.get(
                         command.kind,
                         f"burst x{getattr(command, 'multiplier', 1):g} for "
                         f"{getattr(command, 'seconds', 0):g}s on every shard",

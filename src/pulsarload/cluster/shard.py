@@ -32,7 +32,7 @@ from pulsarload.metrics.snapshot import Counters, Snapshot, WorkerStats
 #: Worker states that mean "still creating its producer or consumer".
 CONNECTING_STATES = frozenset({"starting", "connecting"})
 #: Commands that only set what the worker threads read at their next wake: never blocking.
-QUICK_COMMANDS = (cmd.SetRate, cmd.Pause, cmd.Resume, cmd.Burst)
+QUICK_COMMANDS = (cmd.SetRate, cmd.Pause, cmd.Resume, cmd.Burst, cmd.EndBurst)
 
 
 def worker_facts() -> dict[str, Any]:

@@ -242,6 +242,8 @@ def create_native_consumer(
             "receiver_queue_size": settings.receiver_queue_size,
             "consumer_name": name or None,
             "priority_level": settings.priority or None,
+            "negative_ack_redelivery_delay_ms": settings.nack_redelivery_delay_ms,
+            "unacked_messages_timeout_ms": settings.ack_timeout_ms or None,
         }
         if settings.ack == "grouped":
             kwargs["ack_grouping_time_ms"] = GROUP_TIME_MS

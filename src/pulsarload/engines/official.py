@@ -231,6 +231,8 @@ class OfficialEngine:
             "initial_position": official_member(
                 p.InitialPosition, choices.INITIAL_POSITION[settings.initial_position]
             ),
+            "negative_ack_redelivery_delay_ms": settings.nack_redelivery_delay_ms,
+            "unacked_messages_timeout_ms": settings.ack_timeout_ms or None,
         }
         # pulsar-client's subscribe() (3.13.0) has no priority level: --priority is native-only.
         if name:

@@ -58,6 +58,13 @@ class Burst(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class EndBurst(Command):
+    """End a running burst now (the `b` key pressed again)."""
+
+    kind: ClassVar[str] = "end_burst"
+
+
+@dataclass(frozen=True, slots=True)
 class ResetMetrics(Command):
     kind: ClassVar[str] = "reset_metrics"
 
@@ -77,7 +84,18 @@ class Stop(Command):
 
 COMMANDS: dict[str, type[Command]] = {
     c.kind: c
-    for c in (SetRate, AddWorker, RemoveWorker, Pause, Resume, Burst, ResetMetrics, Seek, Stop)
+    for c in (
+        SetRate,
+        AddWorker,
+        RemoveWorker,
+        Pause,
+        Resume,
+        Burst,
+        EndBurst,
+        ResetMetrics,
+        Seek,
+        Stop,
+    )
 }
 
 

@@ -18,13 +18,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pulsarload.broker.disk import GIB, DiskGuard
 from pulsarload.client.admin import AdminClient
-from pulsarload.config import ConsumeSettings, ProduceSettings, validate_settings
+from pulsarload.config import (
+    CapacitySettings,
+    ConsumeSettings,
+    ProduceSettings,
+    live_fields,
+    validate_settings,
+)
 from pulsarload.engines.base import Engine, engine_net_bytes
 from pulsarload.engines.factory import create_engine
 from pulsarload.errors import ConfigError
 from pulsarload.load import commands as cmd
 from pulsarload.load.backlog import BacklogMonitor
+from pulsarload.load.peek import MessageSample
 from pulsarload.load.pool import WorkerPool
 from pulsarload.load.scenarios import Scenario, make_scenario
 from pulsarload.load.thresholds import Threshold, evaluate, parse_threshold
@@ -37,6 +45,12 @@ from pulsarload.metrics.snapshot import Snapshot
 from pulsarload.metrics.window import MetricsWindow
 
 SAMPLE_INTERVAL_S = 0.1
+#: Said after a consumer run on a non-persistent topic: its losses are by design, not a fault.
+NON_PERSISTENT_NOTE = (
+    "non-persistent topic: the broker drops messages for a consumer without free permits (a "
+    "slow consumer loses them; nothing is stored); compare with the producer's acked count, or "
+    "raise --receiver-queue-size and --threads"
+)
 RUN_ID_RESTART_STEP = 1 << 12
 CONTROL_INTERVAL_S = 0.1
 
@@ -70,6 +84,7 @@ SUMMARY_METRICS = frozenset(
         "duplicates",
         "out_of_order",
         "elapsed_s",
+        "stalls",
     }
 )
 
@@ -115,6 +130,7 @@ def summary_figures(
         "e2e_from_publish": t.e2e_from_publish,
         "missing": verify.missing if verify else 0,
         "duplicates": verify.duplicates if verify else t.duplicates,
+        "stalls": 0,  # the controller fills in what it counted
         "out_of_order": verify.out_of_order if verify else t.out_of_order,
     }
 
@@ -222,6 +238,15 @@ class LoadController:
         self.backlog: BacklogMonitor | None = None
         #: Sections a driver above (the capacity search) adds to the report's `meta`.
         self.report_extra: dict[str, Any] = {}
+        #: Workers that stalled (no progress for `stall_s` while they should), one line each.
+        self.stall_events: list[str] = []
+        #: Why the run stopped itself before its end (the local broker's disk), one line.
+        self.stop_reason: str | None = None
+        self.disk_guard = (
+            DiskGuard(settings.service_url, int(settings.disk_min_free_gib * GIB))
+            if role == "producer" and isinstance(settings, ProduceSettings)
+            else None
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -288,6 +313,13 @@ class LoadController:
             if pool is None:
                 continue
             pool.tick()
+            if self.settings.stall_s:
+                self._note_stalls(pool)
+            if self.disk_guard is not None and self.stop_reason is None:
+                problem = self.disk_guard.check()
+                if problem:
+                    self.stop_reason = f"stopped: {problem}"
+                    self.events.append(self.stop_reason)
             now = time.monotonic()
             if not self._warmup_done and now - self.started_at >= self.settings.warmup_s:
                 latest = self.sampler.latest
@@ -296,9 +328,39 @@ class LoadController:
                 self.reset_metrics()
                 self.events.append(f"warm-up of {self.settings.warmup_s:g}s done; measuring")
             if self.scenario is not None and not pool.paused:
-                rate = self.scenario.rate_at(now - self.started_at, self.sampler.latest)
-                if rate is not None and rate != pool.base_rate:
-                    pool.set_rate(rate)
+                self._follow_scenario(pool, now - self.started_at)
+
+    def _note_stalls(self, pool: WorkerPool) -> None:
+        stall_s = self.settings.stall_s
+        what = "acks" if self.role == "producer" else "message taken from its queue"
+        for name in pool.check_stalls(stall_s):
+            text = f"{name} stalled: no {what} for {stall_s:g}s while it should"
+            self.stall_events.append(text)
+            self.events.append(f"{time.monotonic() - self.started_at:8.1f}s {text}")
+
+    @property
+    def stalls(self) -> int:
+        """How many times a worker stalled in this run."""
+        return len(self.stall_events)
+
+    def _follow_scenario(self, pool: WorkerPool, t: float) -> None:
+        """Apply what the scenario wants at `t`: the rate, and (chaos) the size and threads."""
+        scenario = self.scenario
+        assert scenario is not None
+        rate = scenario.rate_at(t, self.sampler.latest)
+        if rate is not None and rate != pool.base_rate:
+            pool.set_rate(rate)
+        size = scenario.size_at(t)
+        if size is not None and size != pool.size_now:
+            pool.set_size(size)
+            self.events.append(f"{t:8.1f}s scenario: message size {size} bytes")
+        threads = scenario.threads_at(t)
+        if threads is not None and threads != pool.size:
+            if threads > pool.size:
+                pool.add(threads - pool.size)
+            else:
+                pool.remove(pool.size - threads)
+            self.events.append(f"{t:8.1f}s scenario: {pool.size} threads")
 
     @property
     def warming_up(self) -> bool:
@@ -315,6 +377,8 @@ class LoadController:
         pool = self.pool
         if pool is None:
             return False
+        if self.stop_reason is not None:
+            return True
         if (
             s.duration_s
             and time.monotonic() - self.measuring_since >= s.duration_s
@@ -343,6 +407,7 @@ class LoadController:
         if pool is not None and self.settings.verify and self.role == "consumer":
             verify = pool.merged_tracker().report(self._expected_counts())
         figures = summary_figures(final, self.role, verify)
+        figures["stalls"] = self.stalls
         results = evaluate(self.thresholds, figures)
         for close in reversed(self._closers):
             with contextlib.suppress(Exception):
@@ -351,6 +416,15 @@ class LoadController:
             with contextlib.suppress(Exception):
                 self.engine.close()
         notes, extra = self._scenario_results()
+        if self.stop_reason:
+            notes.insert(0, self.stop_reason)
+        if self.role == "consumer" and self.settings.topic.startswith("non-persistent://"):
+            notes.append(NON_PERSISTENT_NOTE)
+        if self.stall_events:
+            notes.append(
+                f"stalls: {self.stalls} (a worker made no progress for {self.settings.stall_s:g}s "
+                "while it should): " + "; ".join(self.stall_events[:5])
+            )
         report_path = None
         if self._exports is not None:
             meta = None
@@ -424,11 +498,15 @@ class LoadController:
             ],
             "failures": failures,
             "events": list(self.events),
+            "stalls": list(self.stall_events),
         }
         if self.pool is not None and self.role == "producer" and self.settings.verify:
             meta["verify_sent"] = {str(k): v for k, v in self.pool.producer_sent().items()}
         if verify is not None:
             meta["verify"] = verify.to_dict()
+        peek = getattr(self.settings, "peek", 0)
+        if peek:
+            meta["peek"] = [s.to_dict() for s in self.peek(peek)]
         return meta
 
     # -- commands ---------------------------------------------------------------------------------
@@ -465,6 +543,8 @@ class LoadController:
             case cmd.Burst(multiplier=m, seconds=secs):
                 pool.burst(m, secs)
                 text = f"burst x{m:g} for {secs:g}s"
+            case cmd.EndBurst():
+                text = "burst ended early" if pool.end_burst() else "no burst was running"
             case cmd.ResetMetrics():
                 self.reset_metrics()
                 text = "metrics reset"
@@ -479,8 +559,8 @@ class LoadController:
         self.events.append(f"{time.monotonic() - self.started_at:8.1f}s {text}")
         return text
 
-    #: Settings a running load can take without restarting its workers.
-    LIVE_FIELDS = frozenset({"rate", "threads"})
+    #: Settings a running load can take without restarting its workers (marked in the model).
+    LIVE_FIELDS = live_fields(CapacitySettings)
 
     def reconfigure(self, **changes: Any) -> str:
         """Apply edited settings: rate and threads live; anything else restarts the workers
@@ -532,6 +612,10 @@ class LoadController:
         text = "; ".join(notes) or "no change"
         self.events.append(f"{time.monotonic() - self.started_at:8.1f}s {text}")
         return text
+
+    def peek(self, n: int) -> list[MessageSample]:
+        """A sample of the messages received lately (consumer), oldest first."""
+        return [] if self.pool is None else self.pool.peek(n)
 
     def subscribe(self, callback: Callable[[Snapshot], None]) -> Callable[[], None]:
         """Every snapshot from now on (sampler thread); returns the unsubscribe function."""

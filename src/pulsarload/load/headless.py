@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
 
 from pulsarload.errors import UserError
-from pulsarload.load.controller import LoadController, RunResult
+from pulsarload.load.controller import LoadController, RunResult, summary_figures
+from pulsarload.load.peek import PEEK_EVERY_S
 from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.resources import gil_enabled
 from pulsarload.metrics.shards import ShardStats
 from pulsarload.metrics.snapshot import Snapshot
 
 EXIT_OK, EXIT_THRESHOLD_FAILED, EXIT_WORKER_FAILED = 0, 1, 3
+#: An aborted run (a second Ctrl-C or q while stopping): the shell's code for SIGINT.
+EXIT_ABORTED = 130
 
 
 class IntervalAccumulator:
@@ -93,6 +97,9 @@ def status_line(role: str, snaps: list[Snapshot], controller: LoadController) ->
         live = [sh for sh in last.shards if sh.state != "lost"]
         parts.append(f"shards {len(live)}/{len(last.shards)}")
         parts += [f"LOST shard {sh.shard} ({sh.address})" for sh in last.shards if sh not in live]
+    stalled = sum(1 for w in last.workers if w.state.startswith("stalled"))
+    if stalled:
+        parts.append(f"STALLED {stalled}")
     reconnecting = sorted({w.state for w in last.workers if w.state.startswith("reconnecting")})
     if reconnecting:
         parts.append(reconnecting[-1])
@@ -190,6 +197,40 @@ def shard_table(shards: tuple[ShardStats, ...], role: str) -> list[str]:
     return lines
 
 
+def peek_lines(controller: LoadController) -> list[str]:
+    """`--peek N`: the newest N sampled received messages, one line each."""
+    n = getattr(controller.settings, "peek", 0)
+    if not n or controller.role != "consumer":
+        return []
+    samples = controller.peek(n)
+    head = f"peek: {len(samples)} received message(s), sampled (at most one per thread per "
+    return [head + f"{PEEK_EVERY_S:g}s):", *(f"  {s.line()}" for s in samples)]
+
+
+def abort_lines(controller: LoadController) -> list[str]:
+    """What is known when a run is aborted while stopping: the figures of the last snapshot,
+    without waiting for the flush (sends still in flight are neither counted nor waited for)."""
+    head = "aborted: exited without flushing (messages in flight are lost and not counted)"
+    snap = controller.sampler.latest
+    if snap is None:
+        return [head, "nothing was measured yet"]
+    figures = summary_figures(snap, controller.role)
+    result = RunResult(controller.role, snap, figures)
+    return [head, *summary_lines(result)]
+
+
+def abort_now(controller: LoadController, echo: Callable[[str], None]) -> None:
+    """Print what is known and leave the process at once with EXIT_ABORTED: no flush, no
+    report, no waiting for worker threads (some may be blocked on the broker)."""
+    try:
+        for line in abort_lines(controller):
+            echo(line)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_ABORTED)
+
+
 def failure_hint(failure: str, controller: LoadController) -> str:
     """What to do about a run in which nothing worked, from its first failure ("" if unsure)."""
     low = failure.lower()
@@ -199,10 +240,30 @@ def failure_hint(failure: str, controller: LoadController) -> str:
             f" (subscription {sub!r} is held by another consumer: use another --subscription, "
             "or the --subscription-type it already has)"
         )
+    if low.startswith("incompatibleschema"):
+        return (
+            " (the topic has a schema and its namespace enforces it: pulsarload sends raw "
+            "bytes; use a topic without a schema, or a namespace without schema enforcement)"
+        )
+    if low.startswith("authenticationerror"):
+        return (
+            " (the broker refused the token: check --auth-token, --auth-token-file or "
+            "PULSARLOAD_AUTH_TOKEN, and that it is signed with the broker's key and not expired)"
+        )
+    if low.startswith("authorizationerror"):
+        return (
+            " (the token's role has no permission here: grant it produce or consume on the "
+            "topic's namespace, or use a role that has it)"
+        )
     if low.startswith("topicnotfound"):
         return (
             " (check the topic name: its tenant and namespace must exist, and the topic too "
             "where auto-creation is off)"
+        )
+    if "certificate verify failed" in low:
+        return (
+            " (the broker's certificate did not verify: give its CA with --tls-ca-file; a name "
+            "that does not match the certificate needs --no-tls-validate-hostname)"
         )
     connect_words = ("cannot connect", "handshake", "timed out connecting", "pulsar error: timeout")
     if any(word in low for word in connect_words):  # the last: the official client's word for it
@@ -217,8 +278,8 @@ def run_headless(
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
-        if stop.is_set():  # a second Ctrl-C / TERM: leave at once, without the summary
-            os._exit(128 + signum)
+        if stop.is_set():  # a second Ctrl-C / TERM: leave at once, with what is known
+            abort_now(controller, echo)
         stop.set()
 
     previous: dict[int, object] = {}
@@ -240,7 +301,7 @@ def run_headless(
                     echo(status_line(controller.role, snaps, controller))
     finally:
         if stop.is_set():
-            echo("interrupted: stopping workers (flush, close); signal again to exit at once")
+            echo("interrupted: stopping workers (flush, close); Ctrl-C again aborts at once")
         result = controller.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]
@@ -250,6 +311,8 @@ def run_headless(
         first = result.failures[0].split(": ", 2)[-1].rstrip(". ")
         raise UserError(f"{first}; nothing was sent or received{failure_hint(first, controller)}")
     for line in summary_lines(result):
+        echo(line)
+    for line in peek_lines(controller):
         echo(line)
     if result.role == "producer" and total.failed and not total.acked:
         echo("every send failed: see the failures by category above")

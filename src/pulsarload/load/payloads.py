@@ -10,6 +10,7 @@ number) so the consumer can report missing, duplicated and out-of-order messages
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import random
@@ -119,6 +120,14 @@ class PayloadGenerator:
         longest = max(sizes) if sizes else 0
         text = (unit * (longest // len(unit) + 1))[:longest]
         return [text[:size] for size in sizes]
+
+    def resize(self, size: int) -> None:
+        """Hand out payloads of `size` bytes from now on (a scenario that varies the size); the
+        sequence goes on, so verification stamps stay unique."""
+        self.settings = dataclasses.replace(self.settings, size=size, size_distribution="fixed")
+        self.settings.validate()
+        self._pool = self._build_pool()
+        self._pos = 0
 
     @property
     def sequence(self) -> int:

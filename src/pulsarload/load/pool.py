@@ -8,14 +8,16 @@ never on a per-message path.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pulsarload.config import ConsumeSettings, ProduceSettings
+from pulsarload.config import ConsumeSettings, ProduceSettings, worker_priority
 from pulsarload.engines.base import Engine, parse_properties
 from pulsarload.errors import ConfigError
+from pulsarload.load.peek import MessageSample, newest
 from pulsarload.load.verify import SequenceTracker
 from pulsarload.load.workers import ConsumerWorker, MessageBudget, ProducerWorker, Worker
 from pulsarload.metrics.sampler import Sampler
@@ -30,6 +32,9 @@ class WorkerHealth:
     state: str
     seconds_since_progress: float
     error: str | None
+    #: It should progress: a producer with sends awaiting acks, a consumer with received
+    #: messages waiting in its queue (an idle consumer on an empty topic is not stalled).
+    waiting: bool = False
 
 
 class WorkerPool:
@@ -64,6 +69,7 @@ class WorkerPool:
         self._burst_multiplier = 1.0
         self._burst_until = 0.0
         self._paused = False
+        self._size: int | None = None  # a size set while running (chaos), else the settings'
         self._properties = parse_properties(getattr(settings, "properties", ()))
         self._pending_seek = seek if role == "consumer" else None
 
@@ -116,7 +122,7 @@ class WorkerPool:
         name = f"{prefix}-{index}" if prefix else None
         if isinstance(s, ProduceSettings):
             verify_id = (self._run_id << 16 | index) if s.verify else None
-            return ProducerWorker(
+            producer = ProducerWorker(
                 index,
                 self.engine,
                 slot,
@@ -127,6 +133,11 @@ class WorkerPool:
                 properties=self._properties,
                 verify_id=verify_id,
             )
+            if self._size is not None:
+                producer.size = self._size
+            return producer
+        if s.worker_priorities:  # each consumer its own priority level (priority dispatch)
+            s = dataclasses.replace(s, priority=worker_priority(s, index))
         worker = ConsumerWorker(index, self.engine, slot, s, name=name, budget=self.budget)
         worker.seek_target, self._pending_seek = self._pending_seek, None
         return worker
@@ -139,6 +150,11 @@ class WorkerPool:
         if self._burst_multiplier != 1.0 and time.monotonic() < self._burst_until:
             return self._base_rate * self._burst_multiplier
         return self._base_rate
+
+    @property
+    def size_now(self) -> int:
+        """The message size producers send now (a scenario may have changed it)."""
+        return self._size if self._size is not None else getattr(self.settings, "size", 0)
 
     @property
     def base_rate(self) -> float:
@@ -155,6 +171,14 @@ class WorkerPool:
             self._base_rate = float(rate)
             self._rebalance()
 
+    def set_size(self, size: int) -> None:
+        """Message size of every producer worker from its next turn (and of workers added later)."""
+        with self._lock:
+            self._size = size
+            for w in self._workers:
+                if isinstance(w, ProducerWorker):
+                    w.size = size
+
     def burst(self, multiplier: float, seconds: float) -> None:
         if multiplier < 1 or seconds <= 0:
             raise ConfigError("burst needs a multiplier >= 1 and a positive duration")
@@ -162,6 +186,20 @@ class WorkerPool:
             self._burst_multiplier = multiplier
             self._burst_until = time.monotonic() + seconds
             self._rebalance()
+
+    def end_burst(self) -> bool:
+        """End a running burst now; False when none was running."""
+        with self._lock:
+            was = self.bursting
+            self._burst_multiplier = 1.0
+            self._burst_until = 0.0
+            self._rebalance()
+        return was
+
+    @property
+    def burst_left(self) -> float:
+        """Seconds the running burst has left (0 when none runs)."""
+        return max(0.0, self._burst_until - time.monotonic()) if self.bursting else 0.0
 
     def tick(self) -> None:
         """Called by the controller a few times a second: ends bursts on time, and shows
@@ -211,14 +249,43 @@ class WorkerPool:
 
     # -- health and end -------------------------------------------------------------------------
 
-    def health(self) -> list[WorkerHealth]:
-        now = time.monotonic()
+    def health(self, now: float | None = None) -> list[WorkerHealth]:
+        now = time.monotonic() if now is None else now
         return [
             WorkerHealth(
-                w.thread.name, w.alive, w.slot.state, now - w.last_progress, w.slot.last_error
+                w.thread.name,
+                w.alive,
+                w.slot.state,
+                now - w.last_progress,
+                w.slot.last_error,
+                waiting=not w.paused
+                and (
+                    w.slot.pending_sends > 0
+                    if isinstance(w, ProducerWorker)
+                    else w.slot.receiver_queue > 0
+                ),
             )
             for w in self.workers()
         ]
+
+    def check_stalls(self, stall_s: float, now: float | None = None) -> list[str]:
+        """Mark a running worker that should progress (`WorkerHealth.waiting`) but has not for
+        `stall_s` as "stalled Ns" in its state (the table, status line and report show it), and
+        clear the mark once it moves again. Returns the names of newly stalled workers.
+        Called from the controller's thread, like `show_connection`."""
+        now = time.monotonic() if now is None else now
+        newly = []
+        for w, h in zip(self.workers(), self.health(now), strict=True):
+            stalled = h.state.startswith("stalled")
+            if not h.alive or not (h.state == "running" or stalled):
+                continue
+            if h.waiting and h.seconds_since_progress >= stall_s:
+                if not stalled:
+                    newly.append(h.name)
+                w.slot.state = f"stalled {h.seconds_since_progress:.0f}s"
+            elif stalled:
+                w.slot.state = "paused" if w.paused else "running"
+        return newly
 
     def finished(self) -> bool:
         """True when every worker has ended on its own (message budget spent, or failed)."""
@@ -248,6 +315,10 @@ class WorkerPool:
             if on_wait:
                 on_wait()
         return all(not w.alive for w in everyone)
+
+    def peek(self, n: int) -> list[MessageSample]:
+        """The newest `n` sampled received messages over every consumer worker, oldest first."""
+        return newest([w.peek for w in self.all_workers() if isinstance(w, ConsumerWorker)], n)
 
     # -- verification -----------------------------------------------------------------------------
 

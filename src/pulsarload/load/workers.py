@@ -31,6 +31,7 @@ from pulsarload.load.payloads import (
     PayloadSettings,
     parse_verify_header,
 )
+from pulsarload.load.peek import MessagePeek
 from pulsarload.load.rate import RateSchedule
 from pulsarload.load.verify import SequenceTracker
 from pulsarload.metrics.recorder import Recorder, RecorderSlot
@@ -155,6 +156,8 @@ class ProducerWorker(Worker):
         super().__init__(index, engine, slot, name)
         self.settings = settings
         self.rate = rate
+        #: Message size now (the chaos scenario rebinds it; the worker resizes at its next turn).
+        self.size = settings.size
         self.budget = budget
         self.properties = dict(properties or {})
         self.verify_id = verify_id
@@ -217,6 +220,8 @@ class ProducerWorker(Worker):
             if was_paused:
                 was_paused, slot.state = False, "running"
                 schedule.restart(now)
+            if self.size != payloads.settings.size:
+                payloads.resize(self.size)
             if self.rate != applied_rate:
                 if held.count:  # a held batch covers consecutive places of one schedule
                     self._send_held(producer, held, payloads, keys)
@@ -295,13 +300,18 @@ class ProducerWorker(Worker):
             )
         held.clear()
         self.sent += count
+        if not self.slot.pending_sends:  # waiting for acks starts now (a stall counts from it)
+            self.last_progress = time.monotonic()
         self.slot.pending_sends = producer.pending()
-        self.last_progress = time.monotonic()
 
     def _drain(self, completions: deque) -> None:
         error = drain(completions, self.slot.active)
         if error is not None:
             self.slot.last_error = error
+        else:  # acks arrived: progress
+            self.last_progress = time.monotonic()
+        if self.handle is not None:
+            self.slot.pending_sends = self.handle.pending()  # type: ignore[union-attr]
 
 
 class ConsumerWorker(Worker):
@@ -329,6 +339,8 @@ class ConsumerWorker(Worker):
         self._since_cumulative = 0
         self._last_unacked: ReceivedMessage | None = None
         self.consumer: EngineConsumer | None = None
+        #: A sample of received messages (at most one per PEEK_EVERY_S) for the messages panel.
+        self.peek = MessagePeek(self.thread.name)
 
     def run(self) -> None:
         s = self.settings
@@ -360,7 +372,9 @@ class ConsumerWorker(Worker):
                     if msg is not None:
                         self._handle(msg)
                     self._ack_delayed(consumer)
-                self.slot.receiver_queue = consumer.queue_fill()
+                fill = self.slot.receiver_queue = consumer.queue_fill()
+                if not fill:  # nothing waits to be taken: idle, not stalled
+                    self.last_progress = time.monotonic()
         finally:
             self._ack_delayed(consumer, everything=True)
             if self._last_unacked is not None:
@@ -397,6 +411,8 @@ class ConsumerWorker(Worker):
             if not granted:
                 return
         received_ns = time.time_ns()
+        if received_ns >= self.peek.next_ns:
+            self.peek.add(batch.messages[0], received_ns)
         rec = self.slot.active
         record_e2e = rec.record_e2e
         from_intended = 0
@@ -440,6 +456,8 @@ class ConsumerWorker(Worker):
         if consumer is None:  # listener fired before create_consumer returned
             return
         received_ns = time.time_ns()
+        if received_ns >= self.peek.next_ns:
+            self.peek.add(msg, received_ns)
         rec = self.slot.active
         rec.record_receive(
             len(msg.data),

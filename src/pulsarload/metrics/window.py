@@ -34,7 +34,7 @@ RATE_SERIES: Final = (
     "bytes_received",
     "consumer_acked",
 )
-LATENCY_SERIES: Final = ("p50", "p90", "p99", "p99_9", "max", "mean")
+LATENCY_SERIES: Final = ("p50", "p90", "p95", "p99", "p99_9", "max", "mean")
 HEATMAP_KINDS: Final = ("publish_latency", "e2e_latency")
 
 
@@ -54,7 +54,7 @@ _EMPTY = Histogram()  # never recorded into: stands in for a kind with no data
 
 
 def _latency_figures(h: Histogram) -> dict[str, float]:
-    s = h.summary((50.0, 90.0, 99.0, 99.9))
+    s = h.summary((50.0, 90.0, 95.0, 99.0, 99.9))
     return {k: float(s[k]) for k in LATENCY_SERIES}
 
 

@@ -73,7 +73,7 @@ ACTIONS: tuple[DashboardAction, ...] = (
         "b",
         "b",
         "Burst",
-        "Burst: multiply the target rate for a while",
+        "Burst: multiply the target rate for a while (b again ends it early)",
         ("producer",),
     ),
     DashboardAction(
@@ -94,6 +94,14 @@ ACTIONS: tuple[DashboardAction, ...] = (
         ("consumer",),
         footer=True,
     ),
+    DashboardAction(
+        "toggle_messages",
+        "m",
+        "m",
+        "Messages",
+        "Show or hide a sample of received messages (id, key, properties, payload)",
+        ("consumer",),
+    ),
     DashboardAction("reset", "r", "r", "Reset", "Reset the metrics: totals, graphs, histograms"),
     DashboardAction(
         "export",
@@ -113,10 +121,10 @@ ACTIONS: tuple[DashboardAction, ...] = (
     ),
     DashboardAction(
         "quit",
-        "q,ctrl+q",
-        "q",
+        "q,ctrl+q,ctrl+c",
+        "q ^c",
         "Quit",
-        "Stop cleanly: flush, close, print a summary",
+        "Stop cleanly: flush, close, print a summary (again while stopping: abort, exit 130)",
         footer=True,
     ),
 )

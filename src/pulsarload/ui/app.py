@@ -9,6 +9,7 @@ never waits on the engine; quick ones (`+`, rate, pause) are applied directly.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from collections import deque
@@ -28,9 +29,11 @@ from pulsarload.errors import ConfigError
 from pulsarload.load import commands as cmd
 from pulsarload.load.controller import LoadController, RunResult
 from pulsarload.load.headless import (
+    EXIT_ABORTED,
     EXIT_OK,
     EXIT_THRESHOLD_FAILED,
     EXIT_WORKER_FAILED,
+    abort_now,
     summary_lines,
 )
 from pulsarload.metrics.resources import InterpreterInfo, interpreter_info
@@ -125,6 +128,9 @@ class DashboardApp(App[RunResult | None]):
         self.stop_finished = threading.Event()
         self.stop_result: RunResult | None = None
         self.stop_error: BaseException | None = None
+        #: q (or ctrl+c) pressed again while stopping: leave without waiting for the flush.
+        self.aborted = False
+        self._stalls_seen = 0
         self.last_export: list[Path] = []
         #: Shown once as a notification when the dashboard starts (e.g. the web dashboard's URL).
         self.startup_notice: str | None = None
@@ -149,6 +155,8 @@ class DashboardApp(App[RunResult | None]):
         if self.startup_notice:
             self.notify(self.startup_notice, timeout=30)
         self._unsubscribe = self.controller.sampler.subscribe(self._on_snapshot)
+        if self.role == "consumer" and getattr(self.controller.settings, "peek", 0):
+            self.dashboard.toggle_messages()  # --peek: the messages panel from the start
         self.refresh_view()
         if self.role == "consumer":
             source = self._backlog_source
@@ -181,7 +189,11 @@ class DashboardApp(App[RunResult | None]):
             return  # drawn recently: these snapshots wait in the inbox for the next draw
         self.refresh_view()
         if not self._stopping and self.controller.done():
-            self.say("the run reached its end (duration, messages or scenario): stopping", "ok")
+            reason = getattr(self.controller, "stop_reason", None)
+            if reason:
+                self.say(reason, "error")
+            else:
+                self.say("the run reached its end (duration, messages or scenario): stopping", "ok")
             self.action_quit()
 
     def refresh_view(self) -> None:
@@ -200,6 +212,10 @@ class DashboardApp(App[RunResult | None]):
             self.controller, snap, self.target_history, self._tally, state=state, info=self._info
         )
         self.dashboard.show_view(view)
+        stalls = getattr(self.controller, "stall_events", ())
+        if len(stalls) > self._stalls_seen:  # a worker stalled since the last draw
+            self._stalls_seen = len(stalls)
+            self.say(stalls[-1], "error")
 
     def say(self, text: str, level: str = "info") -> None:
         self.dashboard.say(text, level)
@@ -333,16 +349,21 @@ class DashboardApp(App[RunResult | None]):
         self.notify("\n".join(str(p) for p in shown), title="exported", timeout=8)
 
     def action_quit(self) -> None:  # type: ignore[override]
-        """Stop cleanly: flush and close the workers off the UI thread, then exit with the result."""
+        """Stop cleanly: flush and close the workers off the UI thread, then exit with the result.
+        Pressed again while stopping: abort at once (no flush; `run_dashboard` prints what is
+        known and the process exits 130)."""
         if self._stopping:
+            self.aborted = True
+            self.exit(None, return_code=EXIT_ABORTED)
             return
         self._stopping = True
-        self.say("stopping: flushing and closing the workers…")
+        self.say("stopping: flushing and closing the workers… (q again aborts at once)")
         self.refresh_view()
         self.stop_started.set()
-        self._stop_worker()
+        # A plain daemon thread, not a Textual worker: the app waits for its workers when it
+        # exits, and an abort must not wait for a flush stuck on a silent broker.
+        threading.Thread(target=self._stop_worker, name="dashboard-stop", daemon=True).start()
 
-    @work(thread=True, group="stop", exit_on_error=False)
     def _stop_worker(self) -> None:
         try:
             self.stop_result = self.controller.stop()
@@ -350,7 +371,9 @@ class DashboardApp(App[RunResult | None]):
             self.stop_error = err
         finally:
             self.stop_finished.set()
-        self.call_from_thread(self.exit, self.stop_result)
+        if not self.aborted:
+            with contextlib.suppress(RuntimeError):  # the app has gone meanwhile
+                self.call_from_thread(self.exit, self.stop_result)
 
     # -- command palette -----------------------------------------------------------------------
 
@@ -411,6 +434,9 @@ class ProducerApp(DashboardApp):
         settings = self.controller.settings
         assert isinstance(settings, ProduceSettings)
         pool = self.controller.pool
+        if pool is not None and pool.bursting:  # b again: end it early
+            self.command(cmd.EndBurst())
+            return
         if pool is not None and pool.base_rate <= 0:
             self.say(
                 "burst multiplies a target rate; this run has none (as fast as possible)", "error"
@@ -427,6 +453,11 @@ class ConsumerApp(DashboardApp):
         current = getattr(self.controller.settings, "ack", ACK_STRATEGIES[0])
         index = ACK_STRATEGIES.index(current) if current in ACK_STRATEGIES else -1
         self.reconfigure({"ack": ACK_STRATEGIES[(index + 1) % len(ACK_STRATEGIES)]}, field="ack")
+
+    def action_toggle_messages(self) -> None:
+        shown = self.dashboard.toggle_messages()
+        self.refresh_view()
+        self.say("messages: a sample of received messages" if shown else "messages hidden")
 
     def action_seek(self) -> None:
         def seek_to(target: str | None) -> None:
@@ -468,8 +499,10 @@ def run_dashboard(
     result: RunResult | None = None
     try:
         result = app.run()
+        if app.aborted:
+            abort_now(controller, echo)  # does not return: no flush, exit 130
     finally:
-        if result is None:
+        if result is None and not app.aborted:
             if app.stop_started.is_set():
                 app.stop_finished.wait(60)
                 result = app.stop_result

@@ -20,6 +20,7 @@ from typing import Any
 from pulsarload.config import ConsumeSettings, ProduceSettings, resolve_settings, validate_settings
 from pulsarload.load import commands as cmd
 from pulsarload.load.controller import RunResult, summary_figures
+from pulsarload.load.peek import MessageSample, preview
 from pulsarload.metrics.export import export_snapshot
 from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.recorder import LATENCY_FIELDS
@@ -231,6 +232,7 @@ class FixedPool:
         self.base_rate = rate
         self.paused = False
         self.burst_multiplier = 1.0
+        self.burst_left = 0.0
 
     @property
     def target_rate(self) -> float:
@@ -285,7 +287,11 @@ class FixedController:
                 return "resumed"
             case cmd.Burst(multiplier=m, seconds=secs):
                 pool.burst_multiplier = m
+                pool.burst_left = secs
                 return f"burst x{m:g} for {secs:g}s"
+            case cmd.EndBurst():
+                pool.burst_multiplier, pool.burst_left = 1.0, 0.0
+                return "burst ended early"
             case cmd.ResetMetrics():
                 return "metrics reset"
             case cmd.Seek(target=target):
@@ -315,6 +321,34 @@ class FixedController:
 
     def done(self) -> bool:
         return False
+
+    def peek(self, n: int) -> list[MessageSample]:
+        """Fixed received messages: text and binary payloads, a key, properties, a redelivery."""
+        return list(FIXED_SAMPLES[-n:]) if self.role == "consumer" else []
+
+
+#: Payloads of the fixed received messages: text, then binary.
+_FIXED_PAYLOADS = [b'order %d: {"sku": "A-%d", "qty": 3}' % (n, n) for n in range(5)] + [
+    bytes(range(n, n + 80)) for n in range(3)
+]
+#: What the consumer's messages panel shows in the fixed tests (oldest first).
+FIXED_SAMPLES = tuple(
+    MessageSample(
+        worker=f"consumer-{i % 3}",
+        received_ns=1_700_000_000_000_000_000 + i * 500_000_000,
+        topic=FIXED_TOPIC,
+        message_id=f"{1234 + i // 3}:{i * 7}:-1",
+        key=f"key-{i}" if i % 2 else None,
+        properties=(("origin", "fixed"),) if i % 3 == 0 else (),
+        publish_time_ms=1_700_000_000_000 + i * 500,
+        event_time_ms=1_700_000_000_000 + i * 500 - 3 if i % 4 == 0 else 0,
+        redelivery_count=1 if i == 5 else 0,
+        size=len(data),
+        preview_kind=preview(data)[0],
+        preview=preview(data)[1],
+    )
+    for i, data in enumerate(_FIXED_PAYLOADS)
+)
 
 
 def fixed_app(

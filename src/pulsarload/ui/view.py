@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from pulsarload.config import ConsumeSettings, ProduceSettings
 from pulsarload.load import commands as cmd
+from pulsarload.load.peek import MessageSample
 from pulsarload.metrics.resources import InterpreterInfo, ResourceStats, interpreter_info
 from pulsarload.metrics.shards import ShardStats
 from pulsarload.metrics.snapshot import Counters, LatencyStats, Snapshot
@@ -246,6 +247,8 @@ class DashboardView:
     verify: bool
     settings: ProduceSettings | ConsumeSettings
     shards: tuple[ShardStats, ...] = ()  # a run spread over many processes: one row each
+    burst_left: float = 0.0  # seconds a running burst has left
+    samples: tuple[MessageSample, ...] = ()  # consumer: a sample of received messages
 
     @property
     def producer(self) -> bool:
@@ -260,6 +263,16 @@ def _recent(points: Sequence[SeriesPoint], key: str) -> float:
     tail = points[-RECENT_POINTS:]
     span = sum(p.span for p in tail)
     return sum(p.rates[key] * p.span for p in tail) / span if span > 0 else 0.0
+
+
+#: Received messages the consumer's messages panel shows (it scrolls).
+PANEL_SAMPLES = 50
+
+
+def _samples(controller: ControllerLike) -> tuple[MessageSample, ...]:
+    """The newest sampled messages (a cluster run's shards keep theirs: none here)."""
+    peek = getattr(controller, "peek", None)
+    return tuple(peek(PANEL_SAMPLES)) if callable(peek) else ()
 
 
 def collect(
@@ -353,6 +366,8 @@ def collect(
         topic=settings.pattern if not producer and settings.pattern else settings.topic,  # type: ignore[union-attr]
         engine=settings.engine,
         state=state,
+        burst_left=float(getattr(pool, "burst_left", 0.0)) if state == "burst" else 0.0,
+        samples=_samples(controller) if not producer else (),
         seq=snap.seq if snap is not None else 0,
         elapsed=elapsed,
         threads=pool.size if pool is not None else 0,

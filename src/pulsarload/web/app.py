@@ -52,7 +52,7 @@ SECURITY_HEADERS = [
 ]
 #: Commands a browser may send (not `stop`: ending the run belongs to whoever started it).
 BROWSER_COMMANDS = frozenset(cmd.COMMANDS) - {cmd.Stop.kind}
-PRODUCER_ONLY = frozenset({cmd.SetRate.kind, cmd.Burst.kind})
+PRODUCER_ONLY = frozenset({cmd.SetRate.kind, cmd.Burst.kind, cmd.EndBurst.kind})
 CONSUMER_ONLY = frozenset({cmd.Seek.kind})
 
 

@@ -45,3 +45,10 @@ def test_table_has_one_column_per_contender_and_the_ratio() -> None:
     assert gil_row.split()[1:] == ["off", "on", "on"]
     assert any("2.00x the msg/s" in line for line in lines)
     assert any("3.00x the msg/s" in line for line in lines)
+
+
+def test_every_on_off_setting_takes_no_value() -> None:
+    """An on/off flag followed by the topic: the topic is not taken as the flag's value."""
+    for flag in ("--pin-cpus", "--no-block-if-queue-full", "--chaos-sizes", "--no-headless"):
+        topic, rest, _ = split_produce_args([flag, "my-topic", "-r", "10"])
+        assert topic == "my-topic" and rest == [flag, "-r", "10"], flag

@@ -74,6 +74,17 @@ def test_a_command_reaches_the_run(producer: FakeController) -> None:
     assert producer.applied == [cmd.SetRate(2500.0)]
 
 
+def test_a_burst_can_be_ended_early_as_with_the_b_key(producer: FakeController) -> None:
+    with client_for(producer) as client:
+        assert post(client, "/api/command", {"kind": "end_burst"}).status_code == 200
+    assert producer.applied == [cmd.EndBurst()]
+    consumer = FakeController("consumer")
+    consumer.tick()
+    with client_for(consumer) as client:
+        refused = post(client, "/api/command", {"kind": "end_burst"})
+    assert refused.status_code == 400 and "producer" in refused.json()["error"]
+
+
 @pytest.mark.parametrize(
     ("body", "status", "words"),
     [

@@ -24,6 +24,7 @@ from pulsarload.ui.widgets import (
     HeatmapPanel,
     InterpreterPanel,
     LatencyPanel,
+    MessagesTable,
     RateChart,
     ShardTable,
     StatusLine,
@@ -67,6 +68,7 @@ class DashboardScreen(Screen[None]):
             with Horizontal(id="row-bottom"):
                 if self.role == "consumer":
                     yield BacklogTable(id="backlog", classes="panel")
+                    yield MessagesTable(id="messages", classes="panel")
                 yield WorkerTable(id="workers", classes="panel")
                 yield ShardTable(id="shards", classes="panel")
         yield StatusLine("press ? for every key · ctrl+p for the command palette", id="status")
@@ -95,6 +97,8 @@ class DashboardScreen(Screen[None]):
             self._config = self.query_one(ConfigPanel)
         for widget in self._viewers:
             widget.show(view)
+        if self.has_class("-messages-open"):
+            self.query_one(MessagesTable).show(view)
         if self._config is not None:
             self._config.sync(view)
 
@@ -106,6 +110,12 @@ class DashboardScreen(Screen[None]):
         self.query_one(StatusLine).say(text, level)
 
     # -- config panel ------------------------------------------------------------------------
+
+    def toggle_messages(self) -> bool:
+        """`m` (consumer): show or hide the sample of received messages; True when shown."""
+        shown = not self.has_class("-messages-open")
+        self.set_class(shown, "-messages-open")
+        return shown
 
     def toggle_config(self) -> None:
         """`c`: open the panel and put the cursor in it (or just the cursor, when open)."""

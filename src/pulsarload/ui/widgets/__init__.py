@@ -3,6 +3,7 @@
 from pulsarload.ui.widgets.charts import HeatmapPanel, LatencyPanel, RateChart
 from pulsarload.ui.widgets.config_panel import ConfigPanel
 from pulsarload.ui.widgets.facts import FactsPanel, InterpreterPanel, StatusLine, TitleBar
+from pulsarload.ui.widgets.messages import MessagesTable
 from pulsarload.ui.widgets.tables import BacklogTable, ShardTable, WorkerTable
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "HeatmapPanel",
     "InterpreterPanel",
     "LatencyPanel",
+    "MessagesTable",
     "RateChart",
     "ShardTable",
     "StatusLine",

@@ -28,7 +28,7 @@ from pulsarload.ui.widgets.base import LinesWidget, columns_line, line_of
 elapsed_of = attrgetter("elapsed")
 
 AXIS_W = 6
-TRENDS = ("p50", "p99", "p99_9", "max")
+TRENDS = ("p50", "p95", "p99", "p99_9", "max")
 HEATMAP_EVERY_S = 1.0  # the window keeps these per point (it has no p95)
 
 
@@ -138,7 +138,7 @@ class LatencyPanel(LinesWidget):
 
     ROWS = (
         ("p50", "p50", "p50"),
-        ("p95", "p95", None),  # the rolling window keeps no p95: numbers only
+        ("p95", "p95", "p95"),
         ("p99", "p99", "p99"),
         ("p99.9", "p99_9", "p99_9"),
         ("max", "max", "max"),

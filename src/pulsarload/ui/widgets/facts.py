@@ -44,8 +44,11 @@ class TitleBar(LinesWidget):
             "stopping": "title--stopping",
             "restarting": "title--paused",
         }.get(v.state, "title--paused")
+        label = STATE_LABELS.get(v.state, v.state.upper())
+        if v.state == "burst" and v.burst_left:
+            label += f" {v.burst_left:.0f}s left"
         right = [
-            (f" {STATE_LABELS.get(v.state, v.state.upper())} ", self.style_of(state_class)),
+            (f" {label} ", self.style_of(state_class)),
             (f" {v.elapsed:6.0f} s ", dim),  # whole seconds: the bar repaints once a second
         ]
         left = [(f" ▶ {v.role} ", app_style), (" ", dim)]

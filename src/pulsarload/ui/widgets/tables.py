@@ -16,6 +16,7 @@ STATE_CLASSES = {
     "connecting": "state--paused",
     "flushing": "state--paused",
     "failed": "state--failed",
+    "stalled": "state--failed",  # "stalled 12s": no progress while it should
     "stopped": "state--dim",
     "done": "state--dim",
 }
@@ -56,13 +57,13 @@ class WorkerTable(LinesTable):
         err = self.style_of("table--error")
         queue = "pending" if view.producer else "queue"
         names = ["thread", "state", "msg/s", "p99 ms", "cpu %", "errors", queue, "last error"]
-        widths = [12, 10, 9, 8, 6, 7, 8]
+        widths = [12, 12, 9, 8, 6, 7, 8]
         widths.append(max(0, width - sum(widths) - len(widths) - 1))
         aligns = "llrrrrrl"
         header = columns_line([(n, head) for n in names], widths, aligns, base)
         rows = []
         for w in view.workers:
-            state_style = self.style_of(STATE_CLASSES.get(w.state, "state--dim"))
+            state_style = self.style_of(STATE_CLASSES.get(w.state.split(" ")[0], "state--dim"))
             cpu = "–" if w.cpu_percent is None else f"{w.cpu_percent:.0f}"
             values: list[tuple[str, Style]] = [
                 (w.name, cell),

@@ -379,7 +379,11 @@
         command({ kind: 'set_rate', rate: Math.max(0, base + sign * step) });
       });
     }
-    $('burst').addEventListener('click', () => command({ kind: 'burst', multiplier: meta.burst_multiplier, seconds: meta.burst_seconds }));
+    $('burst').addEventListener('click', () => {
+      // As the b key: a second press while bursting ends the burst early.
+      const bursting = page.lastFrame && page.lastFrame.state === 'burst';
+      command(bursting ? { kind: 'end_burst' } : { kind: 'burst', multiplier: meta.burst_multiplier, seconds: meta.burst_seconds });
+    });
     if (meta.role === 'producer') $('burst').textContent = `Burst ×${meta.burst_multiplier} for ${meta.burst_seconds} s`;
     $('thread-add').addEventListener('click', () => command({ kind: 'add_worker', count: 1 }));
     $('thread-remove').addEventListener('click', () => command({ kind: 'remove_worker', count: 1 }));
