@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from pulsarload.bench.compare import run_compare
-from pulsarload.bench.contenders import gil_python
+from pulsarload.bench.interpreters import gil_python
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(240)]
 

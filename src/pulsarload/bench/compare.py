@@ -16,18 +16,10 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from pulsarload.bench.contenders import (
-    START_SLACK_S,
-    Broker,
-    Contender,
-    Figures,
-    delete_topic,
-    fresh_topic,
-    ft_python,
-    gil_python,
-    interpreter_facts,
-    run_pulsarload_command,
-)
+from pulsarload.bench.interpreters import ft_python, gil_python, interpreter_facts
+from pulsarload.bench.model import Broker, Contender, Figures, fresh_topic
+from pulsarload.bench.produce import START_SLACK_S, run_pulsarload_command
+from pulsarload.bench.topics import delete_topic
 from pulsarload.client.topics import topic_name
 from pulsarload.config import DEFAULT_ADMIN_URL, env_str
 

@@ -28,21 +28,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pulsarload.bench.contenders import (
+from pulsarload.bench.interpreters import ft_python, gil_python, interpreter_facts
+from pulsarload.bench.model import Broker, Contender, Figures, Workload
+from pulsarload.bench.pair import (
     DRAIN_TIMEOUT_S,
-    Broker,
     ConsumerSide,
-    Contender,
-    Figures,
-    Workload,
-    ft_python,
-    gil_python,
-    interpreter_facts,
     native_consumer_status,
     run_pair,
-    run_perf_producer,
-    run_pulsarload_producer,
 )
+from pulsarload.bench.perf import run_perf_producer
+from pulsarload.bench.produce import run_pulsarload_producer
 from pulsarload.config import PULSAR_VERSION, LocalBrokerSettings, LocalClusterSettings
 
 Echo = Callable[[str], None]

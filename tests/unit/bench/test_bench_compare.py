@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pulsarload.bench.compare import compare_table, split_produce_args
-from pulsarload.bench.contenders import Figures
+from pulsarload.bench.model import Figures
 
 
 def test_topic_and_flags_are_split_engine_and_report_dropped() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pulsarload.bench import suite
-from pulsarload.bench.contenders import Contender, Figures, Workload
+from pulsarload.bench.model import Contender, Figures, Workload
 from pulsarload.bench.suite import BenchResult, evaluate_goals, pair_contenders, render_markdown
 
 W = "1KiB-none"
