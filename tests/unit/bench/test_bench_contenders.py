@@ -140,7 +140,9 @@ def test_children_can_be_interrupted_even_when_we_ignore_sigint() -> None:
 def test_produce_command_carries_the_workload() -> None:
     c = Contender("native-ft-t2", "native", "free-threaded", 2, Path("/py"))
     w = Workload("w", 100, "lz4", duration_s=7, warmup_s=3)
-    cmd = produce.pulsarload_produce_command(c, w, BROKER, "persistent://public/default/t", Path("r"))
+    cmd = produce.pulsarload_produce_command(
+        c, w, BROKER, "persistent://public/default/t", Path("r")
+    )
     joined = " ".join(cmd)
     for part in ("-r 0", "-s 100", "-t 2", "-z lz4", "--duration 7", "--warmup 3",
                  "--batch-max-messages 1000", "--batch-max-bytes 131072", "--max-pending 1000",
