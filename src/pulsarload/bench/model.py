@@ -33,16 +33,51 @@ class Workload:
     batch_delay_ms: float = 1.0
     max_pending: int = 1000
     consume: bool = False
+    #: Messages per second for a latency row (0 = as fast as each contender goes).
+    rate: int = 0
+    #: A drain: this many messages are put on a persistent topic first, then every contender
+    #: reads them all from the earliest message on a subscription of its own.
+    drain_messages: int = 0
     #: Non-persistent topics keep nothing on disk: a full suite on persistent ones writes tens
     #: of GB through the bookie (see docs/benchmarks.md).
     persistent: bool = True
 
     @property
+    def role(self) -> str:
+        """What the table measures: "produce", "pair", "drain" or "latency"."""
+        if self.drain_messages:
+            return "drain"
+        if self.consume:
+            return "pair"
+        return "latency" if self.rate else "produce"
+
+    @property
     def title(self) -> str:
         size = f"{self.size // 1024} KiB" if self.size % 1024 == 0 else f"{self.size} B"
-        what = "producer + consumer" if self.consume else "producer only"
         topic = "" if self.persistent else ", non-persistent topic"
+        if self.role == "drain":
+            return f"Drain: {self.drain_messages:,} x {size} messages from a filled topic"
+        if self.role == "latency":
+            return f"Publish latency at {self.rate:,} msg/s, {size} messages{topic}"
+        what = "producer + consumer" if self.consume else "producer only"
         return f"{size} messages, compression {self.compression}, batching on, {what}{topic}"
+
+
+#: Interpreter builds a contender can run on. ``free-threaded-gil`` is the free-threaded binary
+#: started with ``PYTHON_GIL=1``: the same interpreter with the GIL switched on, which tells what
+#: the GIL costs apart from what the GIL build's specializing interpreter gains.
+FREE_THREADED, FREE_THREADED_GIL, GIL_BUILD, JVM = (
+    "free-threaded",
+    "free-threaded-gil",
+    "gil",
+    "jvm",
+)
+BUILD_LABELS = {
+    FREE_THREADED: "3.13t, GIL off",
+    FREE_THREADED_GIL: "3.13t, PYTHON_GIL=1",
+    GIL_BUILD: "3.13, GIL build",
+    JVM: "JVM",
+}
 
 
 @dataclass(frozen=True)
@@ -51,7 +86,7 @@ class Contender:
 
     key: str
     kind: str  # "native", "official" or "pulsar-perf"
-    build: str  # "free-threaded", "gil" or "jvm"
+    build: str  # one of BUILD_LABELS
     threads: int = 1
     python: Path | None = None
     #: Extra ``produce`` arguments of a diagnostic variant (not counted towards the goals).
@@ -68,7 +103,7 @@ class Contender:
             return "pulsar-perf 4.0.8 (Java)"
         if self.kind == "official-direct":
             return "official client (C++), direct script [3.13, GIL build] x1"
-        build = "3.13t, GIL off" if self.build == "free-threaded" else "3.13, GIL build"
+        build = BUILD_LABELS.get(self.build, self.build)
         tool = "pulsarload native" if self.kind == "native" else "official client (C++)"
         label = f"{tool} [{build}] x{self.threads}"
         return f"{label}, {self.note}" if self.note else label
@@ -87,9 +122,19 @@ class Contender:
         if self.kind == "official-direct" and not OFFICIAL_SCRIPT.exists():
             return f"{OFFICIAL_SCRIPT} not found (needs the source checkout)"
         if self.python is None or not self.python.exists():
-            venv = ".venv" if self.build == "free-threaded" else ".venv-gil"
+            venv = ".venv-gil" if self.build == GIL_BUILD else ".venv"
             return f"no {self.build} interpreter ({venv} missing; run `make setup`)"
         return None
+
+    def env(self) -> dict[str, str]:
+        """The child's environment: unbuffered output, the GIL forced on only for
+        ``free-threaded-gil`` (an inherited PYTHON_GIL would change what is measured)."""
+        from pulsarload.bench.process import child_env
+
+        env = child_env()
+        if self.build == FREE_THREADED_GIL:
+            env["PYTHON_GIL"] = "1"
+        return env
 
 
 @dataclass
@@ -128,6 +173,17 @@ class Figures:
     consumer_cpu_s_per_m: float | None = None
     consumer_peak_rss_mb: float | None = None
     received: int = 0
+    # Publish latency from the actual send (pulsar-perf's definition), and the send delay
+    # (actual minus intended send time) of a fixed-rate run.
+    from_send_p50_ms: float | None = None
+    from_send_p99_ms: float | None = None
+    from_send_p999_ms: float | None = None
+    send_delay_p99_ms: float | None = None
+    #: Which round of the comparison this run was (0-based), and the 1-minute load average
+    #: just before and just after it.
+    round: int = 0
+    load_before: float | None = None
+    load_after: float | None = None
     notes: list[str] = field(default_factory=list)
     command: list[str] = field(default_factory=list)
     wall_s: float = 0.0

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pulsarload.bench.model import Broker, Contender, Figures, Workload, fresh_topic
+from pulsarload.bench.model import FREE_THREADED, Broker, Contender, Figures, Workload, fresh_topic
 from pulsarload.bench.perf import (
     PERF_CREATED,
     PERF_DONE,
@@ -52,6 +52,11 @@ class ConsumerSide:
     kind: str  # "native", "official" or "pulsar-perf"
     python: Path | None = None
     label: str = ""
+    build: str = FREE_THREADED
+
+    def env(self) -> dict[str, str]:
+        """The consumer's environment (the GIL forced on for ``free-threaded-gil``)."""
+        return Contender("consumer", self.kind, self.build, 1, self.python).env()
 
 
 def pulsarload_consume_command(
@@ -117,7 +122,7 @@ def run_pair(
     else:
         c_cmd = pulsarload_consume_command(side, broker, fig.topic, subscription, c_report)
     consumer = MonitoredProcess(
-        c_cmd, timeout=timeout + DRAIN_TIMEOUT_S + 30, env=child_env(), cwd=workdir
+        c_cmd, timeout=timeout + DRAIN_TIMEOUT_S + 30, env=side.env(), cwd=workdir
     )
     with TopicCounter(broker, fig.topic, subscription) as counter:
         consumer.start()
@@ -127,11 +132,11 @@ def run_pair(
         p_report.unlink(missing_ok=True)
         if producer.kind == "pulsar-perf":
             p_cmd = perf_java_command(perf_produce_args(w, broker, fig.topic), broker)
-            pm = MonitoredProcess(p_cmd, timeout=timeout, env=child_env(), cwd=workdir)
+            pm = MonitoredProcess(p_cmd, timeout=timeout, env=producer.env(), cwd=workdir)
             pm.on_line = interrupt_when_done(pm, re.compile(r"Disconnected|Closed Producer"))
         else:
             p_cmd = pulsarload_produce_command(producer, w, broker, fig.topic, p_report)
-            pm = MonitoredProcess(p_cmd, timeout=timeout, env=child_env(), cwd=workdir)
+            pm = MonitoredProcess(p_cmd, timeout=timeout, env=producer.env(), cwd=workdir)
         p_proc = pm.start().wait()
         _stop_after_drain(consumer, broker, fig.topic, subscription)
         c_proc = consumer.wait()

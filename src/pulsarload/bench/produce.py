@@ -43,7 +43,7 @@ def pulsarload_produce_command(
     cmd = [
         str(c.python), "-m", "pulsarload", "produce", topic, "--headless",
         "-u", broker.service_url, "--admin-url", broker.admin_url,
-        "-r", "0", "-s", str(w.size), "-t", str(c.threads), "-z", w.compression,
+        "-r", str(w.rate), "-s", str(w.size), "-t", str(c.threads), "-z", w.compression,
         "--batch-max-messages", str(w.batch_max_messages),
         "--batch-max-bytes", str(w.batch_max_bytes),
         "--batch-delay-ms", f"{w.batch_delay_ms:g}",
@@ -83,6 +83,11 @@ def fill_from_report(fig: Figures, report: dict[str, Any], proc: ProcessResult) 
     fig.msg_rate = s.get("msg_rate")
     fig.mb_rate = s.get("mb_rate")
     fig.p50_ms, fig.p99_ms, fig.p999_ms = s.get("p50_ms"), s.get("p99_ms"), s.get("p999_ms")
+    # Zero means "not recorded" in the summary (an engine without the actual-send clock).
+    fig.from_send_p50_ms = s.get("from_send_p50_ms") or None
+    fig.from_send_p99_ms = s.get("from_send_p99_ms") or None
+    fig.from_send_p999_ms = s.get("from_send_p999_ms") or None
+    fig.send_delay_p99_ms = s.get("send_delay_p99_ms")
     window = report_window(report)
     if window is not None:
         fig.raw["window"] = list(window)
@@ -114,7 +119,8 @@ def run_pulsarload_producer(c: Contender, w: Workload, broker: Broker, workdir: 
     report = workdir / f"{w.name}-{c.key}.report.json"
     cmd = pulsarload_produce_command(c, w, broker, fig.topic, report)
     with TopicCounter(broker, fig.topic) as counter:
-        run_pulsarload_command(fig, cmd, report, w.duration_s + w.warmup_s + START_SLACK_S)
+        timeout = w.duration_s + w.warmup_s + START_SLACK_S
+        run_pulsarload_command(fig, cmd, report, timeout, env=c.env())
     delete_topic(broker, fig.topic)
     window = fig.raw.get("window")
     if window:
@@ -122,10 +128,12 @@ def run_pulsarload_producer(c: Contender, w: Workload, broker: Broker, workdir: 
     return fig
 
 
-def run_pulsarload_command(fig: Figures, cmd: list[str], report: Path, timeout: float) -> Figures:
+def run_pulsarload_command(
+    fig: Figures, cmd: list[str], report: Path, timeout: float, env: dict[str, str] | None = None
+) -> Figures:
     """Run a ``pulsarload produce --headless ... --report REPORT`` command into ``fig``."""
     report.unlink(missing_ok=True)
-    proc = run_process(cmd, timeout=timeout, env=child_env(), cwd=report.parent)
+    proc = run_process(cmd, timeout=timeout, env=env or child_env(), cwd=report.parent)
     finish_figures(fig, proc)
     data = load_report(report)
     if data is None:

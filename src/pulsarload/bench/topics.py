@@ -129,3 +129,27 @@ class TopicCounter:
     def rate(self, t0: float, t1: float, column: int = 1) -> float | None:
         a, b = self.count_at(t0, column), self.count_at(t1, column)
         return None if a is None or b is None or t1 <= t0 else (b - a) / (t1 - t0)
+
+    def time_at(self, value: float, column: int = 2) -> float | None:
+        """When the counter (1 = in, 2 = out) reached ``value``, linear between samples; None
+        when it never did while sampled."""
+        s = self.series
+        for a, b in zip(s, s[1:], strict=False):
+            if a[column] < value <= b[column]:
+                return a[0] + (b[0] - a[0]) * (value - a[column]) / (b[column] - a[column])
+        return None
+
+
+def delete_subscription(broker: Broker, topic: str, subscription: str) -> None:
+    """Best effort: a drain's own subscription goes when the drain is done."""
+    with contextlib.suppress(AdminError), admin(broker) as a:
+        a.delete_subscription(topic, subscription)
+
+
+def published(broker: Broker, topic: str) -> int | None:
+    """Messages the broker has taken on the topic (``msgInCounter``), None when unknown."""
+    try:
+        with admin(broker) as a:
+            return int(a.topic_stats(topic).get("msgInCounter", 0))
+    except (AdminError, TypeError, ValueError):
+        return None
