@@ -38,13 +38,17 @@ class Workload:
     #: A drain: this many messages are put on a persistent topic first, then every contender
     #: reads them all from the earliest message on a subscription of its own.
     drain_messages: int = 0
+    #: The dashboard's cost: the same run with the terminal dashboard on and headless.
+    dashboard: bool = False
     #: Non-persistent topics keep nothing on disk: a full suite on persistent ones writes tens
     #: of GB through the bookie (see docs/benchmarks.md).
     persistent: bool = True
 
     @property
     def role(self) -> str:
-        """What the table measures: "produce", "pair", "drain" or "latency"."""
+        """What the table measures: "produce", "pair", "drain", "latency" or "dashboard"."""
+        if self.dashboard:
+            return "dashboard"
         if self.drain_messages:
             return "drain"
         if self.consume:
@@ -57,6 +61,8 @@ class Workload:
         topic = "" if self.persistent else ", non-persistent topic"
         if self.role == "drain":
             return f"Drain: {self.drain_messages:,} x {size} messages from a filled topic"
+        if self.role == "dashboard":
+            return f"Dashboard on vs headless: {size} messages, as fast as they go{topic}"
         if self.role == "latency":
             return f"Publish latency at {self.rate:,} msg/s, {size} messages{topic}"
         what = "producer + consumer" if self.consume else "producer only"

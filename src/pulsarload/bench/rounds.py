@@ -111,8 +111,11 @@ def judge(ratios: Sequence[float], target: float) -> Verdict | None:
     the difference being judged. None when no round has both figures.
     """
     s = spread(ratios)
-    if s is None:
-        return None
+    return None if s is None else judge_spread(s, target)
+
+
+def judge_spread(s: Spread, target: float) -> Verdict:
+    """As ``judge``, for ratios already summed up as a median and a range."""
     if s.n >= 2 and s.width > abs(s.median - target):
         return Verdict(s, target, NOT_DISTINGUISHABLE)
     return Verdict(s, target, MET if s.median >= target else MISSED)
