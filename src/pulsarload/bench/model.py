@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+#: The tables of the suite, each of which ``pulsarload bench run --only`` can run alone.
+TABLES = ("produce", "pair", "drain", "latency", "dashboard", "micro")
+
 #: The official client driven by a plain script (no pulsarload code in its loop).
 OFFICIAL_SCRIPT = Path(__file__).resolve().parent / "official_produce.py"
 

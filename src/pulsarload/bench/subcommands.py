@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from pulsarload.bench.model import TABLES
 from pulsarload.config import MAX_CLUSTER_BROKERS
 
 #: Subcommand -> (module with a ``main()`` reading sys.argv or argv, one line of help).
@@ -50,6 +51,9 @@ def bench() -> None:
 )
 @click.option("--rounds", type=click.IntRange(1, 20), default=None,
               help="Interleaved rounds of every table [3; --quick: 2].")  # fmt: skip
+@click.option("--only", "tables", multiple=True, type=click.Choice(TABLES),
+              help="Run only this table (repeatable); its markdown goes to the results "
+              "directory, not over the docs.")  # fmt: skip
 @click.option(
     "--output", type=click.Path(dir_okay=False), default="docs/benchmarks.md", show_default=True
 )
@@ -70,7 +74,7 @@ def bench() -> None:
     "brokers (a service URL with every broker).",
 )
 def bench_run(
-    quick: bool, rounds: int | None, output: str, results_dir: str, cluster_brokers: int | None,
+    quick: bool, rounds: int | None, tables: tuple[str, ...], output: str, results_dir: str, cluster_brokers: int | None,
     cluster_proxy: bool,
 ) -> None:  # fmt: skip
     """Benchmark pulsarload against pulsar-perf and the official client on the local broker."""

@@ -171,6 +171,22 @@ def estimate_seconds(plan: Plan) -> float:
 PERSISTENT_ENV = "PULSARLOAD_BENCH_PERSISTENT"
 
 
+def only(plan: Plan, tables: tuple[str, ...]) -> Plan:
+    """``plan`` with only the given tables (``model.TABLES``); the others are left out."""
+    keep = set(tables)
+    dash = plan.dashboard_workload if "dashboard" in keep else None
+    return replace(
+        plan,
+        workloads=plan.workloads if "produce" in keep else (),
+        pair_workloads=plan.pair_workloads if "pair" in keep else (),
+        drain_workloads=plan.drain_workloads if "drain" in keep else (),
+        latency_workloads=plan.latency_workloads if "latency" in keep else (),
+        dashboard_workload=dash,
+        variants=plan.variants if "produce" in keep else (),
+        micro_repeat=plan.micro_repeat if "micro" in keep else 0,
+    )
+
+
 def with_persistence(plan: Plan, persistent: bool) -> Plan:
     """``plan`` on persistent or non-persistent topics (drains stay persistent)."""
 
@@ -460,6 +476,8 @@ def _run_micro(plan: Plan, echo: Echo) -> dict[str, Any]:
     from pulsarload.bench.micro import run_micro
 
     out: dict[str, Any] = {}
+    if plan.micro_repeat < 1:
+        return out  # left out of this run (--only without micro)
     for key, python in (("free_threaded", ft_python()), ("gil", gil_python())):
         if python is None:
             out[key] = {"error": "interpreter not found"}
@@ -494,17 +512,21 @@ def run_bench(
     cluster_brokers: int = 0,
     cluster_proxy: bool = True,
     rounds: int | None = None,
+    tables: tuple[str, ...] = (),
 ) -> int:
     """Run the suite, write the JSON and the markdown; 0 when every contender produced numbers.
 
     The broker is ``service_url``/``admin_url``, else PULSAR_BROKER_URL/PULSAR_ADMIN_URL, else
     the local standalone (started for the run if it is not up); with ``cluster_brokers`` the
     local cluster of that many brokers, through its proxy unless ``cluster_proxy`` is off.
-    ``rounds`` overrides the plan's number of rounds.
+    ``rounds`` overrides the plan's number of rounds; ``tables`` keeps only those tables (the
+    markdown of such a partial run goes into the results directory, never over the docs).
     """
     plan = with_persistence(QUICK if quick else FULL, os.environ.get(PERSISTENT_ENV) == "1")
     if rounds is not None:
         plan = replace(plan, rounds=rounds)
+    if tables:
+        plan = only(plan, tables)
     t0 = time.monotonic()
     started = dt.datetime.now(dt.UTC)
     echo(
@@ -522,6 +544,7 @@ def run_bench(
     broker = handle.broker
     runnable, skipped = contenders_for(plan)
     command = "pulsarload bench run" + " --quick" * quick + f" --rounds {plan.rounds}"
+    command += "".join(f" --only {t}" for t in tables)
     result = BenchResult(
         plan=plan.name,
         started=started.isoformat(timespec="seconds"),
@@ -553,11 +576,12 @@ def run_bench(
     where = f"-cluster{cluster_brokers}-{'proxy' if cluster_proxy else 'direct'}" * bool(
         cluster_brokers
     )
-    json_path = results_dir / f"bench-{stamp}{where}{'-quick' if quick else ''}.json"
+    part = "-" + "-".join(tables) if tables else ""
+    json_path = results_dir / f"bench-{stamp}{where}{part}{'-quick' if quick else ''}.json"
     json_path.write_text(json.dumps(result.to_dict(), indent=1) + "\n")
     md_path = output
-    if quick or cluster_brokers:
-        md_path = results_dir / f"{'quick' if quick else 'full'}{where}.md"
+    if quick or cluster_brokers or tables:
+        md_path = results_dir / f"{'quick' if quick else 'full'}{where}{part}.md"
     md_path.parent.mkdir(parents=True, exist_ok=True)
     analysis = _read_analysis(results_dir)
     md_path.write_text(

@@ -243,3 +243,12 @@ def test_disk_guard_only_for_a_local_broker(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(machine.DiskFull, match="GiB free"):
         machine.check_disk(Broker("pulsar://localhost:6650", "http://localhost:8080"))
     machine.check_disk(Broker("pulsar://pulsar.example:6650", "http://pulsar.example:8080"))
+
+
+def test_only_keeps_the_tables_asked_for() -> None:
+    plan = suite.only(suite.FULL, ("drain", "dashboard"))
+    assert plan.drain_workloads == suite.FULL.drain_workloads
+    assert plan.dashboard_workload == suite.FULL.dashboard_workload
+    assert not plan.workloads and not plan.pair_workloads and not plan.latency_workloads
+    assert plan.micro_repeat == 0 and not plan.variants
+    assert suite.estimate_seconds(plan) < suite.estimate_seconds(suite.FULL) / 3
