@@ -74,9 +74,14 @@ def bench() -> None:
     "brokers (a service URL with every broker).",
 )
 def bench_run(
-    quick: bool, rounds: int | None, tables: tuple[str, ...], output: str, results_dir: str, cluster_brokers: int | None,
+    quick: bool,
+    rounds: int | None,
+    tables: tuple[str, ...],
+    output: str,
+    results_dir: str,
+    cluster_brokers: int | None,
     cluster_proxy: bool,
-) -> None:  # fmt: skip
+) -> None:
     """Benchmark pulsarload against pulsar-perf and the official client on the local broker."""
     from pulsarload.bench.suite import run_bench
 
@@ -89,7 +94,8 @@ def bench_run(
             cluster_brokers=cluster_brokers or 0,
             cluster_proxy=cluster_proxy,
             rounds=rounds,
-        )  # fmt: skip
+            tables=tables,
+        )
     )
 
 

@@ -35,3 +35,20 @@ def test_a_tool_gets_its_own_arguments(name: str) -> None:
 def test_run_refuses_zero_rounds() -> None:
     result = CliRunner().invoke(bench, ["run", "--rounds", "0"])
     assert result.exit_code == 2 and "--rounds" in result.output
+
+
+def test_run_passes_rounds_and_tables_to_the_suite(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pulsarload.bench import suite
+
+    seen: dict[str, object] = {}
+
+    def fake_run_bench(**kwargs: object) -> int:
+        seen.update(kwargs)
+        return 0
+
+    monkeypatch.setattr(suite, "run_bench", fake_run_bench)
+    result = CliRunner().invoke(
+        bench, ["run", "--rounds", "5", "--only", "drain", "--only", "micro"]
+    )
+    assert result.exit_code == 0, result.output
+    assert seen["rounds"] == 5 and seen["tables"] == ("drain", "micro") and seen["quick"] is False
