@@ -209,3 +209,47 @@ def test_topic_counter_interpolates_the_broker_counts() -> None:
     assert counter.rate(10.5, 11.5, column=2) == pytest.approx(1000)
     assert counter.rate(0.0, 11.0) is None  # long before the first sample: unknown
     assert counter.rate(11.0, 10.5) is None
+
+
+def test_topic_counter_finds_when_a_count_was_reached() -> None:
+    counter = TopicCounter(BROKER, "persistent://public/default/t", "sub", interval=0.2)
+    counter.series = [(10.0, 0, 0), (10.2, 0, 0), (10.4, 0, 40_000), (10.6, 0, 100_000)]
+    assert counter.time_at(20_000) == pytest.approx(10.3)
+    assert counter.time_at(70_000) == pytest.approx(10.5)
+    assert counter.time_at(200_000) is None  # never reached while sampled
+
+
+def test_the_gil_is_forced_on_only_for_the_free_threaded_gil_build(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PYTHON_GIL", "0")  # an inherited setting must not leak into a run
+    ft = Contender("a", "native", model.FREE_THREADED, 1, Path("/ft"))
+    ftgil = Contender("b", "native", model.FREE_THREADED_GIL, 1, Path("/ft"))
+    assert "PYTHON_GIL" not in ft.env() and ftgil.env()["PYTHON_GIL"] == "1"
+    assert "PYTHON_GIL=1" in ftgil.label and "GIL off" in ft.label
+
+
+def test_drain_commands_read_from_the_earliest_and_stop_at_n(tmp_path: Path) -> None:
+    from pulsarload.bench import drain
+
+    c = Contender("native-ft-t2", "native", model.FREE_THREADED, 2, Path("/py"))
+    cmd = drain.consume_command(c, BROKER, "persistent://public/default/t", "s", 1000, tmp_path)
+    joined = " ".join(cmd)
+    for part in ("consume persistent://public/default/t", "--subscription s",
+                 "--initial-position earliest", "-m 1000", "-t 2", "--subscription-type shared"):  # fmt: skip
+        assert part in joined
+    official = Contender("official", "official", model.GIL_BUILD, 1, Path("/gil"))
+    assert drain.consume_command(official, BROKER, "t", "s", 5, tmp_path)[-2:] == [
+        "--engine",
+        "official",
+    ]
+
+
+def test_fixed_rate_workloads_pass_their_rate_to_every_tool() -> None:
+    w = Workload("rate-10k", 1024, duration_s=5, warmup_s=2, rate=10_000)
+    assert w.role == "latency" and "10,000 msg/s" in w.title
+    c = Contender("native-ft-t1", "native", model.FREE_THREADED, 1, Path("/py"))
+    cmd = produce.pulsarload_produce_command(c, w, BROKER, "t", Path("r"))
+    assert cmd[cmd.index("-r") + 1] == "10000"
+    args = perf.perf_produce_args(w, BROKER, "t")
+    assert args[args.index("-r") + 1] == "10000"
