@@ -34,6 +34,8 @@ TOOLS: dict[str, tuple[str, str]] = {
                        "Send delay and publish latency at fixed rates."),
     "stamp-cost": ("pulsarload.bench.studies.stamp_cost",
                    "What the intended-send-time stamp costs per message."),
+    "wake-floor": ("pulsarload.bench.studies.wake_floor",
+                   "How late a plain sleeping thread wakes: the send-delay floor."),
     "cluster-side-by-side": ("pulsarload.bench.studies.cluster_side_by_side",
                              "Threads against processes (--cluster local)."),
     "fuzz": ("pulsarload.bench.fuzz", "Mutation fuzzing of the wire layer (long runs)."),
