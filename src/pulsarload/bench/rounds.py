@@ -7,13 +7,15 @@ no contender always runs right after the same neighbour. A figure is then the me
 rounds with its min-max spread. A goal compares two contenders by the ratio of their figures
 *within each round* (both ran minutes apart under the same load) and takes the median of those
 paired ratios; when the ratios spread wider than the distance between that median and the
-target, the run cannot tell met from missed and says "not distinguishable".
+target (both as factors: 0.5x and 2x are equally far from 1x), the run cannot tell met from
+missed and says "not distinguishable".
 
 Pure functions on plain numbers: no clock, no processes (the unit tests step through them).
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -106,19 +108,35 @@ class Verdict:
 def judge(ratios: Sequence[float], target: float) -> Verdict | None:
     """The verdict of paired ratios against ``target`` (a ratio >= target meets the goal).
 
-    Met or missed by the median; "not distinguishable" when the ratios' spread (max - min) is
-    wider than the distance from their median to the target: the rounds disagree by more than
-    the difference being judged. None when no round has both figures.
+    Met or missed by the median; "not distinguishable" when the ratios' spread (max / min) is
+    wider than the distance from their median to the target (median / target, either way):
+    the rounds disagree by more than the difference being judged. None when no round has both
+    figures.
     """
     s = spread(ratios)
     return None if s is None else judge_spread(s, target)
 
 
 def judge_spread(s: Spread, target: float) -> Verdict:
-    """As ``judge``, for ratios already summed up as a median and a range."""
-    if s.n >= 2 and s.width > abs(s.median - target):
+    """As ``judge``, for ratios already summed up as a median and a range.
+
+    Ratios are factors, so spread and distance are compared as factors too (their logarithms):
+    0.5x and 2x are equally far from 1x, and rounds of 19x-89x against a target of 1x agree
+    although their range is wider than 34x, the median's distance from it.
+    """
+    if s.n >= 2 and _log_width(s) > abs(_log(s.median) - _log(target)):
         return Verdict(s, target, NOT_DISTINGUISHABLE)
     return Verdict(s, target, MET if s.median >= target else MISSED)
+
+
+def _log(x: float) -> float:
+    return math.log(x) if x > 0 else -math.inf
+
+
+def _log_width(s: Spread) -> float:
+    if s.low <= 0:
+        return math.inf  # a zero or negative ratio: no factor to compare with
+    return math.log(s.high / s.low)
 
 
 def by_round[T](

@@ -610,8 +610,7 @@ def run_bench(
 def render_file(json_path: Path, output: Path) -> None:
     """Rewrite ``output`` from a results JSON (e.g. after editing bench/analysis.md)."""
     result = BenchResult.from_dict(json.loads(json_path.read_text()))
-    if not result.goals or "verdict" not in result.goals[0]:
-        result.goals = evaluate_goals(result)  # results written before goals had verdicts
+    result.goals = evaluate_goals(result)  # derived from the runs: judged by today's rules
     analysis = _read_analysis(json_path.parent)
     output.write_text(
         render_markdown(result, json_path, analysis=analysis, output_dir=output.parent)

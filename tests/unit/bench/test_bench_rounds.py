@@ -64,11 +64,21 @@ def test_judge_met_missed_and_not_distinguishable() -> None:
     assert flip.describe() == NOT_DISTINGUISHABLE
 
 
-def test_spread_exactly_the_distance_still_decides() -> None:
-    # width 0.2, median 1.2: the distance to 1.0 equals the width, which is not wider.
+def test_spread_and_distance_are_compared_as_factors() -> None:
+    # 1.3 / 1.1 = 1.18 is a narrower factor than 1.2 / 1.0: the rounds agree.
     v = judge([1.1, 1.2, 1.3], 1.0)
     assert v is not None and v.verdict == MET
-    v = judge([1.09, 1.2, 1.3], 1.0)
+    # 1.3 / 1.05 = 1.24 is wider than 1.2: they do not.
+    v = judge([1.05, 1.2, 1.3], 1.0)
+    assert v is not None and v.verdict == NOT_DISTINGUISHABLE
+    # Every round far above the target: met, although 89 - 19 is more than 35 - 1.
+    v = judge([18.6, 35.3, 89.5], 1.0)
+    assert v is not None and v.verdict == MET
+    # Below the target by as much, mirrored: 1 / 1.2 with the same spread is missed alike.
+    v = judge([1 / 1.3, 1 / 1.2, 1 / 1.1], 1.0)
+    assert v is not None and v.verdict == MISSED
+    # A ratio of zero (a contender that did nothing in a round) leaves nothing to compare.
+    v = judge([0.0, 1.2, 1.3], 1.0)
     assert v is not None and v.verdict == NOT_DISTINGUISHABLE
 
 
