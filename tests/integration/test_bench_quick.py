@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from pulsarload.bench import suite
+from pulsarload.bench.lineup import contenders_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.timeout(300)]
 
-_RUNNABLE, _SKIPPED = suite.contenders_for(suite.QUICK)
+_RUNNABLE, _SKIPPED = contenders_for(suite.QUICK)
 CONTENDERS = [c.key for c in _RUNNABLE] + [s["contender"] for s in _SKIPPED]
 
 

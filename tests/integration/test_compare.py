@@ -59,3 +59,14 @@ def test_compare_consume_drains_a_filled_topic_in_rounds(broker: Any) -> None:
     assert rate_row.count("(") == 3, out  # median (min-max) for each contender
     assert sum("paired rounds" in line for line in lines) == 2, out
     assert any(line.startswith("load average") for line in lines), out
+
+
+def test_compare_pair_runs_each_contender_as_producer_and_consumer(broker: Any) -> None:
+    lines: list[str] = []
+    argv = ["-u", broker.service_url, "--admin-url", broker.admin_url, "-s", "100", "-r", "2000",
+            "-d", "2"]  # fmt: skip
+    code = run_compare(argv, echo=lines.append, include_official=False, rounds=1, role="pair")
+    out = "\n".join(lines)
+    assert code == 0, out
+    consumed = next(line for line in lines if line.startswith("consume msg/s"))
+    assert consumed.count("–") == 0, out  # every contender's consumer was counted by the broker

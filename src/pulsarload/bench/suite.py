@@ -29,19 +29,25 @@ from typing import Any
 
 from pulsarload.bench import dashboard, drain
 from pulsarload.bench.goals import evaluate_goals
-from pulsarload.bench.interpreters import ft_python, gil_python, interpreter_facts
+from pulsarload.bench.interpreters import ft_python, gil_python
+from pulsarload.bench.lineup import (
+    contenders_for,
+    drain_contenders,
+    latency_contenders,
+    pair_contenders,
+    variants,
+)
 from pulsarload.bench.machine import BrokerHandle, DiskFull, check_disk, machine_facts
 from pulsarload.bench.markdown import render_markdown
 from pulsarload.bench.model import (
     FREE_THREADED,
-    FREE_THREADED_GIL,
     GIL_BUILD,
     Broker,
     Contender,
     Figures,
     Workload,
 )
-from pulsarload.bench.pair import ConsumerSide, native_consumer_status, run_pair
+from pulsarload.bench.pair import native_consumer_status, run_pair
 from pulsarload.bench.perf import run_perf_producer
 from pulsarload.bench.produce import run_pulsarload_producer
 from pulsarload.bench.rounds import interleave
@@ -239,93 +245,6 @@ class BenchResult:
         return cls(**fields)
 
 
-# --------------------------------------------------------------------------- contenders
-
-
-def contenders_for(plan: Plan) -> tuple[list[Contender], list[dict[str, str]]]:
-    """The producer contenders of ``plan`` and those skipped here, with why."""
-    ft, gil = ft_python(), gil_python()
-    wanted = [Contender(f"native-ft-t{t}", "native", FREE_THREADED, t, ft) for t in plan.threads]
-    wanted += [Contender(f"native-ftgil-t{t}", "native", FREE_THREADED_GIL, t, ft)
-               for t in plan.ft_gil_threads]  # fmt: skip
-    wanted += [Contender(f"native-gil-t{t}", "native", GIL_BUILD, t, gil) for t in plan.gil_threads]
-    wanted += [
-        Contender("official", "official", GIL_BUILD, 1, gil),
-        Contender("pulsar-perf", "pulsar-perf", "jvm", 1),
-    ]
-    facts = interpreter_facts(gil) if gil else None
-    runnable, skipped = [], []
-    for c in wanted:
-        why = c.missing()
-        if why is None and c.kind == "official" and not (facts and facts.get("pulsar_client")):
-            why = "pulsar-client does not import in the GIL environment (.venv-gil)"
-        if why is None:
-            runnable.append(c)
-        else:
-            skipped.append({"contender": c.key, "reason": why})
-    return runnable, skipped
-
-
-def _variants(plan: Plan, runnable: list[Contender]) -> dict[str, list[Contender]]:
-    ft = next((c for c in runnable if c.build == FREE_THREADED), None)
-    out: dict[str, list[Contender]] = {}
-    if ft is None:
-        return out
-    for workload, threads, args, note in plan.variants:
-        key = f"native-ft-t{threads}-variant{len(out.get(workload, [])) + 1}"
-        c = Contender(key, "native", FREE_THREADED, threads, ft.python, args, note)
-        out.setdefault(workload, []).append(c)
-    return out
-
-
-def pair_contenders(
-    runnable: list[Contender], consumer_problem: str | None
-) -> list[tuple[Contender, ConsumerSide]]:
-    """Producer+consumer pairs: each tool consumes what it produced (the native one on each
-    build when the native consumer works, else the official consumer, and the table says so)."""
-    by_key = {c.key: c for c in runnable}
-    pairs: list[tuple[Contender, ConsumerSide]] = []
-    official = by_key.get("official")
-    for key in ("native-ft-t1", "native-ftgil-t1", "native-gil-t1"):
-        c = by_key.get(key)
-        if c is None:
-            continue
-        if consumer_problem is None:
-            side = ConsumerSide("native", c.python, f"pulsarload native [{c.label}]", c.build)
-        elif official is not None:
-            side = ConsumerSide("official", official.python, "official (native not usable)",
-                                GIL_BUILD)  # fmt: skip
-        else:
-            continue
-        pairs.append((c, side))
-    if official is not None:
-        side = ConsumerSide("official", official.python, "official client (C++)", GIL_BUILD)
-        pairs.append((official, side))
-    if "pulsar-perf" in by_key:
-        pairs.append((by_key["pulsar-perf"], ConsumerSide("pulsar-perf", None, "pulsar-perf")))
-    return pairs
-
-
-def drain_contenders(plan: Plan, runnable: list[Contender]) -> list[Contender]:
-    """Who reads the filled topic: each native build at each consumer count, the official
-    client and pulsar-perf with one consumer each."""
-    out = []
-    builds = {c.build: c.python for c in runnable if c.kind == "native"}
-    names = {FREE_THREADED: "ft", FREE_THREADED_GIL: "ftgil", GIL_BUILD: "gil"}
-    for build, short in names.items():
-        if build in builds:
-            out += [Contender(f"native-{short}-t{t}", "native", build, t, builds[build])
-                    for t in plan.drain_threads]  # fmt: skip
-    out += [c for c in runnable if c.kind in ("official", "pulsar-perf")]
-    return out
-
-
-def latency_contenders(runnable: list[Contender]) -> list[Contender]:
-    """One thread of each native build, the official client and pulsar-perf."""
-    keys = ("native-ft-t1", "native-ftgil-t1", "native-gil-t1", "official", "pulsar-perf")
-    return [c for c in runnable if c.key in keys]
-
-
 # --------------------------------------------------------------------------- running
 
 
@@ -399,9 +318,9 @@ def _run_tables(
     echo: Echo,
 ) -> None:  # fmt: skip
     _warm_broker(plan, runnable, broker, workdir, echo)
-    variants = _variants(plan, runnable)
+    extra = variants(plan, runnable)
     for w in plan.workloads:
-        jobs = [_producer_job(c, w, broker, workdir) for c in runnable + variants.get(w.name, [])]
+        jobs = [_producer_job(c, w, broker, workdir) for c in runnable + extra.get(w.name, [])]
         run_rounds(w, jobs, plan.rounds, broker, result, echo)
     if plan.pair_workloads:
         ft = next((c for c in runnable if c.build == FREE_THREADED), None)

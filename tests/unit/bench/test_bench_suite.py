@@ -8,9 +8,10 @@ import pytest
 
 from pulsarload.bench import machine, suite
 from pulsarload.bench.goals import evaluate_goals
+from pulsarload.bench.lineup import contenders_for, pair_contenders
 from pulsarload.bench.markdown import render_markdown
 from pulsarload.bench.model import Broker, Contender, Figures, Workload
-from pulsarload.bench.suite import BenchResult, pair_contenders
+from pulsarload.bench.suite import BenchResult
 
 W = "1KiB-none"
 
@@ -197,7 +198,7 @@ def test_pairs_use_the_native_consumer_only_when_it_works() -> None:
 
 def test_missing_gil_build_is_skipped_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PULSARLOAD_GIL_PYTHON", "/nonexistent/python")
-    runnable, skipped = suite.contenders_for(suite.QUICK)
+    runnable, skipped = contenders_for(suite.QUICK)
     keys = {s["contender"]: s["reason"] for s in skipped}
     assert "native-gil-t1" in keys and "official" in keys
     assert all(c.build != "gil" for c in runnable)
