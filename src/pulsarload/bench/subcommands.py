@@ -38,6 +38,8 @@ TOOLS: dict[str, tuple[str, str]] = {
                    "How late a plain sleeping thread wakes: the send-delay floor."),
     "cluster-side-by-side": ("pulsarload.bench.studies.cluster_side_by_side",
                              "Threads against processes (--cluster local)."),
+    "cluster-control-latency": ("pulsarload.bench.studies.cluster_control_latency",
+                                "How long a live command takes to reach every shard."),
     "fuzz": ("pulsarload.bench.fuzz", "Mutation fuzzing of the wire layer (long runs)."),
 }  # fmt: skip
 
