@@ -98,7 +98,7 @@ demo: setup broker-start
 	$(VENV)/bin/pulsarload produce persistent://public/default/pulsarload-demo --preset demo
 
 bench: setup
-	$(VENV)/bin/pulsarload bench
+	$(VENV)/bin/pulsarload bench run
 
 clean:
 	rm -rf $(VENV) $(VENV_GIL) build *.egg-info src/*.egg-info .pytest_cache

@@ -15,6 +15,7 @@ import click
 
 from pulsarload import __version__, config
 from pulsarload.cli_flags import GroupedCommand, setting_options
+from pulsarload.bench import subcommands as bench_commands
 from pulsarload.errors import UserError
 
 
@@ -417,54 +418,19 @@ def settings_doc(output: str, check: bool) -> None:
 # --------------------------------------------------------------------------- bench / compare
 
 
-@cli.command()
-@click.option(
-    "--quick", is_flag=True, help="A smoke run (under 3 minutes): every contender once, briefly."
-)
-@click.option(
-    "--output", type=click.Path(dir_okay=False), default="docs/benchmarks.md", show_default=True
-)
-@click.option(
-    "--results-dir", type=click.Path(file_okay=False), default="bench/results", show_default=True
-)
-@click.option(
-    "--cluster-brokers",
-    type=click.IntRange(1, config.MAX_CLUSTER_BROKERS),
-    default=None,
-    help="Measure on the local cluster of N brokers (started if it is not up) instead of the "
-    "standalone.",
-)
-@click.option(
-    "--cluster-proxy/--cluster-direct",
-    default=True,
-    help="With --cluster-brokers: through the cluster's proxy [default] or straight to the "
-    "brokers (a service URL with every broker).",
-)
-def bench(
-    quick: bool, output: str, results_dir: str, cluster_brokers: int | None, cluster_proxy: bool
-) -> None:
-    """Benchmark pulsarload against pulsar-perf and the official client on the local broker."""
-    from pathlib import Path
-
-    from pulsarload.bench.suite import run_bench
-
-    sys.exit(
-        run_bench(
-            quick=quick,
-            output=Path(output),
-            results_dir=Path(results_dir),
-            echo=click.echo,
-            cluster_brokers=cluster_brokers or 0,
-            cluster_proxy=cluster_proxy,
-        )  # fmt: skip
-    )
+cli.add_command(bench_commands.bench)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--no-official", is_flag=True, help="Skip the official (C++) client.")
+@click.option("--rounds", type=click.IntRange(1, 20), default=3, show_default=True,
+              help="Interleaved rounds: figures are median (min-max) over them.")  # fmt: skip
+@click.option("--role", type=click.Choice(["produce", "consume", "pair"]), default="produce",
+              show_default=True, help="consume: drain a topic filled with -m messages; "
+              "pair: producer and consumer of each contender.")  # fmt: skip
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def compare(no_official: bool, args: tuple[str, ...]) -> None:
-    """Run one headless produce workload on the free-threaded and GIL builds, side by side.
+def compare(no_official: bool, rounds: int, role: str, args: tuple[str, ...]) -> None:
+    """Run one headless workload on 3.13t, 3.13t with PYTHON_GIL=1 and the GIL build, side by side.
 
     ARGS are `pulsarload produce` arguments, e.g. `compare TOPIC -s 1024 -t 2 -d 10`.
     """
@@ -489,7 +455,8 @@ def compare(no_official: bool, args: tuple[str, ...]) -> None:
 
     from pulsarload.bench.compare import run_compare
 
-    sys.exit(run_compare(list(args), echo=click.echo, include_official=not no_official))
+    sys.exit(run_compare(list(args), echo=click.echo, include_official=not no_official,
+                         rounds=rounds, role=role))  # fmt: skip
 
 
 # --------------------------------------------------------------------------- entry points

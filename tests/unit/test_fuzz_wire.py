@@ -5,26 +5,23 @@ Complements tests/unit/wire/test_wire_fuzz.py (mutations of a few commands, a st
 and codecs) with: every protobuf message class (round trip of arbitrary valid values, then
 arbitrary bytes), decompression bombs measured with tracemalloc, declared sizes at the
 extremes, valid-CRC frames whose metadata hypothesis chooses (so inputs get past the checksum),
-chunk reassembly, and a fixed-seed slice of the long mutation run (`scripts/fuzz_long.py`,
+chunk reassembly, and a fixed-seed slice of the long mutation run (`pulsarload.bench.fuzz`, `pulsarload bench fuzz`,
 whose results are recorded in docs/reliability.md).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import struct
-import sys
 import time
 import tracemalloc
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pulsarload.bench import fuzz as harness
 from pulsarload.client.chunks import ChunkAssembler
 from pulsarload.wire.batch import MessageShape
 from pulsarload.wire.commands import CommandMessage
@@ -36,19 +33,6 @@ from pulsarload.wire.message_id import MessageId
 from pulsarload.wire.messages import MessageIdData, MessageMetadata
 from pulsarload.wire.protobuf import Message
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fuzz_long", ROOT / "scripts" / "fuzz_long.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fuzz_long"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _load_harness()
 CLASSES: list[type[Message]] = harness.message_classes()
 CODECS = [k for k in AVAILABLE if k is not CompressionType.NONE]  # no LZ4 without lz4
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
@@ -302,7 +286,7 @@ def test_chunk_reassembly_stays_bounded(chunks: list[tuple[str, int, int, int, b
 
 
 def test_mutation_run_slice() -> None:
-    """A fixed-seed slice of scripts/fuzz_long.py: every target, its seeds, then mutants."""
+    """A fixed-seed slice of pulsarload.bench.fuzz: every target, its seeds, then mutants."""
     fuzzer = harness.Fuzzer(harness.build_targets(7), seed=7)
     stats = fuzzer.run(8000)
     assert stats.inputs == 8000

@@ -148,6 +148,21 @@ class AdminClient:
             )
         self.create_partitioned_topic(topic, partitions)
 
+    def create_topic(self, topic: str) -> None:
+        """Create a non-partitioned topic; one that exists already is fine."""
+        self._request("PUT", self.topic_path(topic), ok=(200, 204, 409))
+
+    def create_subscription(self, topic: str, subscription: str) -> None:
+        """Create the topic and a durable subscription at its earliest message, before any consumer: what is
+        published from now on is kept for it, whoever attaches first. Existing ones are fine."""
+        self.create_topic(topic)
+        self._request(
+            "PUT",
+            f"{self.topic_path(topic)}/subscription/{quote(subscription, safe='')}",
+            json={"ledgerId": -1, "entryId": -1},  # MessageId.earliest
+            ok=(200, 204, 409),
+        )
+
     def delete_topic(self, topic: str, *, partitioned: bool = False) -> None:
         suffix = "/partitions" if partitioned else ""
         self._request(

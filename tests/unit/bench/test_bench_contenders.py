@@ -1,4 +1,4 @@
-"""The contender runner: process monitoring (wait4 rusage, CPU sampling), commands and parsing."""
+"""The contenders' runners: process monitoring (wait4 rusage, CPU sampling), commands and parsing."""
 
 from __future__ import annotations
 
@@ -9,16 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pulsarload.bench import contenders as ct
-from pulsarload.bench.contenders import (
-    Broker,
-    Contender,
-    Figures,
-    MonitoredProcess,
-    ProcessResult,
-    Workload,
-    run_process,
-)
+from pulsarload.bench import model, perf, produce
+from pulsarload.bench.model import Broker, Contender, Figures, Workload
+from pulsarload.bench.process import MonitoredProcess, ProcessResult, run_process
+from pulsarload.bench.topics import TopicCounter
 
 BROKER = Broker("pulsar://localhost:6650", "http://localhost:8080")
 
@@ -53,12 +47,12 @@ def test_cpu_is_interpolated_between_samples() -> None:
 
 def test_perf_summary_lines_are_parsed() -> None:
     r = result([(float(i), line) for i, line in enumerate(PERF_LINES)], [])
-    created, done = r.find(ct._PERF_CREATED), r.find(ct._PERF_DONE)
-    total = r.find(ct._PERF_THROUGHPUT)
+    created, done = r.find(perf.PERF_CREATED), r.find(perf.PERF_DONE)
+    total = r.find(perf.PERF_THROUGHPUT)
     assert created and done and total
     assert int(total[1].group(1)) == 82515
-    assert ct._perf_latency(r) == (38.003, 224.953, 269.601)
-    assert ct._perf_summary_lines(r)[0] == "Created 1 producers"
+    assert perf.perf_latency(r) == (38.003, 224.953, 269.601)
+    assert perf.perf_summary_lines(r)[0] == "Created 1 producers"
 
 
 def test_consumer_perf_lines_are_parsed() -> None:
@@ -69,9 +63,9 @@ def test_consumer_perf_lines_are_parsed() -> None:
         "- 99pct: 5448 - 99.9pct: 5458 - 99.99pct: 5530 - 99.999pct: 5530 - Max: 5530",
     ]
     r = result([(0.0, line) for line in lines], [])
-    total = r.find(ct._PERF_THROUGHPUT)
+    total = r.find(perf.PERF_THROUGHPUT)
     assert total and total[1].group(1) == "3734" and total[1].group(2) == "received"
-    assert ct._perf_latency(r) == (4920.0, 5448.0, 5458.0)
+    assert perf.perf_latency(r) == (4920.0, 5448.0, 5458.0)
 
 
 def test_a_killed_perf_consumer_still_has_its_last_running_count() -> None:
@@ -80,8 +74,8 @@ def test_a_killed_perf_consumer_still_has_its_last_running_count() -> None:
         "... PerformanceConsumer - Throughput received:  750256 msg --- 0.000  msg/s --- ...",
     ]
     r = result([(float(i), line) for i, line in enumerate(lines)], [])
-    assert r.find(ct._PERF_THROUGHPUT) is None  # no summary: it was killed
-    last = r.find_last(ct._PERF_RECEIVED_SO_FAR)
+    assert r.find(perf.PERF_THROUGHPUT) is None  # no summary: it was killed
+    last = r.find_last(perf.PERF_RECEIVED_SO_FAR)
     assert last is not None and last[1].group(1) == "750256"
 
 
@@ -146,7 +140,9 @@ def test_children_can_be_interrupted_even_when_we_ignore_sigint() -> None:
 def test_produce_command_carries_the_workload() -> None:
     c = Contender("native-ft-t2", "native", "free-threaded", 2, Path("/py"))
     w = Workload("w", 100, "lz4", duration_s=7, warmup_s=3)
-    cmd = ct.pulsarload_produce_command(c, w, BROKER, "persistent://public/default/t", Path("r"))
+    cmd = produce.pulsarload_produce_command(
+        c, w, BROKER, "persistent://public/default/t", Path("r")
+    )
     joined = " ".join(cmd)
     for part in ("-r 0", "-s 100", "-t 2", "-z lz4", "--duration 7", "--warmup 3",
                  "--batch-max-messages 1000", "--batch-max-bytes 131072", "--max-pending 1000",
@@ -154,7 +150,7 @@ def test_produce_command_carries_the_workload() -> None:
         assert part in joined
     assert "--engine" not in cmd
     official = Contender("official", "official", "gil", 1, Path("/py"))
-    assert ct.pulsarload_produce_command(official, w, BROKER, "t", Path("r"))[-2:] == [
+    assert produce.pulsarload_produce_command(official, w, BROKER, "t", Path("r"))[-2:] == [
         "--engine",
         "official",
     ]
@@ -162,9 +158,9 @@ def test_produce_command_carries_the_workload() -> None:
 
 def test_perf_args_match_the_workload() -> None:
     w = Workload("w", 1024, "lz4", duration_s=10, warmup_s=2)
-    args = ct.perf_produce_args(w, BROKER, "topic")
+    args = perf.perf_produce_args(w, BROKER, "topic")
     pairs = dict(zip(args[1:-1:2], args[2:-1:2], strict=True))
-    assert pairs["-r"] == str(ct.PERF_UNLIMITED_RATE)  # pulsar-perf refuses rate 0
+    assert pairs["-r"] == str(perf.PERF_UNLIMITED_RATE)  # pulsar-perf refuses rate 0
     assert pairs["-time"] == "12" and pairs["--warmup-time"] == "2"
     assert pairs["-z"] == "LZ4" and pairs["-s"] == "1024"
     assert pairs["-o"] == "1000" and pairs["-bm"] == "1000" and pairs["-bb"] == "131072"
@@ -183,7 +179,7 @@ def test_figures_from_a_pulsarload_report(tmp_path: Path) -> None:
     }  # fmt: skip
     proc = result([], [(99.0, 1.0), (100.0, 1.2), (105.0, 2.2), (106.0, 2.3)])
     fig = Figures("w", "native-ft-t1", "label", "native", "free-threaded", 1)
-    ct._fill_from_report(fig, json.loads(json.dumps(report)), proc)
+    produce.fill_from_report(fig, json.loads(json.dumps(report)), proc)
     assert fig.msg_rate == 40_000.0 and fig.messages == 200_000
     assert fig.gil == "off" and fig.interpreter == "CPython 3.13.5t"
     assert fig.window_s == pytest.approx(5.0)
@@ -196,25 +192,64 @@ def test_missing_interpreter_is_named() -> None:
     assert ".venv-gil" in (c.missing() or "")
 
 
-def test_admin_topic_url_quotes_the_local_name() -> None:
-    url = ct._admin_topic_url("http://h:8080/", "persistent://public/default/a b")
-    assert url == "http://h:8080/admin/v2/persistent/public/default/a%20b"
-
-
 def test_official_direct_runs_the_plain_script() -> None:
     c = Contender("official-direct", "official-direct", "gil", 1, Path("/gil/python"))
     w = Workload("w", 100, "lz4", duration_s=7, warmup_s=3)
-    cmd = ct.pulsarload_produce_command(c, w, BROKER, "t", Path("r.json"))
-    assert cmd[:3] == ["/gil/python", str(ct.OFFICIAL_SCRIPT), "t"]
-    assert ct.OFFICIAL_SCRIPT.exists()
+    cmd = produce.pulsarload_produce_command(c, w, BROKER, "t", Path("r.json"))
+    assert cmd[:3] == ["/gil/python", str(model.OFFICIAL_SCRIPT), "t"]
+    assert model.OFFICIAL_SCRIPT.exists()
     assert "--compression" in cmd and "lz4" in cmd and cmd[-2:] == ["--report", "r.json"]
 
 
 def test_topic_counter_interpolates_the_broker_counts() -> None:
-    counter = ct.TopicCounter(BROKER, "persistent://public/default/t", "sub")
+    counter = TopicCounter(BROKER, "persistent://public/default/t", "sub")
     counter.series = [(10.0, 0, 0), (10.5, 500, 100), (11.0, 1500, 600), (11.5, 2000, 1100)]
     assert counter.count_at(10.25) == pytest.approx(250)
     assert counter.rate(10.5, 11.5) == pytest.approx(1500)
     assert counter.rate(10.5, 11.5, column=2) == pytest.approx(1000)
     assert counter.rate(0.0, 11.0) is None  # long before the first sample: unknown
     assert counter.rate(11.0, 10.5) is None
+
+
+def test_topic_counter_finds_when_a_count_was_reached() -> None:
+    counter = TopicCounter(BROKER, "persistent://public/default/t", "sub", interval=0.2)
+    counter.series = [(10.0, 0, 0), (10.2, 0, 0), (10.4, 0, 40_000), (10.6, 0, 100_000)]
+    assert counter.time_at(20_000) == pytest.approx(10.3)
+    assert counter.time_at(70_000) == pytest.approx(10.5)
+    assert counter.time_at(200_000) is None  # never reached while sampled
+
+
+def test_the_gil_is_forced_on_only_for_the_free_threaded_gil_build(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PYTHON_GIL", "0")  # an inherited setting must not leak into a run
+    ft = Contender("a", "native", model.FREE_THREADED, 1, Path("/ft"))
+    ftgil = Contender("b", "native", model.FREE_THREADED_GIL, 1, Path("/ft"))
+    assert "PYTHON_GIL" not in ft.env() and ftgil.env()["PYTHON_GIL"] == "1"
+    assert "PYTHON_GIL=1" in ftgil.label and "GIL off" in ft.label
+
+
+def test_drain_commands_read_from_the_earliest_and_stop_at_n(tmp_path: Path) -> None:
+    from pulsarload.bench import drain
+
+    c = Contender("native-ft-t2", "native", model.FREE_THREADED, 2, Path("/py"))
+    cmd = drain.consume_command(c, BROKER, "persistent://public/default/t", "s", 1000, tmp_path)
+    joined = " ".join(cmd)
+    for part in ("consume persistent://public/default/t", "--subscription s",
+                 "--initial-position earliest", "-m 1000", "-t 2", "--subscription-type shared"):  # fmt: skip
+        assert part in joined
+    official = Contender("official", "official", model.GIL_BUILD, 1, Path("/gil"))
+    assert drain.consume_command(official, BROKER, "t", "s", 5, tmp_path)[-2:] == [
+        "--engine",
+        "official",
+    ]
+
+
+def test_fixed_rate_workloads_pass_their_rate_to_every_tool() -> None:
+    w = Workload("rate-10k", 1024, duration_s=5, warmup_s=2, rate=10_000)
+    assert w.role == "latency" and "10,000 msg/s" in w.title
+    c = Contender("native-ft-t1", "native", model.FREE_THREADED, 1, Path("/py"))
+    cmd = produce.pulsarload_produce_command(c, w, BROKER, "t", Path("r"))
+    assert cmd[cmd.index("-r") + 1] == "10000"
+    args = perf.perf_produce_args(w, BROKER, "t")
+    assert args[args.index("-r") + 1] == "10000"

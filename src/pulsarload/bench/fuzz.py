@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Mutation fuzzing of everything that turns network bytes into values (the wire layer, and
 the client's chunk reassembly): a long run here, a short one in CI (tests/unit/test_fuzz_wire.py
-imports this file and runs the same targets with a small budget).
+imports this module and runs the same targets with a small budget).
 
 The contract checked for every input: malformed bytes raise only `ProtocolError` subtypes
 (`pulsarload.wire.errors`), never IndexError / struct.error / KeyError / UnicodeDecodeError /
@@ -22,8 +21,11 @@ Targets (an input is bytes; some targets read a small parameter header first):
     message_id          MessageId.deserialize
     chunks              a sequence of chunk records into ChunkAssembler (reassembly bounds)
 
+One module on purpose (about 680 lines): the targets, their seeds and the contract checks
+are one table read top to bottom, and the runner is the few functions at the end.
+
 Usage:
-    nice -n 19 .venv/bin/python scripts/fuzz_long.py --inputs 1000000 --seed 1 \
+    nice -n 19 .venv/bin/pulsarload bench fuzz --inputs 1000000 --seed 1 \
         --report fuzz-report.json --crash-dir fuzz-crashes
 Prints a summary table (inputs, ProtocolErrors, accepted, slowest input per target) and exits
 non-zero if any input broke the contract; each offending input is saved under --crash-dir.

@@ -2,7 +2,7 @@
 
 Run from the repository root (the broker on pulsar://localhost:6650):
 
-    PYTHONPATH=src .venv/bin/python bench/rate_precision.py --label after \\
+    .venv/bin/pulsarload bench rate-precision --label after \\
         --rates 3000,30000 --rounds 3 --seconds 15 [--src OTHER/src --label before] [--perf]
 
 Each round runs `python -m pulsarload produce TOPIC --headless -r RATE -d SECONDS --warmup 3
@@ -26,7 +26,8 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+#: The code under test by default: the checkout this module was imported from.
+SRC = Path(__file__).resolve().parents[3]
 PERF_LATENCY = re.compile(
     r"Aggregated latency stats --- Latency: mean:\s*([\d.]+) ms - med:\s*([\d.]+) - "
     r"95pct:\s*([\d.]+) - 99pct:\s*([\d.]+) - 99.9pct:\s*([\d.]+)"
@@ -66,7 +67,7 @@ def pulsarload_round(src: Path, rate: int, seconds: int, extra: list[str]) -> di
 
 def perf_round(rate: int, seconds: int) -> dict:
     topic = f"persistent://public/default/rate-precision-perf-{uuid.uuid4().hex[:8]}"
-    cmd = [str(ROOT / ".venv/bin/pulsarload"), "perf", "produce", "-r", str(rate), "-time",
+    cmd = [sys.executable, "-m", "pulsarload", "perf", "produce", "-r", str(rate), "-time",
            str(seconds), topic]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 180)
     m = PERF_LATENCY.search(proc.stdout + proc.stderr)
@@ -80,7 +81,7 @@ def perf_round(rate: int, seconds: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--label", default="current")
-    ap.add_argument("--src", type=Path, default=ROOT / "src", help="the code to run")
+    ap.add_argument("--src", type=Path, default=SRC, help="the code to run")
     ap.add_argument("--also", nargs=2, action="append", default=[], metavar=("LABEL", "SRC"),
                     help="another contender: a label and its src folder (rounds interleave)")  # fmt: skip
     ap.add_argument("--rates", default="3000,30000")
@@ -90,7 +91,7 @@ def main() -> None:
     ap.add_argument("extra", nargs="*", help="more flags for pulsarload produce (after --)")
     a = ap.parse_args()
     contenders = [(a.label, a.src), *((label, Path(src)) for label, src in a.also)]
-    out_path = ROOT / "bench" / "results" / f"rate-precision-{time.strftime('%Y%m%d-%H%M')}.jsonl"
+    out_path = Path("bench") / "results" / f"rate-precision-{time.strftime('%Y%m%d-%H%M')}.jsonl"
     with out_path.open("a") as out:
         for rate in map(int, a.rates.split(",")):
             for rnd in range(1, a.rounds + 1):

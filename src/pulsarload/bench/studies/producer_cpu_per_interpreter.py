@@ -2,10 +2,10 @@
 
 Each run is ``pulsarload produce`` with a fixed message count at rate 0 (1 thread, no
 compression, batching on) to a fresh non-persistent topic; CPU is the process's own, sampled
-over the report's measured window (``bench.contenders``, as in ``make bench``). Rounds
+over the report's measured window (``bench.produce``, as in ``make bench``). Rounds
 interleave the interpreters so that a busy patch of the host falls on each of them.
 
-    .venv/bin/python bench/producer_cpu_per_interpreter.py 500000 3 \\
+    .venv/bin/pulsarload bench producer-cpu-per-interpreter 500000 3 \\
         .venv/bin/python .venv-gil/bin/python [.venv-314t/bin/python] > results.jsonl
 """
 
@@ -18,7 +18,8 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from pulsarload.bench.contenders import Figures, run_pulsarload_command
+from pulsarload.bench.model import Figures
+from pulsarload.bench.produce import run_pulsarload_command
 
 
 def main() -> None:

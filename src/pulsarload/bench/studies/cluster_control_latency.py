@@ -1,6 +1,6 @@
 """How long a live command takes to reach every shard of a cluster run.
 
-    PYTHONPATH=src .venv/bin/python bench/cluster_control_latency.py [--workers 2]
+    .venv/bin/pulsarload bench cluster-control-latency [--workers 2]
         [--commands 100] [--cluster local|tcp://HOST:PORT]
 
 A producer run of `--workers` shards at a low rate on a fresh non-persistent topic of the local

@@ -1,7 +1,7 @@
 """The producer worker's send delay on a stepped clock: the loop's own contribution, apart
 from the machine's scheduling noise.
 
-Run: PYTHONPATH=src .venv/bin/python bench/rate_model.py [--late-us 60] [--seconds 5]
+Run: .venv/bin/pulsarload bench rate-model [--late-us 60] [--seconds 5]
 
 The worker runs its real loop (`ProducerWorker._loop`) against a producer that completes every
 send 2 ms later; `time` is a fake clock and each sleep wakes `--late-us` late (an idle Linux

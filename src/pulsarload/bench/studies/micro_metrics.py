@@ -2,7 +2,7 @@
 
 Run with the project's interpreter (free-threaded for the scaling figure to mean anything):
 
-    .venv/bin/python bench/micro_metrics.py [--n 1000000] [--threads 1,2] [--repeat 7]
+    .venv/bin/pulsarload bench micro-metrics [--n 1000000] [--threads 1,2] [--repeat 7]
 
 Each thread records into its own Histogram (or recorder slot), as workers do. Values are drawn
 up front from a log-normal latency distribution so the timed loop does only the recording.
@@ -26,12 +26,9 @@ import sysconfig
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from pulsarload.metrics.hdr import Histogram  # noqa: E402
-from pulsarload.metrics.recorder import RecorderSlot  # noqa: E402
+from pulsarload.metrics.hdr import Histogram
+from pulsarload.metrics.recorder import RecorderSlot
 
 Loop = Callable[[list[int]], None]
 

@@ -1,6 +1,6 @@
 """The machine's own floor for send delay: how late a plain sleeping thread wakes.
 
-Run: PYTHONPATH=src .venv/bin/python bench/wake_floor.py [--rate 3000] [--seconds 8]
+Run: .venv/bin/pulsarload bench wake-floor [--rate 3000] [--seconds 8]
      [--rounds 3] [--beside "CMD ..."]...
 
 A thread that does nothing but sleep until the next of `--rate` evenly spaced instants and

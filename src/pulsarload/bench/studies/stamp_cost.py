@@ -1,6 +1,6 @@
 """What the intended-send-time stamp costs per message: bytes on the wire and CPU.
 
-Run: PYTHONPATH=src .venv/bin/python bench/stamp_cost.py [--messages 100] [--size 100]
+Run: .venv/bin/pulsarload bench stamp-cost [--messages 100] [--size 100]
 
 Bytes: the SEND frame of one batch entry with and without the stamp, and of one unbatched
 message. CPU (best of 5 rounds, per message): building the batch frame (producer), working out

@@ -2,7 +2,7 @@
 1 thread each, on the free-threaded and on the GIL build; plus what a cluster run costs
 (metrics bytes per shard, control latency) and that its merged counts equal the shards'.
 
-    PYTHONPATH=src .venv/bin/python bench/cluster_side_by_side.py --rounds 2 --seconds 10
+    pulsarload bench cluster-side-by-side --rounds 2 --seconds 10
 
 Each run is a headless `pulsarload produce` as fast as it goes (`-r 0`) on a fresh
 non-persistent topic of the local broker. CPU and RSS are the whole process tree's (the
@@ -25,10 +25,11 @@ from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
+from pulsarload.bench.interpreters import ft_python, gil_python
+
 BUILDS = {
-    "3.13t (free-threaded)": ROOT / ".venv/bin/python",
-    "3.13 (GIL)": ROOT / ".venv-gil/bin/python",
+    "3.13t (free-threaded)": ft_python(),
+    "3.13 (GIL)": gil_python(),
 }
 
 
@@ -72,7 +73,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=10.0)
     args = ap.parse_args()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = dict(os.environ)
     out = Path(tempfile.mkdtemp(prefix="pl-cluster-bench-"))
     rows = []
     print(f"load average at start: {os.getloadavg()}")

@@ -2,7 +2,7 @@
 
 Run with the project's interpreter (free-threaded, so threads run in parallel) against a broker:
 
-    .venv/bin/python bench/native_producer.py --url pulsar://localhost:6650 --threads 1,2 \
+    .venv/bin/pulsarload bench native-producer --url pulsar://localhost:6650 --threads 1,2 \
         --seconds 10 [--size 1024] [--batch 100] [--mode bulk|async] [--compression none]
 
 Each thread owns a producer (on its own topic unless --shared-topic) and, by default, its own

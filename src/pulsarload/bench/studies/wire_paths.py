@@ -1,4 +1,4 @@
-"""Throughput of the wire fast paths (not a test; run ``python tests/unit/wire/bench_wire.py``).
+"""Throughput of the wire fast paths: ``pulsarload bench wire-paths``.
 
 Prints messages per second, single-threaded, for building SEND frames (batch of 1000, 1 KiB and
 100 B payloads) and for parsing them back on the consumer side. Times are CPU time of this
@@ -96,6 +96,11 @@ def consume(size: int) -> dict[str, float]:
 
 
 def main() -> None:
+    import argparse
+
+    argparse.ArgumentParser(
+        prog=sys.argv[0], description="Messages per CPU second of the wire fast paths."
+    ).parse_args()
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
     print(f"python {sys.version.split()[0]}, GIL {'on' if gil else 'off'}; msg/s (CPU time)")
     for size in (1024, 100):

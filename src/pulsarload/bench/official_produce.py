@@ -3,7 +3,7 @@ pulsarload code in the loop: a reference point next to the `official` engine, an
 when that engine cannot run. Writes a report with the fields the bench reads from
 ``pulsarload produce --report`` (meta.summary, meta.interpreter, final.time/elapsed).
 
-    .venv-gil/bin/python bench/official_produce.py TOPIC --service-url URL --size 1024 \
+    .venv-gil/bin/python -m pulsarload.bench.official_produce TOPIC --service-url URL --size 1024 \
         --duration 8 --warmup 4 --report out.json [--compression lz4] [--max-pending 1000]
 """
 
