@@ -602,9 +602,23 @@ def capacity(topic: str | None, **params: Any) -> None:
         AdminClient.for_settings(settings).ensure_partitioned_topic(
             settings.topic, settings.partitions
         )
-    from pulsarload.load.capacity.local import run_capacity
+    sys.exit(_capacity_runner(settings)(settings, echo=click.echo))
 
-    sys.exit(run_capacity(settings, echo=click.echo))
+
+def _capacity_runner(settings: Any) -> Any:
+    """The search in one process, or with its producers on a Dask cluster (--cluster)."""
+    if not settings.cluster:
+        from pulsarload.load.capacity.local import run_capacity
+
+        return run_capacity
+    try:
+        from pulsarload.cluster.capacity import run_cluster_capacity
+    except ImportError as err:
+        raise UserError(
+            f"--cluster needs Dask ({err.name or err} is not installed): "
+            "pip install 'pulsarload[cluster]' (make setup installs it)"
+        ) from None
+    return run_cluster_capacity
 
 
 # --------------------------------------------------------------------------- bench / compare

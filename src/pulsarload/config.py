@@ -595,11 +595,6 @@ def _validate_capacity(s: CapacitySettings) -> None:
         )
     if s.threads < 1:
         raise ConfigError("threads=0: a capacity search needs at least one producer thread")
-    if getattr(s, "cluster", None) is not None:
-        raise ConfigError(
-            "--cluster: a capacity search runs in one process for now; drop --cluster "
-            "(or search each machine's share with --threads)"
-        )
     if not s.slos:
         raise ConfigError("no SLO: give at least one --slo, e.g. --slo 'p99_ms<50'")
 

@@ -14,12 +14,11 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from throttle import throttled_namespace
 
 from pulsarload.config import CapacitySettings, ProduceSettings, resolve_settings
 from pulsarload.load import commands as cmd
@@ -39,24 +38,8 @@ FLOOR, CEILING = 500, 4000
 @pytest.fixture(scope="module")
 def throttled(broker) -> Iterator[str]:
     """A fresh namespace whose topics the broker throttles to LIMIT msg/s."""
-    ns = f"public/cap-{uuid.uuid4().hex[:8]}"
-    base = f"{broker.admin_url}/admin/v2/namespaces/{ns}"
-    with httpx.Client(timeout=30) as http:
-        assert http.put(base).status_code in (200, 204)
-        rate = {"publishThrottlingRateInMsg": LIMIT, "publishThrottlingRateInByte": -1}
-        assert http.post(f"{base}/publishRate", json=rate).status_code in (200, 204)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # policies reach the broker through a system topic
-            got = http.get(f"{base}/publishRate")
-            if got.status_code == 200 and got.json().get("publishThrottlingRateInMsg") == LIMIT:
-                break
-            time.sleep(0.5)
+    with throttled_namespace(broker.admin_url, LIMIT) as ns:
         yield ns
-        for t in http.get(f"{broker.admin_url}/admin/v2/persistent/{ns}").json():
-            http.delete(
-                f"{broker.admin_url}/admin/v2/{t.replace('://', '/')}", params={"force": "true"}
-            )
-        http.delete(base, params={"force": "true"})
 
 
 def capacity_settings(broker, topic: str, **flags) -> CapacitySettings:

@@ -32,6 +32,42 @@ class LoadTarget(Protocol):
     def subscribe(self, callback: Callable[[Snapshot], None]) -> Callable[[], None]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class LiveSearch:
+    """The search as it stands: the step under way and the bracket so far."""
+
+    index: int | None
+    phase: str | None
+    target: int | None
+    stage: str  # starting, settling, warm-up, measuring, done
+    stage_elapsed_s: float
+    stage_length_s: float
+    passing: int | None  # highest passing rate below the lowest failing one
+    failing: int | None
+    passed: int
+    failed: int
+    last: StepResult | None
+    resolution: float
+
+    def line(self) -> str:
+        """One line: 'step 4 bisect 1,500 msg/s measuring 3/10 s | passes 1,000 | fails 2,000'."""
+        if self.target is None:
+            head = "search done" if self.stage == "done" else "search starting"
+        else:
+            shown = min(self.stage_elapsed_s, self.stage_length_s or self.stage_elapsed_s)
+            head = (
+                f"step {self.index} {self.phase} {self.target:,} msg/s {self.stage} "
+                f"{shown:.0f}/{self.stage_length_s:.0f} s"
+            )
+        lo = f"passes {self.passing:,}" if self.passing is not None else "no pass yet"
+        hi = f"fails {self.failing:,}" if self.failing is not None else "no fail yet"
+        gap = ""
+        if self.passing and self.failing:
+            gap = f" ({(self.failing - self.passing) / self.passing:.1%} apart, "
+            gap += f"to {self.resolution:.1%})"
+        return f"{head} | {lo} | {hi}{gap} | {self.passed} passed, {self.failed} failed"
+
+
 class SnapshotBuffer:
     """Snapshots since the last `take()` (the sampler thread appends; `take` rebinds)."""
 
@@ -198,6 +234,7 @@ class SearchDriver:
         echo: Callable[[str], None] = print,
         stop: threading.Event | None = None,
         abort: Callable[[], str | None] = lambda: None,
+        cores: int | None = None,
     ) -> None:
         self.settings = settings
         self.slos = slos
@@ -213,9 +250,36 @@ class SearchDriver:
             resolution=settings.resolution,
             confirm=settings.confirm,
         )
-        self.cores = client_cores()
+        #: CPUs the client side may use: this process's, or the shards' hosts' together.
+        self.cores = cores or client_cores()
         #: The step being measured, for a live view: (index, phase, rate, measuring?).
         self.current: tuple[int, str, int, bool] | None = None
+        self._stage: tuple[str, float, float] = ("starting", time.monotonic(), 0.0)
+        self.steps: list[StepResult] = []
+        self.notes: list[str] = []
+
+    def live(self) -> LiveSearch:
+        """Where the search is now, for a dashboard or a status line (any thread)."""
+        current, (stage, since, length) = self.current, self._stage
+        lo, hi = self.search.bounds()
+        steps = tuple(self.steps)
+        return LiveSearch(
+            index=current[0] if current else None,
+            phase=current[1] if current else None,
+            target=current[2] if current else None,
+            stage=stage,
+            stage_elapsed_s=time.monotonic() - since,
+            stage_length_s=length,
+            passing=lo,
+            failing=hi,
+            passed=sum(1 for s in steps if s.passed),
+            failed=sum(1 for s in steps if not s.passed),
+            last=steps[-1] if steps else None,
+            resolution=self.settings.resolution,
+        )
+
+    def _enter(self, stage: str, length: float) -> None:
+        self._stage = (stage, time.monotonic(), length)
 
     def measure(self, rate: int, phase: str, index: int) -> StepResult:
         """Set the rate, discard the warm-up, measure the window, judge."""
@@ -227,13 +291,16 @@ class SearchDriver:
         try:
             started = time.time()
             self.current = (index, phase, rate, False)
+            self._enter("settling", max(1.0, s.step_warmup_s))
             self._settle(produced)
             self.producer.apply(cmd.SetRate(float(rate)))
+            self._enter("warm-up", s.step_warmup_s)
             self.stop.wait(s.step_warmup_s)
             produced.take()
             consumed.take()
             measured_from = time.time()
             self.current = (index, phase, rate, True)
+            self._enter("measuring", s.step_window_s)
             self.stop.wait(s.step_window_s)
             p_snaps, c_snaps = produced.take(), consumed.take()
         finally:
@@ -286,17 +353,21 @@ class SearchDriver:
             return True
         return False
 
+    def _after(self, step: StepResult) -> None:
+        self.steps.append(step)
+        self.echo(step_line(step))
+
     def run(self) -> CapacityReport:
-        self.notes: list[str] = []
         load_start = os.getloadavg()
         steps = drive(
             self.search,
             self.measure,
             before_step=self._before,
-            after_step=lambda step: self.echo(step_line(step)),
+            after_step=self._after,
             should_stop=self._should_stop,
         )
         self.current = None
+        self._enter("done", 0.0)
         return CapacityReport(
             self.settings,
             self.slos,
