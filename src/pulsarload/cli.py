@@ -588,7 +588,9 @@ class _Fraction(click.ParamType):
 )
 def capacity(topic: str | None, **params: Any) -> None:
     """The highest rate meeting an SLO: a geometric ramp, then bisection, each step measured
-    after a warm-up and the deciding steps repeated. Headless: a line per step, then the answer.
+    after a warm-up and the deciding steps repeated. In a terminal: the producer dashboard with
+    the search's panel; with --headless (or without a terminal): status lines and a line per
+    step. Then the answer.
     """
     if topic:
         params["topic"] = topic
@@ -602,7 +604,15 @@ def capacity(topic: str | None, **params: Any) -> None:
         AdminClient.for_settings(settings).ensure_partitioned_topic(
             settings.topic, settings.partitions
         )
-    sys.exit(_capacity_runner(settings)(settings, echo=click.echo))
+    runner = _capacity_runner(settings)
+    terminal = all(
+        getattr(sys, n) is not None and getattr(sys, n).isatty() for n in ("stdin", "stderr")
+    )
+    if settings.headless or not terminal:
+        sys.exit(runner(settings, echo=click.echo, status_every=settings.stats_interval_s))
+    from pulsarload.ui.capacity import run_capacity_dashboard
+
+    sys.exit(run_capacity_dashboard(settings, runner, echo=click.echo))
 
 
 def _capacity_runner(settings: Any) -> Any:

@@ -55,7 +55,10 @@ def run_cluster_capacity(
     settings: CapacitySettings,
     echo: Callable[[str], None] = print,
     on_driver: Callable[[SearchDriver], None] | None = None,
+    status_every: float | None = None,
 ) -> int:
     """`pulsarload capacity --cluster ...`: the search with its producers on the shards (a
     consumer, with --with-consumer, runs in this process)."""
-    return run_capacity(settings, echo, placement=SHARDED, on_driver=on_driver)
+    return run_capacity(
+        settings, echo, placement=SHARDED, on_driver=on_driver, status_every=status_every
+    )

@@ -20,6 +20,7 @@ from typing import Any
 from pulsarload.client.admin import AdminClient, AdminError
 from pulsarload.config import CapacitySettings, ConsumeSettings, ProduceSettings
 from pulsarload.errors import UserError
+from pulsarload.load.capacity.live import StatusTicker
 from pulsarload.load.capacity.run import CapacityReport, SearchDriver
 from pulsarload.load.capacity.step import client_cores, parse_slos
 from pulsarload.load.controller import LoadController, check_paths
@@ -107,9 +108,11 @@ def run_capacity(
     echo: Callable[[str], None] = print,
     placement: Placement = ONE_PROCESS,
     on_driver: Callable[[SearchDriver], None] | None = None,
+    status_every: float | None = None,
 ) -> int:
     """Search, print every step as it ends and the answer, write the report; the exit code.
-    `on_driver` gets the search driver once the load runs (a live view reads it)."""
+    `on_driver` gets the search driver once the load runs (a live view reads it);
+    `status_every` seconds, a status line with the load's figures and the search's state."""
     slos = parse_slos(settings.slos, settings.with_consumer)
     check_paths(settings)
     producer = placement.make(producer_settings(settings))
@@ -136,6 +139,7 @@ def run_capacity(
         + ("; with a consumer" if consumer else "")
     )
     report: CapacityReport | None = None
+    ticker: StatusTicker | None = None
     started = False
     try:
         if consumer is not None:
@@ -159,7 +163,13 @@ def run_capacity(
         )
         if on_driver is not None:
             on_driver(driver)
-        report = driver.run()
+        if status_every:
+            ticker = StatusTicker(producer, driver.live, echo, status_every)
+        try:
+            report = driver.run()
+        finally:
+            if ticker is not None:
+                ticker.close()
     finally:
         if stop.is_set():
             echo("interrupted: stopping workers (flush, close); signal again to exit at once")

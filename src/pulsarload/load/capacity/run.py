@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from pulsarload.config import CapacitySettings
 from pulsarload.load import commands as cmd
+from pulsarload.load.capacity.live import LiveSearch
 from pulsarload.load.capacity.search import CapacitySearch, Outcome
 from pulsarload.load.capacity.step import StepResult, client_cores, judge, measure_step
 from pulsarload.load.thresholds import Threshold
@@ -30,42 +31,6 @@ class LoadTarget(Protocol):
     def apply(self, command: cmd.Command) -> str: ...
 
     def subscribe(self, callback: Callable[[Snapshot], None]) -> Callable[[], None]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class LiveSearch:
-    """The search as it stands: the step under way and the bracket so far."""
-
-    index: int | None
-    phase: str | None
-    target: int | None
-    stage: str  # starting, settling, warm-up, measuring, done
-    stage_elapsed_s: float
-    stage_length_s: float
-    passing: int | None  # highest passing rate below the lowest failing one
-    failing: int | None
-    passed: int
-    failed: int
-    last: StepResult | None
-    resolution: float
-
-    def line(self) -> str:
-        """One line: 'step 4 bisect 1,500 msg/s measuring 3/10 s | passes 1,000 | fails 2,000'."""
-        if self.target is None:
-            head = "search done" if self.stage == "done" else "search starting"
-        else:
-            shown = min(self.stage_elapsed_s, self.stage_length_s or self.stage_elapsed_s)
-            head = (
-                f"step {self.index} {self.phase} {self.target:,} msg/s {self.stage} "
-                f"{shown:.0f}/{self.stage_length_s:.0f} s"
-            )
-        lo = f"passes {self.passing:,}" if self.passing is not None else "no pass yet"
-        hi = f"fails {self.failing:,}" if self.failing is not None else "no fail yet"
-        gap = ""
-        if self.passing and self.failing:
-            gap = f" ({(self.failing - self.passing) / self.passing:.1%} apart, "
-            gap += f"to {self.resolution:.1%})"
-        return f"{head} | {lo} | {hi}{gap} | {self.passed} passed, {self.failed} failed"
 
 
 class SnapshotBuffer:
