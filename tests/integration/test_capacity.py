@@ -100,7 +100,9 @@ def hand_bisection(broker, topic: str) -> float:
 
 
 # Two searches of a throttled broker agree only when the machine is steady: with 3 s windows on a
-# loaded 2-core machine the achieved rate wobbles by about 10 %, more than the resolution. `make
+# loaded 2-core machine the achieved rate wobbles by about 10 %, more than the resolution, and
+# the by-hand bisection wobbles as much. A search that sees the wobble in the repeats of its
+# deciding steps says "not decidable" instead of a figure; that is a right answer too. `make
 # test` leaves it out; `make test-quiet` runs it (on an otherwise idle machine).
 @pytest.mark.quiet_machine
 def test_capacity_agrees_with_a_bisection_by_hand(broker, throttled: str, tmp_path: Path) -> None:
@@ -119,9 +121,16 @@ def test_capacity_agrees_with_a_bisection_by_hand(broker, throttled: str, tmp_pa
     assert found <= LIMIT / 0.95 * 1.05, "\n".join(lines)
 
     by_hand = hand_bisection(broker, f"persistent://{throttled}/by-hand")
-    assert abs(found - by_hand) <= RESOLUTION * by_hand, f"{found} vs {by_hand}\n" + "\n".join(
-        lines
-    )
+    decidable = cap["decidable"]
+    if decidable["ok"]:
+        assert abs(found - by_hand) <= RESOLUTION * by_hand, f"{found} vs {by_hand}\n" + "\n".join(
+            lines
+        )
+    else:
+        # Under load the repeats of a deciding step can spread wider than the resolution:
+        # the search must then say its figure holds for this run only, and why, with figures.
+        assert decidable["reasons"] and decidable["spread"], decidable
+        assert any(line.startswith("NOT DECIDABLE under this load") for line in lines)
 
     # Every step is in the report and was announced live, with its curve figures.
     steps = cap["steps"]

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from pulsarload.config import CapacitySettings
 from pulsarload.load import commands as cmd
+from pulsarload.load.capacity.decide import Decidability, decide
 from pulsarload.load.capacity.live import LiveSearch
 from pulsarload.load.capacity.search import CapacitySearch, Outcome
 from pulsarload.load.capacity.step import StepResult, client_cores, judge, measure_step
@@ -86,6 +87,8 @@ class CapacityReport:
     load_end: tuple[float, float, float]
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
+    #: 1-minute load average at the start and after each step (for the decidability verdict).
+    loads: list[float] = field(default_factory=list)
 
     def limiting_step(self) -> StepResult | None:
         """The last failing run of the lowest failing rate: what it says limits the rate."""
@@ -93,6 +96,18 @@ class CapacityReport:
             return None
         fails = [s for s in self.steps if s.target == self.outcome.failing and not s.passed]
         return fails[-1] if fails else None
+
+    def decidability(self) -> Decidability:
+        """Whether the figure would hold for another search under the same load."""
+        loads = self.loads or [self.load_start[0], self.load_end[0]]
+        return decide(
+            self.steps,
+            self.outcome,
+            self.settings.resolution,
+            loads,
+            os.cpu_count() or 1,
+            self.limiting_step(),
+        )
 
     def statement(self) -> str:
         o, s = self.outcome, self.settings
@@ -117,6 +132,7 @@ class CapacityReport:
     def to_dict(self) -> dict[str, Any]:
         o = self.outcome
         limit = self.limiting_step()
+        decidable = self.decidability()
         return {
             "slo": [str(t) for t in self.slos],
             "capacity_msg_s": o.capacity,
@@ -132,6 +148,7 @@ class CapacityReport:
                 "inversions": list(o.inversions),
                 "notes": list(o.notes) + self.notes,
             },
+            "decidable": decidable.to_dict(),
             "limited_by": None if limit is None else limit.bound,
             "limited_why": "" if limit is None else limit.bound_why,
             "step_warmup_s": self.settings.step_warmup_s,
@@ -162,6 +179,12 @@ class CapacityReport:
         limit = self.limiting_step()
         if limit is not None:
             out.append(f"limited by the {limit.bound}: {limit.bound_why.split(': ', 1)[-1]}")
+        decidable = self.decidability()
+        if not decidable.ok:
+            out.append(
+                "NOT DECIDABLE under this load (the figure holds for this run only): "
+                + "; ".join(decidable.reasons)
+            )
         out.append(
             "load average (1/5/15 min) "
             + " ".join(f"{x:.2f}" for x in self.load_start)
@@ -222,6 +245,7 @@ class SearchDriver:
         self._stage: tuple[str, float, float] = ("starting", time.monotonic(), 0.0)
         self.steps: list[StepResult] = []
         self.notes: list[str] = []
+        self.loads: list[float] = []
 
     def live(self) -> LiveSearch:
         """Where the search is now, for a dashboard or a status line (any thread)."""
@@ -319,11 +343,13 @@ class SearchDriver:
         return False
 
     def _after(self, step: StepResult) -> None:
+        self.loads.append(os.getloadavg()[0])
         self.steps.append(step)
         self.echo(step_line(step))
 
     def run(self) -> CapacityReport:
         load_start = os.getloadavg()
+        self.loads = [load_start[0]]
         steps = drive(
             self.search,
             self.measure,
@@ -342,4 +368,5 @@ class SearchDriver:
             os.getloadavg(),
             interrupted=self.stop.is_set() or bool(self.notes),
             notes=self.notes,
+            loads=list(self.loads),
         )
