@@ -433,6 +433,9 @@ class CapacitySettings(ProduceSettings):
     client_cpu_busy_percent: float = _opt(90.0, min=1, max=100)
     #: Pending sends above this fraction of max_pending mean the producer waits on the broker.
     pending_full_fraction: float = _opt(0.5, min=0.01, max=1)
+    #: A 1-minute load average above this many per CPU is a busy machine: a deciding step that
+    #: passed and failed at one rate then makes the answer "not decidable under this load".
+    busy_load_per_cpu: float = _opt(1.5, min=0.1, max=100)
 
 
 #: Presets: named starting points below profiles and flags.

@@ -53,12 +53,14 @@ def decide(
     load: Sequence[float],
     cpus: int,
     limiting: StepResult | None,
+    busy_per_cpu: float,
 ) -> Decidability:
     """The verdict on the answer (see the module docstring). `load`: 1-minute load averages
-    seen during the search; `limiting`: the step that says what limits the rate."""
+    seen during the search; `limiting`: the step that says what limits the rate; a load above
+    `busy_per_cpu` x `cpus` is a busy machine."""
     reasons: list[str] = []
     spread: dict[str, dict[str, float]] = {}
-    busy = max(load, default=0.0) > cpus
+    busy = max(load, default=0.0) > busy_per_cpu * cpus
     load_text = f"load average up to {max(load, default=0.0):.1f} on {cpus} CPU(s)"
     for name, rate in (("passing", outcome.passing), ("failing", outcome.failing)):
         if rate is None:

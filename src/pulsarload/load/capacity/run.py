@@ -107,6 +107,7 @@ class CapacityReport:
             loads,
             os.cpu_count() or 1,
             self.limiting_step(),
+            self.settings.busy_load_per_cpu,
         )
 
     def statement(self) -> str:
