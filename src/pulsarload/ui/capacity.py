@@ -14,6 +14,7 @@ from typing import Any
 from textual import work
 
 from pulsarload.load.capacity.live import LiveSearch
+from pulsarload.load.capacity.local import EXIT_INTERRUPTED
 from pulsarload.load.capacity.run import SearchDriver
 from pulsarload.ui.app import ProducerApp
 from pulsarload.ui.widgets.capacity import CapacityPanel
@@ -74,38 +75,65 @@ class CapacityApp(ProducerApp):
         self.call_from_thread(self.exit, None)
 
 
+class SearchThread:
+    """The search in a thread of its own, its printed lines kept for after the dashboard."""
+
+    def __init__(self, settings: Any, runner: Runner) -> None:
+        self.settings, self.runner = settings, runner
+        self.lines: list[str] = []
+        self.ready, self.done = threading.Event(), threading.Event()
+        self.driver: SearchDriver | None = None
+        self.code: int | None = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="capacity-search", daemon=True)
+
+    def _on_driver(self, driver: SearchDriver) -> None:
+        self.driver = driver
+        self.ready.set()
+
+    def _run(self) -> None:
+        try:
+            self.code = self.runner(
+                self.settings, echo=self.lines.append, on_driver=self._on_driver
+            )
+        except BaseException as err:  # noqa: BLE001 - raised again by finish()
+            self.error = err
+        finally:
+            self.done.set()
+            self.ready.set()
+
+    def start(self, timeout: float = START_WAIT_S) -> SearchDriver | None:
+        """Start the search; the driver once the load runs (None: it ended before that)."""
+        self._thread.start()
+        self.ready.wait(timeout)
+        return None if self.done.is_set() else self.driver
+
+    def app(self, **kwargs: Any) -> CapacityApp:
+        driver = self.driver
+        assert driver is not None
+        return CapacityApp(
+            driver.producer, driver.live, search_stop=driver.stop, search_done=self.done, **kwargs
+        )
+
+    def finish(self, echo: Callable[[str], None]) -> int:
+        """Stop the search if it still runs, wait for it, print its lines; its exit code."""
+        if self.driver is not None:
+            self.driver.stop.set()
+        self.done.wait(STOP_WAIT_S)
+        for line in self.lines:
+            echo(line)
+        if self.error is not None:
+            raise self.error
+        return EXIT_INTERRUPTED if self.code is None else self.code
+
+
 def run_capacity_dashboard(settings: Any, runner: Runner, echo: Callable[[str], None]) -> int:
     """Run the search in a thread, the dashboard here; print the search's lines afterwards."""
-    lines: list[str] = []
-    ready, done = threading.Event(), threading.Event()
-    holder: dict[str, Any] = {}
-
-    def on_driver(driver: SearchDriver) -> None:
-        holder["driver"] = driver
-        ready.set()
-
-    def search() -> None:
+    search = SearchThread(settings, runner)
+    if search.start() is not None:
         try:
-            holder["code"] = runner(settings, echo=lines.append, on_driver=on_driver)
-        except BaseException as err:  # noqa: BLE001 - raised again in the main thread
-            holder["error"] = err
+            search.app().run()
         finally:
-            done.set()
-            ready.set()
-
-    thread = threading.Thread(target=search, name="capacity-search", daemon=True)
-    thread.start()
-    ready.wait(START_WAIT_S)
-    driver: SearchDriver | None = holder.get("driver")
-    if driver is not None and not done.is_set():
-        app = CapacityApp(driver.producer, driver.live, search_stop=driver.stop, search_done=done)
-        try:
-            app.run()
-        finally:
-            driver.stop.set()
-    done.wait(STOP_WAIT_S)
-    for line in lines:
-        echo(line)
-    if "error" in holder:
-        raise holder["error"]
-    return int(holder.get("code", 130))
+            if search.driver is not None:
+                search.driver.stop.set()
+    return search.finish(echo)
