@@ -118,18 +118,18 @@ def test_capacity_agrees_with_a_bisection_by_hand(broker, throttled: str, tmp_pa
     assert cap["gap"] <= RESOLUTION
     decidable = cap["decidable"]
     if decidable["ok"]:
-        # The broker enforces LIMIT; a step passes while it reaches 95 % of its target (on a
-        # starved machine a step below LIMIT can fail too: the bisection by hand decides).
-        assert found <= LIMIT / 0.95 * 1.05, "\n".join(lines)
+        # The broker throttles near LIMIT, not at it: Pulsar's default publish rate limiter is
+        # not precise (2,149 msg/s have passed a 1,800 limit over 3 s windows, step after
+        # step). So the figure is only near LIMIT; the bisection by hand decides.
+        assert LIMIT / 2 <= found <= LIMIT * 1.35, "\n".join(lines)
         by_hand = hand_bisection(broker, f"persistent://{throttled}/by-hand")
         assert abs(found - by_hand) <= RESOLUTION * by_hand, f"{found} vs {by_hand}\n" + "\n".join(
             lines
         )
     else:
-        # Under load the throttle itself lets bursts through (Pulsar's publish rate limiter is
-        # not precise: 2,120 msg/s have passed a 1,800 limit on a 3 s window) and the repeats of
-        # a deciding step spread wider than the resolution: the search must then say that its
-        # figure holds for this run only, and why, with the figures, rather than claim it.
+        # Under load the repeats of a deciding step spread wider than the resolution: the
+        # search must then say that its figure holds for this run only, and why, with the
+        # figures, rather than claim it.
         assert decidable["reasons"] and decidable["spread"], decidable
         assert any(line.startswith("NOT DECIDABLE under this load") for line in lines)
 
