@@ -84,13 +84,20 @@ def hand_bisection(broker, topic: str) -> float:
         f = summary_figures(controller.sampler.flush(), "producer")
         return f["msg_rate"] >= 0.95 * rate and f["p99_ms"] < 2000 and f["error_rate"] < 0.001
 
+    def verdict(rate: float) -> bool:
+        """Two runs, and a third when they disagree: a careful person's bisection. With one
+        run per probe, one noisy window on a busy machine sends the bisection off (a by-hand
+        answer of 1,266 msg/s beside three searches that each found 2,125 at load 10)."""
+        first, second = passes(rate), passes(rate)
+        return first if first == second else passes(rate)
+
     try:
         lo, hi = float(FLOOR), float(CEILING)
-        assert passes(lo), "the floor must pass for a bisection"
-        assert not passes(hi), "the ceiling must fail for a bisection"
+        assert verdict(lo), "the floor must pass for a bisection"
+        assert not verdict(hi), "the ceiling must fail for a bisection"
         while (hi - lo) / lo > RESOLUTION:
             mid = round((lo + hi) / 2)
-            if passes(mid):
+            if verdict(mid):
                 lo = mid
             else:
                 hi = mid
@@ -101,7 +108,7 @@ def hand_bisection(broker, topic: str) -> float:
 
 # Two searches of a throttled broker agree only when the machine is steady: with 3 s windows on a
 # loaded 2-core machine the achieved rate wobbles by about 10 %, more than the resolution, and
-# the by-hand bisection wobbles as much. A search that sees the wobble in the repeats of its
+# a by-hand bisection that trusts one window per probe wandered furthest (hence its repeats). A search that sees the wobble in the repeats of its
 # deciding steps says "not decidable" instead of a figure; that is a right answer too. `make
 # test` leaves it out; `make test-quiet` runs it (on an otherwise idle machine).
 @pytest.mark.quiet_machine
