@@ -2,7 +2,10 @@
 # The capacity benchmark of docs/benchmarks.md: two capacity searches on the same broker, then
 # steady 60 s runs at the rate found and at 1.25x that rate, with pulsarload and pulsar-perf.
 # Usage: [P99_MS=50] bench/capacity_check.sh [extra capacity/produce flags, e.g. -t 2]
-# Outputs go to bench/results/capacity-<UTC time>/ (the console of every run, and its report).
+#        (producers over a Dask cluster: bench/capacity_check.sh --cluster local --workers 2)
+# Outputs go to bench/results/capacity-<UTC time>/ (the console of every run, and its report);
+# at the end it prints the Markdown rows of docs/benchmarks.md's capacity tables
+# (bench/capacity_rows.py, which can print them again from that directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD/src"
@@ -17,7 +20,7 @@ log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/log.txt"; }
 
 for i in 1 2; do
   log "load average before capacity run $i: $(cut -d' ' -f1-3 /proc/loadavg)"
-  $PL capacity "$BASE-cap$i" -s 1024 "${SLO[@]}" "${EXTRA[@]}" \
+  $PL capacity "$BASE-cap$i" --headless -s 1024 "${SLO[@]}" "${EXTRA[@]}" \
       --report "$OUT/capacity-$i.json" | tee "$OUT/capacity-$i.txt"
   log "load average after capacity run $i: $(cut -d' ' -f1-3 /proc/loadavg)"
 done
@@ -41,3 +44,5 @@ for r in "$RATE" "$HIGH"; do
   grep "Aggregated" "$OUT/perf-$r.txt" || tail -5 "$OUT/perf-$r.txt"
 done
 log "done: $OUT"
+echo
+.venv/bin/python bench/capacity_rows.py "$OUT" "$P99"

@@ -372,7 +372,9 @@ def consume(topic: str | None, **params: Any) -> None:
 @setting_options(config.CapacitySettings)
 def capacity(topic: str | None, **params: Any) -> None:
     """The highest rate meeting an SLO: a geometric ramp, then bisection, each step measured
-    after a warm-up and the deciding steps repeated. Headless: a line per step, then the answer.
+    after a warm-up and the deciding steps repeated. In a terminal: the producer dashboard with
+    the search's panel; with --headless (or without a terminal): status lines and a line per
+    step. Then the answer.
     """
     if topic:
         params["topic"] = topic
@@ -386,9 +388,31 @@ def capacity(topic: str | None, **params: Any) -> None:
         AdminClient.for_settings(settings).ensure_partitioned_topic(
             settings.topic, settings.partitions
         )
-    from pulsarload.load.capacity.local import run_capacity
+    runner = _capacity_runner(settings)
+    terminal = all(
+        getattr(sys, n) is not None and getattr(sys, n).isatty() for n in ("stdin", "stderr")
+    )
+    if settings.headless or not terminal:
+        sys.exit(runner(settings, echo=click.echo, status_every=settings.stats_interval_s))
+    from pulsarload.ui.capacity import run_capacity_dashboard
 
-    sys.exit(run_capacity(settings, echo=click.echo))
+    sys.exit(run_capacity_dashboard(settings, runner, echo=click.echo))
+
+
+def _capacity_runner(settings: Any) -> Any:
+    """The search in one process, or with its producers on a Dask cluster (--cluster)."""
+    if not settings.cluster:
+        from pulsarload.load.capacity.local import run_capacity
+
+        return run_capacity
+    try:
+        from pulsarload.cluster.capacity import run_cluster_capacity
+    except ImportError as err:
+        raise UserError(
+            f"--cluster needs Dask ({err.name or err} is not installed): "
+            "pip install 'pulsarload[cluster]' (make setup installs it)"
+        ) from None
+    return run_cluster_capacity
 
 
 # --------------------------------------------------------------------------- settings reference

@@ -640,6 +640,11 @@ class CapacitySettings(ProduceSettings):
     pending_full_fraction: float = _opt(
         0.5, min=0.01, max=1, help="pending sends above this share: waiting on the broker"
     )
+    #: A 1-minute load average above this many per CPU is a busy machine: a deciding step that
+    #: passed and failed at one rate then makes the answer "not decidable under this load".
+    busy_load_per_cpu: float = _opt(
+        1.5, min=0.1, max=100, help="load average per CPU above which a flip is not decidable"
+    )
 
 
 #: Presets: named starting points below profiles and flags.
@@ -930,11 +935,6 @@ def _validate_capacity(s: CapacitySettings) -> None:
         )
     if s.threads < 1:
         raise ConfigError("threads=0: a capacity search needs at least one producer thread")
-    if getattr(s, "cluster", None) is not None:
-        raise ConfigError(
-            "--cluster: a capacity search runs in one process for now; drop --cluster "
-            "(or search each machine's share with --threads)"
-        )
     if not s.slos:
         raise ConfigError("no SLO: give at least one --slo, e.g. --slo 'p99_ms<50'")
 

@@ -25,6 +25,9 @@ NOWHERE = ["-u", "pulsar://127.0.0.1:1", "--admin-url", "http://127.0.0.1:1"]
         (["--threshold", "p99_ms<5"], "use --slo instead"),
         (["-r", "100"], "rate=100 contradicts a capacity search"),
         (["--step-window", "0"], "step_window_s=0.0 is out of range"),
+        (["--workers", "2"], "--workers 2 needs --cluster local"),
+        (["--cluster", "nowhere:1"], "use local, or a Dask scheduler address"),
+        (["--cluster", "local", "--workers", "0"], "at least one shard"),
     ],
 )
 def test_capacity_refuses_in_one_line(
@@ -44,3 +47,14 @@ def test_the_max_rate_scenario_points_to_capacity(capsys: pytest.CaptureFixture[
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "pulsarload capacity" in err
+
+
+def test_capacity_with_cluster_runs_the_sharded_search() -> None:
+    from pulsarload import cli
+    from pulsarload.cluster.capacity import run_cluster_capacity
+    from pulsarload.config import CapacitySettings, resolve_settings
+    from pulsarload.load.capacity.local import run_capacity
+
+    sharded = resolve_settings(CapacitySettings, {"cluster": "local", "workers": 2}, environ={})
+    assert cli._capacity_runner(sharded) is run_cluster_capacity
+    assert cli._capacity_runner(CapacitySettings()) is run_capacity

@@ -59,6 +59,7 @@ def probe():
         "gil_enabled": bool(gil),
         "host": socket.gethostname(),
         "pid": os.getpid(),
+        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "time": time.time(),
     }
 """

@@ -21,6 +21,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,11 @@ from pulsarload.load.controller import (
 from pulsarload.load.scenarios import Scenario, make_scenario
 from pulsarload.load.thresholds import evaluate, parse_threshold
 from pulsarload.load.verify import SequenceTracker, VerifyReport
-from pulsarload.metrics.export import ExportSet, read_json
+from pulsarload.metrics.export import ExportSet, read_json, report_data
 from pulsarload.metrics.hdr import Histogram
+from pulsarload.metrics.html_report import is_html_report, write_html_report
 from pulsarload.metrics.resources import interpreter_info
+from pulsarload.metrics.snapshot import Snapshot
 from pulsarload.metrics.window import MetricsWindow
 
 #: Longest a shard may take to appear on its worker (the worker imports pulsarload first) and
@@ -97,6 +100,8 @@ class ClusterController:
         self.start_spread_ms: float | None = None
         self.run_key = uuid.uuid4().hex[:8]
         self._main_kind = "publish_latency" if role == "producer" else "e2e_latency"
+        #: More report data from whoever drives the run (a capacity search puts its curve here).
+        self.report_extra: dict[str, Any] = {}
 
     # -- start -------------------------------------------------------------------------------------
 
@@ -251,7 +256,7 @@ class ClusterController:
         self._exports = ExportSet(
             self.sampler,
             export_dir=s.export_dir or None,
-            report=s.report or None,
+            report=s.report if s.report and not is_html_report(s.report) else None,
             histogram_log=s.histogram_log or None,
             hlog_kinds=(self._main_kind,),
             prometheus_port=s.prometheus_port or None,
@@ -404,6 +409,19 @@ class ClusterController:
         self.events.append(f"{time.monotonic() - self.started_at:8.1f}s {text}")
 
     # -- what the runners ask ----------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[Snapshot], None]) -> Callable[[], None]:
+        """Every merged snapshot from now on (collection thread); returns the unsubscribe."""
+        return self.sampler.subscribe(callback)
+
+    def client_cores(self) -> int:
+        """CPUs the shards may use together: each distinct host counted once (shards on one
+        machine share its cores), from what each worker said when it was placed."""
+        per_host: dict[str, int] = {}
+        for h in self.live_shards() or self.shards:
+            cpus = int(h.facts.get("cpus") or 1)
+            per_host[h.host] = max(per_host.get(h.host, 0), cpus)
+        return sum(per_host.values()) or 1
 
     @property
     def warming_up(self) -> bool:
@@ -604,9 +622,14 @@ class ClusterController:
             meta = None
             if self.settings.report:
                 meta = self.report_meta(figures, results, verify, failures, sent)
+                meta.update(self.report_extra)
             report_path = self._exports.close(final, meta)
             failures += self._exports.failures
             self._exports = None
+            if meta is not None and is_html_report(self.settings.report or ""):
+                report_path = write_html_report(
+                    self.settings.report, report_data(final, meta), self.window.points(coarse=True)
+                )
         self._teardown()
         return RunResult(self.role, final, figures, results, verify, failures, report_path, notes)
 

@@ -49,6 +49,7 @@ class ShardHandle:
         self.failures: list[str] = []
         self.gil_enabled = bool(facts.get("gil_enabled", False))
         self.done_total = 0
+        self.measured_s = 0.0
         self.errors_total = 0
         self.done_at_loss: int | None = None
         self.rate = 0.0
@@ -93,6 +94,7 @@ class ShardHandle:
         span = float(report.get("seconds") or 0.0)
         if report.get("epoch", 0) == epoch:
             self.done_total += int(counters.get(done_key, 0))
+            self.measured_s += span
             self.errors_total += int(counters.get("failed", 0))
         self.rate = int(counters.get(done_key, 0)) / span if span > 0 else 0.0
         resources = report.get("resources") or {}
@@ -115,6 +117,7 @@ class ShardHandle:
 
     def reset_totals(self) -> None:
         self.done_total = 0
+        self.measured_s = 0.0
         self.errors_total = 0
 
     def stats(self, role: str, p99_us: int, standby: bool = False) -> ShardStats:
@@ -129,6 +132,7 @@ class ShardHandle:
             p99_us=p99_us,
             done=self.done_total,
             errors=self.errors_total,
+            measured_s=self.measured_s,
             cpu_percent=self.cpu_percent,
             rss_bytes=self.rss_bytes,
             gil_enabled=self.gil_enabled,

@@ -107,6 +107,12 @@ def _capacity_section(cap: Mapping[str, Any]) -> str:
         + "".join(f"; {html.escape(n)}" for n in conf.get("notes", []))
         + "</p>",
     ]
+    decidable = cap.get("decidable") or {}
+    if decidable and not decidable.get("ok", True):
+        lines.append(
+            "<p class=warn><b>Not decidable under this load</b> (the figure holds for this run "
+            "only): " + html.escape("; ".join(decidable.get("reasons", []))) + "</p>"
+        )
     if cap.get("limited_by"):
         lines.append(
             f"<p>Limited by: <b>{html.escape(cap['limited_by'])}</b> "
@@ -155,7 +161,7 @@ _PAGE_CSS: Final = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1100px}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:2px 6px;
 text-align:right;font-size:13px}th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}
-.answer{font-size:1.3em}.uplot{margin:1em 0}.note{color:#666;font-size:13px}
+.answer{font-size:1.3em}.warn{color:#a40000}.uplot{margin:1em 0}.note{color:#666;font-size:13px}
 """
 
 # Turns the embedded data into uPlot charts; all drawing is uPlot's.

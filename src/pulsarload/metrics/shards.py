@@ -28,6 +28,9 @@ class ShardStats:
     p99_us: int = 0  # publish (producer) or end-to-end (consumer) p99, last interval
     done: int = 0  # acked or received since start/reset
     errors: int = 0  # failed sends since start/reset
+    # Seconds the shard itself measured `done` over (its own sampler's intervals): a rate from
+    # two rows is then right however late the coordinator got the reports in between.
+    measured_s: float = 0.0
     cpu_percent: float = 0.0  # the shard's process (100 = one core)
     rss_bytes: int = 0
     gil_enabled: bool = False

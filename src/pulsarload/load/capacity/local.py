@@ -1,5 +1,8 @@
-"""`pulsarload capacity` in one process: a producer controller (and a consumer controller with
-`--with-consumer`) driven by the search, then the report, the summary and the exit code."""
+"""`pulsarload capacity`: a producer controller (and a consumer controller with
+`--with-consumer`) driven by the search, then the report, the summary and the exit code.
+
+The producer side is one process here by default; a `Placement` from a layer above (the
+cluster glue) puts it on shards instead. The search and its judging are the same either way."""
 
 from __future__ import annotations
 
@@ -11,12 +14,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from pulsarload.client.admin import AdminClient, AdminError
 from pulsarload.config import CapacitySettings, ConsumeSettings, ProduceSettings
 from pulsarload.errors import UserError
+from pulsarload.load.capacity.live import StatusTicker
 from pulsarload.load.capacity.run import CapacityReport, SearchDriver
-from pulsarload.load.capacity.step import parse_slos
+from pulsarload.load.capacity.step import client_cores, parse_slos
 from pulsarload.load.controller import LoadController, check_paths
 from pulsarload.load.headless import failure_hint
 
@@ -47,8 +53,22 @@ def consumer_settings(s: CapacitySettings, subscription: str) -> ConsumeSettings
         subscription=subscription,
         subscription_type="shared",
         initial_position="latest",
+        cluster=None,  # the consumer runs in this process, also when producers are sharded
+        workers=None,
     )
     return ConsumeSettings(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where the producer side runs and how the search reads it: `make` builds a controller
+    (start/apply/subscribe/done/stop/report_extra, the face of `LoadController`), `abort` says
+    why it stopped by itself, `cores` how many CPUs the client side has (after start)."""
+
+    make: Callable[[ProduceSettings], Any]
+    abort: Callable[[Any], Callable[[], str | None]]
+    cores: Callable[[Any], int]
+    where: Callable[[Any], str]
 
 
 def _abort_check(producer: LoadController) -> Callable[[], str | None]:
@@ -75,11 +95,27 @@ def wait_subscribed(consumer: LoadController, timeout_s: float, stop: threading.
     return False
 
 
-def run_capacity(settings: CapacitySettings, echo: Callable[[str], None] = print) -> int:
-    """Search, print every step as it ends and the answer, write the report; the exit code."""
+ONE_PROCESS = Placement(
+    make=lambda s: LoadController("producer", s),
+    abort=_abort_check,
+    cores=lambda _c: client_cores(),
+    where=lambda _c: "",
+)
+
+
+def run_capacity(
+    settings: CapacitySettings,
+    echo: Callable[[str], None] = print,
+    placement: Placement = ONE_PROCESS,
+    on_driver: Callable[[SearchDriver], None] | None = None,
+    status_every: float | None = None,
+) -> int:
+    """Search, print every step as it ends and the answer, write the report; the exit code.
+    `on_driver` gets the search driver once the load runs (a live view reads it);
+    `status_every` seconds, a status line with the load's figures and the search's state."""
     slos = parse_slos(settings.slos, settings.with_consumer)
     check_paths(settings)
-    producer = LoadController("producer", producer_settings(settings))
+    producer = placement.make(producer_settings(settings))
     consumer = None
     subscription = f"{settings.capacity_subscription}-{uuid.uuid4().hex[:8]}"
     if settings.with_consumer:
@@ -103,12 +139,18 @@ def run_capacity(settings: CapacitySettings, echo: Callable[[str], None] = print
         + ("; with a consumer" if consumer else "")
     )
     report: CapacityReport | None = None
+    ticker: StatusTicker | None = None
+    started = False
     try:
         if consumer is not None:
             consumer.start()
             if not wait_subscribed(consumer, 2 * settings.connect_timeout_s, stop):
                 echo("the consumer has not subscribed yet; its first steps may show a backlog")
         producer.start()
+        started = True
+        where = placement.where(producer)
+        if where:
+            echo(where)
         driver = SearchDriver(
             settings,
             slos,
@@ -116,21 +158,32 @@ def run_capacity(settings: CapacitySettings, echo: Callable[[str], None] = print
             consumer,
             echo=echo,
             stop=stop,
-            abort=_abort_check(producer),
+            abort=placement.abort(producer),
+            cores=placement.cores(producer),
         )
-        report = driver.run()
+        if on_driver is not None:
+            on_driver(driver)
+        if status_every:
+            ticker = StatusTicker(producer, driver.live, echo, status_every)
+        try:
+            report = driver.run()
+        finally:
+            if ticker is not None:
+                ticker.close()
     finally:
         if stop.is_set():
             echo("interrupted: stopping workers (flush, close); signal again to exit at once")
         if report is not None:
             producer.report_extra["capacity"] = report.to_dict()
         consumer_result = consumer.stop() if consumer is not None else None
-        result = producer.stop()
+        # A producer that failed to start has cleaned up after itself (its error goes on).
+        result = producer.stop() if started or placement is ONE_PROCESS else None
         if consumer is not None:
             with contextlib.suppress(AdminError), AdminClient.for_settings(settings) as admin:
                 admin.delete_subscription(settings.topic, subscription)
         for sig, handler in previous.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]
+    assert result is not None and report is not None
     total = result.final.total
     if result.failures and total.sent == 0:
         first = result.failures[0].split(": ", 2)[-1].rstrip(". ")

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 from pulsarload.config import CapacitySettings
 from pulsarload.load import commands as cmd
+from pulsarload.load.capacity.decide import Decidability, decide
+from pulsarload.load.capacity.live import LiveSearch
 from pulsarload.load.capacity.search import CapacitySearch, Outcome
 from pulsarload.load.capacity.step import StepResult, client_cores, judge, measure_step
 from pulsarload.load.thresholds import Threshold
@@ -85,6 +87,8 @@ class CapacityReport:
     load_end: tuple[float, float, float]
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
+    #: 1-minute load average at the start and after each step (for the decidability verdict).
+    loads: list[float] = field(default_factory=list)
 
     def limiting_step(self) -> StepResult | None:
         """The last failing run of the lowest failing rate: what it says limits the rate."""
@@ -92,6 +96,19 @@ class CapacityReport:
             return None
         fails = [s for s in self.steps if s.target == self.outcome.failing and not s.passed]
         return fails[-1] if fails else None
+
+    def decidability(self) -> Decidability:
+        """Whether the figure would hold for another search under the same load."""
+        loads = self.loads or [self.load_start[0], self.load_end[0]]
+        return decide(
+            self.steps,
+            self.outcome,
+            self.settings.resolution,
+            loads,
+            os.cpu_count() or 1,
+            self.limiting_step(),
+            self.settings.busy_load_per_cpu,
+        )
 
     def statement(self) -> str:
         o, s = self.outcome, self.settings
@@ -116,6 +133,7 @@ class CapacityReport:
     def to_dict(self) -> dict[str, Any]:
         o = self.outcome
         limit = self.limiting_step()
+        decidable = self.decidability()
         return {
             "slo": [str(t) for t in self.slos],
             "capacity_msg_s": o.capacity,
@@ -131,6 +149,7 @@ class CapacityReport:
                 "inversions": list(o.inversions),
                 "notes": list(o.notes) + self.notes,
             },
+            "decidable": decidable.to_dict(),
             "limited_by": None if limit is None else limit.bound,
             "limited_why": "" if limit is None else limit.bound_why,
             "step_warmup_s": self.settings.step_warmup_s,
@@ -161,6 +180,12 @@ class CapacityReport:
         limit = self.limiting_step()
         if limit is not None:
             out.append(f"limited by the {limit.bound}: {limit.bound_why.split(': ', 1)[-1]}")
+        decidable = self.decidability()
+        if not decidable.ok:
+            out.append(
+                "NOT DECIDABLE under this load (the figure holds for this run only): "
+                + "; ".join(decidable.reasons)
+            )
         out.append(
             "load average (1/5/15 min) "
             + " ".join(f"{x:.2f}" for x in self.load_start)
@@ -198,6 +223,7 @@ class SearchDriver:
         echo: Callable[[str], None] = print,
         stop: threading.Event | None = None,
         abort: Callable[[], str | None] = lambda: None,
+        cores: int | None = None,
     ) -> None:
         self.settings = settings
         self.slos = slos
@@ -213,9 +239,37 @@ class SearchDriver:
             resolution=settings.resolution,
             confirm=settings.confirm,
         )
-        self.cores = client_cores()
+        #: CPUs the client side may use: this process's, or the shards' hosts' together.
+        self.cores = cores or client_cores()
         #: The step being measured, for a live view: (index, phase, rate, measuring?).
         self.current: tuple[int, str, int, bool] | None = None
+        self._stage: tuple[str, float, float] = ("starting", time.monotonic(), 0.0)
+        self.steps: list[StepResult] = []
+        self.notes: list[str] = []
+        self.loads: list[float] = []
+
+    def live(self) -> LiveSearch:
+        """Where the search is now, for a dashboard or a status line (any thread)."""
+        current, (stage, since, length) = self.current, self._stage
+        lo, hi = self.search.bounds()
+        steps = tuple(self.steps)
+        return LiveSearch(
+            index=current[0] if current else None,
+            phase=current[1] if current else None,
+            target=current[2] if current else None,
+            stage=stage,
+            stage_elapsed_s=time.monotonic() - since,
+            stage_length_s=length,
+            passing=lo,
+            failing=hi,
+            passed=sum(1 for s in steps if s.passed),
+            failed=sum(1 for s in steps if not s.passed),
+            last=steps[-1] if steps else None,
+            resolution=self.settings.resolution,
+        )
+
+    def _enter(self, stage: str, length: float) -> None:
+        self._stage = (stage, time.monotonic(), length)
 
     def measure(self, rate: int, phase: str, index: int) -> StepResult:
         """Set the rate, discard the warm-up, measure the window, judge."""
@@ -227,13 +281,16 @@ class SearchDriver:
         try:
             started = time.time()
             self.current = (index, phase, rate, False)
+            self._enter("settling", max(1.0, s.step_warmup_s))
             self._settle(produced)
             self.producer.apply(cmd.SetRate(float(rate)))
+            self._enter("warm-up", s.step_warmup_s)
             self.stop.wait(s.step_warmup_s)
             produced.take()
             consumed.take()
             measured_from = time.time()
             self.current = (index, phase, rate, True)
+            self._enter("measuring", s.step_window_s)
             self.stop.wait(s.step_window_s)
             p_snaps, c_snaps = produced.take(), consumed.take()
         finally:
@@ -286,17 +343,23 @@ class SearchDriver:
             return True
         return False
 
+    def _after(self, step: StepResult) -> None:
+        self.loads.append(os.getloadavg()[0])
+        self.steps.append(step)
+        self.echo(step_line(step))
+
     def run(self) -> CapacityReport:
-        self.notes: list[str] = []
         load_start = os.getloadavg()
+        self.loads = [load_start[0]]
         steps = drive(
             self.search,
             self.measure,
             before_step=self._before,
-            after_step=lambda step: self.echo(step_line(step)),
+            after_step=self._after,
             should_stop=self._should_stop,
         )
         self.current = None
+        self._enter("done", 0.0)
         return CapacityReport(
             self.settings,
             self.slos,
@@ -306,4 +369,5 @@ class SearchDriver:
             os.getloadavg(),
             interrupted=self.stop.is_set() or bool(self.notes),
             notes=self.notes,
+            loads=list(self.loads),
         )
