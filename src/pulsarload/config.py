@@ -700,7 +700,7 @@ SETTING_GROUPS: dict[str, tuple[str, ...]] = {
         "slos", "resolution", "step_warmup_s", "step_window_s", "start_rate", "max_rate",
         "ramp_factor", "confirm", "with_consumer", "capacity_subscription",
         "achieved_tolerance", "backlog_tolerance", "client_cpu_busy_percent",
-        "pending_full_fraction",
+        "pending_full_fraction", "busy_load_per_cpu",
     ),
     "Cluster (Dask)": (
         "cluster", "workers", "cluster_wait_s", "cluster_timeout_s", "cluster_poll_s",
