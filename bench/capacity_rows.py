@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from pulsarload.bench.contenders import _PERF_LATENCY, _PERF_THROUGHPUT
+
 from pulsarload.config import CapacitySettings
 from pulsarload.load.capacity.decide import decide
 from pulsarload.load.capacity.search import Outcome

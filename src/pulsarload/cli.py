@@ -14,8 +14,8 @@ from typing import Any
 import click
 
 from pulsarload import __version__, config
-from pulsarload.cli_flags import GroupedCommand, setting_options
 from pulsarload.bench import subcommands as bench_commands
+from pulsarload.cli_flags import GroupedCommand, setting_options
 from pulsarload.errors import UserError
 
 

@@ -55,6 +55,8 @@ def test_every_on_off_setting_takes_no_value() -> None:
     for flag in ("--pin-cpus", "--no-block-if-queue-full", "--chaos-sizes", "--no-headless"):
         topic, rest, _ = split_produce_args([flag, "my-topic", "-r", "10"])
         assert topic == "my-topic" and rest == [flag, "-r", "10"], flag
+
+
 def test_rounds_show_median_and_range_and_paired_verdicts() -> None:
     figs = []
     for rnd, (ft, gil) in enumerate([(60_000.0, 50_000.0), (30_000.0, 31_000.0),
