@@ -89,7 +89,7 @@ def test_the_native_consumer_gets_the_knobs(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_the_pool_gives_each_consumer_worker_its_priority() -> None:
     from pulsarload.load.pool import WorkerPool
-    from pulsarload.metrics.snapshot import Sampler
+    from pulsarload.metrics.sampler import Sampler
 
     s = resolve_settings(ConsumeSettings, {"worker_priorities": ("0", "1")}, environ={})
     pool = WorkerPool("consumer", object(), s, Sampler(0.1))  # type: ignore[arg-type]

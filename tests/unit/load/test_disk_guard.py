@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_pool import FakeEngine
 
-from pulsarload.bench import suite
+from pulsarload.bench import machine
 from pulsarload.broker import disk
 from pulsarload.config import PRESETS, ProduceSettings, resolve_settings
 from pulsarload.load.controller import LoadController
@@ -79,11 +79,11 @@ def test_the_bench_suite_uses_the_same_guard(monkeypatch: pytest.MonkeyPatch) ->
         calls.append((url, floor))
         return "only 1.0 GiB free on the disk of X"
 
-    monkeypatch.setattr(suite, "disk_problem", problem)
-    with pytest.raises(suite._DiskFull, match="only 1.0 GiB"):
-        suite._check_disk(suite.Broker("pulsar://localhost:6650", "http://localhost:8080"))
-    assert calls == [("pulsar://localhost:6650", suite.MIN_FREE_BYTES)]
-    assert int(ProduceSettings().disk_min_free_gib * disk.GIB) == suite.MIN_FREE_BYTES
+    monkeypatch.setattr(machine, "disk_problem", problem)
+    with pytest.raises(machine.DiskFull, match="only 1.0 GiB"):
+        machine.check_disk(machine.Broker("pulsar://localhost:6650", "http://localhost:8080"))
+    assert calls == [("pulsar://localhost:6650", machine.MIN_FREE_BYTES)]
+    assert int(ProduceSettings().disk_min_free_gib * disk.GIB) == machine.MIN_FREE_BYTES
 
 
 def test_a_run_stops_cleanly_with_one_line_when_the_disk_runs_low(
