@@ -104,6 +104,8 @@ from pulsarload.client.partitioned import PartitionedProducer
 from pulsarload.client.pending import BatchCallback, SendCallback
 from pulsarload.client.producer import Producer
 from pulsarload.client.reader import Reader
+from pulsarload.client.redeliveries import REASONS as REDELIVERY_REASONS
+from pulsarload.client.redeliveries import RedeliveryCounts
 from pulsarload.client.settings import (
     BatchingType,
     ClientConfig,
@@ -175,6 +177,8 @@ __all__ = [
     "PartitionsRoutingMode",
     "PatternConsumer",
     "Producer",
+    "REDELIVERY_REASONS",
+    "RedeliveryCounts",
     "ProducerAccessMode",
     "ProducerBlockedQuotaExceededError",
     "ProducerBlockedQuotaExceededException",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from pulsarload.client.errors import InvalidConfiguration, NotConnected, PulsarError, Result
 from pulsarload.client.handler import CLOSED
@@ -155,8 +155,8 @@ class Acknowledging:
             )
         if self._unacked is not None:
             self._unacked.remove(mid)
-        for m in chunks or (mid,):
-            self._nacks.add(m.entry)
+        for i, m in enumerate(chunks or (mid,)):
+            self._nacks.add(m.entry, 0 if i else 1)  # a chunked message counts once
             if self._handed is not None:
                 self._handed.pop(m.entry, None)
         self._housekeeping.wake_by(time.monotonic() + self._nacks.delay)
@@ -165,6 +165,7 @@ class Acknowledging:
         """Have the broker send every unacknowledged message of this consumer again (with a
         dead-letter policy: those the application took; the policy's limit applies)."""
         self._check_open()
+        self._redeliveries.rewound("requested", self._last_dequeued)
         handed = self._handed
         if handed is None:
             self._redeliver_all()
@@ -200,8 +201,15 @@ class Acknowledging:
         if dropped:
             self._return_permits(dropped)
 
-    def _redeliver(self, entries: Iterable[MessageId]) -> None:
-        """Redeliver these entries, or dead-letter those past the max redelivery count."""
+    def _redeliver(
+        self,
+        entries: Iterable[MessageId],
+        reason: str | None = None,
+        messages: Mapping[MessageId, int] | None = None,
+    ) -> None:
+        """Redeliver these entries, or dead-letter those past the max redelivery count.
+        With a `reason`, count the messages redelivered under it (`messages`: how many
+        each entry stands for; one each when not given)."""
         ids = sorted(set(entries))
         if self._dlq_max and self._dlq_candidates:
             dead: list[list[Message]] = []
@@ -218,6 +226,10 @@ class Acknowledging:
                 self._dead_letter(dead)
         if not ids:
             return
+        if reason is not None:
+            n = len(ids) if messages is None else sum(messages.get(m, 0) for m in ids)
+            counts = self._redeliveries
+            setattr(counts, reason, getattr(counts, reason) + n)
         if not self._shared:
             # Exclusive / Failover: the broker replays from the first unacked message anyway.
             self._redeliver_all()

@@ -363,7 +363,44 @@ class _DelayTracker:
 
 
 class NegativeAckTracker(_DelayTracker):
-    """Entries negatively acked, redelivered after `delay` seconds."""
+    """Entries negatively acked, redelivered after `delay` seconds, each with how many
+    messages the application nacked in it (what the redelivery counts name)."""
+
+    def __init__(self, delay: float, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(delay, clock)
+        self._messages: dict[MessageId, int] = {}
+
+    def add(self, mid: MessageId, messages: int = 1) -> None:
+        deadline = self._clock() + self.delay
+        with self._lock:
+            self._due[mid] = deadline
+            self._due.move_to_end(mid)
+            self._messages[mid] = self._messages.get(mid, 0) + messages
+
+    def remove(self, mid: MessageId) -> None:
+        if self._due:
+            with self._lock:
+                self._due.pop(mid, None)
+                self._messages.pop(mid, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._due.clear()
+            self._messages.clear()
+
+    def take_due_counted(self, now: float) -> tuple[dict[MessageId, int], float]:
+        """The entries whose deadline passed (removed) with their nacked message counts,
+        and the next deadline (inf: none)."""
+        out: dict[MessageId, int] = {}
+        with self._lock:
+            due, messages = self._due, self._messages
+            while due:
+                mid, deadline = next(iter(due.items()))
+                if deadline > now:
+                    return out, deadline
+                due.popitem(last=False)
+                out[mid] = messages.pop(mid, 0)
+        return out, math.inf
 
 
 class UnackedMessageTracker(_DelayTracker):

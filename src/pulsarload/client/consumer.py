@@ -69,6 +69,7 @@ from pulsarload.client.incoming import Incoming
 from pulsarload.client.lookup import retry_operation
 from pulsarload.client.message import BatchInfo
 from pulsarload.client.receiving import ReceiverQueue, Receiving
+from pulsarload.client.redeliveries import Redeliveries, RedeliveryCounts
 from pulsarload.wire.commands import (
     CommandCloseConsumer,
     CommandGetLastMessageId,
@@ -157,6 +158,9 @@ class Consumer(Handler, Incoming, Receiving, Acknowledging, DeadLetters):
         # re-subscribing waits for that answer so it never races the cursor reset.
         self._seek_done = threading.Event()
         self._seek_done.set()
+        # Set from a SEEK until the re-subscription it causes: that replay is the seek's.
+        self._seeking = False
+        self._redeliveries = Redeliveries()
         self._last_dequeued: MessageId | None = None
         self._end_of_topic = False
         #: Failover: whether the broker made this consumer the active one (None: not told).
@@ -268,6 +272,10 @@ class Consumer(Handler, Incoming, Receiving, Acknowledging, DeadLetters):
         self._chunks.clear()
         if self._handed is not None:
             self._handed.clear()  # the broker sends every unacked message again anyway
+        if self._seeking:
+            self._seeking = False  # `seek` marked the replay itself
+        else:
+            self._redeliveries.rewound("reconnect", self._last_dequeued)
         if not self._conf.durable:
             seek = self._seek_target
             self._seek_target = None
@@ -305,6 +313,10 @@ class Consumer(Handler, Incoming, Receiving, Acknowledging, DeadLetters):
     def consumers(self) -> list[Consumer]:
         return [self]
 
+    def redelivery_counts(self) -> RedeliveryCounts:
+        """Messages this consumer had redelivered, per reason (`client.redeliveries`)."""
+        return self._redeliveries.counts()
+
     def __repr__(self) -> str:
         return f"<Consumer {self._name} on {self._topic} sub={self._conf.subscription_name}>"
 
@@ -336,9 +348,9 @@ class Consumer(Handler, Incoming, Receiving, Acknowledging, DeadLetters):
     def _tick(self, now: float) -> float:
         nearest = self._acks.tick(now)
         if len(self._nacks):
-            due, nxt = self._nacks.take_due(now)
+            due, nxt = self._nacks.take_due_counted(now)
             if due:
-                self._redeliver(due)
+                self._redeliver(due, "negative_ack", due)
             nearest = min(nearest, nxt)
         if self._unacked is not None and len(self._unacked):
             due, nxt = self._unacked.take_due(now)
@@ -349,7 +361,11 @@ class Consumer(Handler, Incoming, Receiving, Acknowledging, DeadLetters):
                     len(due),
                     self._conf.unacked_messages_timeout_ms,
                 )
-                self._redeliver(m.entry for m in due)
+                per_entry: dict[MessageId, int] = {}
+                for m in due:
+                    e = m.entry
+                    per_entry[e] = per_entry.get(e, 0) + 1
+                self._redeliver(per_entry, "ack_timeout", per_entry)
             nearest = min(nearest, nxt)
         if len(self._chunks):
             for mid in self._chunks.expire(now):
@@ -371,8 +387,11 @@ class Consumer(Handler, Incoming, Receiving, Acknowledging, DeadLetters):
             raise NotConnected(f"seek: consumer {self._name} on {self._topic} is not connected")
         self._acks.flush()
         gen = self._generation
+        last_taken = self._last_dequeued
         self._seek_target = t
+        self._seeking = True
         self._seek_done.clear()
+        ok = False
         try:
             if isinstance(t, MessageId):
                 data = MessageIdData(ledgerId=t[0], entryId=t[1])
@@ -389,7 +408,11 @@ class Consumer(Handler, Incoming, Receiving, Acknowledging, DeadLetters):
                     ),
                     f"SEEK {self._topic} to {t} ms",
                 )
+            self._redeliveries.rewound("seek", last_taken)
+            ok = True
         finally:
+            if not ok:
+                self._seeking = False
             self._seek_done.set()
         # Whatever the old position delivered is stale now (the broker closes the consumer,
         # and the re-subscription starts a newer generation that this leaves alone).

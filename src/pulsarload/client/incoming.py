@@ -201,6 +201,8 @@ class Incoming:
             if rc >= self._dlq_max:
                 with self._dlq_lock:
                     self._dlq_candidates[key] = msgs
+        if self._redeliveries.mark is not None:
+            self._redeliveries.replayed(ledger, entry, msgs)
         if not self._queue.put_many(msgs, self, gen):
             log.debug("dropped entry %d:%d of an older subscription instance", ledger, entry)
 

@@ -34,6 +34,7 @@ from pulsarload.client.errors import (
 )
 from pulsarload.client.message import Message
 from pulsarload.client.receiving import ReceiverQueue, Receiving
+from pulsarload.client.redeliveries import RedeliveryCounts
 from pulsarload.client.topics import partition_name, topic_name
 from pulsarload.wire.enums import TopicsMode
 from pulsarload.wire.message_id import EARLIEST, LATEST, MessageId
@@ -228,6 +229,13 @@ class MultiTopicsConsumer(Receiving):
     def reconnect_attempt(self) -> int:
         """The furthest re-subscribe attempt among the topics (0 when all are subscribed)."""
         return max((c.reconnect_attempt for c in self.consumers), default=0)
+
+    def redelivery_counts(self) -> RedeliveryCounts:
+        """Messages redelivered per reason, summed over the topics' consumers."""
+        total = RedeliveryCounts()
+        for c in self.consumers:
+            total += c.redelivery_counts()
+        return total
 
     def has_reached_end_of_topic(self) -> bool:
         kids = self.consumers
