@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pulsarload.client.redeliveries import RedeliveryCounts
 from pulsarload.config import ConsumeSettings, ProduceSettings
 from pulsarload.errors import ConfigError
 
@@ -212,6 +213,10 @@ class EngineConsumer(Protocol):
     def reconnect_attempt(self) -> int:
         """0 while subscribed, n during the client's n-th re-subscribe attempt."""
 
+    def redelivery_counts(self) -> RedeliveryCounts | None:
+        """Messages redelivered per reason since the consumer was made; None where the
+        client does not say why it redelivers (read with `engine_redelivery_counts`)."""
+
     def close(self) -> None: ...
 
 
@@ -240,6 +245,13 @@ class Engine(Protocol):
     ) -> EngineConsumer: ...
 
     def close(self) -> None: ...
+
+
+def engine_redelivery_counts(consumer: object) -> RedeliveryCounts | None:
+    """The consumer's redeliveries by reason, or None where they are not known (an
+    optional capability, so fakes need not implement it)."""
+    probe = getattr(consumer, "redelivery_counts", None)
+    return None if probe is None else probe()
 
 
 def engine_net_bytes(engine: object) -> NetBytes | None:

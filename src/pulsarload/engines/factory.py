@@ -9,7 +9,7 @@ from pulsarload.engines.native import NativeEngine
 from pulsarload.engines.official import OfficialEngine
 from pulsarload.errors import ConfigError
 
-__all__ = ["create_engine"]
+__all__ = ["create_engine", "redelivery_reasons_known"]
 
 
 def create_engine(name: str, settings: ProduceSettings | ConsumeSettings) -> Engine:
@@ -20,3 +20,11 @@ def create_engine(name: str, settings: ProduceSettings | ConsumeSettings) -> Eng
     if name == "official":
         return OfficialEngine(settings)
     raise ConfigError(f"engine {name!r} is unknown; use native or official")
+
+
+def redelivery_reasons_known(name: str) -> bool:
+    """Whether the engine by this name counts redeliveries by reason (the official client
+    does not say why it redelivers)."""
+    engines = {"native": NativeEngine, "official": OfficialEngine}
+    engine = engines.get(name)
+    return engine is not None and engine.redelivery_reasons

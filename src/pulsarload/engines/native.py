@@ -172,6 +172,8 @@ class NativeProducer:
 
 class NativeEngine:
     name = "native"
+    #: Whether its consumers count redeliveries by reason (`redelivery_counts`).
+    redelivery_reasons = True
 
     def __init__(self, settings: RunSettings) -> None:
         self._settings = settings

@@ -15,7 +15,14 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pulsarload.client import Client, ConsumerDeadLetterPolicy, Message, Timeout, choices
+from pulsarload.client import (
+    Client,
+    ConsumerDeadLetterPolicy,
+    Message,
+    RedeliveryCounts,
+    Timeout,
+    choices,
+)
 from pulsarload.client.consumer_config import parse_seek_target
 from pulsarload.client.errors import InvalidConfiguration
 from pulsarload.config import ConsumeSettings
@@ -209,6 +216,9 @@ class NativeConsumer:
 
     def reconnect_attempt(self) -> int:
         return getattr(self._consumer, "reconnect_attempt", 0)
+
+    def redelivery_counts(self) -> RedeliveryCounts:
+        return self._consumer.redelivery_counts()
 
     def close(self) -> None:
         try:

@@ -182,12 +182,17 @@ class OfficialConsumer:
     def reconnect_attempt(self) -> int:
         return 0  # the C++ client does not expose its reconnect state
 
+    def redelivery_counts(self) -> None:
+        return None  # the C++ client does not say why it redelivers
+
     def close(self) -> None:
         self._consumer.close()
 
 
 class OfficialEngine:
     name = "official"
+    #: Whether its consumers count redeliveries by reason (`redelivery_counts`).
+    redelivery_reasons = False
 
     def __init__(self, settings: RunSettings) -> None:
         self._client = _client_for(settings)

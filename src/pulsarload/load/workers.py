@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 
+from pulsarload.client.redeliveries import RedeliveryCounts
 from pulsarload.config import ConsumeSettings, ProduceSettings
 from pulsarload.engines.base import (
     Engine,
@@ -23,6 +24,7 @@ from pulsarload.engines.base import (
     EngineProducer,
     ReceivedBatch,
     ReceivedMessage,
+    engine_redelivery_counts,
 )
 from pulsarload.load.held import Completion, HeldBatch, drain
 from pulsarload.load.payloads import (
@@ -37,6 +39,8 @@ from pulsarload.load.verify import SequenceTracker
 from pulsarload.metrics.recorder import Recorder, RecorderSlot
 
 IDLE_SLEEP_S = 0.02  # longest a worker sleeps before looking at its controls again
+#: How often a consumer worker carries its client's redelivery counts into its recorder.
+REDELIVERY_POLL_NS = 100_000_000
 IDLE_SLEEP_NS = int(IDLE_SLEEP_S * 1e9)
 #: Shortest sleep of a producer worker between takes: at rates above ~5,000 msg/s per worker a
 #: wake takes every message that came due meanwhile (a send delay of at most this, plus the
@@ -341,6 +345,9 @@ class ConsumerWorker(Worker):
         self.consumer: EngineConsumer | None = None
         #: A sample of received messages (at most one per PEEK_EVERY_S) for the messages panel.
         self.peek = MessagePeek(self.thread.name)
+        # The client's redelivery counts by reason as last carried into the recorder.
+        self._redeliveries_seen = RedeliveryCounts()
+        self._redeliveries_due_ns = 0
 
     def run(self) -> None:
         s = self.settings
@@ -375,11 +382,27 @@ class ConsumerWorker(Worker):
                 fill = self.slot.receiver_queue = consumer.queue_fill()
                 if not fill:  # nothing waits to be taken: idle, not stalled
                     self.last_progress = time.monotonic()
+                self._count_redeliveries(consumer)
         finally:
             self._ack_delayed(consumer, everything=True)
             if self._last_unacked is not None:
                 consumer.acknowledge_cumulative(self._last_unacked)
             consumer.close()
+            self._count_redeliveries(consumer, now=True)  # a listener has stopped too
+
+    def _count_redeliveries(self, consumer: EngineConsumer, now: bool = False) -> None:
+        """Carry what the client counted of its redeliveries by reason since the last look
+        into this worker's recorder (at most every REDELIVERY_POLL_NS; one writer: the
+        thread that also records received messages)."""
+        t = time.monotonic_ns()
+        if not now and t < self._redeliveries_due_ns:
+            return
+        self._redeliveries_due_ns = t + REDELIVERY_POLL_NS
+        counts = engine_redelivery_counts(consumer)
+        if counts is None or counts == self._redeliveries_seen:
+            return
+        self.slot.active.record_redelivery_reasons(counts - self._redeliveries_seen)
+        self._redeliveries_seen = counts
 
     def _batch_path(self, consumer: EngineConsumer) -> bool:
         """Whether this worker takes whole batches (`_handle_many`): when nothing per message
@@ -478,6 +501,7 @@ class ConsumerWorker(Worker):
         self._ack(consumer, msg, received_ns)
         if s.mode == "listener":
             self._ack_delayed(consumer)
+            self._count_redeliveries(consumer)
         if self.budget is not None:
             self.budget.take(1)
             if self.budget.exhausted:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final
 
 from pulsarload.errors import ConfigError
+from pulsarload.metrics.recorder import REDELIVERY_FIELDS, REDELIVERY_REASONS
 from pulsarload.metrics.snapshot import Snapshot
 
 __all__ = [
@@ -111,6 +112,15 @@ class SnapshotCollector:
         )
         for cat, n in sorted(total.errors.items()):
             fam.add_metric([*label_values, cat], n)
+        yield fam
+
+        fam = CounterMetricFamily(
+            f"{ns}_messages_redelivered_by_reason",
+            "Messages redelivered, by the reason the consumer's client knows (native engine).",
+            labels=[*label_names, "reason"],
+        )
+        for reason, fld in zip(REDELIVERY_REASONS, REDELIVERY_FIELDS, strict=True):
+            fam.add_metric([*label_values, reason], getattr(total, fld))
         yield fam
 
         for kind, name, doc in _PROM_HISTOGRAMS:

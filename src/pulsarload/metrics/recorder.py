@@ -36,10 +36,13 @@ import time
 from collections.abc import Mapping
 from typing import Final
 
+from pulsarload.client.redeliveries import REASONS as REDELIVERY_REASONS
 from pulsarload.metrics.hdr import Histogram, Sparse
 
 __all__ = [
     "COUNTER_FIELDS",
+    "REDELIVERY_FIELDS",
+    "REDELIVERY_REASONS",
     "STORED_COUNTERS",
     "HISTOGRAM_FIELDS",
     "LATENCY_FIELDS",
@@ -49,6 +52,9 @@ __all__ = [
     "is_quiescent",
 ]
 
+#: Messages redelivered per reason, as the consumer's client counts them (`client.redeliveries`):
+#: `redelivered_negative_ack`, `redelivered_ack_timeout`, ... (one counter per reason).
+REDELIVERY_FIELDS: Final = tuple(f"redelivered_{r}" for r in REDELIVERY_REASONS)
 COUNTER_FIELDS: Final = (
     "sent",
     "acked",
@@ -59,6 +65,7 @@ COUNTER_FIELDS: Final = (
     "consumer_acked",
     "nacked",
     "redelivered",
+    *REDELIVERY_FIELDS,
     "duplicates",
     "gaps",
     "out_of_order",
@@ -128,6 +135,11 @@ class Recorder:
         self.bytes_received = 0
         self.nacked = 0
         self.redelivered = 0
+        self.redelivered_negative_ack = 0
+        self.redelivered_ack_timeout = 0
+        self.redelivered_reconnect = 0
+        self.redelivered_seek = 0
+        self.redelivered_requested = 0
         self.duplicates = 0
         self.gaps = 0
         self.out_of_order = 0
@@ -205,6 +217,14 @@ class Recorder:
 
     def record_redelivered(self, n_msgs: int = 1) -> None:
         self.redelivered += n_msgs
+
+    def record_redelivery_reasons(self, counts: object) -> None:
+        """Redeliveries by reason since the last call: an object with one count attribute
+        per reason (a client `RedeliveryCounts` difference)."""
+        for reason, name in zip(REDELIVERY_REASONS, REDELIVERY_FIELDS, strict=True):
+            n = getattr(counts, reason)
+            if n:
+                setattr(self, name, getattr(self, name) + n)
 
     def record_duplicate(self, n_msgs: int = 1) -> None:
         self.duplicates += n_msgs

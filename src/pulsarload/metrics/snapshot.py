@@ -57,7 +57,12 @@ class Counters:
     bytes_received: int = 0
     consumer_acked: int = 0
     nacked: int = 0
-    redelivered: int = 0
+    redelivered: int = 0  # received with a redelivery count above 0
+    redelivered_negative_ack: int = 0  # by reason, as the consumer's client counts them
+    redelivered_ack_timeout: int = 0
+    redelivered_reconnect: int = 0
+    redelivered_seek: int = 0
+    redelivered_requested: int = 0
     duplicates: int = 0
     gaps: int = 0
     out_of_order: int = 0
