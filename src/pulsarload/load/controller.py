@@ -28,7 +28,7 @@ from pulsarload.config import (
     validate_settings,
 )
 from pulsarload.engines.base import Engine, engine_net_bytes
-from pulsarload.engines.factory import create_engine
+from pulsarload.engines.factory import create_engine, redelivery_reasons_known
 from pulsarload.errors import ConfigError
 from pulsarload.load import commands as cmd
 from pulsarload.load.backlog import BacklogMonitor
@@ -41,7 +41,7 @@ from pulsarload.metrics.export import ExportSet, read_json, report_data
 from pulsarload.metrics.html_report import is_html_report, write_html_report
 from pulsarload.metrics.resources import ResourceMonitor, interpreter_info
 from pulsarload.metrics.sampler import Sampler
-from pulsarload.metrics.snapshot import Snapshot
+from pulsarload.metrics.snapshot import Counters, Snapshot
 from pulsarload.metrics.window import MetricsWindow
 
 SAMPLE_INTERVAL_S = 0.1
@@ -504,10 +504,25 @@ class LoadController:
             meta["verify_sent"] = {str(k): v for k, v in self.pool.producer_sent().items()}
         if verify is not None:
             meta["verify"] = verify.to_dict()
+        if self.role == "consumer" and self.pool is not None:
+            meta["redeliveries"] = self.redelivery_meta()
         peek = getattr(self.settings, "peek", 0)
         if peek:
             meta["peek"] = [s.to_dict() for s in self.peek(peek)]
         return meta
+
+    def redelivery_meta(self) -> dict[str, Any]:
+        """The report's redeliveries: messages received again (their redelivery count above
+        0) and, where the engine's client says why it redelivers, the messages per reason
+        (`by_reason` is null for an engine that does not)."""
+        snap = self.sampler.latest
+        total = snap.total if snap is not None else Counters()
+        known = redelivery_reasons_known(self.settings.engine)
+        return {
+            "received_again": total.redelivered,
+            "reasons_known": known,
+            "by_reason": total.redeliveries_by_reason() if known else None,
+        }
 
     # -- commands ---------------------------------------------------------------------------------
 

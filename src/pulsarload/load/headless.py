@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from pulsarload.engines.factory import redelivery_reasons_known
 from pulsarload.errors import UserError
 from pulsarload.load.controller import LoadController, RunResult, summary_figures
 from pulsarload.load.peek import PEEK_EVERY_S
@@ -118,6 +119,16 @@ def e2e_origins(from_intended: int, from_publish: int) -> str:
     )
 
 
+def redelivery_reasons(snap: Snapshot) -> str:
+    """The run's redeliveries per reason, or why they are not known (the official client
+    does not say why it redelivers)."""
+    engine = snap.labels.get("engine", "")
+    if not redelivery_reasons_known(engine):
+        return f"not known (the {engine or 'engine'} client does not say why it redelivers)"
+    by_reason = snap.total.redeliveries_by_reason()
+    return "  ".join(f"{r.replace('_', ' ')} {n:,}" for r, n in by_reason.items())
+
+
 def summary_lines(result: RunResult) -> list[str]:
     f = result.figures
     t = result.final.total
@@ -156,6 +167,7 @@ def summary_lines(result: RunResult) -> list[str]:
     else:
         intended, publish = int(f["e2e_from_intended"]), int(f["e2e_from_publish"])
         lines.append(f"end-to-end measured from: {e2e_origins(intended, publish)}")
+        lines.append(f"redelivered by reason: {redelivery_reasons(result.final)}")
     errors = result.final.total.errors
     if errors:
         lines.append(

@@ -16,6 +16,8 @@ from typing import Any, Final
 from pulsarload.metrics.hdr import STANDARD_PERCENTILES, Histogram, Sparse, percentile_key
 from pulsarload.metrics.recorder import (
     COUNTER_FIELDS,
+    REDELIVERY_FIELDS,
+    REDELIVERY_REASONS,
     STORED_COUNTERS,
     Recorder,
 )
@@ -73,6 +75,13 @@ class Counters:
     @property
     def failed(self) -> int:
         return sum(self.errors.values())
+
+    def redeliveries_by_reason(self) -> dict[str, int]:
+        """Messages redelivered per reason (`REDELIVERY_REASONS` order), as the consumer's
+        client counted them (all 0 where the engine does not say why)."""
+        return {
+            r: getattr(self, f) for r, f in zip(REDELIVERY_REASONS, REDELIVERY_FIELDS, strict=True)
+        }
 
     @classmethod
     def from_recorder(cls, r: Recorder, views: Mapping[str, Sparse] | None = None) -> Counters:

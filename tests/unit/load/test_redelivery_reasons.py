@@ -70,3 +70,59 @@ def test_which_engines_count_by_reason():
     assert redelivery_reasons_known("native")
     assert not redelivery_reasons_known("official")
     assert not redelivery_reasons_known("nonsense")
+
+
+def consumer_snapshot(engine: str) -> Any:
+    from pulsarload.metrics.resources import ResourceStats
+    from pulsarload.metrics.sampler import Sampler
+
+    class NullResources:
+        def sample(self, threads: object = ()) -> ResourceStats:
+            return ResourceStats()
+
+    s = Sampler(resources=NullResources(), grace=0, labels={"role": "consumer", "engine": engine})  # type: ignore[arg-type]
+    slot = s.new_slot("w0")
+    slot.active.record_receive(64, 1000)
+    slot.active.record_redelivered(3)
+    slot.active.record_redelivery_reasons(RedeliveryCounts(negative_ack=2, ack_timeout=1))
+    return s, s.tick()
+
+
+@pytest.mark.parametrize("engine", ["native", "official"])
+def test_the_summary_says_the_reasons_or_that_they_are_not_known(engine: str):
+    from pulsarload.load.controller import RunResult, summary_figures
+    from pulsarload.load.headless import summary_lines
+
+    _, snap = consumer_snapshot(engine)
+    lines = summary_lines(RunResult("consumer", snap, summary_figures(snap, "consumer")))
+    line = next(x for x in lines if x.startswith("redelivered by reason:"))
+    if engine == "native":
+        assert line.endswith("negative ack 2  ack timeout 1  reconnect 0  seek 0  requested 0"), (
+            line
+        )
+    else:
+        assert "not known (the official client does not say why" in line
+        assert "negative ack" not in line
+
+
+@pytest.mark.parametrize("engine", ["native", "official"])
+def test_the_report_has_the_reasons_or_null(engine: str):
+    from pulsarload.config import ConsumeSettings
+    from pulsarload.load.controller import LoadController
+
+    controller = LoadController("consumer", ConsumeSettings(topic="t", engine=engine))
+    sampler, _ = consumer_snapshot(engine)
+    controller.sampler = sampler
+    meta = controller.redelivery_meta()
+    assert meta["received_again"] == 3
+    if engine == "native":
+        assert meta["reasons_known"] is True
+        assert meta["by_reason"] == {
+            "negative_ack": 2,
+            "ack_timeout": 1,
+            "reconnect": 0,
+            "seek": 0,
+            "requested": 0,
+        }
+    else:
+        assert meta == {"received_again": 3, "reasons_known": False, "by_reason": None}
