@@ -125,6 +125,8 @@ def synthetic_snapshots(role: str, points: int = POINTS) -> list[Snapshot]:
                 consumer_acked=n - nacked - (2 if i == points else 0),
                 nacked=nacked,
                 redelivered=1 if i % 75 == 0 else 0,
+                redelivered_negative_ack=nacked,
+                redelivered_reconnect=2 if i == 150 else 0,
             )
         total = total + counters
         workers = []

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pulsarload.config import ConsumeSettings, ProduceSettings
+from pulsarload.engines.factory import redelivery_reasons_known
 from pulsarload.load import commands as cmd
 from pulsarload.load.peek import MessageSample
 from pulsarload.metrics.resources import InterpreterInfo, ResourceStats, interpreter_info
@@ -249,6 +250,7 @@ class DashboardView:
     shards: tuple[ShardStats, ...] = ()  # a run spread over many processes: one row each
     burst_left: float = 0.0  # seconds a running burst has left
     samples: tuple[MessageSample, ...] = ()  # consumer: a sample of received messages
+    redelivery_reasons: bool = True  # the engine's client says why it redelivers
 
     @property
     def producer(self) -> bool:
@@ -397,4 +399,5 @@ def collect(
         verify=settings.verify,
         settings=settings,
         shards=snap.shards if snap is not None else (),
+        redelivery_reasons=redelivery_reasons_known(settings.engine),
     )

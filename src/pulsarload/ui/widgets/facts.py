@@ -86,6 +86,29 @@ def _net(v: DashboardView) -> str:
     return f"{(res.net_out_per_s if v.producer else res.net_in_per_s) / 1e6:.2f} MB/s"
 
 
+#: Short labels of the redelivery reasons (`metrics.recorder.REDELIVERY_REASONS`).
+REASON_LABELS = {
+    "negative_ack": "↻ nack",
+    "ack_timeout": "↻ timeout",
+    "reconnect": "↻ reconn",
+    "seek": "↻ seek",
+    "requested": "↻ asked",
+}
+
+
+def _redelivery_facts(v: DashboardView) -> list[Fact]:
+    """Redeliveries by reason, the reasons that occurred only; where the engine's client
+    does not say why it redelivers, one "n/a" once anything was redelivered."""
+    t = v.total
+    if not v.redelivery_reasons:
+        return [Fact("↻ why", "n/a", "dim")] if t.redelivered else []
+    return [
+        Fact(REASON_LABELS[reason], _n(n), "warn")
+        for reason, n in t.redeliveries_by_reason().items()
+        if n
+    ]
+
+
 def facts_for(v: DashboardView) -> list[Fact]:
     """The figures panel's rows, most important first (a small terminal shows the first ones)."""
     t = v.total
@@ -138,6 +161,8 @@ def facts_for(v: DashboardView) -> list[Fact]:
         Fact("rss", fmt_bytes(res.rss_bytes) if res.rss_bytes else "–", "dim"),
         Fact("net out" if v.producer else "net in", _net(v), "dim"),
     ]
+    if not v.producer:  # the details of "redeliv", where there is room
+        facts += _redelivery_facts(v)
     for category, count in sorted(t.errors.items(), key=lambda kv: -kv[1]):
         facts.append(Fact(f"✗ {category}", _n(count), "bad"))
     return facts
