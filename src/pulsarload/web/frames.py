@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pulsarload.engines.factory import redelivery_reasons_known
 from pulsarload.metrics.snapshot import LatencyStats, Snapshot
 from pulsarload.metrics.window import DEFAULT_HEATMAP_EDGES
 
@@ -126,6 +127,11 @@ class FrameBuilder:
                 )
             },
             "errors": dict(total.errors),
+            # Consumer: messages redelivered per reason; null where the engine's client does
+            # not say why (the page then says "reasons n/a").
+            "redelivered_by_reason": None
+            if self.producer or not redelivery_reasons_known(snap.labels.get("engine", "native"))
+            else total.redeliveries_by_reason(),
             "workers": workers,
             "resources": {
                 "cpu": round(res.process_cpu_percent, 1),

@@ -54,6 +54,15 @@
     Number(v).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
   const ms = (us) => (us === null || us === undefined ? '–' : (us / 1000).toFixed(us < 100000 ? 2 : 0));
   const mb = (b) => (b / 1e6).toFixed(0);
+  // " · redelivered N (nack 3, reconnect 2)": the reasons that occurred, or "reasons n/a"
+  // where the engine's client does not say why (byReason null).
+  const redeliveries = (t, byReason) => {
+    if (!t.redelivered && !(byReason && Object.values(byReason).some((n) => n))) return '';
+    const why = byReason === null
+      ? 'reasons n/a'
+      : Object.entries(byReason).filter(([, n]) => n).map(([r, n]) => `${r.replace('_', ' ')} ${num(n)}`).join(', ');
+    return ` · redelivered ${num(t.redelivered)}` + (why ? ` (${why})` : '');
+  };
   const si = (v) => (v == null ? '' : Math.abs(v) >= 1e6 ? `${+(v / 1e6).toFixed(2)}M` : Math.abs(v) >= 1e3 ? `${+(v / 1e3).toFixed(1)}k` : `${+v.toFixed(1)}`);
 
   // -- charts ------------------------------------------------------------------------------------
@@ -225,7 +234,7 @@
     const t = f.total;
     $('f-totals').textContent = meta.role === 'producer'
       ? `sent ${num(t.sent)} · acked ${num(t.acked)} · failed ${num(t.failed)}`
-      : `received ${num(t.received)} · acked ${num(t.consumer_acked)} · nacked ${num(t.nacked)} · failed ${num(t.failed)}`;
+      : `received ${num(t.received)} · acked ${num(t.consumer_acked)} · nacked ${num(t.nacked)} · failed ${num(t.failed)}` + redeliveries(t, f.redelivered_by_reason);
     const res = f.resources;
     $('f-res').textContent = `CPU ${num(res.cpu, 1)} % · RSS ${mb(res.rss)} MB · ${res.threads} threads · net in ${num(res.net_in / 1e6, 2)} / out ${num(res.net_out / 1e6, 2)} MB/s`;
     // The rate field follows the target when it changes (here or elsewhere), never while typed in.
