@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from interop import official
 
 from pulsarload.client import Client, Message, RedeliveryCounts, Timeout
 from pulsarload.client.admin import AdminClient
@@ -178,3 +179,27 @@ def test_an_explicit_redelivery_counts_as_requested(client: Client, make_topic: 
     eventually(lambda: c.redelivery_counts().requested == 5, what="5 counted as requested")
     only(c.redelivery_counts(), requested=5)
     c.close()
+
+
+def test_the_official_engine_says_the_reasons_are_not_known(
+    broker: Any, make_topic: Callable[[str], str], tmp_path: Path
+) -> None:
+    """Its client redelivers the nacked messages, but does not say why: the report has no
+    counts by reason (null, not zeros) and the summary says so."""
+    official.require_official()
+    topic = make_topic("reasons-official")
+    assert cli(broker, "produce", topic, "-m", "20", "-r", "200").returncode == 0
+    report = tmp_path / "official.json"
+    consumed = subprocess.run(
+        [str(official.official_python()), "-m", "pulsarload", "consume", topic, "--engine",
+         "official", "--initial-position", "earliest", "--subscription-type", "shared",
+         "--nack-ratio", "1", "--nack-redelivery-delay-ms", "200", "-d", "4", "--headless",
+         "-u", broker.service_url, "--admin-url", broker.admin_url, "--report", str(report)],
+        capture_output=True, text=True, timeout=150, check=False,
+    )  # fmt: skip
+    assert consumed.returncode == 0, consumed.stdout + consumed.stderr
+    meta = json.loads(report.read_text())["meta"]
+    assert meta["redeliveries"]["reasons_known"] is False
+    assert meta["redeliveries"]["by_reason"] is None
+    assert meta["redeliveries"]["received_again"] > 0  # it did redeliver
+    assert "redelivered by reason: not known (the official client" in consumed.stdout
