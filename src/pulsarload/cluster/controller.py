@@ -36,6 +36,7 @@ from pulsarload.load.controller import (
     SUMMARY_METRICS,
     RunResult,
     check_paths,
+    redelivery_meta,
     summary_figures,
 )
 from pulsarload.load.scenarios import Scenario, make_scenario
@@ -689,6 +690,8 @@ class ClusterController:
         }
         if self.role == "producer" and self.settings.verify:
             meta["verify_sent"] = sent
+        if self.role == "consumer":
+            meta["redeliveries"] = redelivery_meta(self.sampler.latest, self.settings.engine)
         if verify is not None:
             meta["verify"] = verify.to_dict()
         return meta

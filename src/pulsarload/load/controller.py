@@ -135,6 +135,19 @@ def summary_figures(
     }
 
 
+def redelivery_meta(snap: Snapshot | None, engine: str) -> dict[str, Any]:
+    """A consumer report's redeliveries: messages received again (their redelivery count
+    above 0) and, where the engine's client says why it redelivers, the messages per reason
+    (`by_reason` is null for an engine that does not)."""
+    total = snap.total if snap is not None else Counters()
+    known = redelivery_reasons_known(engine)
+    return {
+        "received_again": total.redelivered,
+        "reasons_known": known,
+        "by_reason": total.redeliveries_by_reason() if known else None,
+    }
+
+
 def check_paths(settings: ProduceSettings | ConsumeSettings) -> None:
     """Refuse outputs that cannot be written and inputs that cannot be read before any work,
     with one line (else a run could end in a traceback, or its report be lost at the end)."""
@@ -512,17 +525,7 @@ class LoadController:
         return meta
 
     def redelivery_meta(self) -> dict[str, Any]:
-        """The report's redeliveries: messages received again (their redelivery count above
-        0) and, where the engine's client says why it redelivers, the messages per reason
-        (`by_reason` is null for an engine that does not)."""
-        snap = self.sampler.latest
-        total = snap.total if snap is not None else Counters()
-        known = redelivery_reasons_known(self.settings.engine)
-        return {
-            "received_again": total.redelivered,
-            "reasons_known": known,
-            "by_reason": total.redeliveries_by_reason() if known else None,
-        }
+        return redelivery_meta(self.sampler.latest, self.settings.engine)
 
     # -- commands ---------------------------------------------------------------------------------
 
