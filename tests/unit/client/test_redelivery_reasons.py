@@ -211,3 +211,24 @@ def test_explicit_redelivery_counts_as_requested(client: Client, script: Consume
     script.push(3, b"c", consumer_epoch=epoch)
     assert [c.receive(2000).data() for _ in range(3)] == [b"a", b"b", b"c"]
     assert only(c.redelivery_counts(), requested=2)
+
+
+def test_a_multi_topic_consumer_sums_its_topics():
+    import threading
+
+    from pulsarload.client.multi import MultiTopicsConsumer
+
+    class Part:
+        def __init__(self, counts: RedeliveryCounts) -> None:
+            self.counts = counts
+
+        def redelivery_counts(self) -> RedeliveryCounts:
+            return self.counts
+
+    multi = MultiTopicsConsumer.__new__(MultiTopicsConsumer)  # its parts only, no broker
+    multi._lock = threading.Lock()
+    multi._consumers = {
+        "t-0": Part(RedeliveryCounts(negative_ack=2, seek=1)),
+        "t-1": Part(RedeliveryCounts(negative_ack=1, reconnect=4)),
+    }
+    assert only(multi.redelivery_counts(), negative_ack=3, seek=1, reconnect=4)
