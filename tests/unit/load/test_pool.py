@@ -17,6 +17,10 @@ from pulsarload.load.controller import LoadController
 
 
 class FakeProducer:
+    """Blocks a send while `MAX_PENDING` messages are in flight, as a full client queue does."""
+
+    MAX_PENDING = 2000
+
     def __init__(self, engine: FakeEngine) -> None:
         self.engine = engine
         self.sent = 0
@@ -32,6 +36,8 @@ class FakeProducer:
         intended_ns: int | None = None,
         interval_ns: float = 0.0,
     ) -> None:
+        while self.pending() >= self.MAX_PENDING:
+            time.sleep(0.0005)
         self.sent += len(payloads)
         self.engine.io.put((self, len(payloads), on_done))
 
@@ -69,8 +75,8 @@ class FakeEngine:
             failed = self.fail_every and self.batches % self.fail_every == 0
             if not failed:
                 self.stored += n
-            producer.done += n
             on_done(n, "timeout" if failed else None)
+            producer.done += n  # after the hand-off: a flush then covers the completion
 
     def create_producer(self, settings, name):
         p = FakeProducer(self)
