@@ -34,6 +34,8 @@ def child_env(extra_path: str | None = None) -> dict[str, str]:
     # The test machine is shared and can be very busy: bounds, not paces.
     env.setdefault("PULSARLOAD_CLUSTER_TIMEOUT", "60")
     env.setdefault("DASK_DISTRIBUTED__WORKER__DAEMON", "False")
+    # A crash in a child (a coordinator or a Dask worker) prints every thread's stack.
+    env.setdefault("PYTHONFAULTHANDLER", "1")
     return env
 
 
