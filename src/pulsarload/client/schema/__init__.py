@@ -12,7 +12,8 @@
     user = consumer.receive().value()
 
 Modules: `definition` (record classes and field types), `avro` (the Avro binary codec),
-`schemas` (the schema classes: what goes to the registry, encode, decode).
+`schemas` (the schema classes: what goes to the registry, encode, decode), `spec` (a schema
+from a one-line spec such as ``avro:user.avsc``).
 """
 
 from pulsarload.client.schema.avro import AvroDecodeError, AvroEncodeError, AvroSchemaError
@@ -33,6 +34,7 @@ from pulsarload.client.schema.definition import (
 )
 from pulsarload.client.schema.schemas import (
     AutoConsumeSchema,
+    AutoProduceBytesSchema,
     AvroSchema,
     BytesSchema,
     JsonSchema,
@@ -48,11 +50,13 @@ from pulsarload.client.schema.schemas import (
     schema_version_bytes,
     schema_version_int,
 )
+from pulsarload.client.schema.spec import parse_schema_spec
 from pulsarload.wire.enums import SchemaType
 
 __all__ = [
     "Array",
     "AutoConsumeSchema",
+    "AutoProduceBytesSchema",
     "AvroDecodeError",
     "AvroEncodeError",
     "AvroSchema",
@@ -80,6 +84,7 @@ __all__ = [
     "SchemaType",
     "String",
     "StringSchema",
+    "parse_schema_spec",
     "schema_for_info",
     "schema_version_bytes",
     "schema_version_int",

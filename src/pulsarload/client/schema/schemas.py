@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AutoConsumeSchema",
+    "AutoProduceBytesSchema",
     "AvroSchema",
     "BytesSchema",
     "JsonSchema",
@@ -226,6 +227,11 @@ class _RecordSchema(Schema):
         # version bytes -> decoder of that version's payloads into our values
         self._versions: dict[bytes, Callable[[bytes], Any]] = {}
         self._versions_lock = threading.Lock()
+
+    @property
+    def avro_type(self) -> AvroType:
+        """The compiled Avro definition (JSON schemas too: their registry entry is Avro)."""
+        return self._avro
 
     def _to_value(self, d: Any) -> Any:
         cls = self._record_cls
@@ -457,6 +463,35 @@ def _schema_from_java_name(name: str, data: bytes) -> Schema:
     if name == "STRING":
         return StringSchema()
     return BytesSchema()
+
+
+class AutoProduceBytesSchema(Schema):
+    """Payloads already encoded with `schema` (the Java client's `AUTO_PRODUCE_BYTES`): the
+    registry is told `schema`, `send` takes the encoded bytes as they are and consumers decode
+    with `schema`. For a producer whose values are encoded elsewhere (the load tool encodes
+    each record itself, to time it)."""
+
+    def __init__(self, schema: Schema) -> None:
+        if not isinstance(schema, Schema):
+            raise TypeError(f"AutoProduceBytesSchema: expected a schema, got {schema!r}")
+        super().__init__(bytes, schema.schema_info())
+        self.schema = schema
+
+    def encode(self, obj: Any) -> bytes:
+        if not isinstance(obj, bytes | bytearray | memoryview):
+            raise SchemaEncodeError(
+                f"AutoProduceBytesSchema: expected encoded bytes, got {type(obj).__name__}"
+            )
+        return bytes(obj)
+
+    def decode(self, data: bytes) -> Any:
+        return self.schema.decode(data)
+
+    def decode_message(self, msg: Message) -> Any:
+        return self.schema.decode_message(msg)
+
+    def __str__(self) -> str:
+        return f"AutoProduceBytesSchema({self.schema})"
 
 
 class AutoConsumeSchema(Schema):
