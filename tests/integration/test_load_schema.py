@@ -4,6 +4,7 @@ verification through the decoded records, and a refused schema stopping before a
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,33 @@ def test_a_refused_schema_is_one_clear_line(broker, make_topic, tmp_path: Path) 
     assert run.returncode != 0, out
     line = next(x for x in out.splitlines() if "IncompatibleSchema" in x)
     assert topic in line and "refuses --schema" in line
+
+
+def test_official_engine_registers_the_same_schema(broker, make_topic, tmp_path: Path) -> None:
+    """The official engine sends the records the load layer encoded and tells the registry the
+    same definition: the native consumer side verifies the run and decodes every record."""
+    from interop.official import official_python, require_official
+
+    require_official()
+    topic = make_topic("load-official")
+    spec = f"avro:{json.dumps(ORDER)}"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
+    produced = subprocess.run(
+        [str(official_python()), "-m", "pulsarload", "produce", topic, "--engine", "official",
+         "--headless", "-u", broker.service_url, "--admin-url", broker.admin_url,
+         "--schema", spec, "--verify", "-m", "500", "-r", "1000", "-s", "200",
+         "--report", str(tmp_path / "p.json")],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert produced.returncode == 0, produced.stdout[-2000:] + produced.stderr[-2000:]
+    consumed = cli(
+        broker, "consume", topic, "--schema", spec, "--verify", "-m", "500",
+        "--verify-against", str(tmp_path / "p.json"), "--initial-position", "earliest",
+        "--report", str(tmp_path / "c.json"), "--threshold", "missing<1",
+    )  # fmt: skip
+    assert consumed.returncode == 0, consumed.stdout + consumed.stderr
+    report = json.loads((tmp_path / "c.json").read_text())
+    assert report["meta"]["verify"]["missing"] == 0
+    with Client(broker.service_url) as client:
+        info = client.get_schema_info(topic)
+        assert info is not None and json.loads(info.schema()) == ORDER

@@ -494,9 +494,12 @@ def refused_schema(err: BaseException, topic: str, schema: Any) -> IncompatibleS
     # The broker's text is a chain of Java exception names; keep what they say.
     reason = re.sub(r"(?:[\w$]+\.)+[\w$]*(?:Exception|Error): ", "", lines[0] if lines else "")
     reason = reason.strip().rstrip(":") or "incompatible with the topic's schema"
+    inner = getattr(schema, "schema", schema)  # an AutoProduceBytesSchema names its schema
+    avro = getattr(inner, "avro_type", None)
+    record = avro.record_name() if avro is not None else None
+    what = info.schema_type().name.upper() + " schema" + (f" of record {record}" if record else "")
     return IncompatibleSchema(
-        f"IncompatibleSchema: topic {topic} refused the {info.schema_type().name.upper()} "
-        f"schema {info.name()!r} ({schema}): {reason}",
+        f"IncompatibleSchema: topic {topic} refused the {what}: {reason}",
         code=int(ServerError.IncompatibleSchema),
     )
 
