@@ -287,6 +287,105 @@ class _Parser:
 # --- compiling -------------------------------------------------------------------------------------
 
 
+def _field_error(rname: str, name: str, x: Any, err: BaseException) -> AvroEncodeError:
+    if x is _MISSING:
+        return AvroEncodeError(f"{rname}.{name}: missing (no default)")
+    return AvroEncodeError(f"{rname}.{name}: {err}")
+
+
+def _varint_lines(indent: str) -> list[str]:
+    return [
+        f"{indent}while n > 127:",
+        f"{indent}    app((n & 127) | 128)",
+        f"{indent}    n >>= 7",
+        f"{indent}app(n)",
+    ]
+
+
+def _read_long_lines(target: str) -> list[str]:
+    return [
+        "    b = buf[pos]",
+        "    pos += 1",
+        "    if b < 128:",
+        f"        {target} = (b >> 1) ^ -(b & 1)",
+        "    else:",
+        f"        {target}, pos = _get_long(buf, pos - 1)",
+    ]
+
+
+def _int_snippet(kind: str, shift: int) -> tuple[list[str], list[str]]:
+    enc = [
+        # The range check compares with -1 and 0 only: small ints are immortal, so threads
+        # running this code do not contend on reference counts of shared constants.
+        f"        if x.__class__ is not int or not -1 <= (x >> {shift}) <= 0:",
+        f"            raise AvroEncodeError('expected an int in the {kind} range, got ' + repr(x))",
+        "        n = (x << 1) ^ (x >> 63)",
+        *_varint_lines("        "),
+    ]
+    return enc, _read_long_lines("x")
+
+
+_STRING_ENC = [
+    "        if x.__class__ is str:",
+    "            b = x.encode()",
+    "        elif isinstance(x, bytes):",
+    "            b = x",
+    "        else:",
+    "            raise AvroEncodeError('expected a str for string, got ' + type(x).__name__)",
+    "        n = len(b) << 1",
+    *_varint_lines("        "),
+    "        out += b",
+]
+_STRING_DEC = [
+    *_read_long_lines("n"),
+    "    end = pos + n",
+    "    if n < 0 or end > len(buf):",
+    "        raise AvroDecodeError(f'length {n} at offset {pos} runs past the end')",
+    "    x = buf[pos:end].decode()",
+    "    pos = end",
+]
+
+#: Avro type -> (encoder lines, decoder lines), for fields written inline in a record's code.
+_INLINE: dict[str, tuple[list[str], list[str]]] = {
+    "long": _int_snippet("64-bit", 63),
+    "int": _int_snippet("32-bit", 31),
+    "string": (_STRING_ENC, _STRING_DEC),
+    "boolean": (
+        [
+            "        if x is True:",
+            "            app(1)",
+            "        elif x is False:",
+            "            app(0)",
+            "        else:",
+            "            raise AvroEncodeError('expected a bool for boolean, got ' + repr(x))",
+        ],
+        [
+            "    b = buf[pos]",
+            "    if b > 1:",
+            "        raise AvroDecodeError(f'boolean byte {b} at offset {pos} is not 0 or 1')",
+            "    x = b == 1",
+            "    pos += 1",
+        ],
+    ),
+    "double": (
+        [
+            "        if x.__class__ is not float and x.__class__ is not int:",
+            "            raise AvroEncodeError('expected a float for double, got ' + repr(x))",
+            "        out += _F64P(x)",
+        ],
+        ["    x = _F64U(buf, pos)[0]", "    pos += 8"],
+    ),
+    "float": (
+        [
+            "        if x.__class__ is not float and x.__class__ is not int:",
+            "            raise AvroEncodeError('expected a float for float, got ' + repr(x))",
+            "        out += _F32P(x)",
+        ],
+        ["    x = _F32U(buf, pos)[0]", "    pos += 4"],
+    ),
+}
+
+
 class _Compiler:
     def __init__(self, named: dict[str, dict[str, Any]]) -> None:
         self.named = named
@@ -334,38 +433,85 @@ class _Compiler:
         return codec
 
     def _record(self, node: dict[str, Any]) -> tuple[Encoder, Decoder]:
+        """A record's encoder and decoder, generated as Python source (as `wire.protobuf`
+        does for messages): fields of the common primitive types, and optional ones of them,
+        are written inline; other fields call their compiled codec. Inline code is what makes
+        a record of ten fields cost microseconds rather than tens on 3.13t."""
         rname = node["name"]
-        fields: list[tuple[str, Encoder, Any]] = []
-        decoders: list[tuple[str, Decoder]] = []
-        for f in node["fields"]:
-            enc, dec = self.codec(f["type"])
+        ns: dict[str, Any] = {
+            "AvroEncodeError": AvroEncodeError,
+            "AvroDecodeError": AvroDecodeError,
+            "_fields_of": _fields_of,
+            "_field_error": _field_error,
+            "_get_long": _get_long,
+            "_F64P": _F64.pack,
+            "_F32P": _F32.pack,
+            "_F64U": _F64.unpack_from,
+            "_F32U": _F32.unpack_from,
+            "_MISSING": _MISSING,
+            "RNAME": rname,
+            "NAMES": tuple(f["name"] for f in node["fields"]),
+        }
+        enc_lines = [
+            "def enc_record(out, v):",
+            "    d = v if v.__class__ is dict else _fields_of(v, RNAME)",
+            "    get = d.get",
+            "    app = out.append",
+            "    f = 0",
+            "    x = None",
+            "    try:",
+        ]
+        dec_lines = ["def dec_record(buf, pos):"]
+        for i, f in enumerate(node["fields"]):
+            t = f["type"]
             default = f["default"]
-            if default is _MISSING and isinstance(f["type"], list) and "null" in f["type"]:
+            if default is _MISSING and isinstance(t, list) and "null" in t:
                 default = None  # an optional field left out is null
-            fields.append((f["name"], enc, default))
-            decoders.append((f["name"], dec))
-        field_tuple = tuple(fields)
-        dec_tuple = tuple(decoders)
-
-        def enc_record(out: bytearray, v: Any) -> None:
-            d = v if v.__class__ is dict else _fields_of(v, rname)
-            get = d.get
-            for name, enc, default in field_tuple:
-                x = get(name, default)
-                try:
-                    enc(out, x)
-                except (AvroEncodeError, TypeError, struct.error, OverflowError) as err:
-                    if x is _MISSING:
-                        raise AvroEncodeError(f"{rname}.{name}: missing (no default)") from None
-                    raise AvroEncodeError(f"{rname}.{name}: {err}") from None
-
-        def dec_record(buf: bytes, pos: int) -> tuple[Any, int]:
-            out = {}
-            for name, dec in dec_tuple:
-                out[name], pos = dec(buf, pos)
-            return out, pos
-
-        return enc_record, dec_record
+            ns[f"D{i}"] = default
+            enc_lines += [f"        f = {i}", f"        x = get({f['name']!r}, D{i})"]
+            inline = _INLINE.get(t) if isinstance(t, str) else None
+            if (
+                isinstance(t, list)
+                and len(t) == 2
+                and t[0] == "null"
+                and isinstance(t[1], str)
+                and t[1] in _INLINE
+            ):
+                prim = _INLINE[t[1]]
+                enc_lines += [
+                    "        if x is None:",
+                    "            app(0)",
+                    "        else:",
+                    "            app(2)",
+                    *("    " + line for line in prim[0]),
+                ]
+                dec_lines += [
+                    "    b = buf[pos]",
+                    "    pos += 1",
+                    "    if b == 0:",
+                    "        x = None",
+                    "    elif b == 2:",
+                    *("    " + line for line in prim[1]),
+                    "    else:",
+                    "        raise AvroDecodeError(f'union branch {b} out of range at {pos}')",
+                    f"    v{i} = x",
+                ]
+            elif inline is not None:
+                enc_lines += inline[0]
+                dec_lines += [*inline[1], f"    v{i} = x"]
+            else:
+                enc, dec = self.codec(t)
+                ns[f"E{i}"], ns[f"R{i}"] = enc, dec
+                enc_lines.append(f"        E{i}(out, x)")
+                dec_lines.append(f"    v{i}, pos = R{i}(buf, pos)")
+        enc_lines += [
+            "    except (AvroEncodeError, TypeError, OverflowError, ValueError) as err:",
+            "        raise _field_error(RNAME, NAMES[f], x, err) from None",
+        ]
+        body = ", ".join(f"{f['name']!r}: v{i}" for i, f in enumerate(node["fields"]))
+        dec_lines.append(f"    return {{{body}}}, pos")
+        exec("\n".join(enc_lines) + "\n\n" + "\n".join(dec_lines), ns)  # noqa: S102
+        return ns["enc_record"], ns["dec_record"]
 
     def _enum(self, node: dict[str, Any]) -> tuple[Encoder, Decoder]:
         symbols = tuple(node["symbols"])
@@ -601,6 +747,8 @@ class AvroType:
             raise AvroDecodeError(
                 f"datum is truncated ({len(buf)} bytes is too short for the schema)"
             ) from None
+        except UnicodeDecodeError as err:
+            raise AvroDecodeError(f"a string is not UTF-8: {err}") from None
         if pos != len(buf):
             raise AvroDecodeError(f"{len(buf) - pos} bytes left over after the datum")
         return value
