@@ -32,7 +32,9 @@ from pulsarload.client.schema import (
     Record,
     String,
     StringSchema,
+    schema_version_int,
 )
+from pulsarload.client.schema_registry import get_or_create_schema
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
 
@@ -141,6 +143,9 @@ def test_native_producer_accepted_and_read_back(client: Client, enforced: str, k
     producer.flush()
     got = _receive_values(consumer, len(records))
     assert [_plain(r) for r in got] == records
+    reader = client.create_reader(topic, "earliest", schema_cls(Reading))
+    assert _plain(reader.read_next(30000).value()) == records[0]
+    reader.close()
     info = client.get_schema_info(topic)
     assert info is not None and json.loads(info.schema()) == Reading.schema()
     producer.close()
@@ -242,3 +247,36 @@ def test_auto_consume_across_two_schema_versions(client: Client, enforced: str) 
         {"id": 1, "kind": "first"},
         {"id": 2, "kind": "second"},
     ]
+
+
+def test_get_or_create_schema_registers_versions(client: Client, enforced: str) -> None:
+    topic = _topic(enforced, "registry")
+    holder = client.subscribe(topic, "holder")  # the broker answers for loaded topics only
+    conn = client.connect(topic)
+    v1 = {"type": "record", "name": "Event", "fields": [{"name": "id", "type": "long"}]}
+    v2 = {**v1, "fields": [*v1["fields"], {"name": "x", "type": ["null", "int"], "default": None}]}
+    first = get_or_create_schema(conn, topic, AvroSchema(None, v1).schema_info())
+    again = get_or_create_schema(conn, topic, AvroSchema(None, v1).schema_info())
+    second = get_or_create_schema(conn, topic, AvroSchema(None, v2).schema_info())
+    assert first == again and schema_version_int(second) == schema_version_int(first) + 1
+    assert json.loads(client.get_schema_info(topic, first).schema()) == v1  # type: ignore[union-attr]
+    with pytest.raises(IncompatibleSchema):
+        get_or_create_schema(conn, topic, AvroSchema(WrongReading).schema_info())
+    holder.close()
+
+
+def test_partitioned_topic_with_a_schema(broker: Any, client: Client, enforced: str) -> None:
+    topic = _topic(enforced, "parts")
+    with httpx.Client(base_url=broker.admin_url, timeout=30, trust_env=False) as http:
+        resp = http.put(f"/admin/v2/persistent/{topic.split('://', 1)[1]}/partitions", json=3)
+        assert resp.status_code in (200, 204), resp.text
+    consumer = client.subscribe(topic, "native", schema=AvroSchema(Reading))
+    producer = client.create_producer(topic, schema=AvroSchema(Reading), batching_enabled=True)
+    records = _records(9)
+    for d in records:
+        producer.send_async(_to_record(d), None)
+    producer.flush()
+    got = _receive_values(consumer, len(records))
+    assert sorted((_plain(r) for r in got), key=lambda d: d["seq"]) == records
+    producer.close()
+    consumer.close()

@@ -428,6 +428,7 @@ class Client:
         self,
         topic: str,
         start_message_id: MessageId | str | bytes,
+        schema: Schema | None = _CONSUMER.schema,
         reader_listener: ReaderListener | None = None,
         receiver_queue_size: int = _CONSUMER.receiver_queue_size,
         reader_name: str | None = None,
@@ -451,6 +452,7 @@ class Client:
             crypto_key_reader,
             start_message_id_inclusive,
             crypto_failure_action,
+            schema,
         )
 
     # --- schemas ---------------------------------------------------------------------------------
