@@ -323,6 +323,11 @@ class RunSettings:
         help="payload schema: avro:FILE, json:FILE (or inline JSON), string, bytes; "
         "'' = raw bytes, no schema",
     )
+    schema_registry_check: bool = _opt(
+        False,
+        env="PULSARLOAD_SCHEMA_REGISTRY_CHECK",
+        help="before the run, ask the topic's schema registry whether it takes --schema",
+    )
     headless: bool = _opt(
         False, env="PULSARLOAD_HEADLESS", help="no dashboard: status lines and a summary"
     )
@@ -683,6 +688,7 @@ SETTING_GROUPS: dict[str, tuple[str, ...]] = {
     "Output": ("report", "export_dir", "histogram_log", "prometheus_port", "prometheus_addr"),
     "Messages": (
         "rate", "size", "size_distribution", "size_max", "payload", "payload_file", "schema",
+        "schema_registry_check",
         "key_mode",
         "keys", "properties", "routing", "hashing", "partitions", "producer_name",
     ),

@@ -63,6 +63,15 @@ def test_schema_run_with_verify_misses_nothing(
     report = json.loads((tmp_path / "c.json").read_text())
     verify = report["meta"]["verify"]
     assert verify == {**verify, "missing": 0, "duplicates": 0, "unique": 2000, "producers": 2}
+    total = report["final"]["total"]
+    assert total["failed"] == 0 and "schema_decode" not in total["errors"], total
+    # The reports name the schema, its registry version and the cost per message.
+    produced_meta = json.loads((tmp_path / "p.json").read_text())["meta"]["schema"]
+    assert produced_meta["type"] == kind.upper() and produced_meta["record"] == "Order"
+    assert produced_meta["fields"] == len(ORDER["fields"])
+    assert produced_meta["registry_version"] == 0
+    assert produced_meta["encode_us_per_msg"] > 0
+    assert report["meta"]["schema"]["decode_us_per_msg"] > 0
     # The records are what a consumer of the schema reads: the registry has it, and one
     # decodes field by field with the native client.
     with Client(broker.service_url) as client:
@@ -126,3 +135,22 @@ def test_official_engine_registers_the_same_schema(broker, make_topic, tmp_path:
     with Client(broker.service_url) as client:
         info = client.get_schema_info(topic)
         assert info is not None and json.loads(info.schema()) == ORDER
+
+
+def test_schema_registry_check_says_before_the_run(broker, make_topic) -> None:
+    topic = make_topic("load-check")
+    with Client(broker.service_url) as client:
+        client.create_producer(topic, schema=AvroSchema(None, ORDER)).close()
+    same = cli(broker, "produce", topic, "--schema", f"avro:{json.dumps(ORDER)}",
+               "--schema-registry-check", "-m", "10")  # fmt: skip
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "schema check:" in same.stdout and "takes --schema" in same.stdout
+    other = {"type": "record", "name": "Order", "namespace": "shop",
+             "fields": [{"name": "id", "type": "string"}]}  # fmt: skip
+    refused = cli(broker, "produce", topic, "--schema", f"avro:{json.dumps(other)}",
+                  "--schema-registry-check", "-m", "10")  # fmt: skip
+    out = refused.stdout + refused.stderr
+    assert refused.returncode != 0, out
+    line = next(x for x in out.splitlines() if "schema check:" in x)
+    assert "does not take --schema" in line and "version 0" in line
+    assert "acked" not in out  # nothing ran

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import string
+import time
 from typing import Any
 
 from pulsarload.client.schema import AvroSchema, JsonSchema, Schema, StringSchema
@@ -111,6 +112,9 @@ class SchemaPayloads:
         self.settings = PayloadSettings(size=size)
         self.size = size
         self._verify_id = verify_producer_id
+        #: CPU nanoseconds spent making and encoding records, and how many (for the report).
+        self.encode_ns = 0
+        self.encoded = 0
         self._seq = 0
         self._pos = 0
         self._rng = random.Random(seed)
@@ -163,6 +167,13 @@ class SchemaPayloads:
         return text if kind == "string" else text.encode()
 
     def next_batch(self, count: int) -> list[bytes]:
+        t0 = time.thread_time_ns()
+        out = self._make_batch(count)
+        self.encode_ns += time.thread_time_ns() - t0
+        self.encoded += count
+        return out
+
+    def _make_batch(self, count: int) -> list[bytes]:
         encode = self.schema.encode
         records = self._records
         out = []
@@ -187,12 +198,20 @@ class StampReader:
 
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
+        #: CPU nanoseconds spent decoding, and how many payloads (for the report).
+        self.decode_ns = 0
+        self.decoded = 0
         self._string = isinstance(schema, StringSchema)
         self._filler = first_text_field(schema)
 
     def decode(self, data: bytes) -> Any:
         """The decoded value; raises the schema's `SchemaDecodeError` when it does not decode."""
-        return self.schema.decode(data)
+        t0 = time.thread_time_ns()
+        try:
+            return self.schema.decode(data)
+        finally:
+            self.decode_ns += time.thread_time_ns() - t0
+            self.decoded += 1
 
     def stamp(self, value: Any) -> tuple[int, int] | None:
         """(producer id, sequence) from a decoded value, or None when it carries none."""

@@ -164,6 +164,8 @@ class ProducerWorker(Worker):
         self.properties = dict(properties or {})
         self.verify_id = verify_id
         self.sent = 0  # messages handed to the engine (for verification's expected counts)
+        #: With --schema: the record maker, whose encode time the report shows.
+        self.schema_payloads: SchemaPayloads | None = None
         self.finished_budget = False
 
     def run(self) -> None:
@@ -172,7 +174,9 @@ class ProducerWorker(Worker):
         payloads: PayloadGenerator | SchemaPayloads
         if decodes_records(schema):
             assert schema is not None
-            payloads = SchemaPayloads(schema, s.size, verify_producer_id=self.verify_id)
+            payloads = self.schema_payloads = SchemaPayloads(
+                schema, s.size, verify_producer_id=self.verify_id
+            )
         else:
             payloads = PayloadGenerator(
                 PayloadSettings(
