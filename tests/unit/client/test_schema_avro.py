@@ -3,9 +3,12 @@ type, and errors that name the field."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pulsarload.client.schema.avro import (
     AvroDecodeError,
@@ -172,3 +175,27 @@ def test_decode_errors() -> None:
 def test_bad_schemas_are_refused(bad: object) -> None:
     with pytest.raises(AvroSchemaError):
         parse(bad)  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_any_bytes_decode_or_raise_a_decode_error(data: bytes) -> None:
+    """Payloads come from the network: whatever they hold, a decoder returns or raises
+    `AvroDecodeError`, and never loops for ever on a corrupt block count."""
+    codec = parse(
+        {
+            "type": "record",
+            "name": "R",
+            "fields": [
+                {"name": "a", "type": ["null", "long"]},
+                {"name": "s", "type": "string"},
+                {"name": "n", "type": {"type": "array", "items": "null"}},
+                {"name": "m", "type": {"type": "map", "values": ["null", "double"]}},
+                {"name": "e", "type": {"type": "enum", "name": "E", "symbols": ["X"]}},
+                {"name": "b", "type": "boolean"},
+                {"name": "f", "type": "float"},
+            ],
+        }  # fmt: skip
+    )
+    with contextlib.suppress(AvroDecodeError):
+        codec.decode(data)

@@ -574,6 +574,7 @@ class _Compiler:
                 if n < 0:
                     n = -n
                     _, pos = _get_long(buf, pos)  # the block's size in bytes
+                _check_count(n, buf, pos)
                 for _ in range(n):
                     item, pos = dec_item(buf, pos)
                     items.append(item)
@@ -607,6 +608,7 @@ class _Compiler:
                 if n < 0:
                     n = -n
                     _, pos = _get_long(buf, pos)
+                _check_count(n, buf, pos)
                 for _ in range(n):
                     k, pos = _dec_string(buf, pos)
                     items[k], pos = dec_value(buf, pos)
@@ -702,6 +704,16 @@ class _Compiler:
             return i
 
         return choose
+
+
+#: Items of a zero-byte type (null, an empty record) take no bytes: a block count is believed
+#: up to this many of them, so that a corrupt count cannot make a decoder loop for ever.
+MAX_BLOCK_ITEMS = 1 << 20
+
+
+def _check_count(n: int, buf: bytes, pos: int) -> None:
+    if n > MAX_BLOCK_ITEMS and n > len(buf) - pos:
+        raise AvroDecodeError(f"block of {n} items at offset {pos} is longer than the datum")
 
 
 def _fields_of(v: Any, rname: str) -> dict[str, Any]:
