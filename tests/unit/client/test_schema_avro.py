@@ -142,6 +142,12 @@ def test_encode_errors_name_the_field() -> None:
         codec.encode({"age": 1, "inner": {}})
 
 
+def test_a_record_of_no_fields_is_no_bytes() -> None:
+    codec = parse({"type": "record", "name": "Empty", "fields": []})
+    assert codec.encode({}) == b""
+    assert codec.decode(b"") == {}
+
+
 def test_optional_fields_left_out_are_null() -> None:
     codec = parse(
         {"type": "record", "name": "R", "fields": [{"name": "a", "type": ["null", "int"]}]}

@@ -504,6 +504,8 @@ class _Compiler:
                 ns[f"E{i}"], ns[f"R{i}"] = enc, dec
                 enc_lines.append(f"        E{i}(out, x)")
                 dec_lines.append(f"    v{i}, pos = R{i}(buf, pos)")
+        if not node["fields"]:
+            enc_lines.append("        pass")  # a record of no fields encodes as nothing
         enc_lines += [
             "    except (AvroEncodeError, TypeError, OverflowError, ValueError) as err:",
             "        raise _field_error(RNAME, NAMES[f], x, err) from None",
