@@ -345,6 +345,7 @@ def produce(topic: str | None, **params: Any) -> None:
         params["topic"] = topic
     settings = _settings_from_flags(config.ProduceSettings, params)
     _check_terminal(settings)
+    _check_schema_registry(settings)
     if settings.partitions:
         from pulsarload.client.admin import AdminClient
 
@@ -362,7 +363,35 @@ def consume(topic: str | None, **params: Any) -> None:
         params["topic"] = topic
     settings = _settings_from_flags(config.ConsumeSettings, params)
     _check_terminal(settings)
+    _check_schema_registry(settings)
     _run_controller("consumer", settings)
+
+
+def _check_schema_registry(settings: config.RunSettings) -> None:
+    """--schema-registry-check: one line saying whether the topic's registry takes --schema,
+    and a non-zero exit before any load when it does not."""
+    if not (settings.schema_registry_check and settings.schema):
+        return
+    from pulsarload.client.admin import AdminClient
+    from pulsarload.client.schema import parse_schema_spec
+    from pulsarload.errors import UserError
+
+    schema = parse_schema_spec(settings.schema)
+    assert schema is not None
+    info = schema.schema_info()
+    kind = {"None_": "BYTES"}.get(info.schema_type().name, info.schema_type().name.upper())
+    with AdminClient.for_settings(settings) as admin:
+        current = admin.topic_schema(settings.topic)
+        if current is None:
+            click.echo(f"schema check: {settings.topic} has no schema yet; ours will be its first")
+            return
+        ok, detail = admin.schema_compatibility(
+            settings.topic, kind, info.schema(), info.properties()
+        )
+    where = f"{settings.topic} (schema version {current.get('version')}, {current.get('type')})"
+    if not ok:
+        raise UserError(f"schema check: {where} does not take --schema {settings.schema}: {detail}")
+    click.echo(f"schema check: {where} takes --schema {settings.schema} (strategy {detail})")
 
 
 # --------------------------------------------------------------------------- capacity

@@ -317,6 +317,17 @@ class RunSettings:
     verify: bool = _opt(
         False, env="PULSARLOAD_VERIFY", help="end-to-end verification of every message"
     )
+    schema: str = _opt(
+        "",
+        env="PULSARLOAD_SCHEMA",
+        help="payload schema: avro:FILE, json:FILE (or inline JSON), string, bytes; "
+        "'' = raw bytes, no schema",
+    )
+    schema_registry_check: bool = _opt(
+        False,
+        env="PULSARLOAD_SCHEMA_REGISTRY_CHECK",
+        help="before the run, ask the topic's schema registry whether it takes --schema",
+    )
     headless: bool = _opt(
         False, env="PULSARLOAD_HEADLESS", help="no dashboard: status lines and a summary"
     )
@@ -676,7 +687,9 @@ SETTING_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "Output": ("report", "export_dir", "histogram_log", "prometheus_port", "prometheus_addr"),
     "Messages": (
-        "rate", "size", "size_distribution", "size_max", "payload", "payload_file", "key_mode",
+        "rate", "size", "size_distribution", "size_max", "payload", "payload_file", "schema",
+        "schema_registry_check",
+        "key_mode",
         "keys", "properties", "routing", "hashing", "partitions", "producer_name",
     ),
     "Producer": (
@@ -813,6 +826,8 @@ def validate_settings(settings: RunSettings) -> None:
     if settings.threads > settings.max_threads:
         raise ConfigError(f"threads={settings.threads} exceeds max_threads={settings.max_threads}")
     _validate_cluster(settings)
+    if settings.schema:
+        _validate_schema(settings)
     if isinstance(settings, ProduceSettings):
         _validate_producer(settings)
     if isinstance(settings, ConsumeSettings):
@@ -822,6 +837,24 @@ def validate_settings(settings: RunSettings) -> None:
         raise ConfigError(retired)
     if isinstance(settings, CapacitySettings):
         _validate_capacity(settings)
+
+
+def _validate_schema(s: RunSettings) -> None:
+    """The schema spec parses (file, JSON, Avro), and --verify has a field for its stamp."""
+    from pulsarload.client.schema import AvroSchema, JsonSchema, parse_schema_spec
+    from pulsarload.client.schema.spec import first_text_field
+
+    schema = parse_schema_spec(s.schema)  # raises ConfigError naming the spec
+    if (
+        s.verify
+        and isinstance(s, ProduceSettings)
+        and isinstance(schema, AvroSchema | JsonSchema)
+        and first_text_field(schema) is None
+    ):
+        raise ConfigError(
+            f"--verify with --schema {s.schema!r}: the record needs a string or bytes field "
+            "to carry the verification stamp"
+        )
 
 
 def _validate_producer(s: ProduceSettings) -> None:

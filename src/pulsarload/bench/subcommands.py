@@ -32,6 +32,8 @@ TOOLS: dict[str, tuple[str, str]] = {
                    "The producer loop's send delay on a stepped clock."),
     "rate-precision": ("pulsarload.bench.studies.rate_precision",
                        "Send delay and publish latency at fixed rates."),
+    "schema-cost": ("pulsarload.bench.studies.schema_cost",
+                    "msg/s and CPU per message: a 10-field Avro record against bytes."),
     "stamp-cost": ("pulsarload.bench.studies.stamp_cost",
                    "What the intended-send-time stamp costs per message."),
     "wake-floor": ("pulsarload.bench.studies.wake_floor",

@@ -206,6 +206,45 @@ class AdminClient:
                 )
         return out
 
+    # -- schemas --------------------------------------------------------------------------------
+
+    def _schema_path(self, topic: str) -> str:
+        t = TopicName.parse(topic)
+        return f"/admin/v2/schemas/{t.tenant}/{t.namespace}/{t.local_name}"
+
+    def topic_schema(self, topic: str) -> dict[str, Any] | None:
+        """The topic's latest schema ({"version", "type", "data", "properties"}), or None."""
+        resp = self._request("GET", self._schema_path(topic) + "/schema", ok=(200, 404))
+        return None if resp.status_code == 404 else resp.json()
+
+    def schema_compatibility(
+        self, topic: str, schema_type: str, definition: str, properties: dict[str, str]
+    ) -> tuple[bool, str]:
+        """Whether the topic's registry would take this schema: (ok, the broker's reason or
+        its compatibility strategy)."""
+        resp = self._request(
+            "POST",
+            self._schema_path(topic) + "/compatibility",
+            ok=(200, 202, 404, 409, 412, 500),
+            json={"type": schema_type, "schema": definition, "properties": properties},
+        )
+        try:
+            body = resp.json()
+        except ValueError:
+            body = {}
+        if resp.status_code in (200, 202):
+            return bool(body.get("compatibility")), str(body.get("schemaCompatibilityStrategy"))
+        reason = str(body.get("reason", resp.text))
+        message = next(
+            (
+                ln.removeprefix("Message: ")
+                for ln in reason.splitlines()
+                if ln.startswith("Message:")
+            ),
+            reason.strip().splitlines()[0] if reason.strip() else f"HTTP {resp.status_code}",
+        )
+        return False, message.rstrip(": ")
+
     # -- namespaces -----------------------------------------------------------------------------
 
     def create_namespace(self, namespace: str) -> None:

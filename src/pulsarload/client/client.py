@@ -39,6 +39,8 @@ from pulsarload.client.multi import MultiTopicsConsumer
 from pulsarload.client.partitioned import PartitionedProducer
 from pulsarload.client.producer import Producer
 from pulsarload.client.reader import Reader, ReaderListener, open_reader
+from pulsarload.client.schema.schemas import Schema, SchemaInfo
+from pulsarload.client.schema_registry import get_schema
 from pulsarload.client.settings import (
     BatchingType,
     ClientConfig,
@@ -213,7 +215,7 @@ class Client:
         self,
         topic: str,
         producer_name: str | None = _PRODUCER.producer_name,
-        schema: Any = None,
+        schema: Schema | None = _PRODUCER.schema,
         initial_sequence_id: int | None = _PRODUCER.initial_sequence_id,
         send_timeout_millis: int = _PRODUCER.send_timeout_millis,
         compression_type: CompressionType | str = _PRODUCER.compression_type,
@@ -238,8 +240,6 @@ class Client:
         """Create a producer (validated before any I/O); a partitioned topic gets one
         producer per partition behind a router. Raises the mapped broker error, or
         `ConnectError` naming the address when the broker cannot be reached in time."""
-        if schema is not None:
-            raise InvalidConfiguration("schema: schemas are not supported; send bytes")
         conf = ProducerConfig(
             topic=topic,
             producer_name=producer_name,
@@ -261,6 +261,7 @@ class Client:
             properties=properties,
             encryption_keys=() if encryption_key is None else encryption_key,
             crypto_key_reader=crypto_key_reader,
+            schema=schema,
         )
         return self.create_producer_from_config(conf)
 
@@ -347,7 +348,7 @@ class Client:
         topic: str | list[str] | Any,
         subscription_name: str,
         consumer_type: ConsumerType | str = _CONSUMER.consumer_type,
-        schema: Any = None,
+        schema: Schema | None = _CONSUMER.schema,
         message_listener: MessageListener | None = _CONSUMER.message_listener,
         receiver_queue_size: int = _CONSUMER.receiver_queue_size,
         max_total_receiver_queue_size_across_partitions: int = _CONSUMER.max_total_receiver_queue_size_across_partitions,
@@ -382,8 +383,6 @@ class Client:
         """Subscribe to a topic, a list of topics or a compiled regex (arguments as the official
         client's `Client.subscribe`, plus the keyword-only extras). Everything is validated before
         any network traffic; a partitioned topic gets one consumer per partition."""
-        if schema is not None:
-            raise InvalidConfiguration("schema: schemas are not supported; consume bytes")
         del broker_consumer_stats_cache_time_ms  # accepted, not used
         topics, pattern = split_topic_argument(topic)
         conf = ConsumerConfig(
@@ -421,6 +420,7 @@ class Client:
             start_message_id=start_message_id,
             crypto_key_reader=crypto_key_reader,
             crypto_failure_action=crypto_failure_action,  # type: ignore[arg-type]
+            schema=schema,
         )
         return subscribe_with_config(self, conf)
 
@@ -428,6 +428,7 @@ class Client:
         self,
         topic: str,
         start_message_id: MessageId | str | bytes,
+        schema: Schema | None = _CONSUMER.schema,
         reader_listener: ReaderListener | None = None,
         receiver_queue_size: int = _CONSUMER.receiver_queue_size,
         reader_name: str | None = None,
@@ -451,7 +452,19 @@ class Client:
             crypto_key_reader,
             start_message_id_inclusive,
             crypto_failure_action,
+            schema,
         )
+
+    # --- schemas ---------------------------------------------------------------------------------
+
+    def get_schema_info(self, topic: str, version: int | bytes | None = None) -> SchemaInfo | None:
+        """The registry's schema of `topic` at `version` (None or -1: the latest); None when
+        the topic has no schema. (The official client raises instead of returning None.)"""
+        self.check_open()
+        full = topic_name(topic, "topic")
+        if isinstance(version, int) and version < 0:
+            version = None
+        return get_schema(self.connect(full), full, version)
 
     # --- topics ----------------------------------------------------------------------------------
 

@@ -71,6 +71,7 @@ _RESPONSES = frozenset(
         CommandType.GET_TOPICS_OF_NAMESPACE_RESPONSE,
         CommandType.ACK_RESPONSE,
         CommandType.GET_SCHEMA_RESPONSE,
+        CommandType.GET_OR_CREATE_SCHEMA_RESPONSE,
     }
 )
 # Commands scoped to a producer id / a consumer id.

@@ -60,9 +60,11 @@ from pulsarload.client.dead_letters import DeadLetters
 from pulsarload.client.errors import (
     AlreadyClosed,
     ConsumerBusy,
+    IncompatibleSchema,
     NotConnected,
     PulsarError,
     TimeoutError,
+    refused_schema,
 )
 from pulsarload.client.handler import CLOSED, CONNECTING, FAILED, READY, ClientServices, Handler
 from pulsarload.client.incoming import Incoming
@@ -70,6 +72,8 @@ from pulsarload.client.lookup import retry_operation
 from pulsarload.client.message import BatchInfo
 from pulsarload.client.receiving import ReceiverQueue, Receiving
 from pulsarload.client.redeliveries import Redeliveries, RedeliveryCounts
+from pulsarload.client.schema.schemas import Schema, SchemaInfo
+from pulsarload.client.schema_registry import get_schema
 from pulsarload.wire.commands import (
     CommandCloseConsumer,
     CommandGetLastMessageId,
@@ -78,7 +82,7 @@ from pulsarload.wire.commands import (
     CommandSubscribe,
     CommandUnsubscribe,
 )
-from pulsarload.wire.enums import CommandType, SubType
+from pulsarload.wire.enums import CommandType, SchemaType, SubType
 from pulsarload.wire.enums import InitialPosition as WireInitialPosition
 from pulsarload.wire.enums import KeySharedMode as WireKeySharedMode
 from pulsarload.wire.frames import Frame
@@ -184,9 +188,33 @@ class Consumer(Handler, Incoming, Receiving, Acknowledging, DeadLetters):
         self._init_dead_letters(conf, self._sub_type)
         self._listener_thread = None
         self._listener_running = threading.Event()
+        schema = conf.schema.schema_info() if conf.schema is not None else None
+        # A bytes schema is no schema: the broker is told nothing, as the official client.
+        self._wire_schema = (
+            schema.to_wire()
+            if schema is not None and schema.schema_type() != SchemaType.None_
+            else None
+        )
+        self._writer_schemas: dict[bytes, SchemaInfo | None] = {}
         self._decryptor = (
             MessageDecryptor(conf.crypto_key_reader) if conf.crypto_key_reader is not None else None
         )
+
+    # --- schemas ------------------------------------------------------------------------------
+
+    @property
+    def schema(self) -> Schema | None:
+        """The schema `Message.value()` decodes with (None: values are the payload bytes)."""
+        return self._conf.schema
+
+    def writer_schema(self, version: bytes) -> SchemaInfo | None:
+        """The registry's schema at `version` of this consumer's topic, asked once per
+        version (GET_SCHEMA) and kept; None when the topic has none."""
+        if version in self._writer_schemas:
+            return self._writer_schemas[version]
+        info = get_schema(self._client.connect(self._topic), self._topic, version)
+        self._writer_schemas[version] = info
+        return info
 
     # --- creation -----------------------------------------------------------------------------
 
@@ -234,6 +262,7 @@ class Consumer(Handler, Incoming, Receiving, Acknowledging, DeadLetters):
             keySharedMeta=ks,
             subscription_properties=key_values(conf.subscription_properties or {}),
             consumer_epoch=self._epoch if self._epoch > 0 else None,
+            schema=self._wire_schema,
         )
 
     def _subscribe_on_broker(self) -> Connection:
@@ -246,6 +275,8 @@ class Consumer(Handler, Incoming, Receiving, Acknowledging, DeadLetters):
             conn.unregister_consumer(self._consumer_id, self)
             if isinstance(err, TimeoutError):
                 self._send_close(conn)  # the broker may still create it: drop it there
+            if isinstance(err, IncompatibleSchema) and self._conf.schema is not None:
+                raise refused_schema(err, self._topic, self._conf.schema) from None
             raise
         self._conn = conn
         if self._zero_queue:

@@ -16,7 +16,8 @@ from enum import IntEnum
 from typing import Any
 
 from pulsarload.client.errors import InvalidConfiguration
-from pulsarload.client.settings import _check_properties, coerce_enum
+from pulsarload.client.schema.schemas import Schema
+from pulsarload.client.settings import _check_properties, check_schema, coerce_enum
 from pulsarload.client.settings import check_int as _check_int
 from pulsarload.client.topics import TopicName, topic_name
 from pulsarload.wire.message_id import EARLIEST, LATEST, MessageId
@@ -325,9 +326,12 @@ class ConsumerConfig:
     #: End-to-end encryption: who reads the private keys, and what to do when none fits.
     crypto_key_reader: Any = None
     crypto_failure_action: ConsumerCryptoFailureAction = ConsumerCryptoFailureAction.FAIL
+    #: How `Message.value()` decodes payloads and what the broker is told (None: bytes).
+    schema: Schema | None = None
 
     def __post_init__(self) -> None:
         s = object.__setattr__
+        check_schema(self.schema)
         _check_name("subscription_name", self.subscription_name, allow_none=False)
         if not self.topics and self.pattern is None:
             raise InvalidConfiguration("topic: give a topic, a list of topics or a regex")

@@ -12,7 +12,9 @@ The official client's class names are all here (one per `Result`, under its root
 from __future__ import annotations
 
 import builtins
+import re
 from enum import IntEnum
+from typing import Any
 
 from pulsarload.errors import ConfigError
 from pulsarload.wire.enums import ServerError
@@ -71,6 +73,7 @@ __all__ = [
     "UnknownError",
     "UnsupportedVersionError",
     "error_from_server",
+    "refused_schema",
     "result_of",
 ]
 
@@ -482,6 +485,23 @@ def error_from_server(code: int | None, message: str | None = None) -> BrokerRep
         name = f"ServerError({c})"
     text = f"{name}: {message}" if message else name
     return cls(text, code=c)
+
+
+def refused_schema(err: BaseException, topic: str, schema: Any) -> IncompatibleSchema:
+    """The broker refused our schema: one line naming the topic, the schema and why."""
+    info = schema.schema_info()
+    lines = str(err).removeprefix("IncompatibleSchema: ").strip().splitlines()
+    # The broker's text is a chain of Java exception names; keep what they say.
+    reason = re.sub(r"(?:[\w$]+\.)+[\w$]*(?:Exception|Error): ", "", lines[0] if lines else "")
+    reason = reason.strip().rstrip(":") or "incompatible with the topic's schema"
+    inner = getattr(schema, "schema", schema)  # an AutoProduceBytesSchema names its schema
+    avro = getattr(inner, "avro_type", None)
+    record = avro.record_name() if avro is not None else None
+    what = info.schema_type().name.upper() + " schema" + (f" of record {record}" if record else "")
+    return IncompatibleSchema(
+        f"IncompatibleSchema: topic {topic} refused the {what}: {reason}",
+        code=int(ServerError.IncompatibleSchema),
+    )
 
 
 def result_of(exc: BaseException | None) -> Result:

@@ -84,6 +84,7 @@ class SendFraming:
                 self._name,
                 compression=int(self._conf.compression_type),
                 shape=shape,
+                schema_version=self._schema_version,
             )
             if len(self._builders) > 64:
                 self._builders.clear()
@@ -171,6 +172,7 @@ class SendFraming:
             uncompressed_size=uncompressed if self._compression is not None else None,
             ordering_key=batch.ordering_key,
             highest_sequence_id=last if last > first else None,
+            schema_version=self._schema_version,
         )
         if self._encryptor is not None:
             payload = self._encrypt_into(md, payload)
@@ -202,6 +204,7 @@ class SendFraming:
             deliver_at_time=msg.deliver_at,
             replicate_to=msg.replicate_to or (),
             null_value=True if msg.null_value else None,
+            schema_version=self._schema_version,
         )
 
     def _send_single_locked(

@@ -17,6 +17,7 @@ from pulsarload.wire.messages import MessageMetadata, SingleMessageMetadata, pro
 if TYPE_CHECKING:
     from pulsarload.client.consumer import Consumer
     from pulsarload.client.crypto import EncryptionContext
+    from pulsarload.client.schema.schemas import SchemaInfo
 
 __all__ = ["BatchInfo", "Message"]
 
@@ -107,9 +108,18 @@ class Message:
             self._payload = b""
         return data
 
-    def value(self) -> bytes:
-        """The payload (no schemas here: the same as `data()`)."""
-        return self.data()
+    def value(self) -> Any:
+        """The payload decoded with the consumer's schema (a Record, a dict, a str...);
+        without a schema the payload bytes, as `data()`. A tombstone's value is None.
+        Raises `SchemaDecodeError` naming the message and its schema version."""
+        owner = self._owner
+        schema = owner.schema if owner is not None else None
+        if schema is None:
+            return self.data()
+        src = self._smd if self._smd is not None else self._md
+        if src.null_value:
+            return None
+        return schema.decode_message(self)
 
     def properties(self) -> dict[str, str]:
         """The message's properties (a fresh dict each call is not needed: treat as read-only)."""
@@ -181,7 +191,21 @@ class Message:
         return self._md.sequence_id
 
     def schema_version(self) -> bytes:
+        """The registry version the payload was written with (8 bytes; b"" for none)."""
         return self._md.schema_version or b""
+
+    def int_schema_version(self) -> int:
+        """The schema version as a number (-1: none), as the official client's."""
+        v = self._md.schema_version
+        return int.from_bytes(v, "big", signed=True) if v else -1
+
+    def fetch_schema_info(self) -> SchemaInfo | None:
+        """The registry's schema this message was written with (asked of the broker once per
+        version by its consumer); None when it has no version or no consumer."""
+        version = self._md.schema_version
+        if not version or self._owner is None:
+            return None
+        return self._owner.writer_schema(version)
 
     def is_chunked(self) -> bool:
         return self._chunk_ids is not None

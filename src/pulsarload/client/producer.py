@@ -37,6 +37,7 @@ from pulsarload.client.crypto import MessageEncryptor
 from pulsarload.client.errors import (
     AlreadyClosed,
     ChecksumError,
+    IncompatibleSchema,
     InvalidConfiguration,
     InvalidMessage,
     MessageTooBig,
@@ -48,6 +49,7 @@ from pulsarload.client.errors import (
     TimeoutError,
     TopicTerminated,
     error_from_server,
+    refused_schema,
 )
 from pulsarload.client.framing import HEADROOM, SendFraming
 from pulsarload.client.handler import CLOSED, CONNECTING, FAILED, READY, ClientServices, Handler
@@ -71,7 +73,7 @@ from pulsarload.wire.commands import (
     CommandSendError,
 )
 from pulsarload.wire.compression import get_codec
-from pulsarload.wire.enums import CommandType
+from pulsarload.wire.enums import CommandType, SchemaType
 from pulsarload.wire.enums import CompressionType as WireCompression
 from pulsarload.wire.enums import ProducerAccessMode as WireAccessMode
 from pulsarload.wire.frames import DEFAULT_MAX_MESSAGE_SIZE, Frame
@@ -130,6 +132,16 @@ class Producer(Handler, SendFraming, PendingSends):
         self._lock = threading.Lock()
         self._init_pending(config.max_pending_messages, config.block_if_queue_full)
 
+        #: The registry version of our schema (PRODUCER_SUCCESS), stamped on every message.
+        self._schema = config.schema
+        self._schema_version: bytes | None = None
+        wire_schema = config.schema.schema_info() if config.schema is not None else None
+        # A bytes schema is no schema: the broker is told nothing, as the official client.
+        self._wire_schema = (
+            wire_schema.to_wire()
+            if wire_schema is not None and wire_schema.schema_type() != SchemaType.None_
+            else None
+        )
         self._batcher = batch_container(config.batching_type)
         self._builders: dict[int, tuple[str, SendFrameBuilder, MessageShape | None]] = {}
         self._shapes: dict[str | None, MessageShape] = {}
@@ -169,6 +181,7 @@ class Producer(Handler, SendFraming, PendingSends):
                     topic_epoch=self._topic_epoch,
                     user_provided_producer_name=True if self._user_named else None,
                     producer_access_mode=self._access_mode,
+                    schema=self._wire_schema,
                 ),
                 f"PRODUCER {self._topic}",
                 None if wait_forever else -1.0,
@@ -178,6 +191,8 @@ class Producer(Handler, SendFraming, PendingSends):
             if isinstance(err, TimeoutError):
                 # The broker may still create it: tell it to drop that producer.
                 self._send_close(conn)
+            if isinstance(err, IncompatibleSchema) and self._schema is not None:
+                raise refused_schema(err, self._topic, self._schema) from None
             raise
         return conn, resp
 
@@ -186,6 +201,9 @@ class Producer(Handler, SendFraming, PendingSends):
         self._name = resp.producer_name
         if resp.topic_epoch is not None:
             self._topic_epoch = resp.topic_epoch
+        if resp.schema_version != self._schema_version:
+            self._schema_version = resp.schema_version or None
+            self._builders.clear()  # their frames carry the schema version
         self._max_message_size = conn.max_message_size
 
     def _send_close(self, conn: Connection) -> None:
@@ -231,9 +249,10 @@ class Producer(Handler, SendFraming, PendingSends):
         deliver_at: int | None = None,
         deliver_after: timedelta | float | None = None,
     ) -> MessageId:
-        """Send one message and wait for its receipt; raises the mapped error on failure."""
+        """Send one message and wait for its receipt; raises the mapped error on failure.
+        With a schema, `content` is a value of it (a Record, a str...), encoded here."""
         msg = OutgoingMessage(
-            content,
+            content if self._schema is None or content is None else self._schema.encode(content),
             properties,
             partition_key,
             ordering_key,
@@ -278,7 +297,7 @@ class Producer(Handler, SendFraming, PendingSends):
         `block_if_queue_full` is off (`ProducerQueueIsFull`), as the official client.
         """
         msg = OutgoingMessage(
-            content,
+            content if self._schema is None or content is None else self._schema.encode(content),
             properties,
             partition_key,
             ordering_key,

@@ -23,6 +23,7 @@ from pulsarload.client.consumer_config import (
 )
 from pulsarload.client.errors import InvalidConfiguration
 from pulsarload.client.message import Message
+from pulsarload.client.schema.schemas import Schema
 from pulsarload.wire.message_id import EARLIEST, LATEST, MessageId
 
 if TYPE_CHECKING:
@@ -137,6 +138,7 @@ def open_reader(
     crypto_key_reader: Any,
     start_message_id_inclusive: bool,
     crypto_failure_action: ConsumerCryptoFailureAction | str,
+    schema: Schema | None = None,
 ) -> Reader:
     """Create a reader: `Client.create_reader` (which holds the official signature and its
     defaults) calls this; on a partitioned topic only `earliest` / `latest` starts are
@@ -175,6 +177,7 @@ def open_reader(
         start_message_id_inclusive=start_message_id_inclusive,
         subscription_mode=SubscriptionMode.NonDurable,
         start_message_id=start,
+        schema=schema,
     )
     reader = Reader(consumer)
     holder.append(reader)

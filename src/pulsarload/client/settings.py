@@ -14,6 +14,7 @@ from enum import Enum, IntEnum
 from typing import Any
 
 from pulsarload.client.errors import InvalidConfiguration
+from pulsarload.client.schema.schemas import Schema
 from pulsarload.client.topics import topic_name
 from pulsarload.client.urls import ServiceUrl, parse_service_url
 
@@ -225,6 +226,15 @@ class ClientConfig:
         return self.use_tls or self.parsed_url.tls
 
 
+def check_schema(schema: object) -> None:
+    """`schema=` takes a schema object of `pulsarload.client.schema` (or None for bytes)."""
+    if schema is not None and not isinstance(schema, Schema):
+        raise InvalidConfiguration(
+            f"schema: expected a schema such as AvroSchema(MyRecord) from "
+            f"pulsarload.client.schema, got {schema!r}"
+        )
+
+
 #: `message_router(message, num_partitions) -> partition index`, as the official client.
 MessageRouter = Callable[[Any, int], int]
 
@@ -255,10 +265,13 @@ class ProducerConfig:
     #: End-to-end encryption: the recipients' key names and the reader of their public keys.
     encryption_keys: tuple[str, ...] = ()
     crypto_key_reader: Any = None
+    #: How `send` encodes values and what the broker's registry is told (None: bytes).
+    schema: Schema | None = None
 
     def __post_init__(self) -> None:
         s = object.__setattr__
         s(self, "topic", topic_name(self.topic, "topic"))
+        check_schema(self.schema)
         keys = self.encryption_keys
         if isinstance(keys, str):
             keys = (keys,)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pulsarload.client import AuthenticationToken, Client, PulsarError, choices
+from pulsarload.client.schema import AutoProduceBytesSchema, parse_schema_spec
 from pulsarload.config import ConsumeSettings, ProduceSettings, RunSettings
 from pulsarload.engines.base import (
     EngineConsumer,
@@ -49,6 +50,12 @@ def client_for(settings: RunSettings) -> Client:
 
 
 _PLAIN_SHAPE = MessageShape()  # messages without keys or properties
+
+
+def registry_schema(spec: str) -> AutoProduceBytesSchema | None:
+    """The producer's schema for a `--schema` spec: told to the broker, payloads as given."""
+    schema = parse_schema_spec(spec)
+    return AutoProduceBytesSchema(schema) if schema is not None else None
 
 
 class NativeProducer:
@@ -210,6 +217,8 @@ class NativeEngine:
         return NetBytes(total_in, total_out, connections)
 
     def create_producer(self, settings: ProduceSettings, name: str | None) -> NativeProducer:
+        """A producer on its own client; with `--schema` it registers the schema and sends
+        the payloads the load layer encoded (`AutoProduceBytesSchema`)."""
         client = self._track(client_for(settings))
         try:
             producer = client.create_producer(
@@ -226,6 +235,7 @@ class NativeEngine:
                 batching_max_publish_delay_ms=settings.batch_delay_ms,
                 message_routing_mode=choices.ROUTING[settings.routing],
                 hashing_scheme=choices.HASHING[settings.hashing],
+                schema=registry_schema(settings.schema),
             )
         except BaseException:
             client.close()

@@ -25,6 +25,7 @@ from pulsarload.client import (
 )
 from pulsarload.client.consumer_config import parse_seek_target
 from pulsarload.client.errors import InvalidConfiguration
+from pulsarload.client.schema import parse_schema_spec
 from pulsarload.config import ConsumeSettings
 from pulsarload.engines.base import E2ERun, EngineConsumer, ReceivedBatch, ReceivedMessage
 from pulsarload.engines.stamp import find_stamp
@@ -254,6 +255,7 @@ def create_native_consumer(
             "priority_level": settings.priority or None,
             "negative_ack_redelivery_delay_ms": settings.nack_redelivery_delay_ms,
             "unacked_messages_timeout_ms": settings.ack_timeout_ms or None,
+            "schema": parse_schema_spec(settings.schema),
         }
         if settings.ack == "grouped":
             kwargs["ack_grouping_time_ms"] = GROUP_TIME_MS

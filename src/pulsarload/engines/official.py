@@ -12,6 +12,7 @@ from typing import Any
 
 from pulsarload.client import choices
 from pulsarload.client.choices import official_member
+from pulsarload.client.schema import SchemaType, parse_schema_spec
 from pulsarload.config import ConsumeSettings, ProduceSettings, RunSettings
 from pulsarload.engines.base import ReceivedBatch, ReceivedMessage, SendDone, result_category
 from pulsarload.engines.stamp import STAMP_KEY, encode_stamp, parse_stamp
@@ -30,6 +31,43 @@ def _require() -> Any:
             "run with .venv-gil/bin/pulsarload, or use --engine native"
         )
     return pulsar
+
+
+def _official_schema(spec: str) -> Any:
+    """The official client's schema for a `--schema` spec (None for none): the registry is told
+    the same definition as by the native engine, and payloads, which the load layer encodes
+    with our codec in both engines (so the two compare on the same bytes), pass as they are."""
+    schema = parse_schema_spec(spec)
+    if schema is None or schema.schema_type == SchemaType.None_:
+        return None
+    import _pulsar  # noqa: PLC0415 - comes with pulsar-client, which only this engine imports
+
+    kinds = {
+        SchemaType.Avro: _pulsar.SchemaType.AVRO,
+        SchemaType.Json: _pulsar.SchemaType.JSON,
+        SchemaType.String: _pulsar.SchemaType.STRING,
+    }
+    info = schema.schema_info()
+    official_info = _pulsar.SchemaInfo(kinds[info.schema_type()], info.name(), info.schema())
+
+    class EncodedPayloads(pulsar.schema.Schema):  # type: ignore[name-defined,misc]
+        def __init__(self) -> None:  # not super(): that would JSON-dump a definition again
+            self._record_cls = bytes
+            self._schema_info = official_info
+            self._client = None
+
+        def encode(self, obj: Any) -> Any:
+            return obj
+
+        def decode(self, data: Any) -> Any:
+            return data
+
+    return EncodedPayloads()
+
+
+def _with_schema(spec: str) -> dict[str, Any]:
+    schema = _official_schema(spec) if spec else None
+    return {"schema": schema} if schema is not None else {}
 
 
 def _client_for(settings: RunSettings) -> Any:
@@ -218,6 +256,7 @@ class OfficialEngine:
             batching_max_allowed_size_in_bytes=settings.batch_max_bytes,
             batching_max_publish_delay_ms=max(1, int(settings.batch_delay_ms)),
             message_routing_mode=routing,
+            **_with_schema(settings.schema),
         )
         return OfficialProducer(producer)
 
@@ -238,6 +277,7 @@ class OfficialEngine:
             ),
             "negative_ack_redelivery_delay_ms": settings.nack_redelivery_delay_ms,
             "unacked_messages_timeout_ms": settings.ack_timeout_ms or None,
+            **_with_schema(settings.schema),
         }
         # pulsar-client's subscribe() (3.13.0) has no priority level: --priority is native-only.
         if name:

@@ -20,6 +20,7 @@ from typing import Any
 
 from pulsarload.broker.disk import GIB, DiskGuard
 from pulsarload.client.admin import AdminClient
+from pulsarload.client.schema import AvroSchema, JsonSchema, parse_schema_spec
 from pulsarload.config import (
     CapacitySettings,
     ConsumeSettings,
@@ -519,6 +520,8 @@ class LoadController:
             meta["verify"] = verify.to_dict()
         if self.role == "consumer" and self.pool is not None:
             meta["redeliveries"] = self.redelivery_meta()
+        if self.settings.schema:
+            meta["schema"] = self._schema_meta()
         peek = getattr(self.settings, "peek", 0)
         if peek:
             meta["peek"] = [s.to_dict() for s in self.peek(peek)]
@@ -526,6 +529,26 @@ class LoadController:
 
     def redelivery_meta(self) -> dict[str, Any]:
         return redelivery_meta(self.sampler.latest, self.settings.engine)
+
+    def _schema_meta(self) -> dict[str, Any]:
+        """What the report says about --schema: the spec, its type and record, the topic's
+        registry version (when the admin API answers) and the encode/decode CPU per message."""
+        schema = parse_schema_spec(self.settings.schema)
+        out: dict[str, Any] = {"spec": self.settings.schema}
+        if schema is not None:
+            out["type"] = str(schema.schema_info().schema_type().name).upper().rstrip("_")
+            if isinstance(schema, AvroSchema | JsonSchema):
+                out["record"] = schema.avro_type.record_name()
+                out["fields"] = len(schema.avro_type.field_names())
+        with contextlib.suppress(Exception):  # best effort: the report is written regardless
+            with AdminClient.for_settings(self.settings, timeout_s=5.0) as admin:
+                current = admin.topic_schema(self.settings.topic)
+            out["registry_version"] = None if current is None else current.get("version")
+        if self.pool is not None:
+            ns, n = self.pool.schema_cost()
+            what = "encode" if self.role == "producer" else "decode"
+            out[f"{what}_us_per_msg"] = round(ns / n / 1000, 3) if n else None
+        return out
 
     # -- commands ---------------------------------------------------------------------------------
 

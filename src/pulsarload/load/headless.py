@@ -253,9 +253,16 @@ def failure_hint(failure: str, controller: LoadController) -> str:
             "or the --subscription-type it already has)"
         )
     if low.startswith("incompatibleschema"):
+        spec = getattr(controller.settings, "schema", "")
+        if spec:
+            return (
+                f" (the topic's schema registry refuses --schema {spec}: give the topic's own "
+                "schema, or load a topic of its own)"
+            )
         return (
-            " (the topic has a schema and its namespace enforces it: pulsarload sends raw "
-            "bytes; use a topic without a schema, or a namespace without schema enforcement)"
+            " (the topic has a schema and its namespace enforces it: without --schema "
+            "pulsarload sends raw bytes; give the topic's schema with --schema avro:FILE or "
+            "json:FILE, or use a topic without a schema)"
         )
     if low.startswith("authenticationerror"):
         return (

@@ -322,6 +322,19 @@ class WorkerPool:
 
     # -- verification -----------------------------------------------------------------------------
 
+    def schema_cost(self) -> tuple[int, int]:
+        """(CPU ns, messages) spent encoding records (producers) or decoding them (consumers)
+        under --schema, over every worker of the run."""
+        ns = n = 0
+        for w in self.all_workers():
+            maker = getattr(w, "schema_payloads", None)
+            if maker is not None:
+                ns, n = ns + maker.encode_ns, n + maker.encoded
+            reader = getattr(w, "stamps", None)
+            if reader is not None:
+                ns, n = ns + reader.decode_ns, n + reader.decoded
+        return ns, n
+
     def producer_sent(self) -> dict[int, int]:
         """Verification ids -> messages handed to the engine."""
         return {

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Mapping
 
 from pulsarload.client.redeliveries import RedeliveryCounts
+from pulsarload.client.schema import parse_schema_spec
 from pulsarload.config import ConsumeSettings, ProduceSettings
 from pulsarload.engines.base import (
     Engine,
@@ -35,6 +36,7 @@ from pulsarload.load.payloads import (
 )
 from pulsarload.load.peek import MessagePeek
 from pulsarload.load.rate import RateSchedule
+from pulsarload.load.schema_payloads import SchemaPayloads, StampReader, decodes_records
 from pulsarload.load.verify import SequenceTracker
 from pulsarload.metrics.recorder import Recorder, RecorderSlot
 
@@ -166,21 +168,31 @@ class ProducerWorker(Worker):
         self.properties = dict(properties or {})
         self.verify_id = verify_id
         self.sent = 0  # messages handed to the engine (for verification's expected counts)
+        #: With --schema: the record maker, whose encode time the report shows.
+        self.schema_payloads: SchemaPayloads | None = None
         self.finished_budget = False
 
     def run(self) -> None:
         s = self.settings
-        payloads = PayloadGenerator(
-            PayloadSettings(
-                kind=s.payload,
-                size=s.size,
-                size_distribution=s.size_distribution,
-                size_max=s.size_max,
-                file=s.payload_file,
-                seed=None,
-            ),
-            verify_producer_id=self.verify_id,
-        )
+        schema = parse_schema_spec(s.schema)
+        payloads: PayloadGenerator | SchemaPayloads
+        if decodes_records(schema):
+            assert schema is not None
+            payloads = self.schema_payloads = SchemaPayloads(
+                schema, s.size, verify_producer_id=self.verify_id
+            )
+        else:
+            payloads = PayloadGenerator(
+                PayloadSettings(
+                    kind=s.payload,
+                    size=s.size,
+                    size_distribution=s.size_distribution,
+                    size_max=s.size_max,
+                    file=s.payload_file,
+                    seed=None,
+                ),
+                verify_producer_id=self.verify_id,
+            )
         keys = KeyGenerator(s.key_mode, s.keys)
         self.slot.state = "connecting"
         producer = self.engine.create_producer(s, self.name)
@@ -197,7 +209,10 @@ class ProducerWorker(Worker):
                 self._drain(self._completions)
 
     def _loop(
-        self, producer: EngineProducer, payloads: PayloadGenerator, keys: KeyGenerator
+        self,
+        producer: EngineProducer,
+        payloads: PayloadGenerator | SchemaPayloads,
+        keys: KeyGenerator,
     ) -> None:
         s = self.settings
         claim = s.batch_max_messages if s.batching else UNBATCHED_CLAIM
@@ -275,7 +290,7 @@ class ProducerWorker(Worker):
         self,
         producer: EngineProducer,
         held: HeldBatch,
-        payloads: PayloadGenerator,
+        payloads: PayloadGenerator | SchemaPayloads,
         keys: KeyGenerator,
     ) -> None:
         """Hand the held batch to the engine in one call (one per message with keys), stamped
@@ -338,6 +353,10 @@ class ConsumerWorker(Worker):
         #: worker: it moves the cursor of the whole subscription).
         self.seek_target: str | None = None
         self.tracker = SequenceTracker() if settings.verify else None
+        schema = parse_schema_spec(settings.schema)
+        #: With a record schema every payload is decoded (failures counted as "schema_decode")
+        #: and the verification stamp is read from the decoded record.
+        self.stamps = StampReader(schema) if decodes_records(schema) else None  # type: ignore[arg-type]
         self._rng = random.Random()
         self._delayed: deque[tuple[float, ReceivedMessage]] = deque()
         self._since_cumulative = 0
@@ -452,7 +471,7 @@ class ConsumerWorker(Worker):
         rec.record_receive_batch(count, batch.n_bytes)
         if batch.redelivered:
             rec.record_redelivered(batch.redelivered)
-        if self.tracker is not None:
+        if self.tracker is not None or self.stamps is not None:
             for data in batch.payloads():
                 self._verify(rec, data)
         if self.settings.ack != "none":
@@ -463,8 +482,20 @@ class ConsumerWorker(Worker):
 
     def _verify(self, rec: Recorder, data: bytes) -> None:
         """Check one payload's verification stamp (if it has one) against its producer's
-        sequence, and count a duplicate or an out-of-order arrival."""
-        stamp = parse_verify_header(data)
+        sequence, and count a duplicate or an out-of-order arrival. With a record schema the
+        payload is decoded first; one that does not decode counts as a "schema_decode" error."""
+        stamps = self.stamps
+        if stamps is not None:
+            try:
+                value = stamps.decode(data)
+            except (ValueError, TypeError):
+                rec.record_failure("schema_decode")
+                return
+            if self.tracker is None:
+                return
+            stamp = stamps.stamp(value)
+        else:
+            stamp = parse_verify_header(data)
         if stamp is not None:
             outcome = self.tracker.see(*stamp)  # type: ignore[union-attr]
             if outcome == "duplicate":
@@ -489,7 +520,7 @@ class ConsumerWorker(Worker):
         )
         if msg.redelivery_count:
             rec.record_redelivered()
-        if self.tracker is not None:
+        if self.tracker is not None or self.stamps is not None:
             self._verify(rec, msg.data)
         if s.processing_ms:
             time.sleep(s.processing_ms / 1000)

@@ -9,6 +9,7 @@ fed fixed views in tests, and nothing the sampler thread owns is shared with the
 from __future__ import annotations
 
 import bisect
+import functools
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -169,6 +170,23 @@ class ErrorTally:
 
 
 # -- the view -------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=8)
+def schema_label(spec: str) -> str:
+    """What the title bar says of --schema: "" without one, else e.g. " · avro Order"."""
+    if not spec:
+        return ""
+    from pulsarload.client.schema import AvroSchema, JsonSchema, parse_schema_spec
+
+    try:
+        schema = parse_schema_spec(spec)
+    except ValueError:
+        return ""
+    kind = spec.split(":", 1)[0]
+    if isinstance(schema, AvroSchema | JsonSchema):
+        return f" · {kind} {schema.avro_type.record_name() or ''}".rstrip()
+    return f" · {kind}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,7 +384,7 @@ def collect(
     return DashboardView(
         role=role,
         topic=settings.pattern if not producer and settings.pattern else settings.topic,  # type: ignore[union-attr]
-        engine=settings.engine,
+        engine=settings.engine + schema_label(getattr(settings, "schema", "")),
         state=state,
         burst_left=float(getattr(pool, "burst_left", 0.0)) if state == "burst" else 0.0,
         samples=_samples(controller) if not producer else (),

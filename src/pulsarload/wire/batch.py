@@ -248,6 +248,7 @@ class SendFrameBuilder:
         *,
         compression: CompressionType | int | str = CompressionType.NONE,
         shape: MessageShape | None = None,
+        schema_version: bytes | None = None,
     ) -> None:
         self._codec = get_codec(compression)
         self._compressed = self._codec.type != CompressionType.NONE
@@ -269,6 +270,9 @@ class SendFrameBuilder:
         high = []
         if t.event_time is not None:
             high.append(b"\x60" + encode_varint(t.event_time))
+        # 16 schema_version: which registry version the payloads are encoded with.
+        schema = b"" if schema_version is None else encode_length_delimited(16, schema_version)
+        high.append(schema)
         if t.ordering_key is not None:
             high.append(encode_length_delimited(18, t.ordering_key))
         self._single_low = b"".join(low)
@@ -278,7 +282,7 @@ class SendFrameBuilder:
         self._batch_low = (
             b"" if t.partition_key is None else encode_length_delimited(6, t.partition_key.encode())
         )
-        self._batch_high = (
+        self._batch_high = schema + (
             b"" if t.ordering_key is None else encode_length_delimited(18, t.ordering_key)
         )
         self._single_tail = (

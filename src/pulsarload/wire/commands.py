@@ -43,6 +43,7 @@ from pulsarload.wire.messages import (
     KeySharedMeta,
     KeyValue,
     MessageIdData,
+    Schema,
 )
 from pulsarload.wire.protobuf import (
     BOOL,
@@ -79,6 +80,10 @@ __all__ = [
     "CommandFlow",
     "CommandGetLastMessageId",
     "CommandGetLastMessageIdResponse",
+    "CommandGetOrCreateSchema",
+    "CommandGetOrCreateSchemaResponse",
+    "CommandGetSchema",
+    "CommandGetSchemaResponse",
     "CommandGetTopicsOfNamespace",
     "CommandGetTopicsOfNamespaceResponse",
     "CommandLookupTopic",
@@ -309,6 +314,7 @@ class CommandProducer(Message):
     producer_name: str | None = optional(4, STRING)
     encrypted: bool | None = optional(5, BOOL)
     metadata: tuple[KeyValue, ...] = repeated(6, KeyValue)
+    schema: Schema | None = optional(7, Schema)
     epoch: int | None = optional(8, UINT)
     user_provided_producer_name: bool | None = optional(9, BOOL)
     producer_access_mode: ProducerAccessMode | None = optional(10, ProducerAccessMode)
@@ -399,6 +405,7 @@ class CommandSubscribe(Message):
     start_message_id: MessageIdData | None = optional(9, MessageIdData)
     metadata: tuple[KeyValue, ...] = repeated(10, KeyValue)
     read_compacted: bool | None = optional(11, BOOL)
+    schema: Schema | None = optional(12, Schema)
     initialPosition: InitialPosition | None = optional(13, InitialPosition)  # noqa: N815
     replicate_subscription_state: bool | None = optional(14, BOOL)
     force_topic_creation: bool | None = optional(15, BOOL)
@@ -406,6 +413,56 @@ class CommandSubscribe(Message):
     keySharedMeta: KeySharedMeta | None = optional(17, KeySharedMeta)  # noqa: N815
     subscription_properties: tuple[KeyValue, ...] = repeated(18, KeyValue)
     consumer_epoch: int | None = optional(19, UINT)
+
+
+# --- schemas ----------------------------------------------------------------------------------
+
+
+@_command(CommandType.GET_SCHEMA)
+@protobuf_message
+class CommandGetSchema(Message):
+    """Ask for a topic's schema: the given version, or the latest without one."""
+
+    TYPE: ClassVar[CommandType]
+    request_id: int = required(1, UINT)
+    topic: str = required(2, STRING)
+    schema_version: bytes | None = optional(3, BYTES)
+
+
+@_command(CommandType.GET_SCHEMA_RESPONSE)
+@protobuf_message
+class CommandGetSchemaResponse(Message):
+    """The schema, or ``error_code`` (e.g. TopicNotFound when the topic has no schema)."""
+
+    TYPE: ClassVar[CommandType]
+    request_id: int = required(1, UINT)
+    error_code: ServerError | None = optional(2, ServerError)
+    error_message: str | None = optional(3, STRING)
+    schema: Schema | None = optional(4, Schema)
+    schema_version: bytes | None = optional(5, BYTES)
+
+
+@_command(CommandType.GET_OR_CREATE_SCHEMA)
+@protobuf_message
+class CommandGetOrCreateSchema(Message):
+    """Register a schema on a topic (if compatible) and learn its version."""
+
+    TYPE: ClassVar[CommandType]
+    request_id: int = required(1, UINT)
+    topic: str = required(2, STRING)
+    schema: Schema = required(3, Schema)
+
+
+@_command(CommandType.GET_OR_CREATE_SCHEMA_RESPONSE)
+@protobuf_message
+class CommandGetOrCreateSchemaResponse(Message):
+    """The registered version, or ``error_code`` (IncompatibleSchema)."""
+
+    TYPE: ClassVar[CommandType]
+    request_id: int = required(1, UINT)
+    error_code: ServerError | None = optional(2, ServerError)
+    error_message: str | None = optional(3, STRING)
+    schema_version: bytes | None = optional(4, BYTES)
 
 
 @_command(CommandType.FLOW)

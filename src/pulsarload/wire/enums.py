@@ -19,6 +19,7 @@ __all__ = [
     "LookupType",
     "PartitionedMetadataResponse",
     "ProducerAccessMode",
+    "SchemaType",
     "ServerError",
     "SubType",
     "TopicsMode",
@@ -70,6 +71,36 @@ class CommandType(IntEnum):
     AUTH_CHALLENGE = 36
     AUTH_RESPONSE = 37
     ACK_RESPONSE = 38
+    GET_OR_CREATE_SCHEMA = 39
+    GET_OR_CREATE_SCHEMA_RESPONSE = 40
+
+
+class SchemaType(IntEnum):
+    """Schema.type: how a topic's payloads are encoded (the broker's registry keeps one per
+    version). ``AutoConsume`` is only ever sent by a consumer that decodes whatever it gets."""
+
+    None_ = 0  # "None" in the proto: no schema (bytes)
+    String = 1
+    Json = 2
+    Protobuf = 3
+    Avro = 4
+    Bool = 5
+    Int8 = 6
+    Int16 = 7
+    Int32 = 8
+    Int64 = 9
+    Float = 10
+    Double = 11
+    Date = 12
+    Time = 13
+    Timestamp = 14
+    KeyValue = 15
+    Instant = 16
+    LocalDate = 17
+    LocalTime = 18
+    LocalDateTime = 19
+    ProtobufNative = 20
+    AutoConsume = 21
 
 
 class CompressionType(IntEnum):

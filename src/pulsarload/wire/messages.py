@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from pulsarload.wire.enums import CompressionType, KeySharedMode
+from pulsarload.wire.enums import CompressionType, KeySharedMode, SchemaType
 from pulsarload.wire.protobuf import (
     BOOL,
     BYTES,
@@ -43,6 +43,7 @@ __all__ = [
     "KeyValue",
     "MessageIdData",
     "MessageMetadata",
+    "Schema",
     "SingleMessageMetadata",
     "key_values",
     "properties_dict",
@@ -55,6 +56,18 @@ class KeyValue(Message):
 
     key: str = required(1, STRING)
     value: str = required(2, STRING)
+
+
+@protobuf_message
+class Schema(Message):
+    """A schema as the broker's registry keeps it: sent with PRODUCER and SUBSCRIBE, answered
+    by GET_SCHEMA. ``schema_data`` is the definition (Avro/JSON: the Avro schema as JSON text;
+    KEY_VALUE: both halves, each behind a 4-byte length)."""
+
+    name: str = required(1, STRING)
+    schema_data: bytes = required(3, BYTES)
+    type: SchemaType = required(4, SchemaType)
+    properties: tuple[KeyValue, ...] = repeated(5, KeyValue)
 
 
 def key_values(props: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[KeyValue, ...]:

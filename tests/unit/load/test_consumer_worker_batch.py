@@ -193,3 +193,20 @@ def test_engine_without_receive_many_keeps_the_one_by_one_path() -> None:
     w, slot = worker(fake, MessageBudget(2))
     w.run()
     assert fake.receive_calls == 2 and len(fake.acked) == 2 and slot.active.received == 2
+
+
+def test_with_a_schema_every_payload_is_decoded_and_failures_counted() -> None:
+    from pulsarload.client.schema import parse_schema_spec
+    from pulsarload.load.schema_payloads import SchemaPayloads
+
+    spec = 'avro:{"type": "record", "name": "R", "fields": [{"name": "s", "type": "string"}]}'
+    good = SchemaPayloads(parse_schema_spec(spec), 60, verify_producer_id=7).next_batch(3)
+    now_ms = time.time_ns() // 1_000_000
+    fake = FakeConsumer([])
+    w, slot = worker(fake, schema=spec, verify=True)
+    batch = [rm(good[0], now_ms), rm(b"\xff\xff", now_ms), rm(good[2], now_ms), rm(good[1], now_ms)]
+    w._handle_many(fake, ReceivedBatch(batch))  # type: ignore[arg-type]
+    rec = slot.active
+    assert rec.failed == {"schema_decode": 1}
+    assert rec.out_of_order == 1  # the stamps were read from the decoded records: 0, 2, 1
+    assert w.stamps is not None and w.stamps.decoded == 4

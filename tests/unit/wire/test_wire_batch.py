@@ -349,3 +349,21 @@ def test_prefix_cache_is_bounded_and_stays_correct() -> None:
 def test_prefix_is_u32_size_then_metadata() -> None:
     prefix = MessageShape().prefix(1024)
     assert prefix == struct.pack(">I", 3) + bytes.fromhex("188008")
+
+
+@pytest.mark.parametrize("kind", ["batch", "single"])
+def test_builder_frames_carry_the_schema_version(kind: str) -> None:
+    """Every entry of a producer with a schema names the registry version it was written with;
+    apart from that field the frame is the one without a schema."""
+    shape = MessageShape(partition_key="pk", ordering_key=b"ok", event_time=5)
+    version = b"\x00\x00\x00\x00\x00\x00\x00\x03"
+    plain = SendFrameBuilder(1, "pn", shape=shape)
+    typed = SendFrameBuilder(1, "pn", shape=shape, schema_version=version)
+    if kind == "batch":
+        frames = plain.batch([b"a", b"bb"], 7, 9), typed.batch([b"a", b"bb"], 7, 9)
+    else:
+        frames = plain.single(b"a", 7, 9), typed.single(b"a", 7, 9)
+    without, with_version = (_parse_one(f).metadata for f in frames)
+    assert with_version.schema_version == version
+    assert replace(with_version, schema_version=None) == without
+    assert len(frames[1]) - len(frames[0]) == len(encode_length_delimited(16, version))

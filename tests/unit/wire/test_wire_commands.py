@@ -20,6 +20,10 @@ from pulsarload.wire.commands import (
     CommandFlow,
     CommandGetLastMessageId,
     CommandGetLastMessageIdResponse,
+    CommandGetOrCreateSchema,
+    CommandGetOrCreateSchemaResponse,
+    CommandGetSchema,
+    CommandGetSchemaResponse,
     CommandGetTopicsOfNamespace,
     CommandGetTopicsOfNamespaceResponse,
     CommandLookupTopic,
@@ -53,6 +57,7 @@ from pulsarload.wire.enums import (
     LookupType,
     PartitionedMetadataResponse,
     ProducerAccessMode,
+    SchemaType,
     ServerError,
     SubType,
     TopicsMode,
@@ -68,6 +73,7 @@ from pulsarload.wire.messages import (
     KeyValue,
     MessageIdData,
     MessageMetadata,
+    Schema,
     SingleMessageMetadata,
     key_values,
     properties_dict,
@@ -427,6 +433,37 @@ VECTORS: list[tuple[Message, str]] = [
     (AuthData(auth_method_name="token", auth_data=b"\x00\xff"), "0a05746f6b656e120200ff"),
     (KeySharedMeta(keySharedMode=KeySharedMode.AUTO_SPLIT), "0800"),
     (IntRange(start=-1, end=0), f"08{MINUS_ONE}1000"),
+    (CommandGetSchema(request_id=1, topic="t", schema_version=b"\x00"), "08011201741a0100"),
+    (
+        CommandGetSchemaResponse(
+            request_id=1,
+            error_code=ServerError.TopicNotFound,
+            error_message="m",
+            schema=Schema(
+                name="n",
+                schema_data=b"d",
+                type=SchemaType.Avro,
+                properties=(KeyValue(key="k", value="v"),),
+            ),
+            schema_version=b"\x01",
+        ),
+        "0801100b1a016d22100a016e1a016420042a060a016b1201762a0101",
+    ),
+    (
+        CommandGetOrCreateSchema(
+            request_id=2, topic="t", schema=Schema(name="", schema_data=b"", type=SchemaType.String)
+        ),
+        "08021201741a060a001a002001",
+    ),
+    (
+        CommandGetOrCreateSchemaResponse(
+            request_id=2,
+            error_code=ServerError.IncompatibleSchema,
+            error_message="x",
+            schema_version=b"\x00",
+        ),
+        "080210121a0178220100",
+    ),
 ]
 
 

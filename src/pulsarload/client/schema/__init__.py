@@ -1,0 +1,91 @@
+"""Schemas for the native client, shaped like the official client's `pulsar.schema`.
+
+    from pulsarload.client.schema import AvroSchema, Record, String, Integer
+
+    class User(Record):
+        name = String()
+        age = Integer()
+
+    producer = client.create_producer(topic, schema=AvroSchema(User))
+    producer.send(User(name="ada", age=36))
+    consumer = client.subscribe(topic, "sub", schema=AvroSchema(User))
+    user = consumer.receive().value()
+
+Modules: `definition` (record classes and field types), `avro` (the Avro binary codec),
+`schemas` (the schema classes: what goes to the registry, encode, decode), `spec` (a schema
+from a one-line spec such as ``avro:user.avsc``).
+"""
+
+from pulsarload.client.schema.avro import AvroDecodeError, AvroEncodeError, AvroSchemaError
+from pulsarload.client.schema.definition import (
+    Array,
+    Boolean,
+    Bytes,
+    CustomEnum,
+    Double,
+    Field,
+    Float,
+    Integer,
+    Long,
+    Map,
+    Null,
+    Record,
+    String,
+)
+from pulsarload.client.schema.schemas import (
+    AutoConsumeSchema,
+    AutoProduceBytesSchema,
+    AvroSchema,
+    BytesSchema,
+    JsonSchema,
+    KeyValue,
+    KeyValueEncodingType,
+    KeyValueSchema,
+    Schema,
+    SchemaDecodeError,
+    SchemaEncodeError,
+    SchemaInfo,
+    StringSchema,
+    schema_for_info,
+    schema_version_bytes,
+    schema_version_int,
+)
+from pulsarload.client.schema.spec import parse_schema_spec
+from pulsarload.wire.enums import SchemaType
+
+__all__ = [
+    "Array",
+    "AutoConsumeSchema",
+    "AutoProduceBytesSchema",
+    "AvroDecodeError",
+    "AvroEncodeError",
+    "AvroSchema",
+    "AvroSchemaError",
+    "Boolean",
+    "Bytes",
+    "BytesSchema",
+    "CustomEnum",
+    "Double",
+    "Field",
+    "Float",
+    "Integer",
+    "JsonSchema",
+    "KeyValue",
+    "KeyValueEncodingType",
+    "KeyValueSchema",
+    "Long",
+    "Map",
+    "Null",
+    "Record",
+    "Schema",
+    "SchemaDecodeError",
+    "SchemaEncodeError",
+    "SchemaInfo",
+    "SchemaType",
+    "String",
+    "StringSchema",
+    "parse_schema_spec",
+    "schema_for_info",
+    "schema_version_bytes",
+    "schema_version_int",
+]

@@ -1,0 +1,548 @@
+"""The schema classes handed to `create_producer(schema=...)` and `subscribe(schema=...)`.
+
+Each says how values become payload bytes (`encode`), how payloads become values again
+(`decode`, or `decode_message`, which also sees the message's schema version), and what the
+broker's registry is told (`schema_info`). Names and behaviour follow `pulsar.schema`:
+`BytesSchema`, `StringSchema`, `JsonSchema`, `AvroSchema`; `KeyValueSchema` and
+`AutoConsumeSchema` follow the Java client's (the official Python client has neither).
+
+A message written with another version of the schema (the topic's schema evolved) is decoded
+with the writer's definition, fetched once per version from the broker, and its fields are
+matched to the reader's by name: fields the reader lacks are dropped, fields the writer lacks
+take the reader's default (or None).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import threading
+from collections.abc import Callable, Mapping
+from enum import Enum, IntEnum
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from pulsarload.client.errors import InvalidMessage, PulsarError
+from pulsarload.client.schema.avro import AvroDecodeError, AvroEncodeError, AvroType, parse
+from pulsarload.client.schema.definition import Record
+from pulsarload.wire.enums import SchemaType
+from pulsarload.wire.messages import Schema as WireSchema
+from pulsarload.wire.messages import key_values, properties_dict
+
+if TYPE_CHECKING:
+    from pulsarload.client.message import Message
+
+__all__ = [
+    "AutoConsumeSchema",
+    "AutoProduceBytesSchema",
+    "AvroSchema",
+    "BytesSchema",
+    "JsonSchema",
+    "KeyValue",
+    "KeyValueEncodingType",
+    "KeyValueSchema",
+    "Schema",
+    "SchemaDecodeError",
+    "SchemaEncodeError",
+    "SchemaInfo",
+    "StringSchema",
+    "schema_version_bytes",
+    "schema_version_int",
+]
+
+
+class SchemaEncodeError(InvalidMessage):
+    """A value does not fit the producer's schema (the message names the field)."""
+
+
+class SchemaDecodeError(PulsarError, ValueError):
+    """A payload could not be decoded with its schema version (the message says which)."""
+
+
+def schema_version_int(version: bytes | None) -> int:
+    """A registry version as a number (the broker sends 8 bytes, big-endian); -1 for none."""
+    if not version:
+        return -1
+    return int.from_bytes(version, "big", signed=True)
+
+
+def schema_version_bytes(version: int) -> bytes:
+    return version.to_bytes(8, "big", signed=True)
+
+
+class SchemaInfo:
+    """A schema as the registry keeps it (the official client's `SchemaInfo` accessors)."""
+
+    __slots__ = ("_data", "_name", "_props", "_type")
+
+    def __init__(
+        self,
+        schema_type: SchemaType,
+        name: str,
+        data: bytes | str,
+        properties: Mapping[str, str] | None = None,
+    ) -> None:
+        self._type = SchemaType(schema_type)
+        self._name = name
+        self._data = data.encode() if isinstance(data, str) else bytes(data)
+        self._props = dict(properties or {})
+
+    def schema_type(self) -> SchemaType:
+        return self._type
+
+    def name(self) -> str:
+        return self._name
+
+    def schema(self) -> str:
+        """The definition as text (Avro/JSON: the Avro schema's JSON)."""
+        return self._data.decode("utf-8", "replace")
+
+    def schema_bytes(self) -> bytes:
+        return self._data
+
+    def properties(self) -> dict[str, str]:
+        return dict(self._props)
+
+    def to_wire(self) -> WireSchema:
+        return WireSchema(
+            name=self._name,
+            schema_data=self._data,
+            type=self._type,
+            properties=key_values(self._props),
+        )
+
+    @classmethod
+    def from_wire(cls, s: WireSchema) -> SchemaInfo:
+        return cls(s.type, s.name, s.schema_data, properties_dict(s.properties))
+
+    def __repr__(self) -> str:
+        return f"SchemaInfo({self._type.name}, {self._name!r}, {self.schema()[:60]!r})"
+
+
+#: Fetches the registry's schema for (topic, version bytes); None when there is none.
+type SchemaFetcher = Callable[[str, bytes], SchemaInfo | None]
+
+
+class Schema:
+    """Base of the schema classes."""
+
+    def __init__(self, record_cls: Any, info: SchemaInfo) -> None:
+        self._record_cls = record_cls
+        self._info = info
+
+    def encode(self, obj: Any) -> bytes:
+        raise NotImplementedError
+
+    def decode(self, data: bytes) -> Any:
+        raise NotImplementedError
+
+    def decode_message(self, msg: Message) -> Any:
+        """The value of a received message (a schema may look at its version)."""
+        return self.decode(msg.data())
+
+    def schema_info(self) -> SchemaInfo:
+        return self._info
+
+    @property
+    def schema_type(self) -> SchemaType:
+        return self._info.schema_type()
+
+    def _validate_object_type(self, obj: Any) -> None:
+        if not isinstance(obj, self._record_cls):
+            raise SchemaEncodeError(
+                f"{self}: expected a {getattr(self._record_cls, '__name__', self._record_cls)}, "
+                f"got {type(obj).__name__}"
+            )
+
+    def __str__(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{self}>"
+
+
+class BytesSchema(Schema):
+    """Payloads as they are (no schema in the registry)."""
+
+    def __init__(self) -> None:
+        super().__init__(bytes, SchemaInfo(SchemaType.None_, "BYTES", b""))
+
+    def encode(self, data: Any) -> bytes:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise SchemaEncodeError(f"BytesSchema: expected bytes, got {type(data).__name__}")
+        return bytes(data)
+
+    def decode(self, data: bytes) -> Any:
+        return data
+
+
+class StringSchema(Schema):
+    """UTF-8 text."""
+
+    def __init__(self) -> None:
+        super().__init__(str, SchemaInfo(SchemaType.String, "STRING", b""))
+
+    def encode(self, obj: Any) -> bytes:
+        if not isinstance(obj, str):
+            raise SchemaEncodeError(f"StringSchema: expected str, got {type(obj).__name__}")
+        return obj.encode()
+
+    def decode(self, data: bytes) -> Any:
+        try:
+            return data.decode()
+        except UnicodeDecodeError as err:
+            raise SchemaDecodeError(f"StringSchema: payload is not UTF-8: {err}") from None
+
+
+def _definition_of(record_cls: Any, schema_definition: Any, what: str) -> Any:
+    if record_cls is None and schema_definition is None:
+        raise ValueError(f"{what}: give a Record class or a schema_definition")
+    if record_cls is not None:
+        if not (isinstance(record_cls, type) and issubclass(record_cls, Record)):
+            raise TypeError(f"{what}: record_cls must be a Record subclass, got {record_cls!r}")
+        return record_cls.schema()
+    if isinstance(schema_definition, str):
+        try:
+            return json.loads(schema_definition)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{what}: schema_definition is not JSON: {err}") from None
+    return schema_definition
+
+
+class _RecordSchema(Schema):
+    """What Avro and JSON share: an Avro definition, a record class (optional) and the
+    decoding of other versions by field name."""
+
+    _type: SchemaType = SchemaType.None_
+    _name: str = ""
+
+    def __init__(self, record_cls: Any = None, schema_definition: Any = None) -> None:
+        what = type(self).__name__
+        definition = _definition_of(record_cls, schema_definition, what)
+        self._avro: AvroType = parse(definition)
+        self._definition = definition
+        data = json.dumps(definition, separators=(",", ":"))
+        super().__init__(record_cls, SchemaInfo(self._type, self._name, data))
+        self._fields = self._avro.field_names()
+        self._defaults = _field_defaults(definition)
+        # version bytes -> decoder of that version's payloads into our values
+        self._versions: dict[bytes, Callable[[bytes], Any]] = {}
+        self._versions_lock = threading.Lock()
+
+    @property
+    def avro_type(self) -> AvroType:
+        """The compiled Avro definition (JSON schemas too: their registry entry is Avro)."""
+        return self._avro
+
+    def _to_value(self, d: Any) -> Any:
+        cls = self._record_cls
+        if cls is not None and isinstance(d, dict):
+            return cls(**d)
+        return d
+
+    def _payload_to_dict(self, data: bytes) -> Any:
+        raise NotImplementedError
+
+    def decode(self, data: bytes) -> Any:
+        return self._to_value(self._payload_to_dict(data))
+
+    def decode_message(self, msg: Message) -> Any:
+        version = msg.schema_version()
+        if not version:
+            return self.decode(msg.data())
+        decoder = self._versions.get(version)
+        if decoder is None:
+            decoder = self._decoder_for(msg, version)
+        try:
+            return decoder(msg.data())
+        except (AvroDecodeError, ValueError, TypeError) as err:
+            raise SchemaDecodeError(
+                f"{self}: message {msg.message_id()} (schema version "
+                f"{schema_version_int(version)}) does not decode: {err}"
+            ) from None
+
+    def _decoder_for(self, msg: Message, version: bytes) -> Callable[[bytes], Any]:
+        writer = msg.fetch_schema_info()
+        decoder: Callable[[bytes], Any] = self.decode
+        if writer is not None and writer.schema_type() == self._type:
+            try:
+                writer_def = json.loads(writer.schema_bytes())
+            except ValueError:
+                writer_def = None
+            if writer_def is not None and writer_def != self._definition:
+                decoder = self._projecting_decoder(writer_def)
+        with self._versions_lock:
+            self._versions[version] = decoder
+        return decoder
+
+    def _projecting_decoder(self, writer_def: Any) -> Callable[[bytes], Any]:
+        raise NotImplementedError
+
+    def _project(self, d: Any) -> Any:
+        if not isinstance(d, dict) or not self._fields:
+            return self._to_value(d)
+        out = {name: d.get(name, self._defaults.get(name)) for name in self._fields}
+        return self._to_value(out)
+
+
+def _field_defaults(definition: Any) -> dict[str, Any]:
+    if isinstance(definition, Mapping) and isinstance(definition.get("fields"), list):
+        return {f["name"]: f.get("default") for f in definition["fields"] if "name" in f}
+    return {}
+
+
+class AvroSchema(_RecordSchema):
+    """Avro binary payloads of a `Record` class or of a given Avro definition (then values
+    are dicts), as the official client's `AvroSchema(record_cls, schema_definition=None)`."""
+
+    _type = SchemaType.Avro
+    _name = "AVRO"
+
+    def encode(self, obj: Any) -> bytes:
+        if self._record_cls is not None:
+            self._validate_object_type(obj)
+        elif not isinstance(obj, Mapping):
+            raise SchemaEncodeError(
+                f"AvroSchema: with a schema definition, values are dicts; got {type(obj).__name__}"
+            )
+        try:
+            return self._avro.encode(obj)
+        except AvroEncodeError as err:
+            raise SchemaEncodeError(f"AvroSchema: {err}") from None
+
+    def _payload_to_dict(self, data: bytes) -> Any:
+        try:
+            return self._avro.decode(data)
+        except AvroDecodeError as err:
+            raise SchemaDecodeError(f"AvroSchema: {err}") from None
+
+    def _projecting_decoder(self, writer_def: Any) -> Callable[[bytes], Any]:
+        writer = parse(writer_def)
+        return lambda data: self._project(writer.decode(data))
+
+
+class JsonSchema(_RecordSchema):
+    """JSON payloads; the registry gets the record's Avro definition (as the official client
+    and the Java client do)."""
+
+    _type = SchemaType.Json
+    _name = "JSON"
+
+    def encode(self, obj: Any) -> bytes:
+        if self._record_cls is not None:
+            self._validate_object_type(obj)
+            obj = obj.to_dict()
+        elif not isinstance(obj, Mapping):
+            raise SchemaEncodeError(
+                f"JsonSchema: with a schema definition, values are dicts; got {type(obj).__name__}"
+            )
+        try:
+            return json.dumps(obj, separators=(",", ":"), default=_json_default).encode()
+        except (TypeError, ValueError) as err:
+            raise SchemaEncodeError(f"JsonSchema: {err}") from None
+
+    def _payload_to_dict(self, data: bytes) -> Any:
+        try:
+            return json.loads(data)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise SchemaDecodeError(f"JsonSchema: payload is not JSON: {err}") from None
+
+    def _projecting_decoder(self, writer_def: Any) -> Callable[[bytes], Any]:
+        return lambda data: self._project(self._payload_to_dict(data))
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, Enum):
+        return o.name
+    if isinstance(o, bytes):
+        return o.decode()
+    if isinstance(o, Record):
+        return o.to_dict()
+    raise TypeError(f"{type(o).__name__} is not JSON serializable")
+
+
+class KeyValueEncodingType(IntEnum):
+    """Where a key/value pair's key goes: inside the payload (INLINE) or in the message key."""
+
+    INLINE = 0
+    SEPARATED = 1
+
+
+class KeyValue(NamedTuple):
+    """A decoded key/value pair."""
+
+    key: Any
+    value: Any
+
+
+_LEN = struct.Struct(">i")
+
+
+class KeyValueSchema(Schema):
+    """A pair of schemas, one for the key and one for the value, as the Java client's
+    `Schema.KeyValue(key, value, KeyValueEncodingType.INLINE)`: the payload is the encoded key
+    and the encoded value, each after a 4-byte big-endian length."""
+
+    def __init__(
+        self,
+        key_schema: Schema,
+        value_schema: Schema,
+        encoding: KeyValueEncodingType = KeyValueEncodingType.INLINE,
+    ) -> None:
+        if not isinstance(key_schema, Schema) or not isinstance(value_schema, Schema):
+            raise TypeError("KeyValueSchema: key_schema and value_schema must be schemas")
+        if KeyValueEncodingType(encoding) is not KeyValueEncodingType.INLINE:
+            raise ValueError(
+                "KeyValueSchema: only the INLINE encoding is supported (the key inside the "
+                "payload); SEPARATED is not"
+            )
+        self.key_schema = key_schema
+        self.value_schema = value_schema
+        k, v = key_schema.schema_info(), value_schema.schema_info()
+        kd, vd = k.schema_bytes(), v.schema_bytes()
+        data = _LEN.pack(len(kd)) + kd + _LEN.pack(len(vd)) + vd
+        props = {
+            "key.schema.name": k.name(),
+            "key.schema.type": _java_type_name(k.schema_type()),
+            "key.schema.properties": json.dumps(k.properties()),
+            "value.schema.name": v.name(),
+            "value.schema.type": _java_type_name(v.schema_type()),
+            "value.schema.properties": json.dumps(v.properties()),
+            "kv.encoding.type": "INLINE",
+        }
+        super().__init__(KeyValue, SchemaInfo(SchemaType.KeyValue, "KeyValue", data, props))
+
+    def encode(self, obj: Any) -> bytes:
+        if not isinstance(obj, tuple) or len(obj) != 2:
+            raise SchemaEncodeError(
+                f"KeyValueSchema: expected a (key, value) pair, got {type(obj).__name__}"
+            )
+        kb = self.key_schema.encode(obj[0])
+        vb = self.value_schema.encode(obj[1])
+        return b"".join((_LEN.pack(len(kb)), kb, _LEN.pack(len(vb)), vb))
+
+    def decode(self, data: bytes) -> Any:
+        kb, vb = split_key_value(data)
+        return KeyValue(self.key_schema.decode(kb), self.value_schema.decode(vb))
+
+
+def split_key_value(data: bytes) -> tuple[bytes, bytes]:
+    """The two halves of an INLINE key/value payload."""
+    try:
+        (kn,) = _LEN.unpack_from(data, 0)
+        kb = data[4 : 4 + max(kn, 0)]
+        (vn,) = _LEN.unpack_from(data, 4 + max(kn, 0))
+        start = 8 + max(kn, 0)
+        vb = data[start : start + max(vn, 0)]
+    except struct.error:
+        raise SchemaDecodeError("KeyValueSchema: payload is shorter than its lengths") from None
+    if len(kb) != max(kn, 0) or len(vb) != max(vn, 0):
+        raise SchemaDecodeError("KeyValueSchema: payload is shorter than its lengths")
+    return kb, vb
+
+
+_JAVA_NAMES = {
+    SchemaType.None_: "BYTES",
+    SchemaType.String: "STRING",
+    SchemaType.Json: "JSON",
+    SchemaType.Avro: "AVRO",
+    SchemaType.Protobuf: "PROTOBUF",
+    SchemaType.KeyValue: "KEY_VALUE",
+}
+
+
+def _java_type_name(t: SchemaType) -> str:
+    return _JAVA_NAMES.get(t, t.name.upper())
+
+
+def _schema_from_java_name(name: str, data: bytes) -> Schema:
+    """The schema a key/value half names ("AVRO", "JSON", "STRING", "BYTES")."""
+    if name == "AVRO":
+        return AvroSchema(None, json.loads(data))
+    if name == "JSON":
+        return JsonSchema(None, json.loads(data))
+    if name == "STRING":
+        return StringSchema()
+    return BytesSchema()
+
+
+class AutoProduceBytesSchema(Schema):
+    """Payloads already encoded with `schema` (the Java client's `AUTO_PRODUCE_BYTES`): the
+    registry is told `schema`, `send` takes the encoded bytes as they are and consumers decode
+    with `schema`. For a producer whose values are encoded elsewhere (the load tool encodes
+    each record itself, to time it)."""
+
+    def __init__(self, schema: Schema) -> None:
+        if not isinstance(schema, Schema):
+            raise TypeError(f"AutoProduceBytesSchema: expected a schema, got {schema!r}")
+        super().__init__(bytes, schema.schema_info())
+        self.schema = schema
+
+    def encode(self, obj: Any) -> bytes:
+        if not isinstance(obj, bytes | bytearray | memoryview):
+            raise SchemaEncodeError(
+                f"AutoProduceBytesSchema: expected encoded bytes, got {type(obj).__name__}"
+            )
+        return bytes(obj)
+
+    def decode(self, data: bytes) -> Any:
+        return self.schema.decode(data)
+
+    def decode_message(self, msg: Message) -> Any:
+        return self.schema.decode_message(msg)
+
+    def __str__(self) -> str:
+        return f"AutoProduceBytesSchema({self.schema})"
+
+
+class AutoConsumeSchema(Schema):
+    """Decodes each message with the schema version it was written with, whatever the topic's
+    schema is: Avro and JSON records become dicts, strings str, key/value pairs `KeyValue`,
+    anything else bytes (the Java client's `Schema.AUTO_CONSUME()`)."""
+
+    def __init__(self) -> None:
+        super().__init__(object, SchemaInfo(SchemaType.AutoConsume, "AUTO_CONSUME", b""))
+        self._versions: dict[bytes, Schema] = {}
+        self._lock = threading.Lock()
+
+    def encode(self, obj: Any) -> bytes:
+        raise SchemaEncodeError("AutoConsumeSchema is for consumers; producers cannot use it")
+
+    def decode(self, data: bytes) -> Any:
+        return data
+
+    def decode_message(self, msg: Message) -> Any:
+        version = msg.schema_version()
+        schema = self._versions.get(version)
+        if schema is None:
+            info = msg.fetch_schema_info() if version else None
+            schema = schema_for_info(info)
+            with self._lock:
+                self._versions[version] = schema
+        try:
+            return schema.decode(msg.data())
+        except (ValueError, TypeError) as err:
+            raise SchemaDecodeError(
+                f"AutoConsumeSchema: message {msg.message_id()} (schema version "
+                f"{schema_version_int(version)}, {schema}) does not decode: {err}"
+            ) from None
+
+
+def schema_for_info(info: SchemaInfo | None) -> Schema:
+    """A schema object that decodes payloads written with `info` into plain values."""
+    if info is None:
+        return BytesSchema()
+    t = info.schema_type()
+    if t == SchemaType.Avro:
+        return AvroSchema(None, json.loads(info.schema_bytes()))
+    if t == SchemaType.Json:
+        return JsonSchema(None, json.loads(info.schema_bytes()))
+    if t == SchemaType.String:
+        return StringSchema()
+    if t == SchemaType.KeyValue:
+        kb, vb = split_key_value(info.schema_bytes())
+        props = info.properties()
+        return KeyValueSchema(
+            _schema_from_java_name(props.get("key.schema.type", "BYTES"), kb),
+            _schema_from_java_name(props.get("value.schema.type", "BYTES"), vb),
+        )
+    return BytesSchema()

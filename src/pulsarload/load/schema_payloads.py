@@ -1,0 +1,231 @@
+"""Payloads that fit a schema: records generated from the schema, encoded once per message.
+
+A producer with `--schema avro:...` (or json:, string) sends records a real consumer of the
+topic would accept: every field gets a value of its type (nested records, optional fields,
+enums, arrays and maps included), drawn from a seeded generator so runs repeat. One string or
+bytes field of the top-level record is the *filler*: it is sized so that the encoded record is
+near `--size`, and under `--verify` it starts with the verification stamp (producer id and
+sequence, as text in a string field), which the consumer finds again after decoding.
+
+Each message is encoded when it is handed out (the cost of a typed producer is part of what a
+run measures); the values come from a small pool of records made at start.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import time
+from typing import Any
+
+from pulsarload.client.schema import AvroSchema, JsonSchema, Schema, StringSchema
+from pulsarload.client.schema.avro import AvroType
+from pulsarload.client.schema.spec import first_text_field
+from pulsarload.errors import ConfigError
+from pulsarload.load.payloads import PayloadSettings
+
+__all__ = ["SchemaPayloads", "StampReader", "decodes_records"]
+
+RECORD_POOL = 16
+_STAMP_TEXT = "PLv1{:016x}{:016x}"
+_STAMP_TEXT_LEN = 36
+_ALPHABET = string.ascii_letters + string.digits
+_MAX_DEPTH = 4
+
+
+def _record_schema(schema: Schema) -> AvroType | None:
+    return schema.avro_type if isinstance(schema, AvroSchema | JsonSchema) else None
+
+
+def decodes_records(schema: Schema | None) -> bool:
+    """Whether payloads of `schema` are generated and decoded here (Avro, JSON, string);
+    bytes (and no schema) go through the plain payload generator."""
+    return isinstance(schema, AvroSchema | JsonSchema | StringSchema)
+
+
+class _ValueMaker:
+    """Random values of an Avro type (the parsed tree of `AvroType`)."""
+
+    def __init__(self, avro: AvroType, rng: random.Random, *, text_bytes: bool = False) -> None:
+        self.named = avro.named
+        self.rng = rng
+        #: JSON carries bytes as text: then bytes values are ASCII.
+        self.text_bytes = text_bytes
+
+    def value(self, t: Any, depth: int = 0) -> Any:
+        rng = self.rng
+        if isinstance(t, list):
+            non_null = [b for b in t if b != "null"]
+            if not non_null or ("null" in t and (depth >= _MAX_DEPTH or rng.random() < 0.1)):
+                return None
+            return self.value(rng.choice(non_null), depth)
+        if isinstance(t, dict):
+            if depth >= _MAX_DEPTH:
+                return [] if t["type"] == "array" else {}
+            n = rng.randint(0, 3)
+            if t["type"] == "array":
+                return [self.value(t["items"], depth + 1) for _ in range(n)]
+            return {self._text(6): self.value(t["values"], depth + 1) for _ in range(n)}
+        if t == "null":
+            return None
+        if t == "boolean":
+            return rng.random() < 0.5
+        if t == "int":
+            return rng.randint(-(2**31), 2**31 - 1)
+        if t == "long":
+            return rng.randint(-(2**63), 2**63 - 1)
+        if t in ("float", "double"):
+            return float(rng.randint(-(2**20), 2**20)) / 8  # exact in both widths
+        if t == "string":
+            return self._text(rng.randint(4, 16))
+        if t == "bytes":
+            return self._bytes(rng.randint(4, 16))
+        node = self.named[t]
+        if node["type"] == "enum":
+            return rng.choice(node["symbols"])
+        if node["type"] == "fixed":
+            return self._bytes(node["size"])
+        if depth >= _MAX_DEPTH:
+            raise ConfigError(f"schema: record {t} nests deeper than {_MAX_DEPTH} levels")
+        return {f["name"]: self.value(f["type"], depth + 1) for f in node["fields"]}
+
+    def _bytes(self, n: int) -> bytes:
+        return self._text(n).encode() if self.text_bytes else self.rng.randbytes(n)
+
+    def _text(self, n: int) -> str:
+        return "".join(self.rng.choices(_ALPHABET, k=n))
+
+
+class SchemaPayloads:
+    """Hands out encoded records for one worker (`next_batch(n)`), as `PayloadGenerator`."""
+
+    def __init__(
+        self,
+        schema: Schema,
+        size: int,
+        *,
+        seed: int | None = None,
+        verify_producer_id: int | None = None,
+    ) -> None:
+        self.schema = schema
+        #: What the worker reads back (`settings.size`), as from a `PayloadGenerator`.
+        self.settings = PayloadSettings(size=size)
+        self.size = size
+        self._verify_id = verify_producer_id
+        #: CPU nanoseconds spent making and encoding records, and how many (for the report).
+        self.encode_ns = 0
+        self.encoded = 0
+        self._seq = 0
+        self._pos = 0
+        self._rng = random.Random(seed)
+        self._string = isinstance(schema, StringSchema)
+        self._filler = first_text_field(schema)
+        if not self._string and _record_schema(schema) is None:
+            raise ConfigError(f"schema: {schema} has no records to generate; use avro:, json:")
+        if verify_producer_id is not None and not self._string and self._filler is None:
+            raise ConfigError(
+                "--verify with --schema needs a string or bytes field in the record, to carry "
+                "the verification stamp"
+            )
+        self._records = self._make_records()
+
+    @property
+    def sequence(self) -> int:
+        return self._seq
+
+    def resize(self, size: int) -> None:
+        self.settings = PayloadSettings(size=size)
+        self.size = size
+        self._records = self._make_records()
+
+    def _make_records(self) -> list[tuple[dict[str, Any], int]]:
+        """(record, filler length) pairs: each record's filler makes it about `size` bytes."""
+        if self._string:
+            return [({}, self.size)]
+        avro = _record_schema(self.schema)
+        assert avro is not None
+        maker = _ValueMaker(avro, self._rng, text_bytes=isinstance(self.schema, JsonSchema))
+        records = []
+        for _ in range(RECORD_POOL):
+            rec = maker.value(avro.root)
+            fill = 0
+            if self._filler is not None:
+                name, kind = self._filler
+                rec[name] = "" if kind == "string" else b""
+                base = len(self.schema.encode(rec))
+                # The length prefix grows with the filler (1-3 bytes for common sizes).
+                fill = max(0, self.size - base - (len(str(self.size)) // 2))
+            records.append((rec, fill))
+        return records
+
+    def _filler_value(self, fill: int, seq: int) -> Any:
+        kind = "string" if self._string else self._filler[1]  # type: ignore[index]
+        vid = self._verify_id
+        # The stamp is text in bytes fields too: a JSON payload carries bytes as text.
+        stamp = _STAMP_TEXT.format(vid, seq) if vid is not None else ""
+        text = stamp + "x" * max(0, fill - len(stamp))
+        return text if kind == "string" else text.encode()
+
+    def next_batch(self, count: int) -> list[bytes]:
+        t0 = time.thread_time_ns()
+        out = self._make_batch(count)
+        self.encode_ns += time.thread_time_ns() - t0
+        self.encoded += count
+        return out
+
+    def _make_batch(self, count: int) -> list[bytes]:
+        encode = self.schema.encode
+        records = self._records
+        out = []
+        for _ in range(count):
+            rec, fill = records[self._pos]
+            self._pos = (self._pos + 1) % len(records)
+            seq = self._seq
+            self._seq = seq + 1
+            if self._string:
+                out.append(encode(self._filler_value(fill, seq)))
+            elif self._filler is not None:
+                rec = dict(rec)
+                rec[self._filler[0]] = self._filler_value(fill, seq)
+                out.append(encode(rec))
+            else:
+                out.append(encode(rec))
+        return out
+
+
+class StampReader:
+    """A consumer's side: decode a payload with the schema and find its verification stamp."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        #: CPU nanoseconds spent decoding, and how many payloads (for the report).
+        self.decode_ns = 0
+        self.decoded = 0
+        self._string = isinstance(schema, StringSchema)
+        self._filler = first_text_field(schema)
+
+    def decode(self, data: bytes) -> Any:
+        """The decoded value; raises the schema's `SchemaDecodeError` when it does not decode."""
+        t0 = time.thread_time_ns()
+        try:
+            return self.schema.decode(data)
+        finally:
+            self.decode_ns += time.thread_time_ns() - t0
+            self.decoded += 1
+
+    def stamp(self, value: Any) -> tuple[int, int] | None:
+        """(producer id, sequence) from a decoded value, or None when it carries none."""
+        if self._string:
+            field = value
+        elif self._filler is not None:
+            field = value.get(self._filler[0]) if isinstance(value, dict) else None
+        else:
+            return None
+        if isinstance(field, bytes):
+            field = field[:_STAMP_TEXT_LEN].decode("ascii", "replace")
+        if not isinstance(field, str) or len(field) < _STAMP_TEXT_LEN or field[:4] != "PLv1":
+            return None
+        try:
+            return int(field[4:20], 16), int(field[20:36], 16)
+        except ValueError:
+            return None
