@@ -7,6 +7,7 @@ two versions of a topic's schema."""
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from pulsarload.client.schema import (
     Double,
     Integer,
     JsonSchema,
+    KeyValueEncodingType,
     KeyValueSchema,
     Long,
     Record,
@@ -219,6 +221,47 @@ def test_key_value_inline_native_typed(client: Client, enforced: str) -> None:
     assert info is not None and info.properties()["value.schema.type"] == "AVRO"
     producer.close()
     consumer.close()
+
+
+@pytest.mark.parametrize("batching", [False, True])
+def test_key_value_separated_native_typed(
+    broker: Any, client: Client, enforced: str, batching: bool
+) -> None:
+    """The Avro-encoded key travels base64 in the message key, flagged as such; the payload
+    is the value alone; typed and AUTO_CONSUME consumers put the pair back together."""
+    topic = _topic(enforced, "kvsep")
+    schema = KeyValueSchema(AvroSchema(Place), AvroSchema(Reading), KeyValueEncodingType.SEPARATED)
+    consumer = client.subscribe(topic, "native", schema=schema)
+    auto = client.subscribe(topic, "auto", schema=AutoConsumeSchema())
+    producer = client.create_producer(topic, schema=schema, batching_enabled=batching)
+    records = _records(4)
+    keys = [Place(lat=0.5 * i, lon=-float(i)) for i in range(len(records))]
+    for k, d in zip(keys, records, strict=True):
+        producer.send_async((k, _to_record(d)), None)
+    producer.flush()
+    msgs = [consumer.receive(timeout_millis=30000) for _ in records]
+    for msg, k, d in zip(msgs, keys, records, strict=True):
+        assert msg.has_base64_encoded_key()
+        assert base64.b64decode(msg.partition_key()) == AvroSchema(Place).encode(k)
+        assert msg.data() == AvroSchema(Reading).encode(_to_record(d))
+        kv = msg.value()
+        assert kv.key == k and _plain(kv.value) == d
+        consumer.acknowledge(msg)
+    got = _receive_values(auto, len(records))
+    assert [(kv.key, kv.value["sensor"], kv.value["seq"]) for kv in got] == [
+        (k.to_dict(), d["sensor"], d["seq"]) for k, d in zip(keys, records, strict=True)
+    ]
+    with httpx.Client(base_url=broker.admin_url, timeout=30, trust_env=False) as http:
+        resp = http.get(f"/admin/v2/schemas/{topic.split('://', 1)[1]}/schema")
+        assert resp.status_code == 200, resp.text
+        registry = resp.json()
+    assert registry["type"] == "KEY_VALUE"
+    assert registry["properties"]["kv.encoding.type"] == "SEPARATED"
+    assert registry["properties"]["key.schema.type"] == "AVRO"
+    assert registry["properties"]["value.schema.type"] == "AVRO"
+    producer.close()
+    consumer.close()
+    auto.close()
 
 
 def test_auto_consume_across_two_schema_versions(client: Client, enforced: str) -> None:

@@ -110,6 +110,7 @@ class SendFraming:
             and msg.event_time is None
             and msg.ordering_key is None
             and not msg.null_value
+            and not msg.key_b64
         ):
             # Plain or keyed-only messages: the encoded [size][SingleMessageMetadata] comes
             # from a per-key MessageShape cache (no protobuf encoding per message).
@@ -124,6 +125,7 @@ class SendFraming:
             smm = SingleMessageMetadata(
                 properties=key_values(msg.properties) if msg.properties else (),
                 partition_key=msg.key,
+                partition_key_b64_encoded=True if msg.key_b64 else None,
                 payload_size=len(content),
                 event_time=msg.event_time,
                 ordering_key=msg.ordering_key,
@@ -197,6 +199,7 @@ class SendFraming:
             publish_time=now_ms(),
             properties=key_values(msg.properties) if msg.properties else (),
             partition_key=msg.key,
+            partition_key_b64_encoded=True if msg.key_b64 else None,
             compression=compression,
             uncompressed_size=uncompressed if compression is not None else None,
             event_time=msg.event_time,

@@ -9,6 +9,7 @@ the whole entry once every message in it is acknowledged.
 
 from __future__ import annotations
 
+import base64
 from typing import TYPE_CHECKING, Any
 
 from pulsarload.wire.message_id import MessageId
@@ -133,6 +134,19 @@ class Message:
         """The message key, or "" when it has none (as the official client)."""
         src = self._smd if self._smd is not None else self._md
         return src.partition_key or ""
+
+    def has_base64_encoded_key(self) -> bool:
+        """Whether the key is base64 of bytes (a KEY_VALUE SEPARATED schema's encoded key)."""
+        src = self._smd if self._smd is not None else self._md
+        return bool(src.partition_key_b64_encoded)
+
+    def key_bytes(self) -> bytes:
+        """The key as bytes: base64-decoded when the metadata says it is base64 (as the Java
+        client's `getKeyBytes`), else its UTF-8 bytes; b"" when there is none."""
+        key = self.partition_key()
+        if self.has_base64_encoded_key():
+            return base64.b64decode(key)
+        return key.encode()
 
     def ordering_key(self) -> str:
         """The ordering key (Key_Shared routing prefers it over the partition key), or "" when

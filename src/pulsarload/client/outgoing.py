@@ -69,6 +69,7 @@ class OutgoingMessage:
         "null_value",
         "event_time",
         "key",
+        "key_b64",
         "ordering_key",
         "properties",
         "replicate_to",
@@ -87,7 +88,11 @@ class OutgoingMessage:
         deliver_after: object,
         replication_clusters: Sequence[str] | None = None,
         disable_replication: bool = False,
+        partition_key_b64: bool = False,
     ) -> None:
+        # The key is base64 of bytes (a KEY_VALUE SEPARATED schema's encoded key): the
+        # metadata says so (partition_key_b64_encoded), so consumers decode it back to bytes.
+        self.key_b64 = partition_key_b64
         # None is a tombstone (the official client's null value): an empty payload with
         # null_value set, which compaction reads as "delete this key".
         self.null_value = content is None

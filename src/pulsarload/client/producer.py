@@ -23,6 +23,7 @@ Each in-flight entry keeps its encoded frame, so a resend is a plain socket writ
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import math
@@ -30,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pulsarload.client.batcher import batch_container
 from pulsarload.client.crypto import MessageEncryptor
@@ -236,6 +237,22 @@ class Producer(Handler, SendFraming, PendingSends):
 
     # --- sending -------------------------------------------------------------------------------
 
+    def _encode(self, content: Any, partition_key: str | None) -> tuple[Any, str | None, bool]:
+        """The payload, partition key and whether the key is base64 of bytes: a schema that
+        keeps its key apart (KEY_VALUE SEPARATED) puts the encoded key in the message key,
+        base64 as the Java client does."""
+        if self._schema is None or content is None:
+            return content, partition_key, False
+        payload, key = self._schema.encode_message(content)
+        if key is None:
+            return payload, partition_key, False
+        if partition_key is not None:
+            raise InvalidMessage(
+                f"{self._schema}: the message key is the encoded key of the value; "
+                "do not pass partition_key too"
+            )
+        return payload, base64.b64encode(key).decode("ascii"), True
+
     def send(
         self,
         content: bytes | None,
@@ -251,8 +268,9 @@ class Producer(Handler, SendFraming, PendingSends):
     ) -> MessageId:
         """Send one message and wait for its receipt; raises the mapped error on failure.
         With a schema, `content` is a value of it (a Record, a str...), encoded here."""
+        payload, partition_key, key_b64 = self._encode(content, partition_key)
         msg = OutgoingMessage(
-            content if self._schema is None or content is None else self._schema.encode(content),
+            payload,
             properties,
             partition_key,
             ordering_key,
@@ -262,6 +280,7 @@ class Producer(Handler, SendFraming, PendingSends):
             deliver_after,
             replication_clusters,
             disable_replication,
+            key_b64,
         )
         waiter = SyncWaiter()
         self._send_message(msg, waiter)
@@ -296,8 +315,9 @@ class Producer(Handler, SendFraming, PendingSends):
         Raises at once only for bad input, a closed producer, or a full queue when
         `block_if_queue_full` is off (`ProducerQueueIsFull`), as the official client.
         """
+        payload, partition_key, key_b64 = self._encode(content, partition_key)
         msg = OutgoingMessage(
-            content if self._schema is None or content is None else self._schema.encode(content),
+            payload,
             properties,
             partition_key,
             ordering_key,
@@ -307,6 +327,7 @@ class Producer(Handler, SendFraming, PendingSends):
             deliver_after,
             replication_clusters,
             disable_replication,
+            key_b64,
         )
         self._send_message(msg, callback)
 

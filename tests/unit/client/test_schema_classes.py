@@ -23,7 +23,6 @@ from pulsarload.client.schema import (
     Integer,
     JsonSchema,
     KeyValue,
-    KeyValueEncodingType,
     KeyValueSchema,
     Long,
     Map,
@@ -141,8 +140,7 @@ def test_string_bytes_and_key_value() -> None:
     assert info.schema_type() == SchemaType.KeyValue
     assert info.properties()["kv.encoding.type"] == "INLINE"
     assert info.properties()["value.schema.type"] == "AVRO"
-    with pytest.raises(ValueError, match="SEPARATED"):
-        KeyValueSchema(StringSchema(), StringSchema(), KeyValueEncodingType.SEPARATED)
+    assert kv.encode_message(("k", Point(x=3, y=4))) == (data, None)
 
 
 def test_encode_errors_name_the_field() -> None:

@@ -135,6 +135,11 @@ class Schema:
     def decode(self, data: bytes) -> Any:
         raise NotImplementedError
 
+    def encode_message(self, obj: Any) -> tuple[bytes, bytes | None]:
+        """The payload and, for a schema that keeps the key apart (KEY_VALUE SEPARATED), the
+        encoded key the producer puts in the message key; None otherwise."""
+        return self.encode(obj), None
+
     def decode_message(self, msg: Message) -> Any:
         """The value of a received message (a schema may look at its version)."""
         return self.decode(msg.data())
@@ -379,8 +384,10 @@ _LEN = struct.Struct(">i")
 
 class KeyValueSchema(Schema):
     """A pair of schemas, one for the key and one for the value, as the Java client's
-    `Schema.KeyValue(key, value, KeyValueEncodingType.INLINE)`: the payload is the encoded key
-    and the encoded value, each after a 4-byte big-endian length."""
+    `Schema.KeyValue(key, value, encoding)`. INLINE: the payload is the encoded key and the
+    encoded value, each after a 4-byte big-endian length. SEPARATED: the payload is the encoded
+    value and the encoded key is the message key (base64, flagged in the metadata), so that
+    key-based routing, Key_Shared and compaction see it."""
 
     def __init__(
         self,
@@ -390,11 +397,7 @@ class KeyValueSchema(Schema):
     ) -> None:
         if not isinstance(key_schema, Schema) or not isinstance(value_schema, Schema):
             raise TypeError("KeyValueSchema: key_schema and value_schema must be schemas")
-        if KeyValueEncodingType(encoding) is not KeyValueEncodingType.INLINE:
-            raise ValueError(
-                "KeyValueSchema: only the INLINE encoding is supported (the key inside the "
-                "payload); SEPARATED is not"
-            )
+        self.encoding = KeyValueEncodingType(encoding)
         self.key_schema = key_schema
         self.value_schema = value_schema
         k, v = key_schema.schema_info(), value_schema.schema_info()
@@ -407,22 +410,56 @@ class KeyValueSchema(Schema):
             "value.schema.name": v.name(),
             "value.schema.type": _java_type_name(v.schema_type()),
             "value.schema.properties": json.dumps(v.properties()),
-            "kv.encoding.type": "INLINE",
+            "kv.encoding.type": self.encoding.name,
         }
         super().__init__(KeyValue, SchemaInfo(SchemaType.KeyValue, "KeyValue", data, props))
 
-    def encode(self, obj: Any) -> bytes:
+    @property
+    def separated(self) -> bool:
+        return self.encoding is KeyValueEncodingType.SEPARATED
+
+    def _halves(self, obj: Any) -> tuple[bytes, bytes]:
         if not isinstance(obj, tuple) or len(obj) != 2:
             raise SchemaEncodeError(
                 f"KeyValueSchema: expected a (key, value) pair, got {type(obj).__name__}"
             )
-        kb = self.key_schema.encode(obj[0])
-        vb = self.value_schema.encode(obj[1])
+        return self.key_schema.encode(obj[0]), self.value_schema.encode(obj[1])
+
+    def encode(self, obj: Any) -> bytes:
+        """The payload: INLINE both halves; SEPARATED the value only (see `encode_message`)."""
+        kb, vb = self._halves(obj)
+        if self.separated:
+            return vb
         return b"".join((_LEN.pack(len(kb)), kb, _LEN.pack(len(vb)), vb))
 
-    def decode(self, data: bytes) -> Any:
+    def encode_message(self, obj: Any) -> tuple[bytes, bytes | None]:
+        if not self.separated:
+            return self.encode(obj), None
+        kb, vb = self._halves(obj)
+        return vb, kb
+
+    def decode(self, data: bytes, key: bytes | None = None) -> Any:
+        """A pair from a payload; SEPARATED needs the key bytes too (None: the key is None)."""
+        if self.separated:
+            return KeyValue(
+                None if key is None else self.key_schema.decode(key), self.value_schema.decode(data)
+            )
         kb, vb = split_key_value(data)
         return KeyValue(self.key_schema.decode(kb), self.value_schema.decode(vb))
+
+    def decode_message(self, msg: Message) -> Any:
+        if not self.separated:
+            return self.decode(msg.data())
+        try:
+            key = msg.key_bytes() if msg.partition_key() else None
+        except ValueError as err:
+            raise SchemaDecodeError(
+                f"KeyValueSchema: message {msg.message_id()}: the key is not base64: {err}"
+            ) from None
+        return self.decode(msg.data(), key)
+
+    def __str__(self) -> str:
+        return f"KeyValueSchema({self.key_schema}, {self.value_schema}, {self.encoding.name})"
 
 
 def split_key_value(data: bytes) -> tuple[bytes, bytes]:
@@ -519,6 +556,8 @@ class AutoConsumeSchema(Schema):
             with self._lock:
                 self._versions[version] = schema
         try:
+            if isinstance(schema, KeyValueSchema):  # SEPARATED: the key is in the message key
+                return schema.decode_message(msg)
             return schema.decode(msg.data())
         except (ValueError, TypeError) as err:
             raise SchemaDecodeError(
@@ -544,5 +583,12 @@ def schema_for_info(info: SchemaInfo | None) -> Schema:
         return KeyValueSchema(
             _schema_from_java_name(props.get("key.schema.type", "BYTES"), kb),
             _schema_from_java_name(props.get("value.schema.type", "BYTES"), vb),
+            _encoding_of(props),
         )
     return BytesSchema()
+
+
+def _encoding_of(props: Mapping[str, str]) -> KeyValueEncodingType:
+    """A KEY_VALUE registry entry's encoding (INLINE when the property is missing, as Java)."""
+    name = props.get("kv.encoding.type", "INLINE").upper()
+    return KeyValueEncodingType.SEPARATED if name == "SEPARATED" else KeyValueEncodingType.INLINE

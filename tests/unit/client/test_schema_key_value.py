@@ -1,0 +1,143 @@
+"""KEY_VALUE with the SEPARATED encoding: the encoded key goes apart from the payload (the
+producer puts it, base64, in the message key), the registry is told SEPARATED, and consumers
+(with the pair's schema or AUTO_CONSUME) put the pair back together from key and payload."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from pulsarload.client.message import Message
+from pulsarload.client.schema import (
+    AutoConsumeSchema,
+    AvroSchema,
+    Integer,
+    KeyValue,
+    KeyValueEncodingType,
+    KeyValueSchema,
+    Record,
+    SchemaDecodeError,
+    SchemaEncodeError,
+    SchemaType,
+    String,
+    StringSchema,
+)
+from pulsarload.client.schema.schemas import SchemaInfo, schema_for_info
+from pulsarload.wire.message_id import MessageId
+from pulsarload.wire.messages import MessageMetadata, SingleMessageMetadata
+
+SEPARATED = KeyValueEncodingType.SEPARATED
+
+
+class Id(Record):
+    region = String(required=True)
+    n = Integer(required=True)
+
+
+class Body(Record):
+    text = String(required=True)
+
+
+def _schema() -> KeyValueSchema:
+    return KeyValueSchema(AvroSchema(Id), AvroSchema(Body), SEPARATED)
+
+
+class _Owner:
+    """What a message asks its consumer: the schema, and the registry's schema by version."""
+
+    def __init__(self, schema: Any, writer: SchemaInfo | None = None) -> None:
+        self.schema = schema
+        self._writer = writer
+        self.asked = 0
+
+    def writer_schema(self, version: bytes) -> SchemaInfo | None:
+        self.asked += 1
+        return self._writer
+
+
+def _message(payload: bytes, key: str | None, b64: bool, owner: Any, batched: bool) -> Message:
+    md = MessageMetadata(
+        producer_name="p", sequence_id=0, publish_time=1, schema_version=(3).to_bytes(8, "big")
+    )
+    if batched:
+        smd = SingleMessageMetadata(
+            partition_key=key, partition_key_b64_encoded=b64 or None, payload_size=len(payload)
+        )
+        return Message(payload, md, smd, MessageId(1, 2, 0, 0, 1), 0, "t", owner)
+    md = MessageMetadata(
+        producer_name="p",
+        sequence_id=0,
+        publish_time=1,
+        partition_key=key,
+        partition_key_b64_encoded=b64 or None,
+        schema_version=md.schema_version,
+    )
+    return Message(payload, md, None, MessageId(1, 2), 0, "t", owner)
+
+
+def test_separated_keeps_the_key_out_of_the_payload() -> None:
+    schema = _schema()
+    payload, key = schema.encode_message((Id(region="eu", n=7), Body(text="hi")))
+    assert payload == AvroSchema(Body).encode(Body(text="hi"))
+    assert key == AvroSchema(Id).encode(Id(region="eu", n=7))
+    assert schema.encode((Id(region="eu", n=7), Body(text="hi"))) == payload
+    info = schema.schema_info()
+    assert info.schema_type() == SchemaType.KeyValue
+    assert info.properties()["kv.encoding.type"] == "SEPARATED"
+    assert info.properties()["key.schema.type"] == "AVRO"
+    with pytest.raises(SchemaEncodeError, match="pair"):
+        schema.encode_message(Body(text="hi"))
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_separated_message_decodes_from_its_key_and_payload(batched: bool) -> None:
+    schema = _schema()
+    payload, key = schema.encode_message((Id(region="eu", n=7), Body(text="hi")))
+    assert key is not None
+    b64 = base64.b64encode(key).decode()
+    msg = _message(payload, b64, True, _Owner(schema), batched)
+    assert msg.has_base64_encoded_key() and msg.key_bytes() == key
+    assert msg.value() == KeyValue(Id(region="eu", n=7), Body(text="hi"))
+
+
+def test_a_plain_text_key_is_its_utf8_bytes() -> None:
+    schema = KeyValueSchema(StringSchema(), StringSchema(), SEPARATED)
+    msg = _message(b"value", "k\u00e9y", False, _Owner(schema), batched=False)
+    assert not msg.has_base64_encoded_key()
+    assert msg.value() == KeyValue("k\u00e9y", "value")
+
+
+def test_a_message_without_a_key_has_a_none_key() -> None:
+    schema = KeyValueSchema(StringSchema(), StringSchema(), SEPARATED)
+    assert _message(b"v", None, False, _Owner(schema), False).value() == KeyValue(None, "v")
+
+
+def test_a_key_that_is_not_base64_is_a_decode_error() -> None:
+    schema = KeyValueSchema(StringSchema(), StringSchema(), SEPARATED)
+    msg = _message(b"v", "not base64!", True, _Owner(schema), batched=True)
+    with pytest.raises(SchemaDecodeError, match="base64"):
+        msg.value()
+
+
+@pytest.mark.parametrize("encoding", list(KeyValueEncodingType))
+def test_auto_consume_reads_the_encoding_from_the_registry(
+    encoding: KeyValueEncodingType,
+) -> None:
+    schema = KeyValueSchema(AvroSchema(Id), StringSchema(), encoding)
+    assert schema_for_info(schema.schema_info()).encoding is encoding  # type: ignore[attr-defined]
+    payload, key = schema.encode_message((Id(region="us", n=1), "body"))
+    b64 = base64.b64encode(key).decode() if key is not None else None
+    owner = _Owner(AutoConsumeSchema(), schema.schema_info())
+    msg = _message(payload, b64, key is not None, owner, batched=False)
+    assert msg.value() == KeyValue({"region": "us", "n": 1}, "body")
+    assert owner.asked == 1
+
+
+def test_a_registry_entry_without_the_encoding_property_is_inline() -> None:
+    info = KeyValueSchema(StringSchema(), StringSchema()).schema_info()
+    props = info.properties()
+    del props["kv.encoding.type"]
+    bare = SchemaInfo(SchemaType.KeyValue, "KeyValue", info.schema_bytes(), props)
+    assert schema_for_info(bare).encoding is KeyValueEncodingType.INLINE  # type: ignore[attr-defined]
