@@ -379,7 +379,9 @@ def _check_schema_registry(settings: config.RunSettings) -> None:
     schema = parse_schema_spec(settings.schema)
     assert schema is not None
     info = schema.schema_info()
-    kind = {"None_": "BYTES"}.get(info.schema_type().name, info.schema_type().name.upper())
+    kind = {"None_": "BYTES", "KeyValue": "KEY_VALUE"}.get(
+        info.schema_type().name, info.schema_type().name.upper()
+    )
     with AdminClient.for_settings(settings) as admin:
         current = admin.topic_schema(settings.topic)
         if current is None:

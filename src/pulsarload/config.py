@@ -320,8 +320,9 @@ class RunSettings:
     schema: str = _opt(
         "",
         env="PULSARLOAD_SCHEMA",
-        help="payload schema: avro:FILE, json:FILE (or inline JSON), string, bytes; "
-        "'' = raw bytes, no schema",
+        help="payload schema: avro:FILE, json:FILE (or inline JSON), string, bytes, or "
+        "key-value:KEY,VALUE[,separated] (two of those; the key inside the payload, or with "
+        "separated in the message key, base64; native engine only); '' = raw bytes, no schema",
     )
     schema_registry_check: bool = _opt(
         False,
@@ -841,14 +842,36 @@ def validate_settings(settings: RunSettings) -> None:
 
 def _validate_schema(s: RunSettings) -> None:
     """The schema spec parses (file, JSON, Avro), and --verify has a field for its stamp."""
-    from pulsarload.client.schema import AvroSchema, JsonSchema, parse_schema_spec
+    from pulsarload.client.schema import (
+        AvroSchema,
+        JsonSchema,
+        KeyValueSchema,
+        StringSchema,
+        parse_schema_spec,
+    )
     from pulsarload.client.schema.spec import first_text_field
 
     schema = parse_schema_spec(s.schema)  # raises ConfigError naming the spec
+    if isinstance(schema, KeyValueSchema):
+        if s.engine != "native":
+            raise ConfigError(
+                f"--schema {s.schema!r}: the official client has no KeyValueSchema; "
+                "use --engine native"
+            )
+        if not isinstance(schema.value_schema, AvroSchema | JsonSchema | StringSchema):
+            raise ConfigError(
+                f"--schema {s.schema!r}: the value must be avro:, json: or string (records "
+                "are generated for it)"
+            )
+        if schema.separated and isinstance(s, ProduceSettings) and s.key_mode != "none":
+            raise ConfigError(
+                f"--schema {s.schema!r}: with separated, the message key is the encoded key "
+                "of each record; drop --key-mode"
+            )
     if (
         s.verify
         and isinstance(s, ProduceSettings)
-        and isinstance(schema, AvroSchema | JsonSchema)
+        and isinstance(schema, AvroSchema | JsonSchema | KeyValueSchema)
         and first_text_field(schema) is None
     ):
         raise ConfigError(

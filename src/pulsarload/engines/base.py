@@ -168,8 +168,12 @@ class EngineProducer(Protocol):
         properties: Mapping[str, str] | None = None,
         intended_ns: int | None = None,
         interval_ns: float = 0.0,
+        key_bytes: bytes | None = None,
     ) -> None:
         """Queue the payloads for sending (blocks while the pending queue is full, if so set).
+
+        `key_bytes`: the encoded key of a KEY_VALUE SEPARATED schema, which goes (base64,
+        flagged) into the message key instead of `key`.
 
         `intended_ns`: when the rate schedule meant the first payload to go (wall clock, ns
         since the epoch), payload i at `intended_ns + i * interval_ns`; the engine stamps it

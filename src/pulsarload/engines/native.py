@@ -12,6 +12,7 @@ one carry their own.
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -66,18 +67,22 @@ class NativeProducer:
         self._key_based = settings.key_based_batching
         self._max_bytes = settings.batch_max_bytes
         self._max_messages = settings.batch_max_messages
-        self._shapes: dict[tuple[str | None, tuple[tuple[str, str], ...]], MessageShape] = {}
+        self._shapes: dict[tuple[str | None, tuple[tuple[str, str], ...], bool], MessageShape] = {}
 
-    def _shape(self, key: str | None, properties: Mapping[str, str] | None) -> MessageShape | None:
+    def _shape(
+        self, key: str | None, properties: Mapping[str, str] | None, b64: bool = False
+    ) -> MessageShape | None:
         if key is None and not properties:
             return None
-        cache_key = (key, tuple(sorted((properties or {}).items())))
+        cache_key = (key, tuple(sorted((properties or {}).items())), b64)
         shape = self._shapes.get(cache_key)
         if shape is None:
             if len(self._shapes) > 4096:  # random keys: do not grow without bound
                 self._shapes.clear()
             shape = self._shapes[cache_key] = MessageShape(
-                properties=properties or {}, partition_key=key
+                properties=properties or {},
+                partition_key=key,
+                partition_key_b64_encoded=True if b64 else None,
             )
         return shape
 
@@ -90,7 +95,12 @@ class NativeProducer:
         properties: Mapping[str, str] | None = None,
         intended_ns: int | None = None,
         interval_ns: float = 0.0,
+        key_bytes: bytes | None = None,
     ) -> None:
+        b64 = key_bytes is not None
+        if b64:  # KEY_VALUE SEPARATED: the encoded key, base64, as the Java client sends it
+            key = base64.b64encode(key_bytes).decode("ascii")  # type: ignore[arg-type]
+
         def batch_done(result: Any, _msg_id: Any, count: int) -> None:
             on_done(count, _result_category(result))
 
@@ -104,15 +114,21 @@ class NativeProducer:
                 if intended_ns is not None:  # each message carries its own time
                     props = dict(properties or {})
                     props[STAMP_KEY] = encode_stamp((intended_ns + int(i * interval_ns)) // 1000)
-                self._send_guarded(
-                    lambda p=payload, pr=props: self._producer.send_async(
+                if b64:  # the schema takes (key, value) and sets the key and its flag
+                    send = lambda p=payload, pr=props: self._producer.send_async(  # noqa: E731
+                        (key_bytes, p), one_done, properties=pr
+                    )
+                else:
+                    send = lambda p=payload, pr=props: self._producer.send_async(  # noqa: E731
                         p, one_done, properties=pr, partition_key=key
-                    ),
+                    )
+                self._send_guarded(
+                    send,
                     on_done,
                     1,
                 )
             return
-        shape = self._shape(key, properties)
+        shape = self._shape(key, properties, b64)
         step_ns = round(interval_ns)
         offset = 0
         for chunk in self._split(payloads, shape):

@@ -118,7 +118,11 @@ class OfficialProducer:
         properties: Mapping[str, str] | None = None,
         intended_ns: int | None = None,
         interval_ns: float = 0.0,
+        key_bytes: bytes | None = None,
     ) -> None:
+        if key_bytes is not None:  # settings refuse key-value schemas with this engine
+            raise UserError("the official client has no KeyValueSchema; use --engine native")
+
         def callback(result: Any, _msg_id: Any) -> None:
             self._done += 1
             on_done(1, _category(result))

@@ -20,7 +20,7 @@ from typing import Any
 
 from pulsarload.broker.disk import GIB, DiskGuard
 from pulsarload.client.admin import AdminClient
-from pulsarload.client.schema import AvroSchema, JsonSchema, parse_schema_spec
+from pulsarload.client.schema import AvroSchema, JsonSchema, KeyValueSchema, parse_schema_spec
 from pulsarload.config import (
     CapacitySettings,
     ConsumeSettings,
@@ -537,6 +537,10 @@ class LoadController:
         out: dict[str, Any] = {"spec": self.settings.schema}
         if schema is not None:
             out["type"] = str(schema.schema_info().schema_type().name).upper().rstrip("_")
+            if isinstance(schema, KeyValueSchema):
+                out["type"] = "KEY_VALUE"
+                out["encoding"] = schema.encoding.name
+                schema = schema.value_schema
             if isinstance(schema, AvroSchema | JsonSchema):
                 out["record"] = schema.avro_type.record_name()
                 out["fields"] = len(schema.avro_type.field_names())

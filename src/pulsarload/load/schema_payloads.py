@@ -7,18 +7,31 @@ bytes field of the top-level record is the *filler*: it is sized so that the enc
 near `--size`, and under `--verify` it starts with the verification stamp (producer id and
 sequence, as text in a string field), which the consumer finds again after decoding.
 
+A key/value schema (`key-value:KEY,VALUE`) pairs a generated key (from a pool of keys of the
+key schema) with a generated value; the value carries the filler and the stamp. INLINE: the
+payload holds both; SEPARATED: the payload is the value and `last_keys` holds each message's
+encoded key, which the producer puts in the message key.
+
 Each message is encoded when it is handed out (the cost of a typed producer is part of what a
 run measures); the values come from a small pool of records made at start.
 """
 
 from __future__ import annotations
 
+import base64
 import random
 import string
+import struct
 import time
 from typing import Any
 
-from pulsarload.client.schema import AvroSchema, JsonSchema, Schema, StringSchema
+from pulsarload.client.schema import (
+    AvroSchema,
+    JsonSchema,
+    KeyValueSchema,
+    Schema,
+    StringSchema,
+)
 from pulsarload.client.schema.avro import AvroType
 from pulsarload.client.schema.spec import first_text_field
 from pulsarload.errors import ConfigError
@@ -27,6 +40,9 @@ from pulsarload.load.payloads import PayloadSettings
 __all__ = ["SchemaPayloads", "StampReader", "decodes_records"]
 
 RECORD_POOL = 16
+#: Distinct keys of a key/value schema (cycled apart from the values).
+KEY_POOL = 64
+_LEN = struct.Struct(">i")
 _STAMP_TEXT = "PLv1{:016x}{:016x}"
 _STAMP_TEXT_LEN = 36
 _ALPHABET = string.ascii_letters + string.digits
@@ -38,9 +54,15 @@ def _record_schema(schema: Schema) -> AvroType | None:
 
 
 def decodes_records(schema: Schema | None) -> bool:
-    """Whether payloads of `schema` are generated and decoded here (Avro, JSON, string);
-    bytes (and no schema) go through the plain payload generator."""
+    """Whether payloads of `schema` are generated and decoded here (Avro, JSON, string, and
+    key/value pairs of them); bytes (and no schema) go through the plain payload generator."""
+    if isinstance(schema, KeyValueSchema):
+        return True
     return isinstance(schema, AvroSchema | JsonSchema | StringSchema)
+
+
+def _value_half(schema: Schema) -> Schema:
+    return schema.value_schema if isinstance(schema, KeyValueSchema) else schema
 
 
 class _ValueMaker:
@@ -108,6 +130,12 @@ class SchemaPayloads:
         verify_producer_id: int | None = None,
     ) -> None:
         self.schema = schema
+        #: The key/value schema, when the records are pairs (the rest works on the value).
+        self._kv = schema if isinstance(schema, KeyValueSchema) else None
+        self._separated = self._kv is not None and self._kv.separated
+        #: SEPARATED: the encoded key of each payload of the last `next_batch`.
+        self.last_keys: list[bytes] | None = None
+        schema = self._value = _value_half(schema)
         #: What the worker reads back (`settings.size`), as from a `PayloadGenerator`.
         self.settings = PayloadSettings(size=size)
         self.size = size
@@ -121,13 +149,37 @@ class SchemaPayloads:
         self._string = isinstance(schema, StringSchema)
         self._filler = first_text_field(schema)
         if not self._string and _record_schema(schema) is None:
-            raise ConfigError(f"schema: {schema} has no records to generate; use avro:, json:")
+            what = "the value of a key-value schema" if self._kv is not None else "schema"
+            raise ConfigError(f"{what}: {schema} has no records to generate; use avro:, json:")
         if verify_producer_id is not None and not self._string and self._filler is None:
             raise ConfigError(
                 "--verify with --schema needs a string or bytes field in the record, to carry "
                 "the verification stamp"
             )
         self._records = self._make_records()
+        self._keys = self._make_keys() if self._kv is not None else []
+        self._key_pos = 0
+
+    @property
+    def separated(self) -> bool:
+        """Whether each payload's key goes apart, in `last_keys` (KEY_VALUE SEPARATED)."""
+        return self._separated
+
+    def _make_keys(self) -> list[Any]:
+        """Values of the key schema (encoded per message, as the values are)."""
+        assert self._kv is not None
+        key_schema = self._kv.key_schema
+        maker_rng = random.Random(self._rng.random())
+        if isinstance(key_schema, StringSchema):
+            return [
+                f"key-{i:04d}-" + "".join(maker_rng.choices(_ALPHABET, k=8))
+                for i in range(KEY_POOL)
+            ]
+        avro = _record_schema(key_schema)
+        if avro is None:  # bytes
+            return [maker_rng.randbytes(12) for _ in range(KEY_POOL)]
+        maker = _ValueMaker(avro, maker_rng, text_bytes=isinstance(key_schema, JsonSchema))
+        return [maker.value(avro.root) for _ in range(KEY_POOL)]
 
     @property
     def sequence(self) -> int:
@@ -142,9 +194,9 @@ class SchemaPayloads:
         """(record, filler length) pairs: each record's filler makes it about `size` bytes."""
         if self._string:
             return [({}, self.size)]
-        avro = _record_schema(self.schema)
+        avro = _record_schema(self._value)
         assert avro is not None
-        maker = _ValueMaker(avro, self._rng, text_bytes=isinstance(self.schema, JsonSchema))
+        maker = _ValueMaker(avro, self._rng, text_bytes=isinstance(self._value, JsonSchema))
         records = []
         for _ in range(RECORD_POOL):
             rec = maker.value(avro.root)
@@ -152,7 +204,7 @@ class SchemaPayloads:
             if self._filler is not None:
                 name, kind = self._filler
                 rec[name] = "" if kind == "string" else b""
-                base = len(self.schema.encode(rec))
+                base = len(self._value.encode(rec))
                 # The length prefix grows with the filler (1-3 bytes for common sizes).
                 fill = max(0, self.size - base - (len(str(self.size)) // 2))
             records.append((rec, fill))
@@ -174,7 +226,28 @@ class SchemaPayloads:
         return out
 
     def _make_batch(self, count: int) -> list[bytes]:
-        encode = self.schema.encode
+        values = self._make_values(count)
+        kv = self._kv
+        if kv is None:
+            return values
+        encode_key = kv.key_schema.encode
+        keys = self._keys
+        pos = self._key_pos
+        kbs = []
+        for _ in range(count):
+            kbs.append(encode_key(keys[pos]))
+            pos = (pos + 1) % len(keys)
+        self._key_pos = pos
+        if self._separated:
+            self.last_keys = kbs
+            return values
+        pack = _LEN.pack
+        return [
+            b"".join((pack(len(k)), k, pack(len(v)), v)) for k, v in zip(kbs, values, strict=True)
+        ]
+
+    def _make_values(self, count: int) -> list[bytes]:
+        encode = self._value.encode
         records = self._records
         out = []
         for _ in range(count):
@@ -201,14 +274,24 @@ class StampReader:
         #: CPU nanoseconds spent decoding, and how many payloads (for the report).
         self.decode_ns = 0
         self.decoded = 0
-        self._string = isinstance(schema, StringSchema)
+        self._kv = schema if isinstance(schema, KeyValueSchema) else None
+        #: SEPARATED: `decode` wants each message's key too (base64 of the encoded key).
+        self.needs_key = self._kv is not None and self._kv.separated
+        self._string = isinstance(_value_half(schema), StringSchema)
         self._filler = first_text_field(schema)
 
-    def decode(self, data: bytes) -> Any:
-        """The decoded value; raises the schema's `SchemaDecodeError` when it does not decode."""
+    def decode(self, data: bytes, key: str | None = None) -> Any:
+        """The decoded value (a key/value schema: the value half, after decoding the key too);
+        raises the schema's `SchemaDecodeError` when it does not decode."""
         t0 = time.thread_time_ns()
         try:
-            return self.schema.decode(data)
+            kv = self._kv
+            if kv is None:
+                return self.schema.decode(data)
+            if kv.separated:
+                kb = base64.b64decode(key, validate=True) if key else None
+                return kv.decode(data, kb).value
+            return kv.decode(data).value
         finally:
             self.decode_ns += time.thread_time_ns() - t0
             self.decoded += 1

@@ -304,7 +304,17 @@ class ProducerWorker(Worker):
         wall_ns = time.time_ns() - time.monotonic_ns() + held.first_ns
         props = self.properties or None
         interval = held.interval_ns
-        if keys.mode != "none":
+        key_bytes = payloads.last_keys if isinstance(payloads, SchemaPayloads) else None
+        if key_bytes is not None:  # KEY_VALUE SEPARATED: each message's key is its encoded key
+            for i, (payload, kb) in enumerate(zip(batch, key_bytes, strict=True)):
+                producer.send_batch(
+                    [payload],
+                    done,
+                    key_bytes=kb,
+                    properties=props,
+                    intended_ns=wall_ns + int(i * interval),
+                )
+        elif keys.mode != "none":
             for i, payload in enumerate(batch):
                 producer.send_batch(
                     [payload],
@@ -471,7 +481,10 @@ class ConsumerWorker(Worker):
         rec.record_receive_batch(count, batch.n_bytes)
         if batch.redelivered:
             rec.record_redelivered(batch.redelivered)
-        if self.tracker is not None or self.stamps is not None:
+        if self.stamps is not None and self.stamps.needs_key:
+            for m in batch.messages:
+                self._verify(rec, m.data, m.key)
+        elif self.tracker is not None or self.stamps is not None:
             for data in batch.payloads():
                 self._verify(rec, data)
         if self.settings.ack != "none":
@@ -480,14 +493,14 @@ class ConsumerWorker(Worker):
         del rec
         self.last_progress = time.monotonic()
 
-    def _verify(self, rec: Recorder, data: bytes) -> None:
+    def _verify(self, rec: Recorder, data: bytes, key: str | None = None) -> None:
         """Check one payload's verification stamp (if it has one) against its producer's
         sequence, and count a duplicate or an out-of-order arrival. With a record schema the
         payload is decoded first; one that does not decode counts as a "schema_decode" error."""
         stamps = self.stamps
         if stamps is not None:
             try:
-                value = stamps.decode(data)
+                value = stamps.decode(data, key)
             except (ValueError, TypeError):
                 rec.record_failure("schema_decode")
                 return

@@ -94,11 +94,13 @@ class MessageShape:
         ordering_key: bytes | None = None,
         event_time: int | None = None,
         null_value: bool | None = None,
+        partition_key_b64_encoded: bool | None = None,
     ) -> None:
         props = key_values(properties) if isinstance(properties, Mapping) else tuple(properties)
         self._template = SingleMessageMetadata(
             properties=props,
             partition_key=partition_key,
+            partition_key_b64_encoded=partition_key_b64_encoded,
             payload_size=0,
             event_time=event_time,
             ordering_key=ordering_key,

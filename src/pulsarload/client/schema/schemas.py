@@ -521,6 +521,18 @@ class AutoProduceBytesSchema(Schema):
             )
         return bytes(obj)
 
+    def encode_message(self, obj: Any) -> tuple[bytes, bytes | None]:
+        """For a SEPARATED key/value schema, `obj` may be the pair (encoded key, encoded
+        value): the value is the payload and the key goes into the message key."""
+        inner = self.schema
+        if isinstance(obj, tuple) and isinstance(inner, KeyValueSchema) and inner.separated:
+            if len(obj) != 2 or not all(isinstance(b, bytes | bytearray) for b in obj):
+                raise SchemaEncodeError(
+                    "AutoProduceBytesSchema: expected (encoded key, encoded value) bytes"
+                )
+            return bytes(obj[1]), bytes(obj[0])
+        return self.encode(obj), None
+
     def decode(self, data: bytes) -> Any:
         return self.schema.decode(data)
 

@@ -4,6 +4,9 @@
     "bytes", "string"        BytesSchema(), StringSchema()
     "avro:FILE" "json:FILE"  an Avro definition read from FILE (.avsc / .json)
     "avro:{...}"             ... or given inline as JSON text
+    "key-value:KEY,VALUE[,separated|,inline]"
+                             KeyValueSchema of two of the above (the key and the value spec,
+                             split at the first comma outside inline JSON); INLINE by default
 
 A spec that cannot be used raises `ConfigError` with one line naming the spec and the reason.
 """
@@ -18,6 +21,8 @@ from pulsarload.client.schema.schemas import (
     AvroSchema,
     BytesSchema,
     JsonSchema,
+    KeyValueEncodingType,
+    KeyValueSchema,
     Schema,
     StringSchema,
 )
@@ -25,7 +30,7 @@ from pulsarload.errors import ConfigError
 
 __all__ = ["SCHEMA_KINDS", "first_text_field", "parse_schema_spec"]
 
-SCHEMA_KINDS = ("avro", "json", "string", "bytes")
+SCHEMA_KINDS = ("avro", "json", "string", "bytes", "key-value")
 
 
 def parse_schema_spec(spec: str | None) -> Schema | None:
@@ -38,10 +43,12 @@ def parse_schema_spec(spec: str | None) -> Schema | None:
     if text == "string":
         return StringSchema()
     kind, sep, rest = text.partition(":")
+    if kind == "key-value":
+        return _key_value(text, rest)
     if not sep or kind not in ("avro", "json") or not rest.strip():
         raise ConfigError(
             f"schema {text!r} is not a schema spec; use avro:FILE, json:FILE (an Avro "
-            "definition, in a file or inline as JSON), string or bytes"
+            "definition, in a file or inline as JSON), string, bytes or key-value:KEY,VALUE"
         )
     rest = rest.strip()
     if rest.startswith(("{", "[", '"')):
@@ -64,9 +71,56 @@ def parse_schema_spec(spec: str | None) -> Schema | None:
         raise ConfigError(f"schema {text!r}: {where} is not a valid Avro schema: {err}") from None
 
 
+def _key_value(text: str, rest: str) -> KeyValueSchema:
+    parts = [p.strip() for p in _split_top_level(rest)]
+    if any(p.startswith("key-value") for p in parts):
+        raise ConfigError(f"schema {text!r}: a key-value half cannot be a key-value")
+    encoding = KeyValueEncodingType.INLINE
+    if len(parts) == 3 and parts[2].lower() in ("separated", "inline"):
+        encoding = KeyValueEncodingType[parts[2].upper()]
+        parts = parts[:2]
+    if len(parts) != 2 or not all(parts):
+        raise ConfigError(
+            f"schema {text!r}: use key-value:KEY,VALUE[,separated|,inline], KEY and VALUE "
+            "each a schema spec (avro:FILE, json:FILE, string, bytes)"
+        )
+    halves = []
+    for part in parts:
+        half = parse_schema_spec(part)
+        halves.append(half if half is not None else BytesSchema())
+    return KeyValueSchema(halves[0], halves[1], encoding)
+
+
+def _split_top_level(text: str) -> list[str]:
+    """`text` split at commas outside brackets and JSON strings (inline definitions)."""
+    parts, depth, start, quoted, escaped = [], 0, 0, False, False
+    for i, ch in enumerate(text):
+        if quoted:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
 def first_text_field(schema: Schema) -> tuple[str, str] | None:
     """(name, "string" | "bytes") of the first string or bytes field (optional ones too) of an
-    Avro or JSON schema's top-level record; None when it has none."""
+    Avro or JSON schema's top-level record (a key/value schema: of its value); None when it
+    has none."""
+    if isinstance(schema, KeyValueSchema):
+        return first_text_field(schema.value_schema)
     if not isinstance(schema, AvroSchema | JsonSchema):
         return None
     avro = schema.avro_type
