@@ -264,6 +264,39 @@ def test_key_value_separated_native_typed(
     auto.close()
 
 
+def test_key_value_separated_routes_by_the_encoded_key(
+    broker: Any, client: Client, enforced: str
+) -> None:
+    """On a partitioned topic each pair goes to the partition its encoded key hashes to: every
+    message of one key lands on one partition, unbatched and batched alike."""
+    topic = _topic(enforced, "kvparts")
+    with httpx.Client(base_url=broker.admin_url, timeout=30, trust_env=False) as http:
+        resp = http.put(f"/admin/v2/persistent/{topic.split('://', 1)[1]}/partitions", json=4)
+        assert resp.status_code in (200, 204), resp.text
+    schema = KeyValueSchema(StringSchema(), StringSchema(), KeyValueEncodingType.SEPARATED)
+    consumer = client.subscribe(topic, "native", schema=schema)
+    keys = [f"key-{i}" for i in range(5)]
+    sent = 0
+    for batching in (False, True):
+        producer = client.create_producer(topic, schema=schema, batching_enabled=batching)
+        for round_ in range(4):
+            for k in keys:
+                producer.send_async((k, f"{k}/{round_}/{batching}"), None)
+                sent += 1
+        producer.flush()
+        producer.close()
+    where: dict[str, set[str]] = {}
+    for _ in range(sent):
+        msg = consumer.receive(timeout_millis=30000)
+        kv = msg.value()
+        assert kv.value.startswith(f"{kv.key}/")
+        where.setdefault(kv.key, set()).add(msg.topic_name())
+        consumer.acknowledge(msg)
+    assert sorted(where) == keys
+    assert all(len(partitions) == 1 for partitions in where.values()), where
+    consumer.close()
+
+
 def test_auto_consume_across_two_schema_versions(client: Client, enforced: str) -> None:
     topic = _topic(enforced, "auto")
     v1 = {"type": "record", "name": "Event", "fields": [

@@ -6,6 +6,7 @@ the broker for the count and starts producers for new partitions.
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
@@ -124,9 +125,15 @@ class PartitionedProducer:
         return sum(p.pending_messages for p in self._producers)
 
     def _pick(
-        self, content: bytes, key: str | None, props: Mapping[str, str] | None, okey: Any
+        self, content: Any, key: str | None, props: Mapping[str, str] | None, okey: Any
     ) -> Producer:
         n = len(self._producers)
+        schema = self._conf.schema
+        if key is None and content is not None and schema is not None:
+            # KEY_VALUE SEPARATED: route on the key the message will carry (base64), as Java.
+            kb = schema.separated_key(content)
+            if kb is not None:
+                key = base64.b64encode(kb).decode("ascii")
         okey_s = okey.decode(errors="replace") if isinstance(okey, bytes) else okey
         index = self._router.choose(n, key, content, dict(props) if props else None, okey_s)
         return self._producers[index]

@@ -12,6 +12,7 @@ import pytest
 from pulsarload.client.message import Message
 from pulsarload.client.schema import (
     AutoConsumeSchema,
+    AutoProduceBytesSchema,
     AvroSchema,
     Integer,
     KeyValue,
@@ -141,3 +142,16 @@ def test_a_registry_entry_without_the_encoding_property_is_inline() -> None:
     del props["kv.encoding.type"]
     bare = SchemaInfo(SchemaType.KeyValue, "KeyValue", info.schema_bytes(), props)
     assert schema_for_info(bare).encoding is KeyValueEncodingType.INLINE  # type: ignore[attr-defined]
+
+
+def test_the_separated_key_is_known_before_encoding_for_routing() -> None:
+    schema = _schema()
+    pair = (Id(region="eu", n=7), Body(text="hi"))
+    assert schema.separated_key(pair) == schema.encode_message(pair)[1]
+    assert KeyValueSchema(AvroSchema(Id), AvroSchema(Body)).separated_key(pair) is None
+    encoded = AutoProduceBytesSchema(schema)
+    assert encoded.separated_key((b"k", b"v")) == b"k"
+    assert encoded.encode_message((b"k", b"v")) == (b"v", b"k")
+    assert encoded.separated_key(b"v") is None
+    with pytest.raises(SchemaEncodeError, match="encoded key"):
+        encoded.encode_message((b"k", "not bytes"))

@@ -140,6 +140,11 @@ class Schema:
         encoded key the producer puts in the message key; None otherwise."""
         return self.encode(obj), None
 
+    def separated_key(self, obj: Any) -> bytes | None:
+        """The encoded key `encode_message` would put in the message key (None: none), for a
+        partitioned producer that picks the partition by key before encoding."""
+        return None
+
     def decode_message(self, msg: Message) -> Any:
         """The value of a received message (a schema may look at its version)."""
         return self.decode(msg.data())
@@ -438,6 +443,11 @@ class KeyValueSchema(Schema):
         kb, vb = self._halves(obj)
         return vb, kb
 
+    def separated_key(self, obj: Any) -> bytes | None:
+        if not self.separated or not isinstance(obj, tuple) or len(obj) != 2:
+            return None
+        return self.key_schema.encode(obj[0])
+
     def decode(self, data: bytes, key: bytes | None = None) -> Any:
         """A pair from a payload; SEPARATED needs the key bytes too (None: the key is None)."""
         if self.separated:
@@ -532,6 +542,13 @@ class AutoProduceBytesSchema(Schema):
                 )
             return bytes(obj[1]), bytes(obj[0])
         return self.encode(obj), None
+
+    def separated_key(self, obj: Any) -> bytes | None:
+        inner = self.schema
+        if isinstance(obj, tuple) and isinstance(inner, KeyValueSchema) and inner.separated:
+            key = obj[0] if len(obj) == 2 else None
+            return bytes(key) if isinstance(key, bytes | bytearray) else None
+        return None
 
     def decode(self, data: bytes) -> Any:
         return self.schema.decode(data)
