@@ -156,9 +156,14 @@ class SchemaPayloads:
                 "--verify with --schema needs a string or bytes field in the record, to carry "
                 "the verification stamp"
             )
-        self._records = self._make_records()
         self._keys = self._make_keys() if self._kv is not None else []
         self._key_pos = 0
+        #: INLINE pairs: the bytes of the key (and both lengths) the value makes room for.
+        self._overhead = 0
+        if self._kv is not None and not self._separated:
+            encode_key = self._kv.key_schema.encode
+            self._overhead = 8 + sum(len(encode_key(k)) for k in self._keys) // len(self._keys)
+        self._records = self._make_records()
 
     @property
     def separated(self) -> bool:
@@ -206,7 +211,7 @@ class SchemaPayloads:
                 rec[name] = "" if kind == "string" else b""
                 base = len(self._value.encode(rec))
                 # The length prefix grows with the filler (1-3 bytes for common sizes).
-                fill = max(0, self.size - base - (len(str(self.size)) // 2))
+                fill = max(0, self.size - self._overhead - base - (len(str(self.size)) // 2))
             records.append((rec, fill))
         return records
 

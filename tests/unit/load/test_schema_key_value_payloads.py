@@ -100,6 +100,8 @@ def test_records_fit_both_halves_and_the_value_carries_the_stamp(encoding: str) 
         assert set(key_value.key) == {"region", "n"}
         assert set(key_value.value) == {"id", "body", "tags"} and value == key_value.value
         assert reader.stamp(value) == (5, seq)
+        # The payload (INLINE: key and value; SEPARATED: the value) is near --size.
+        assert abs(len(data) - 600) <= 600 // 40
     distinct = {json.dumps(schema.decode(d, k).key if keys else schema.decode(d).key)
                 for d, k in zip(batch, keys or batch, strict=True)}  # fmt: skip
     assert len(distinct) > 1
