@@ -388,7 +388,7 @@ def _check_schema_registry(settings: config.RunSettings) -> None:
             click.echo(f"schema check: {settings.topic} has no schema yet; ours will be its first")
             return
         ok, detail = admin.schema_compatibility(
-            settings.topic, kind, info.schema(), info.properties()
+            settings.topic, kind, info.admin_definition(), info.properties()
         )
     where = f"{settings.topic} (schema version {current.get('version')}, {current.get('type')})"
     if not ok:

@@ -87,3 +87,12 @@ def test_key_value_run_with_verify_misses_nothing(
             else:
                 assert msg.partition_key() == ""
         reader.close()
+    # The registry check takes the same pair, and the admin API's form of it.
+    check = cli(broker, "produce", topic, "--schema", spec, "--schema-registry-check", "-m", "1")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "takes --schema" in check.stdout
+    other = {**ORDER, "fields": [{"name": "id", "type": "string"}]}
+    wrong = f"key-value:avro:{tmp_path / 'key.avsc'},json:{json.dumps(other)},{encoding}"
+    refused = cli(broker, "produce", topic, "--schema", wrong, "--schema-registry-check", "-m", "1")
+    assert refused.returncode != 0, refused.stdout + refused.stderr
+    assert "does not take --schema" in refused.stdout + refused.stderr

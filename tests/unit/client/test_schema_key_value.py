@@ -5,6 +5,7 @@ producer puts it, base64, in the message key), the registry is told SEPARATED, a
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
@@ -155,3 +156,11 @@ def test_the_separated_key_is_known_before_encoding_for_routing() -> None:
     assert encoded.separated_key(b"v") is None
     with pytest.raises(SchemaEncodeError, match="encoded key"):
         encoded.encode_message((b"k", "not bytes"))
+
+
+def test_the_admin_api_sees_a_pair_as_json_of_its_halves() -> None:
+    info = KeyValueSchema(StringSchema(), AvroSchema(Body), SEPARATED).schema_info()
+    assert json.loads(info.admin_definition()) == {"key": "", "value": Body.schema()}
+    assert (
+        AvroSchema(Body).schema_info().admin_definition() == AvroSchema(Body).schema_info().schema()
+    )

@@ -102,6 +102,22 @@ class SchemaInfo:
     def properties(self) -> dict[str, str]:
         return dict(self._props)
 
+    def admin_definition(self) -> str:
+        """The definition as the admin REST API takes and shows it: KEY_VALUE as JSON
+        `{"key": ..., "value": ...}` of its halves' definitions ("" for one without), the
+        rest as `schema()`."""
+        if self._type != SchemaType.KeyValue:
+            return self.schema()
+        halves = split_key_value(self._data)
+
+        def half(data: bytes) -> Any:
+            try:
+                return json.loads(data) if data else ""
+            except ValueError:
+                return data.decode("utf-8", "replace")
+
+        return json.dumps({"key": half(halves[0]), "value": half(halves[1])})
+
     def to_wire(self) -> WireSchema:
         return WireSchema(
             name=self._name,
