@@ -35,9 +35,11 @@ def cli(broker, *args: str, timeout: float = 180) -> subprocess.CompletedProcess
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("encoding", ["inline", "separated"])
+@pytest.mark.parametrize(
+    ("encoding", "mode"), [("inline", "poll"), ("separated", "poll"), ("separated", "listener")]
+)
 def test_key_value_run_with_verify_misses_nothing(
-    broker, make_topic, tmp_path: Path, encoding: str
+    broker, make_topic, tmp_path: Path, encoding: str, mode: str
 ) -> None:
     topic = make_topic(f"load-kv-{encoding}")
     (tmp_path / "key.avsc").write_text(json.dumps(KEY))
@@ -49,7 +51,7 @@ def test_key_value_run_with_verify_misses_nothing(
     assert produced.returncode == 0, produced.stdout + produced.stderr
     consumed = cli(
         broker, "consume", topic, *common, "--verify-against", str(tmp_path / "p.json"),
-        "--initial-position", "earliest", "--subscription-type", "shared",
+        "--initial-position", "earliest", "--subscription-type", "shared", "--mode", mode,
         "--report", str(tmp_path / "c.json"), "--threshold", "missing<1",
     )  # fmt: skip
     assert consumed.returncode == 0, consumed.stdout + consumed.stderr

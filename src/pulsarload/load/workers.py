@@ -533,8 +533,11 @@ class ConsumerWorker(Worker):
         )
         if msg.redelivery_count:
             rec.record_redelivered()
-        if self.tracker is not None or self.stamps is not None:
-            self._verify(rec, msg.data)
+        stamps = self.stamps
+        if self.tracker is not None or stamps is not None:
+            self._verify(
+                rec, msg.data, msg.key if stamps is not None and stamps.needs_key else None
+            )
         if s.processing_ms:
             time.sleep(s.processing_ms / 1000)
         self.last_progress = time.monotonic()

@@ -210,3 +210,39 @@ def test_with_a_schema_every_payload_is_decoded_and_failures_counted() -> None:
     assert rec.failed == {"schema_decode": 1}
     assert rec.out_of_order == 1  # the stamps were read from the decoded records: 0, 2, 1
     assert w.stamps is not None and w.stamps.decoded == 4
+
+
+@pytest.mark.parametrize("path", ["batch", "one_by_one"])
+def test_a_separated_key_value_decodes_each_message_key_too(path: str) -> None:
+    import base64
+
+    from pulsarload.client.schema import parse_schema_spec
+    from pulsarload.load.schema_payloads import SchemaPayloads
+
+    key = '{"type": "record", "name": "K", "fields": [{"name": "k", "type": "string"}]}'
+    value = '{"type": "record", "name": "V", "fields": [{"name": "s", "type": "string"}]}'
+    spec = f"key-value:avro:{key},avro:{value},separated"
+    made = SchemaPayloads(parse_schema_spec(spec), 60, verify_producer_id=7)
+    good = made.next_batch(3)
+    keys = [base64.b64encode(k).decode() for k in made.last_keys or []]
+    now_ms = time.time_ns() // 1_000_000
+
+    def msg(data: bytes, k: str | None) -> ReceivedMessage:
+        return ReceivedMessage(data, "t", "x", now_ms, 0, 0, key=k)
+
+    batch = [
+        msg(good[0], keys[0]),
+        msg(good[1], "not base64!"),
+        msg(good[1], base64.b64encode(b"\xff\xff").decode()),  # base64, but not a K record
+        msg(good[2], keys[2]),
+    ]
+    fake = FakeConsumer([])
+    w, slot = worker(fake, schema=spec, verify=True)
+    if path == "batch":
+        w._handle_many(fake, ReceivedBatch(batch))  # type: ignore[arg-type]
+    else:
+        for m in batch:
+            w._handle(m)
+    rec = slot.active
+    assert rec.failed == {"schema_decode": 2}
+    assert w.stamps is not None and w.stamps.decoded == 4
