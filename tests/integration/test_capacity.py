@@ -21,7 +21,7 @@ import pytest
 from throttle import throttled_namespace
 
 from pulsarload.config import CapacitySettings, ProduceSettings, resolve_settings
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load.capacity.local import run_capacity
 from pulsarload.load.controller import LoadController, summary_figures
 from pulsarload.metrics.html_report import DATA_ELEMENT_ID

@@ -115,7 +115,7 @@ def test_a_rate_change_reaches_every_shard_and_the_broker(
 ) -> None:
     from pulsarload.cluster.controller import ClusterController
     from pulsarload.config import ProduceSettings, resolve_settings
-    from pulsarload.load import commands as cmd
+    from pulsarload.load import controls as cmd
 
     topic = make_topic("cluster-rate")
     settings = resolve_settings(

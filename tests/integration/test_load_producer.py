@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from pulsarload.config import ProduceSettings, resolve_settings
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load.controller import LoadController
 
 pytestmark = pytest.mark.broker

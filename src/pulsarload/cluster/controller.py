@@ -31,7 +31,7 @@ from pulsarload.cluster.handles import ShardHandle
 from pulsarload.cluster.merge import MergedSampler, ShardPart
 from pulsarload.cluster.shard import Shard
 from pulsarload.config import ConsumeSettings, ProduceSettings, validate_settings
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load.controller import (
     SUMMARY_METRICS,
     RunResult,

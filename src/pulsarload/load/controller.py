@@ -30,7 +30,7 @@ from pulsarload.config import (
 from pulsarload.engines.base import Engine, engine_net_bytes
 from pulsarload.engines.factory import create_engine
 from pulsarload.errors import ConfigError
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load.backlog import BacklogMonitor
 from pulsarload.load.peek import MessageSample
 from pulsarload.load.pool import WorkerPool

@@ -26,7 +26,7 @@ from textual.worker import get_current_worker
 from pulsarload.client.admin import AdminClient, AdminError
 from pulsarload.config import ACK_STRATEGIES, ProduceSettings
 from pulsarload.errors import ConfigError
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load.controller import LoadController, RunResult
 from pulsarload.load.headless import (
     EXIT_ABORTED,

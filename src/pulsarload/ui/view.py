@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pulsarload.config import ConsumeSettings, ProduceSettings
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load.peek import MessageSample
 from pulsarload.metrics.resources import InterpreterInfo, ResourceStats, interpreter_info
 from pulsarload.metrics.shards import ShardStats

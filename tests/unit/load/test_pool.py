@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from pulsarload.config import ProduceSettings
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load.controller import LoadController
 
 

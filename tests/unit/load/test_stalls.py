@@ -10,7 +10,7 @@ import time
 from test_pool import FakeEngine
 
 from pulsarload.config import ProduceSettings
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load.controller import LoadController
 from pulsarload.load.headless import status_line, summary_lines
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load import headless
 from pulsarload.load.controller import RunResult
 from pulsarload.ui.app import DashboardApp, run_dashboard
