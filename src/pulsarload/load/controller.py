@@ -32,6 +32,7 @@ from pulsarload.engines.factory import create_engine
 from pulsarload.errors import ConfigError
 from pulsarload.load import controls as cmd
 from pulsarload.load.backlog import BacklogMonitor
+from pulsarload.load.clock import Clock
 from pulsarload.load.peek import MessageSample
 from pulsarload.load.pool import WorkerPool
 from pulsarload.load.scenarios import Scenario, make_scenario
@@ -209,8 +210,12 @@ class LoadController:
         engine: Engine | None = None,
         sample_interval: float = SAMPLE_INTERVAL_S,
         run_id: int | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
+        """`clock`: monotonic seconds, read for the run's duration, warm-up, scenario time,
+        bursts and stalls (tests step a fake one); the worker pool reads the same clock."""
         self.role = role
+        self.clock = clock
         #: High bits of the producers' verification ids (unique per run; several controllers
         #: feeding one topic need distinct ones). None: from the clock at start.
         self.run_id = run_id
@@ -264,6 +269,7 @@ class LoadController:
             self.sampler,
             seek=getattr(s, "seek", None),
             run_id=self.run_id,
+            clock=self.clock,
         )
         if paused:
             self.pool.pause()
@@ -285,7 +291,7 @@ class LoadController:
                 self.engine.close()
             raise
         self.sampler.start()
-        self.started_at = self.measuring_since = time.monotonic()
+        self.started_at = self.measuring_since = self.clock()
         self.pool.add(s.threads)
         self._thread = threading.Thread(target=self._control_loop, name="load-control", daemon=True)
         self._thread.start()
@@ -320,12 +326,12 @@ class LoadController:
                 if problem:
                     self.stop_reason = f"stopped: {problem}"
                     self.events.append(self.stop_reason)
-            now = time.monotonic()
+            now = self.clock()
             if not self._warmup_done and now - self.started_at >= self.settings.warmup_s:
                 latest = self.sampler.latest
                 self.warmup_last_seq = latest.seq if latest is not None else -1
+                self.reset_metrics()  # first: `done()` counts the duration once this is set
                 self._warmup_done = True
-                self.reset_metrics()
                 self.events.append(f"warm-up of {self.settings.warmup_s:g}s done; measuring")
             if self.scenario is not None and not pool.paused:
                 self._follow_scenario(pool, now - self.started_at)
@@ -336,7 +342,7 @@ class LoadController:
         for name in pool.check_stalls(stall_s):
             text = f"{name} stalled: no {what} for {stall_s:g}s while it should"
             self.stall_events.append(text)
-            self.events.append(f"{time.monotonic() - self.started_at:8.1f}s {text}")
+            self.events.append(f"{self.clock() - self.started_at:8.1f}s {text}")
 
     @property
     def stalls(self) -> int:
@@ -381,7 +387,7 @@ class LoadController:
             return True
         if (
             s.duration_s
-            and time.monotonic() - self.measuring_since >= s.duration_s
+            and self.clock() - self.measuring_since >= s.duration_s
             and self._warmup_done
         ):
             return True
@@ -556,7 +562,7 @@ class LoadController:
                 text = "stopping"
             case _:
                 raise ValueError(f"unknown command {command!r}")
-        self.events.append(f"{time.monotonic() - self.started_at:8.1f}s {text}")
+        self.events.append(f"{self.clock() - self.started_at:8.1f}s {text}")
         return text
 
     #: Settings a running load can take without restarting its workers (marked in the model).
@@ -594,6 +600,7 @@ class LoadController:
                 self.sampler,
                 seek=seek,
                 run_id=self.run_id,
+                clock=self.clock,
             )
             if isinstance(new, ProduceSettings):
                 pool.set_rate(new.rate)
@@ -610,7 +617,7 @@ class LoadController:
                 self.apply(cmd.AddWorker(delta) if delta > 0 else cmd.RemoveWorker(-delta))
             )
         text = "; ".join(notes) or "no change"
-        self.events.append(f"{time.monotonic() - self.started_at:8.1f}s {text}")
+        self.events.append(f"{self.clock() - self.started_at:8.1f}s {text}")
         return text
 
     def peek(self, n: int) -> list[MessageSample]:
@@ -624,7 +631,7 @@ class LoadController:
     def reset_metrics(self) -> None:
         self.sampler.reset()
         self.window.clear()
-        self.measuring_since = time.monotonic()
+        self.measuring_since = self.clock()
 
     def export_now(self, directory: str | Path | None = None) -> list[Path]:
         """The `e` key: the latest snapshot as JSON, plus the CSV series written so far (into
