@@ -23,7 +23,8 @@ from throttle import throttled_namespace
 from pulsarload.config import CapacitySettings, ProduceSettings, resolve_settings
 from pulsarload.load import controls as cmd
 from pulsarload.load.capacity.local import run_capacity
-from pulsarload.load.controller import LoadController, summary_figures
+from pulsarload.load.controller import LoadController
+from pulsarload.load.results import summary_figures
 from pulsarload.metrics.html_report import DATA_ELEMENT_ID
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(600)]

@@ -12,7 +12,7 @@ import pytest
 from textual.pilot import Pilot
 
 from pulsarload.config import ProduceSettings, resolve_settings
-from pulsarload.load.controller import RunResult
+from pulsarload.load.results import RunResult
 from pulsarload.ui.app import DashboardApp, app_for
 from pulsarload.ui.widgets import ShardTable
 

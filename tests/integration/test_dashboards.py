@@ -19,7 +19,8 @@ import pytest
 from textual.pilot import Pilot
 
 from pulsarload.config import ConsumeSettings, ProduceSettings, resolve_settings
-from pulsarload.load.controller import LoadController, RunResult
+from pulsarload.load.controller import LoadController
+from pulsarload.load.results import RunResult
 from pulsarload.ui.app import DashboardApp, app_for, shown_paths
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(240)]
