@@ -79,7 +79,7 @@ def hand_bisection(broker, topic: str) -> float:
 
     def passes(rate: float) -> bool:
         controller.apply(cmd.SetRate(rate))
-        time.sleep(STEP["step_warmup_s"])
+        time.sleep(STEP["step_warmup_s"])  # a step's warm-up and window: the load runs this long
         controller.reset_metrics()
         time.sleep(STEP["step_window_s"])
         f = summary_figures(controller.sampler.flush(), "producer")
