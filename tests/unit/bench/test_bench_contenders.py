@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from pulsarload.bench import model, perf, produce
+from pulsarload.bench import model, produce
+from pulsarload.bench import perf_contender as perf
+from pulsarload.bench.broker_side import TopicCounter
 from pulsarload.bench.model import Broker, Contender, Figures, Workload
 from pulsarload.bench.process import MonitoredProcess, ProcessResult, run_process
-from pulsarload.bench.topics import TopicCounter
 from support.waiting import eventually
 
 BROKER = Broker("pulsar://localhost:6650", "http://localhost:8080")
