@@ -502,7 +502,7 @@ def compare(no_official: bool, rounds: int, role: str, args: tuple[str, ...]) ->
         if not params.get("topic"):
             params.pop("topic", None)
         settings = _settings_from_flags(config.ProduceSettings, {**params, "headless": True})
-        from pulsarload.load.controller import SUMMARY_METRICS
+        from pulsarload.load.results import SUMMARY_METRICS
         from pulsarload.load.thresholds import parse_threshold
 
         for threshold in settings.thresholds:

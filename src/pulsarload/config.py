@@ -1,7 +1,12 @@
 """The single home of every default, and how settings are read from the environment.
 
 Precedence, highest first: command-line flags > environment variables > profile > preset >
-the defaults below. Later issues extend the settings model; defaults stay here.
+the defaults below.
+
+Why it is this long: it is the settings model, one declarative field per setting (default,
+range, help, `--help` section, live or not) for produce, consume and capacity runs, with the
+presets, profiles and checks beside them; flags, environment variables and docs/settings.md
+are derived from it. Split up, the defaults would have several homes again.
 """
 
 from __future__ import annotations

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pulsarload.config import ConsumeSettings, ProduceSettings, resolve_settings
-from pulsarload.load.controller import LoadController, RunResult
+from pulsarload.load.controller import LoadController
+from pulsarload.load.results import RunResult
 from pulsarload.load.verify import VerifyReport
 from pulsarload.wire.commands import CommandLookupTopicResponse, decode_base_command
 from pulsarload.wire.errors import ProtocolError

@@ -7,7 +7,6 @@ batched and unbatched producers, so that the panel's label stays true.
 
 from __future__ import annotations
 
-import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,6 +16,7 @@ from pulsarload.client import Client, MessageId, Result
 from pulsarload.client.admin import AdminClient
 from pulsarload.config import ConsumeSettings
 from pulsarload.ui.app import admin_backlog
+from support.waiting import eventually
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(180)]
 
@@ -76,13 +76,15 @@ def test_backlog_is_entries_per_partition(broker: Any, make_topic: Any, batched:
         assert sum(expected.values()) == len(ids)
 
     fetch = admin_backlog(SimpleNamespace(settings=settings), timeout_s=10.0)
-    deadline = time.monotonic() + 60
-    while True:  # the broker's stats lag the writes a little
+    last: list[Any] = []
+
+    def backlog_as_expected() -> bool:
         view = fetch()
         assert view.state == "ok", view.error
-        got = {int(r.partition.rsplit("-", 1)[1]): r.backlog for r in view.rows}
-        if got == expected or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    assert got == expected
+        last[:] = [view, {int(r.partition.rsplit("-", 1)[1]): r.backlog for r in view.rows}]
+        return last[1] == expected
+
+    # The broker's stats lag the writes a little.
+    eventually(backlog_as_expected, 60, f"the backlog per partition to be {expected}", 0.5)
+    view = last[0]
     assert {r.subscription for r in view.rows} == {SUBSCRIPTION}

@@ -21,9 +21,10 @@ import pytest
 from throttle import throttled_namespace
 
 from pulsarload.config import CapacitySettings, ProduceSettings, resolve_settings
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load.capacity.local import run_capacity
-from pulsarload.load.controller import LoadController, summary_figures
+from pulsarload.load.controller import LoadController
+from pulsarload.load.results import summary_figures
 from pulsarload.metrics.html_report import DATA_ELEMENT_ID
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(600)]
@@ -78,7 +79,7 @@ def hand_bisection(broker, topic: str) -> float:
 
     def passes(rate: float) -> bool:
         controller.apply(cmd.SetRate(rate))
-        time.sleep(STEP["step_warmup_s"])
+        time.sleep(STEP["step_warmup_s"])  # a step's warm-up and window: the load runs this long
         controller.reset_metrics()
         time.sleep(STEP["step_window_s"])
         f = summary_figures(controller.sampler.flush(), "producer")

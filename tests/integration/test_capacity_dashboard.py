@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +17,9 @@ from pulsarload.config import CapacitySettings, resolve_settings
 from pulsarload.load.capacity.local import EXIT_INTERRUPTED, run_capacity
 from pulsarload.ui.capacity import SearchThread
 from pulsarload.ui.widgets.capacity import CapacityPanel
+from support.waiting import eventually_in_app
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
-
-
-async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        await pilot.pause(0.2)
 
 
 def test_the_dashboard_follows_a_real_search_and_q_stops_it(
@@ -64,22 +55,28 @@ def test_the_dashboard_follows_a_real_search_and_q_stops_it(
                 seen.append(now)
             return text in now
 
-        await wait_for(pilot, lambda: shows(" msg/s  measuring"), 60, "a measured step")
+        await eventually_in_app(pilot, lambda: shows(" msg/s  measuring"), 60, "a measured step")
         now = driver.live()
         assert now.index is not None and f"step {now.index} " in str(panel.text())
         following = f"step {now.index + 1} "
-        await wait_for(pilot, lambda: shows(following), 60, "the panel to follow the search")
-        await wait_for(pilot, lambda: re.search(r"passes \d", seen[-1]) is not None, 60, "a pass")
+        await eventually_in_app(
+            pilot, lambda: shows(following), 60, "the panel to follow the search"
+        )
+        await eventually_in_app(
+            pilot, lambda: re.search(r"passes \d", seen[-1]) is not None, 60, "a pass"
+        )
 
     async def main() -> None:
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: bool(app.dashboard.query(CapacityPanel)), 30, "panel")
+            await eventually_in_app(
+                pilot, lambda: bool(app.dashboard.query(CapacityPanel)), 30, "panel"
+            )
             try:
                 await follow(pilot, app.dashboard.query_one(CapacityPanel))
             except AssertionError as err:
                 raise AssertionError(f"{err}; the panel showed: {seen}") from None
             await pilot.press("q")
-            await wait_for(pilot, lambda: not app.is_running, 120, "the search to stop")
+            await eventually_in_app(pilot, lambda: not app.is_running, 120, "the search to stop")
 
     try:
         asyncio.run(main())

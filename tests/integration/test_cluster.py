@@ -115,7 +115,7 @@ def test_a_rate_change_reaches_every_shard_and_the_broker(
 ) -> None:
     from pulsarload.cluster.controller import ClusterController
     from pulsarload.config import ProduceSettings, resolve_settings
-    from pulsarload.load import commands as cmd
+    from pulsarload.load import controls as cmd
 
     topic = make_topic("cluster-rate")
     settings = resolve_settings(
@@ -139,26 +139,26 @@ def test_a_rate_change_reaches_every_shard_and_the_broker(
         def broker_rate(seconds: float) -> float:
             before = msg_in_counter(broker.admin_url, topic)
             t0 = time.monotonic()
-            time.sleep(seconds)
+            time.sleep(seconds)  # the measured window
             return (msg_in_counter(broker.admin_url, topic) - before) / (time.monotonic() - t0)
 
         def shard_rates(seconds: float) -> list[float]:
             snap0 = controller.sampler.latest
-            time.sleep(seconds)
+            time.sleep(seconds)  # the measured window
             snap1 = controller.sampler.latest
             return [
                 (b.done - a.done) / (snap1.elapsed - snap0.elapsed)
                 for a, b in zip(snap0.shards, snap1.shards, strict=True)
             ]
 
-        time.sleep(2)
+        time.sleep(2)  # past the start, before the first window
         low = broker_rate(4)
         t0 = time.monotonic()
         text = controller.apply(cmd.SetRate(900.0))
         control_s = time.monotonic() - t0
         print(f"rate change fanned out to 3 shards in {control_s * 1000:.0f} ms")
         assert "900" in text
-        time.sleep(1.5)
+        time.sleep(1.5)  # the new rate settles before its window
         high = broker_rate(4)
         per_shard = shard_rates(5)
     finally:
@@ -202,7 +202,7 @@ def _kill_one_worker_mid_run(
         if "shards 2/2" in line and "produced" in line and " 0 msg/s" not in line:
             break
         assert time.monotonic() < deadline, "".join(lines)
-    time.sleep(1)
+    time.sleep(1)  # the fault's pace: the load runs on both shards a moment first
     os.kill(victim.pid, signal.SIGKILL)
     out, err = proc.communicate(timeout=RUN_TIMEOUT_S)
     return (

@@ -4,27 +4,18 @@ shard table, and keys that reach every shard. Driven by Pilot, as the one-proces
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 
 from pulsarload.config import ProduceSettings, resolve_settings
-from pulsarload.load.controller import RunResult
+from pulsarload.load.results import RunResult
 from pulsarload.ui.app import DashboardApp, app_for
 from pulsarload.ui.widgets import ShardTable
+from support.waiting import eventually_in_app
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(600)]
-
-
-async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        await pilot.pause(0.1)
 
 
 def test_dashboard_shows_the_merged_run_and_the_shard_table(broker: Any, topic: str) -> None:
@@ -56,10 +47,12 @@ def test_dashboard_shows_the_merged_run_and_the_shard_table(broker: Any, topic: 
         return [s.done for s in snap.shards] if snap else []
 
     async def scenario(app: DashboardApp, pilot: Pilot) -> None:
-        await wait_for(pilot, lambda: all(d > 0 for d in shard_done()), 90, "both shards acking")
+        await eventually_in_app(
+            pilot, lambda: all(d > 0 for d in shard_done()), 90, "both shards acking"
+        )
         table = app.dashboard.query_one(ShardTable)
         # The dashboard draws the next refresh after the snapshot: wait for it, not for the run.
-        await wait_for(
+        await eventually_in_app(
             pilot, lambda: table.display and "2 of 2 live" in str(table.border_title), 30, "table"
         )
         lines = [table.render_line(y).text for y in range(4)]
@@ -76,14 +69,14 @@ def test_dashboard_shows_the_merged_run_and_the_shard_table(broker: Any, topic: 
         await pilot.pause(1.5)
         assert shard_done() == before
         await pilot.press("space")
-        await wait_for(
+        await eventually_in_app(
             pilot,
             lambda: all(a > b for a, b in zip(shard_done(), before, strict=True)),
             30,
             "acks on every shard after resume",
         )
         await pilot.press("q")
-        await wait_for(pilot, app.stop_finished.is_set, 90, "the clean stop")
+        await eventually_in_app(pilot, app.stop_finished.is_set, 90, "the clean stop")
 
     async def main() -> None:
         async with app.run_test(size=(160, 48)) as pilot:

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from pulsarload.client import Client
 from pulsarload.config import ConsumeSettings, resolve_settings
 from pulsarload.load.controller import LoadController
+from support.waiting import eventually
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(180)]
 
@@ -95,9 +95,12 @@ def test_each_worker_subscribes_at_its_own_priority_level(
     c = LoadController("consumer", settings)
     c.start()
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(consumer_out_counts_or_empty(broker, topic)) < 2:
-            time.sleep(0.2)
+        eventually(
+            lambda: len(consumer_out_counts_or_empty(broker, topic)) >= 2,
+            60,
+            "both consumers on the subscription",
+            0.2,
+        )
         client = Client(broker.service_url)
         try:
             producer = client.create_producer(topic)
@@ -106,12 +109,13 @@ def test_each_worker_subscribes_at_its_own_priority_level(
             producer.close()
         finally:
             client.close()
-        while time.monotonic() < deadline:
-            counts = consumer_out_counts(broker, topic, "prio-sub")
-            if sum(counts.values()) >= 200:
-                break
-            time.sleep(0.2)
-        assert counts == {"prio-0": 200, "prio-1": 0}
+        eventually(
+            lambda: sum(consumer_out_counts(broker, topic, "prio-sub").values()) >= 200,
+            60,
+            "200 messages dispatched",
+            0.2,
+        )
+        assert consumer_out_counts(broker, topic, "prio-sub") == {"prio-0": 200, "prio-1": 0}
     finally:
         c.stop()
 

@@ -409,7 +409,7 @@ def test_dead_letter_after_max_redeliveries(client: Client, make_topic: Any) -> 
 def test_seek_by_id_time_earliest_latest(client: Client, make_topic: Any) -> None:
     topic = make_topic("seek")
     ids = produce(client, topic, 5, batching_enabled=False)
-    time.sleep(0.05)
+    time.sleep(0.05)  # distinct publish times, for the seek by time
     later = produce(client, topic, 5, start=5, batching_enabled=False)
     c = client.subscribe(topic, "s", initial_position="earliest")
     got = drain(c, 10)
@@ -436,7 +436,7 @@ def test_seek_by_time_lands_on_the_first_message_at_or_after(
 ) -> None:
     topic = make_topic("seektime")
     produce(client, topic, 3, batching_enabled=False)
-    time.sleep(0.1)
+    time.sleep(0.1)  # the stamp falls strictly between the two groups' publish times
     stamp = int(time.time() * 1000)
     time.sleep(0.1)
     produce(client, topic, 3, start=3, batching_enabled=False)

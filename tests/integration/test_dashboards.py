@@ -10,7 +10,6 @@ import asyncio
 import csv
 import importlib.util
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,20 +18,14 @@ import pytest
 from textual.pilot import Pilot
 
 from pulsarload.config import ConsumeSettings, ProduceSettings, resolve_settings
-from pulsarload.load.controller import LoadController, RunResult
+from pulsarload.load.controller import LoadController
+from pulsarload.load.results import RunResult
 from pulsarload.ui.app import DashboardApp, app_for, shown_paths
+from support.waiting import eventually_in_app
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(240)]
 
 RATE = 400.0
-
-
-async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        await pilot.pause(0.1)
 
 
 def acked(controller: LoadController) -> int:
@@ -84,7 +77,7 @@ def test_producer_dashboard_keys(broker: Any, topic: str, tmp_path: Path) -> Non
     )
 
     async def scenario(app: DashboardApp, pilot: Pilot) -> None:
-        await wait_for(pilot, lambda: acked(controller) > 0, 60, "the first acks")
+        await eventually_in_app(pilot, lambda: acked(controller) > 0, 60, "the first acks")
         pool = controller.pool
         assert pool is not None
 
@@ -107,10 +100,10 @@ def test_producer_dashboard_keys(broker: Any, topic: str, tmp_path: Path) -> Non
         await pilot.pause(1.5)
         assert acked(controller) == before
         await pilot.press("space")
-        await wait_for(pilot, lambda: acked(controller) > before, 30, "acks after resume")
+        await eventually_in_app(pilot, lambda: acked(controller) > before, 30, "acks after resume")
 
         await pilot.press("e")  # e writes files that parse
-        await wait_for(pilot, lambda: bool(app.last_export), 30, "the export")
+        await eventually_in_app(pilot, lambda: bool(app.last_export), 30, "the export")
         files = shown_paths(app.last_export)
         json_files = [p for p in files if p.suffix == ".json"]
         csv_files = [p for p in files if ".csv" in p.name]
@@ -121,7 +114,7 @@ def test_producer_dashboard_keys(broker: Any, topic: str, tmp_path: Path) -> Non
         assert rows and "elapsed" in rows[0]
 
         await pilot.press("q")  # q stops cleanly: flush, close, exit with the result
-        await wait_for(pilot, app.stop_finished.is_set, 60, "the clean stop")
+        await eventually_in_app(pilot, app.stop_finished.is_set, 60, "the clean stop")
 
     app = run_app(controller, scenario)
     result = app.return_value
@@ -138,24 +131,26 @@ def test_producer_config_field_restarts_workers(broker: Any, make_topic: Any) ->
     async def scenario(app: DashboardApp, pilot: Pilot) -> None:
         from textual.widgets import Input
 
-        await wait_for(pilot, lambda: acked(controller) > 0, 60, "the first acks")
+        await eventually_in_app(pilot, lambda: acked(controller) > 0, 60, "the first acks")
         await pilot.press("c")
         await pilot.pause()
         field = app.dashboard.query_one("#cfg-topic", Input)
         field.focus()
         field.value = "not a topic"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: field.has_class("-invalid"), 30, "the refusal")
+        await eventually_in_app(pilot, lambda: field.has_class("-invalid"), 30, "the refusal")
         assert controller.settings.topic == first
         field.value = second
         await pilot.press("enter")
-        await wait_for(
+        await eventually_in_app(
             pilot, lambda: controller.settings.topic == second and not app._busy, 60, "the restart"
         )
         mark = acked(controller)
-        await wait_for(pilot, lambda: acked(controller) > mark, 60, "acks on the new topic")
+        await eventually_in_app(
+            pilot, lambda: acked(controller) > mark, 60, "acks on the new topic"
+        )
         await pilot.press("escape", "q")
-        await wait_for(pilot, app.stop_finished.is_set, 60, "the clean stop")
+        await eventually_in_app(pilot, app.stop_finished.is_set, 60, "the clean stop")
 
     app = run_app(controller, scenario)
     assert isinstance(app.return_value, RunResult)
@@ -186,7 +181,7 @@ def test_consumer_dashboard_keys(broker: Any, topic: str) -> None:
     controller = LoadController("consumer", settings)
 
     async def scenario(app: DashboardApp, pilot: Pilot) -> None:
-        await wait_for(pilot, lambda: received(controller) > 0, 60, "the first messages")
+        await eventually_in_app(pilot, lambda: received(controller) > 0, 60, "the first messages")
         # Seek while one consumer runs: on a shared subscription the broker drops every consumer
         # at a seek, and the pool seeks each worker (see the report on seek with several).
         await pilot.press("s")
@@ -195,7 +190,9 @@ def test_consumer_dashboard_keys(broker: Any, topic: str) -> None:
         await pilot.pause()
         assert "seek to latest" in str(app.dashboard.query_one("#status").render())
         mark = received(controller)
-        await wait_for(pilot, lambda: received(controller) > mark, 60, "messages after the seek")
+        await eventually_in_app(
+            pilot, lambda: received(controller) > mark, 60, "messages after the seek"
+        )
 
         await pilot.press("plus")
         await pilot.pause()
@@ -205,7 +202,7 @@ def test_consumer_dashboard_keys(broker: Any, topic: str) -> None:
         from pulsarload.ui.widgets import BacklogTable
 
         table = app.dashboard.query_one(BacklogTable)
-        await wait_for(
+        await eventually_in_app(
             pilot, lambda: table._data is not None and table._data.state == "ok", 30, "backlog"
         )
         assert any(r.subscription == "ui-test" for r in table._data.rows)
@@ -218,14 +215,16 @@ def test_consumer_dashboard_keys(broker: Any, topic: str) -> None:
         assert not controller.pool.paused
 
         await pilot.press("a")  # cycles the ack strategy (restarts the consumers)
-        await wait_for(
+        await eventually_in_app(
             pilot, lambda: controller.settings.ack == "grouped" and not app._busy, 60, "ack"
         )
         mark = received(controller)
-        await wait_for(pilot, lambda: received(controller) > mark, 60, "messages after the restart")
+        await eventually_in_app(
+            pilot, lambda: received(controller) > mark, 60, "messages after the restart"
+        )
 
         await pilot.press("q")
-        await wait_for(pilot, app.stop_finished.is_set, 60, "the clean stop")
+        await eventually_in_app(pilot, app.stop_finished.is_set, 60, "the clean stop")
 
     producer.start()
     try:

@@ -78,7 +78,7 @@ def sample_while(pair: LoadPair, seconds: float, warmup: float = 3.0) -> Samples
 
     thread = threading.Thread(target=run, name="test-sampler", daemon=True)
     thread.start()
-    time.sleep(warmup + seconds)
+    time.sleep(warmup + seconds)  # the measured window: the load runs this long
     stop.set()
     thread.join(5)
     return samples
@@ -249,9 +249,9 @@ def test_memory_stays_flat_at_full_speed_with_completions_on_another_thread() ->
     controller.start()
     rss: list[int] = []
     try:
-        time.sleep(2)
+        time.sleep(2)  # warm-up: buffers reach their working size before RSS is watched
         for _ in range(24):
-            time.sleep(0.25)
+            time.sleep(0.25)  # one RSS sample per quarter second over the window
             rss.append(process.memory_info().rss)
     finally:
         result = controller.stop()

@@ -43,7 +43,7 @@ def test_cutting_every_connection_twice_loses_nothing(
     try:
         pair.start()
         for n in (1, 2):
-            time.sleep(1.5)
+            time.sleep(1.5)  # the fault's pace: load flows a while before each cut
             assert proxy.cut_all() >= 2  # the producer's and the consumer's connections
             pair.progress_after(0.5, what=f"cut {n}")
         result = pair.finish()
@@ -64,10 +64,10 @@ def test_an_outage_with_refused_connections_is_ridden_out(
     pair = LoadPair(proxy.url, broker.admin_url, make_topic("outage"), producer={"rate": 500.0})
     try:
         pair.start()
-        time.sleep(1)
+        time.sleep(1)  # load flows before the outage
         proxy.refusing = True
         proxy.cut_all()
-        time.sleep(4)
+        time.sleep(4)  # the outage itself
         proxy.refusing = False
         pair.progress_after(0.5, what="the outage")
         result = pair.finish()
@@ -97,7 +97,7 @@ def test_the_status_line_says_reconnecting_during_an_outage(
                  60, "the first ack")  # fmt: skip
         proxy.refusing = True
         proxy.cut_all()
-        time.sleep(3)
+        time.sleep(3)  # the outage: the workers retry meanwhile
         snap = controller.sampler.latest
         assert snap is not None
         line = status_line("producer", [snap], controller)
@@ -118,7 +118,7 @@ def test_a_stall_times_sends_out_by_category_and_traffic_resumes(
     )
     try:
         pair.start()
-        time.sleep(1)
+        time.sleep(1)  # load flows before the stall
         with proxy.stalled():
             eventually(lambda: pair.failed() > 0, 20, "sends to time out during the stall")
         pair.progress_after(0.5, what="the stall")
@@ -204,7 +204,7 @@ def test_a_headless_run_ends_on_time_when_the_broker_stops_answering(
             eventually(lambda: proxy.bytes_forwarded > 100_000, 60, "the producer to send")
         else:
             eventually(lambda: proxy.lookups_rewritten >= 1, 60, "the consumer's lookup")
-            time.sleep(1)
+            time.sleep(1)  # the consumer runs a moment before the silence
         startup = time.monotonic() - started
         proxy.stall()
         out, err = proc.communicate(timeout=90)

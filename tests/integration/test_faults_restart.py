@@ -104,7 +104,7 @@ def test_two_broker_restarts_under_load_lose_and_duplicate_nothing(
     try:
         pair.start(timeout=120)
         for n in (1, 2):
-            time.sleep(3)
+            time.sleep(3)  # the load runs a while before each restart (the fault's pace)
             before = pair.acked()
             began = time.monotonic()
             own_broker.stop()
@@ -112,7 +112,7 @@ def test_two_broker_restarts_under_load_lose_and_duplicate_nothing(
             restarts.append(time.monotonic() - began)
             pair.progress_after(0.5, what=f"restart {n}", timeout=180)
             assert pair.acked() > before
-        time.sleep(2)
+        time.sleep(2)  # load after the last restart, before the finish
         result = pair.finish(drain_timeout=180)
     except BaseException:
         pair.abort()

@@ -128,10 +128,10 @@ def test_a_second_signal_exits_at_once(
         try:
             wait_running(proc, lines)
             proxy.stall()
-            time.sleep(0.5)
+            time.sleep(0.5)  # sends pile up behind the silent broker before the signal
             proc.send_signal(signal.SIGTERM)
             read_until(proc, lines, lambda line: "interrupted" in line, "the first signal taken")
-            time.sleep(1)
+            time.sleep(1)  # a chance to exit early (it must not: the flush is still waiting)
             assert proc.poll() is None, "the flush should still be waiting on the silent broker"
             proc.send_signal(signal.SIGINT)
             # at once: not after the 60 s send timeout the flush was waiting on (a hang here

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from support.waiting import eventually
+
 pytest.importorskip("pulsarload.engines.native_consumer")
 pytestmark = pytest.mark.broker
 
@@ -123,15 +125,11 @@ def test_ack_strategies_leave_no_backlog(broker, topic: str, ack: str, tmp_path:
         "s-" + ack,
     )
     assert consumed.returncode == 0, consumed.stdout + consumed.stderr
-    import time
-
     from pulsarload.client.admin import AdminClient
 
-    deadline = time.monotonic() + 20
     with AdminClient(broker.admin_url) as admin:
-        while True:
-            backlog = {b.subscription: b.backlog for b in admin.backlog(topic)}
-            if backlog.get("s-" + ack) == 0 or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-    assert backlog.get("s-" + ack) == 0, backlog
+
+        def backlog() -> dict[str, int]:
+            return {b.subscription: b.backlog for b in admin.backlog(topic)}
+
+        eventually(lambda: backlog().get("s-" + ack) == 0, 20, f"no backlog on s-{ack}", 0.5)

@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from pulsarload.config import ProduceSettings, resolve_settings
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load.controller import LoadController
+from support.waiting import eventually
 
 pytestmark = pytest.mark.broker
 
@@ -29,11 +30,15 @@ def stored_messages(admin_url: str, topic: str) -> int:
     return int(stats["msgInCounter"])
 
 
-def run_for(controller: LoadController, seconds: float) -> None:
+def run_to_end(controller: LoadController, timeout: float) -> None:
+    """Start, and wait until the run ends by itself (duration, budget, scenario)."""
     controller.start()
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not controller.done():
-        time.sleep(0.05)
+    eventually(controller.done, timeout, "the run to end by itself")
+
+
+def sent(controller: LoadController) -> int:
+    latest = controller.sampler.latest
+    return latest.total.sent if latest is not None else 0
 
 
 def test_rate_control_holds_the_target_within_two_percent(broker, topic: str) -> None:
@@ -43,7 +48,7 @@ def test_rate_control_holds_the_target_within_two_percent(broker, topic: str) ->
         "producer",
         settings_for(broker, topic, rate=rate, threads=2, warmup_s=1.0, duration_s=seconds),
     )
-    run_for(controller, seconds + 5)
+    run_to_end(controller, seconds + 5)
     result = controller.stop()
     achieved = result.final.total.sent / result.final.elapsed
     assert abs(achieved - rate) / rate < 0.02, (
@@ -57,13 +62,17 @@ def test_rate_control_holds_the_target_within_two_percent(broker, topic: str) ->
 def test_threads_added_and_removed_live_keep_counts_exact(broker, topic: str) -> None:
     controller = LoadController("producer", settings_for(broker, topic, rate=1500.0, threads=1))
     controller.start()
-    time.sleep(1.5)
+    eventually(lambda: sent(controller) > 1000, what="1,000 sends from one thread")
     assert "added 2" in controller.apply(cmd.AddWorker(2))
     assert controller.pool.size == 3
-    time.sleep(1.5)
+    eventually(
+        lambda: all(w.sent for w in controller.pool.workers()) and sent(controller) > 2000,
+        what="sends from the added threads",
+    )
     assert "removed 1" in controller.apply(cmd.RemoveWorker(1))
     assert controller.pool.size == 2
-    time.sleep(1.0)
+    before = sent(controller)
+    eventually(lambda: sent(controller) > before + 500, what="sends after the removal")
     result = controller.stop()
     total = result.final.total
     assert total.sent > 2000
@@ -74,21 +83,24 @@ def test_threads_added_and_removed_live_keep_counts_exact(broker, topic: str) ->
 def test_pause_stops_sending_and_resume_restarts(broker, topic: str) -> None:
     controller = LoadController("producer", settings_for(broker, topic, rate=1000.0))
     controller.start()
-    time.sleep(1.0)
+    eventually(lambda: sent(controller) > 500, what="sends before the pause")
     controller.apply(cmd.Pause())
-    time.sleep(0.5)  # let in-flight sends complete
+    eventually(
+        lambda: all(w.slot.state == "paused" for w in controller.pool.workers()),
+        what="every worker to see the pause",
+    )
     before = controller.sampler.flush().total.sent
-    time.sleep(1.0)
+    time.sleep(1.0)  # a chance for a paused worker to send (none must)
     assert controller.sampler.flush().total.sent == before
     controller.apply(cmd.Resume())
-    time.sleep(1.0)
+    eventually(lambda: sent(controller) > before + 500, what="sends after the resume")
     result = controller.stop()
     assert result.final.total.sent > before + 500
 
 
 def test_message_budget_is_exact(broker, topic: str) -> None:
     controller = LoadController("producer", settings_for(broker, topic, messages=3333, threads=3))
-    run_for(controller, 60)
+    run_to_end(controller, 60)
     assert controller.done()
     result = controller.stop()
     assert result.final.total.sent == result.final.total.acked == 3333
@@ -98,9 +110,11 @@ def test_message_budget_is_exact(broker, topic: str) -> None:
 def test_ramp_scenario_rises_along_its_shape(broker, topic: str) -> None:
     controller = LoadController(
         "producer",
-        settings_for(broker, topic, scenario="ramp", rate=2000.0, ramp_seconds=6.0, threads=1),
+        settings_for(
+            broker, topic, scenario="ramp", rate=2000.0, ramp_seconds=6.0, threads=1, duration_s=7.0
+        ),
     )
-    run_for(controller, 7.0)
+    run_to_end(controller, 15.0)
     points = controller.window.points(coarse=True)
     controller.stop()
     rates = [p.rates["sent"] for p in points]
@@ -185,7 +199,7 @@ def test_backpressure_scenario_reports_backlog_growth(broker, topic: str) -> Non
         broker, topic, scenario="backpressure", rate=1000.0, batching=False, duration_s=5.0
     )
     controller = LoadController("producer", settings)
-    run_for(controller, 8)
+    run_to_end(controller, 8)
     result = controller.stop()
     growth = next(n for n in result.notes if n.startswith("backlog grew"))
     per_second = float(growth.split()[2].rstrip("/s").replace(",", ""))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from pulsarload.config import ConsumeSettings, ProduceSettings, resolve_settings
 from pulsarload.load.controller import LoadController
+from support.waiting import eventually
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 
@@ -19,9 +18,7 @@ def _run(controller: LoadController, seconds: float) -> list:
     seen: list = []
     controller.sampler.subscribe(seen.append)
     controller.start()
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not controller.done():
-        time.sleep(0.05)
+    eventually(controller.done, seconds, "the run to end by itself")
     return seen
 
 

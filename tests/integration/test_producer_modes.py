@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 
 from pulsarload.client import Client
 from pulsarload.client.errors import ProducerBusy, ProducerFenced
+from support.waiting import eventually
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 
@@ -26,15 +26,15 @@ def test_exclusive_and_fencing(broker: Any, make_topic: Any) -> None:
             topic, access_mode="ExclusiveWithFencing", batching_enabled=False
         )
         fencer.send(b"two")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def fenced() -> bool:
             try:
                 first.send(b"three")
             except ProducerFenced:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("the fenced producer kept sending")
+                return True
+            return False
+
+        eventually(fenced, 10, "the fenced producer to be refused", 0.1)
 
 
 def test_named_producer_keeps_its_name(broker: Any, make_topic: Any) -> None:

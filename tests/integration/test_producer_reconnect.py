@@ -57,7 +57,7 @@ def test_restart_broker_while_sending(broker: Any, make_topic: Any) -> None:
                 payload = f"reconnect-{i:07d}".encode()
                 producer.send_async(payload, on_ack(payload))
                 i += 1
-                time.sleep(0.002)
+                time.sleep(0.002)  # the load: about 500 sends a second
 
         thread = threading.Thread(target=sender, daemon=True)
         thread.start()

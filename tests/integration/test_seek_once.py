@@ -17,7 +17,7 @@ import pytest
 from pulsarload.client import Client
 from pulsarload.config import ConsumeSettings
 from pulsarload.engines.native import NativeEngine
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load.controller import LoadController
 from support.waiting import eventually
 

@@ -88,7 +88,7 @@ def test_page_loads_and_charts_update(producer_run: tuple[WebRun, str], browser:
 def test_late_viewer_sees_the_history(producer_run: tuple[WebRun, str], browser: Browser) -> None:
     run, _ = producer_run
     # the run has been going for a while before this viewer arrives
-    time.sleep(max(0.0, 15 - (time.monotonic() - run.started)))
+    time.sleep(max(0.0, 15 - (time.monotonic() - run.started)))  # history builds up meanwhile
     opened = time.time()
     browser.driver.get(run.url)
     browser.wait_for(

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-__all__ = ["eventually"]
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
+__all__ = ["eventually", "eventually_in_app"]
 
 
 def eventually(
@@ -24,3 +28,19 @@ def eventually(
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
+
+
+async def eventually_in_app(
+    pilot: Pilot,
+    condition: Callable[[], object],
+    timeout: float,
+    what: str,
+    interval: float = 0.1,
+) -> None:
+    """`eventually` inside a running Textual app: the pilot's pause lets the app run (and
+    draw) between looks."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await pilot.pause(interval)

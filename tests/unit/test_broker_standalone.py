@@ -163,7 +163,7 @@ def test_pid_of_an_unrelated_live_process_is_never_signalled(settings) -> None:
     try:
         sb.pid_file.write_text(str(bystander.pid))
         assert sb.stop() is False
-        time.sleep(0.2)
+        time.sleep(0.2)  # a chance for a wrongly sent signal to land (none must)
         assert bystander.poll() is None  # still alive
         assert not sb.pid_file.exists()
     finally:
@@ -176,15 +176,17 @@ def fake_broker(sb: StandaloneBroker, *, ignore_term: bool) -> subprocess.Popen[
     code = "import signal, time\n"
     if ignore_term:
         code += "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-    code += "time.sleep(60)\n"
+    code += "print('ready', flush=True)\ntime.sleep(60)\n"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, MAIN_CLASS, "--config", str(sb.conf_file)],
         start_new_session=True,
+        stdout=subprocess.PIPE,
     )
     standalone._children[proc.pid] = proc
     sb.home.mkdir(parents=True, exist_ok=True)
     sb.pid_file.write_text(f"{proc.pid}\n")
-    time.sleep(0.3)  # let it install its signal handler
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"  # handler installed
+    proc.stdout.close()
     return proc
 
 

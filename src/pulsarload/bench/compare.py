@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pulsarload.bench import drain
+from pulsarload.bench.broker_side import delete_topic
 from pulsarload.bench.interpreters import ft_python, gil_python, interpreter_facts
 from pulsarload.bench.model import (
     FREE_THREADED,
@@ -39,7 +40,6 @@ from pulsarload.bench.model import (
 from pulsarload.bench.pair import ConsumerSide, run_pair
 from pulsarload.bench.produce import START_SLACK_S, run_pulsarload_command
 from pulsarload.bench.rounds import interleave, judge, spread
-from pulsarload.bench.topics import delete_topic
 from pulsarload.cli_flags import boolean_flags
 from pulsarload.client.topics import topic_name
 from pulsarload.config import DEFAULT_ADMIN_URL, DEFAULT_BROKER_URL, ProduceSettings, env_str

@@ -15,6 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
+from pulsarload.bench.broker_side import delete_topic
 from pulsarload.bench.model import Broker, Contender, Figures, Workload, fresh_topic
 from pulsarload.bench.process import ProcessResult
 from pulsarload.bench.produce import (
@@ -24,7 +25,6 @@ from pulsarload.bench.produce import (
     pulsarload_produce_command,
     run_pulsarload_producer,
 )
-from pulsarload.bench.topics import delete_topic
 
 #: The terminal the dashboard draws into.
 COLUMNS, LINES = 160, 48

@@ -13,8 +13,14 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from pulsarload.bench.broker_side import (
+    TopicCounter,
+    create_topic_with_subscription,
+    delete_subscription,
+    published,
+)
 from pulsarload.bench.model import Broker, Contender, Figures, Workload, fresh_topic
-from pulsarload.bench.perf import (
+from pulsarload.bench.perf_contender import (
     PERF_RECEIVED_SO_FAR,
     PERF_THROUGHPUT,
     perf_java_command,
@@ -23,12 +29,6 @@ from pulsarload.bench.perf import (
 )
 from pulsarload.bench.process import MonitoredProcess, ProcessResult, run_process
 from pulsarload.bench.produce import START_SLACK_S, finish_figures, load_report
-from pulsarload.bench.topics import (
-    TopicCounter,
-    create_topic_with_subscription,
-    delete_subscription,
-    published,
-)
 
 #: The subscription that keeps a drain topic's messages while the contenders read it.
 HOLD_SUBSCRIPTION = "hold"

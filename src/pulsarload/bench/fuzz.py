@@ -2,6 +2,10 @@
 the client's chunk reassembly): a long run here, a short one in CI (tests/unit/test_fuzz_wire.py
 imports this module and runs the same targets with a small budget).
 
+Why it is this long: a target per decoder (a few lines each), the seed corpus built from
+sample messages of every protocol class, the mutator, and the run loop with its statistics and
+CLI; they are one tool and change together.
+
 The contract checked for every input: malformed bytes raise only `ProtocolError` subtypes
 (`pulsarload.wire.errors`), never IndexError / struct.error / KeyError / UnicodeDecodeError /
 RecursionError / MemoryError; each input finishes quickly (no hang); memory stays bounded

@@ -12,8 +12,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pulsarload.bench.broker_side import (
+    TopicCounter,
+    backlog,
+    create_topic_with_subscription,
+    delete_topic,
+    wait_consumer_attached,
+)
 from pulsarload.bench.model import FREE_THREADED, Broker, Contender, Figures, Workload, fresh_topic
-from pulsarload.bench.perf import (
+from pulsarload.bench.perf_contender import (
     PERF_CREATED,
     PERF_DONE,
     PERF_RECEIVED_SO_FAR,
@@ -32,13 +39,6 @@ from pulsarload.bench.produce import (
     load_report,
     pulsarload_produce_command,
     report_window,
-)
-from pulsarload.bench.topics import (
-    TopicCounter,
-    backlog,
-    create_topic_with_subscription,
-    delete_topic,
-    wait_consumer_attached,
 )
 
 #: How long the consumer of a producer+consumer run gets to drain the backlog after the producer.

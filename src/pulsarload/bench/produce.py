@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pulsarload.bench.broker_side import TopicCounter, delete_topic
 from pulsarload.bench.model import (
     OFFICIAL_SCRIPT,
     Broker,
@@ -19,7 +20,6 @@ from pulsarload.bench.model import (
     fresh_topic,
 )
 from pulsarload.bench.process import ProcessResult, child_env, run_process
-from pulsarload.bench.topics import TopicCounter, delete_topic
 
 #: Seconds a contender may take beyond its configured run before it is stopped.
 START_SLACK_S = 60.0

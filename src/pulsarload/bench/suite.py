@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pulsarload.bench import dashboard, drain
+from pulsarload.bench.broker_side import delete_topic
 from pulsarload.bench.goals import evaluate_goals
 from pulsarload.bench.interpreters import ft_python, gil_python
 from pulsarload.bench.lineup import (
@@ -48,10 +49,9 @@ from pulsarload.bench.model import (
     Workload,
 )
 from pulsarload.bench.pair import native_consumer_status, run_pair
-from pulsarload.bench.perf import run_perf_producer
+from pulsarload.bench.perf_contender import run_perf_producer
 from pulsarload.bench.produce import run_pulsarload_producer
 from pulsarload.bench.rounds import interleave
-from pulsarload.bench.topics import delete_topic
 
 Echo = Callable[[str], None]
 

@@ -119,3 +119,35 @@ def version_flags(java: Java) -> list[str]:
 
 def broker_mem_flags() -> list[str]:
     return (os.environ.get("PULSARLOAD_BROKER_MEM") or DEFAULT_BROKER_MEM).split()
+
+
+def launch_detached(
+    cmd: list[str], *, log: Path, cwd: Path, pid_file: Path
+) -> subprocess.Popen[bytes]:
+    """Start a JVM in its own session (a Ctrl-C in the starting terminal does not reach it; a
+    stop ends its whole group), output appended to `log` (the previous one kept as `.1`), its
+    pid written atomically to `pid_file`."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    if log.exists() and log.stat().st_size:
+        log.replace(log.with_name(log.name + ".1"))
+    env = dict(os.environ, OTEL_SEMCONV_STABILITY_OPT_IN="jvm")
+    with log.open("ab") as out:
+        out.write(f"# pulsarload: {' '.join(cmd)}\n".encode())
+        out.flush()
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as exc:
+            raise BrokerError(f"cannot run {cmd[0]} ({exc}); {JAVA_INSTALL_HINT}") from None
+    tmp = pid_file.with_suffix(".pid.tmp")
+    tmp.write_text(f"{proc.pid}\n")
+    tmp.replace(pid_file)
+    return proc

@@ -8,7 +8,6 @@ the part's config file (`procs.command_has`).
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -48,31 +47,8 @@ def exit_code(pid: int) -> int | None:
 
 def launch(part: Part, cmd: list[str]) -> int:
     """Start `cmd` detached with its output in the part's log; record and return its pid."""
-    log = part.log_path
-    log.parent.mkdir(parents=True, exist_ok=True)
-    if log.exists() and log.stat().st_size:
-        log.replace(log.with_name(log.name + ".1"))
-    env = dict(os.environ, OTEL_SEMCONV_STABILITY_OPT_IN="jvm")
-    with log.open("ab") as out:
-        out.write(f"# pulsarload: {' '.join(cmd)}\n".encode())
-        out.flush()
-        try:
-            proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=part.folder,
-                env=env,
-                start_new_session=True,
-                close_fds=True,
-            )
-        except OSError as exc:
-            raise BrokerError(f"cannot run {cmd[0]} ({exc}); {jvm.JAVA_INSTALL_HINT}") from None
+    proc = jvm.launch_detached(cmd, log=part.log_path, cwd=part.folder, pid_file=part.pid_file)
     _children[proc.pid] = proc
-    tmp = part.pid_file.with_suffix(".pid.tmp")
-    tmp.write_text(f"{proc.pid}\n")
-    tmp.replace(part.pid_file)
     return proc.pid
 
 

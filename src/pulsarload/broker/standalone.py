@@ -396,31 +396,8 @@ class StandaloneBroker:
         )
 
     def _launch(self, cmd: list[str]) -> subprocess.Popen[bytes]:
-        log = self.log_path()
-        log.parent.mkdir(parents=True, exist_ok=True)
-        if log.exists() and log.stat().st_size:
-            log.replace(log.with_name(log.name + ".1"))
-        env = dict(os.environ, OTEL_SEMCONV_STABILITY_OPT_IN="jvm")
-        with log.open("ab") as out:
-            out.write(f"# pulsarload: {' '.join(cmd)}\n".encode())
-            out.flush()
-            try:
-                proc = subprocess.Popen(
-                    cmd,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    cwd=self.home,
-                    env=env,
-                    start_new_session=True,
-                    close_fds=True,
-                )
-            except OSError as exc:
-                raise BrokerError(f"cannot run {cmd[0]} ({exc}); {jvm.JAVA_INSTALL_HINT}") from None
+        proc = jvm.launch_detached(cmd, log=self.log_path(), cwd=self.home, pid_file=self.pid_file)
         _children[proc.pid] = proc
-        tmp = self.pid_file.with_suffix(".pid.tmp")
-        tmp.write_text(f"{proc.pid}\n")
-        tmp.replace(self.pid_file)
         return proc
 
     def _wait_ready(

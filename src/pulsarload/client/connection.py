@@ -8,6 +8,12 @@ send path (give busy producers their own connection with `connections_per_broker
 Keep-alive without an extra thread: the socket's timeout is the keep-alive interval; when a
 `recv` times out the reader sends PING, and if the next interval passes with no byte received,
 the connection is declared dead and closed. Every handler then hears `connection_closed`.
+
+Why it is this long: one connection's life is one job whose steps share the socket, the write
+lock and the request table: open (TLS, CONNECT, the auth challenge), the reader loop and its
+dispatch, request futures with their timeouts, keep-alive, and the close that fails every
+waiter. What stands alone lives elsewhere: frames (wire/frames.py), the pool of connections
+(connection_pool.py), lookups (lookup.py), authentication (auth.py).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from pulsarload.client.schema.schemas import Schema
 from pulsarload.client.settings import _check_properties, check_schema, coerce_enum
 from pulsarload.client.settings import check_int as _check_int
 from pulsarload.client.topics import TopicName, topic_name
+from pulsarload.wire import enums as wire
 from pulsarload.wire.message_id import EARLIEST, LATEST, MessageId
 
 __all__ = [
@@ -42,19 +43,20 @@ MIN_ACK_TIMEOUT_MS = 1000
 
 
 class ConsumerType(IntEnum):
-    """Subscription type; values are CommandSubscribe.subType on the wire."""
+    """Subscription type: the official names, the wire's values (CommandSubscribe.subType)."""
 
-    Exclusive = 0
-    Shared = 1
-    Failover = 2
-    KeyShared = 3
+    Exclusive = wire.SubType.Exclusive
+    Shared = wire.SubType.Shared
+    Failover = wire.SubType.Failover
+    KeyShared = wire.SubType.Key_Shared
 
 
 class InitialPosition(IntEnum):
-    """Where a new subscription starts; values are CommandSubscribe.initialPosition."""
+    """Where a new subscription starts: the official names, the wire's values
+    (CommandSubscribe.initialPosition)."""
 
-    Latest = 0
-    Earliest = 1
+    Latest = wire.InitialPosition.Latest
+    Earliest = wire.InitialPosition.Earliest
 
 
 class SubscriptionMode(IntEnum):
@@ -68,16 +70,17 @@ class SubscriptionMode(IntEnum):
 class KeySharedMode(IntEnum):
     """Key_Shared hash-range assignment: by the broker (AutoSplit) or fixed ranges (Sticky)."""
 
-    AutoSplit = 0
-    Sticky = 1
+    AutoSplit = wire.KeySharedMode.AUTO_SPLIT
+    Sticky = wire.KeySharedMode.STICKY
 
 
 class RegexSubscriptionMode(IntEnum):
-    """Which topics a pattern subscription lists (values are GetTopicsOfNamespace.mode)."""
+    """Which topics a pattern subscription lists: the official names, the wire's values
+    (GetTopicsOfNamespace.mode)."""
 
-    PersistentOnly = 0
-    NonPersistentOnly = 1
-    AllTopics = 2
+    PersistentOnly = wire.TopicsMode.PERSISTENT
+    NonPersistentOnly = wire.TopicsMode.NON_PERSISTENT
+    AllTopics = wire.TopicsMode.ALL
 
 
 class ConsumerCryptoFailureAction(IntEnum):

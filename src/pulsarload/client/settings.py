@@ -17,6 +17,7 @@ from pulsarload.client.errors import InvalidConfiguration
 from pulsarload.client.schema.schemas import Schema
 from pulsarload.client.topics import topic_name
 from pulsarload.client.urls import ServiceUrl, parse_service_url
+from pulsarload.wire import enums as wire
 
 __all__ = [
     "BatchingType",
@@ -32,18 +33,19 @@ __all__ = [
 
 
 class CompressionType(IntEnum):
-    """Payload compression; values are MessageMetadata.compression on the wire."""
+    """Payload compression: the official names, the wire's values (MessageMetadata.compression)."""
 
-    NONE = 0
-    LZ4 = 1
-    ZLib = 2
-    ZSTD = 3
-    SNAPPY = 4
-    ZLIB = 2  # alias: the proto's spelling
+    NONE = wire.CompressionType.NONE
+    LZ4 = wire.CompressionType.LZ4
+    ZLib = wire.CompressionType.ZLIB
+    ZSTD = wire.CompressionType.ZSTD
+    SNAPPY = wire.CompressionType.SNAPPY
+    ZLIB = wire.CompressionType.ZLIB  # alias: the proto's spelling
 
 
 class PartitionsRoutingMode(IntEnum):
-    """How a producer on a partitioned topic picks a partition for a message without a key."""
+    """How a producer on a partitioned topic picks a partition for a message without a key
+    (never on the wire: the values are the official client's)."""
 
     UseSinglePartition = 0
     RoundRobinDistribution = 1
@@ -54,7 +56,8 @@ class PartitionsRoutingMode(IntEnum):
 
 
 class HashingScheme(IntEnum):
-    """Hash of a message key -> partition (`hash & 0x7fffffff) % partitions`)."""
+    """Hash of a message key -> partition (`hash & 0x7fffffff) % partitions`); never on the
+    wire."""
 
     JavaStringHash = 0
     Murmur3_32Hash = 1
@@ -68,12 +71,12 @@ class BatchingType(IntEnum):
 
 
 class ProducerAccessMode(IntEnum):
-    """CommandProducer.producer_access_mode."""
+    """The official names, the wire's values (CommandProducer.producer_access_mode)."""
 
-    Shared = 0
-    Exclusive = 1
-    WaitForExclusive = 2
-    ExclusiveWithFencing = 3
+    Shared = wire.ProducerAccessMode.Shared
+    Exclusive = wire.ProducerAccessMode.Exclusive
+    WaitForExclusive = wire.ProducerAccessMode.WaitForExclusive
+    ExclusiveWithFencing = wire.ProducerAccessMode.ExclusiveWithFencing
 
 
 _ALIASES: dict[type[Enum], dict[str, str]] = {

@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from pulsarload.errors import ConfigError
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 
 if TYPE_CHECKING:
     from pulsarload.cluster.controller import ClusterController

@@ -11,6 +11,13 @@ runner and the dashboards drive it unchanged. Underneath:
   snapshot (merge.py), notices a lost worker at once, runs the warm-up and the scenario;
 * commands are the same objects as in one process, fanned out to every shard; a target rate
   is split evenly over the live shards (and split again when one is lost).
+
+Why it is this long: it is one job, the life cycle of a run across shards (start, the
+collection round, losses, commands, the stop and its report), whose steps share the shard
+handles and one lock. What stands alone lives beside it: reaching the cluster (connect.py),
+a shard's handle (handles.py), the exact merge (merge.py), the actor (shard.py), the pool's
+face (cluster_pool.py), the capacity search's target (capacity.py); the run's figures and
+report sections come from load/results.py.
 """
 
 from __future__ import annotations
@@ -31,21 +38,22 @@ from pulsarload.cluster.handles import ShardHandle
 from pulsarload.cluster.merge import MergedSampler, ShardPart
 from pulsarload.cluster.shard import Shard
 from pulsarload.config import ConsumeSettings, ProduceSettings, validate_settings
-from pulsarload.load import commands as cmd
-from pulsarload.load.controller import (
+from pulsarload.load import controls as cmd
+from pulsarload.load.results import (
     SUMMARY_METRICS,
     RunResult,
     check_paths,
+    expected_counts,
     redelivery_meta,
+    run_meta,
     summary_figures,
 )
 from pulsarload.load.scenarios import Scenario, make_scenario
 from pulsarload.load.thresholds import evaluate, parse_threshold
 from pulsarload.load.verify import SequenceTracker, VerifyReport
-from pulsarload.metrics.export import ExportSet, read_json, report_data
+from pulsarload.metrics.export import ExportSet, report_data
 from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.html_report import is_html_report, write_html_report
-from pulsarload.metrics.resources import interpreter_info
 from pulsarload.metrics.snapshot import Snapshot
 from pulsarload.metrics.window import MetricsWindow
 
@@ -614,7 +622,7 @@ class ClusterController:
         final = self.sampler.latest
         assert final is not None
         if self.settings.verify and self.role == "consumer":
-            verify = tracker.report(self._expected_counts())
+            verify = tracker.report(expected_counts(self.settings, ClusterError))
         figures = summary_figures(final, self.role, verify)
         results = evaluate(self.thresholds, figures)
         report_path = None
@@ -646,18 +654,6 @@ class ClusterController:
             notes.append(f"run aborted (--on-worker-loss abort): {self.abort_reason}")
         return notes
 
-    def _expected_counts(self) -> dict[int, int] | None:
-        path = getattr(self.settings, "verify_against", None)
-        if not path:
-            return None
-        try:
-            sent = read_json(path)["meta"]["verify_sent"]
-            return {int(k): int(v) for k, v in sent.items()}
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise ClusterError(
-                f"--verify-against {path}: not a producer report written with --verify ({err})"
-            ) from None
-
     def report_meta(
         self,
         figures: dict[str, float],
@@ -666,27 +662,14 @@ class ClusterController:
         failures: list[str],
         sent: dict[str, int],
     ) -> dict[str, Any]:
-        settings = dataclasses.asdict(self.settings)
-        settings.pop("auth_token", None)
-        meta: dict[str, Any] = {
-            "role": self.role,
-            "engine": self.settings.engine,
-            "interpreter": interpreter_info().to_dict(),
-            "settings": settings,
-            "summary": figures,
-            "thresholds": [
-                {"threshold": str(t), "passed": ok, "observed": value} for t, ok, value in results
-            ],
-            "failures": failures,
-            "events": list(self.events),
-            "cluster": {
-                "scheduler": self.cluster.address if self.cluster else None,
-                "local": bool(self.cluster and self.cluster.local is not None),
-                "shards": [h.summary() for h in self.shards],
-                "lost": [h.index for h in self.shards if h.state == "lost"],
-                "aborted": self.abort_reason,
-                "start_spread_ms": self.start_spread(),
-            },
+        meta = run_meta(self.role, self.settings, figures, results, failures, self.events)
+        meta["cluster"] = {
+            "scheduler": self.cluster.address if self.cluster else None,
+            "local": bool(self.cluster and self.cluster.local is not None),
+            "shards": [h.summary() for h in self.shards],
+            "lost": [h.index for h in self.shards if h.state == "lost"],
+            "aborted": self.abort_reason,
+            "start_spread_ms": self.start_spread(),
         }
         if self.role == "producer" and self.settings.verify:
             meta["verify_sent"] = sent

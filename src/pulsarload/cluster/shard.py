@@ -22,7 +22,7 @@ from typing import Any
 
 from pulsarload import __version__
 from pulsarload.config import ConsumeSettings, ProduceSettings
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load.controller import LoadController
 from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.recorder import LATENCY_FIELDS

@@ -3,18 +3,17 @@
 The dashboards and the headless runner both drive a `LoadController`: they `apply()` commands
 and read immutable snapshots from `sampler.latest` or a subscription. The controller's own
 thread ends bursts, advances the scenario and writes the periodic exports; it never sits on a
-per-message path.
+per-message path. What a run hands back (figures, `RunResult`, report sections) is assembled
+from `load/results.py`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,157 +28,36 @@ from pulsarload.config import (
     validate_settings,
 )
 from pulsarload.engines.base import Engine, engine_net_bytes
-from pulsarload.engines.factory import create_engine, redelivery_reasons_known
-from pulsarload.errors import ConfigError
-from pulsarload.load import commands as cmd
+from pulsarload.engines.factory import create_engine
+from pulsarload.load import controls as cmd
 from pulsarload.load.backlog import BacklogMonitor
+from pulsarload.load.clock import Clock
 from pulsarload.load.peek import MessageSample
 from pulsarload.load.pool import WorkerPool
+from pulsarload.load.results import (
+    NON_PERSISTENT_NOTE,
+    SUMMARY_METRICS,
+    RunResult,
+    backlog_results,
+    check_paths,
+    expected_counts,
+    redelivery_meta,
+    run_meta,
+    summary_figures,
+)
 from pulsarload.load.scenarios import Scenario, make_scenario
 from pulsarload.load.thresholds import Threshold, evaluate, parse_threshold
 from pulsarload.load.verify import VerifyReport
-from pulsarload.metrics.export import ExportSet, read_json, report_data
+from pulsarload.metrics.export import ExportSet, report_data
 from pulsarload.metrics.html_report import is_html_report, write_html_report
-from pulsarload.metrics.resources import ResourceMonitor, interpreter_info
+from pulsarload.metrics.resources import ResourceMonitor
 from pulsarload.metrics.sampler import Sampler
-from pulsarload.metrics.snapshot import Counters, Snapshot
+from pulsarload.metrics.snapshot import Snapshot
 from pulsarload.metrics.window import MetricsWindow
 
 SAMPLE_INTERVAL_S = 0.1
-#: Said after a consumer run on a non-persistent topic: its losses are by design, not a fault.
-NON_PERSISTENT_NOTE = (
-    "non-persistent topic: the broker drops messages for a consumer without free permits (a "
-    "slow consumer loses them; nothing is stored); compare with the producer's acked count, or "
-    "raise --receiver-queue-size and --threads"
-)
 RUN_ID_RESTART_STEP = 1 << 12
 CONTROL_INTERVAL_S = 0.1
-
-#: Names usable in --threshold, computed by `summary_figures`.
-SUMMARY_METRICS = frozenset(
-    {
-        "msg_rate",
-        "mb_rate",
-        "sent",
-        "acked",
-        "failed",
-        "received",
-        "error_rate",
-        "p50_ms",
-        "p95_ms",
-        "p99_ms",
-        "p999_ms",
-        "max_ms",
-        "mean_ms",
-        "e2e_p50_ms",
-        "e2e_p99_ms",
-        "e2e_max_ms",
-        "send_delay_p99_ms",
-        "send_delay_max_ms",
-        "from_send_p50_ms",
-        "from_send_p99_ms",
-        "from_send_p999_ms",
-        "e2e_from_intended",
-        "e2e_from_publish",
-        "missing",
-        "duplicates",
-        "out_of_order",
-        "elapsed_s",
-        "stalls",
-    }
-)
-
-
-def summary_figures(
-    snap: Snapshot, role: str, verify: VerifyReport | None = None
-) -> dict[str, float]:
-    """Flat figures of a run (since start or the last reset) for thresholds and summaries."""
-    t = snap.total
-    elapsed = max(snap.elapsed, 1e-9)
-    lat = snap.total_latency.get("publish_latency" if role == "producer" else "e2e_latency")
-    e2e = snap.total_latency.get("e2e_latency")
-    delay = snap.total_latency.get("send_delay")
-    from_send = snap.total_latency.get("publish_latency_from_send")
-    done = t.acked if role == "producer" else t.received
-    moved_bytes = t.bytes_sent if role == "producer" else t.bytes_received
-    attempts = t.acked + t.failed
-    ms = 1 / 1000
-    return {
-        "elapsed_s": snap.elapsed,
-        "sent": t.sent,
-        "acked": t.acked,
-        "failed": t.failed,
-        "received": t.received,
-        "msg_rate": done / elapsed,
-        "mb_rate": moved_bytes / elapsed / 1e6,
-        "error_rate": (t.failed / attempts) if attempts else 0.0,
-        "p50_ms": lat.p50 * ms if lat else 0.0,
-        "p95_ms": lat.p95 * ms if lat else 0.0,
-        "p99_ms": lat.p99 * ms if lat else 0.0,
-        "p999_ms": lat.p99_9 * ms if lat else 0.0,
-        "max_ms": lat.max * ms if lat else 0.0,
-        "mean_ms": lat.mean * ms if lat else 0.0,
-        "e2e_p50_ms": e2e.p50 * ms if e2e else 0.0,
-        "e2e_p99_ms": e2e.p99 * ms if e2e else 0.0,
-        "e2e_max_ms": e2e.max * ms if e2e else 0.0,
-        "send_delay_p99_ms": delay.p99 * ms if delay else 0.0,
-        "send_delay_max_ms": delay.max * ms if delay else 0.0,
-        "from_send_p50_ms": from_send.p50 * ms if from_send else 0.0,
-        "from_send_p99_ms": from_send.p99 * ms if from_send else 0.0,
-        "from_send_p999_ms": from_send.p99_9 * ms if from_send else 0.0,
-        "e2e_from_intended": t.e2e_from_intended,
-        "e2e_from_publish": t.e2e_from_publish,
-        "missing": verify.missing if verify else 0,
-        "duplicates": verify.duplicates if verify else t.duplicates,
-        "stalls": 0,  # the controller fills in what it counted
-        "out_of_order": verify.out_of_order if verify else t.out_of_order,
-    }
-
-
-def redelivery_meta(snap: Snapshot | None, engine: str) -> dict[str, Any]:
-    """A consumer report's redeliveries: messages received again (their redelivery count
-    above 0) and, where the engine's client says why it redelivers, the messages per reason
-    (`by_reason` is null for an engine that does not)."""
-    total = snap.total if snap is not None else Counters()
-    known = redelivery_reasons_known(engine)
-    return {
-        "received_again": total.redelivered,
-        "reasons_known": known,
-        "by_reason": total.redeliveries_by_reason() if known else None,
-    }
-
-
-def check_paths(settings: ProduceSettings | ConsumeSettings) -> None:
-    """Refuse outputs that cannot be written and inputs that cannot be read before any work,
-    with one line (else a run could end in a traceback, or its report be lost at the end)."""
-    outputs = (
-        ("--report", settings.report, False),
-        ("--histogram-log", settings.histogram_log, False),
-        ("--export-dir", settings.export_dir, True),
-    )
-    for flag, value, is_dir in outputs:
-        if not value:
-            continue
-        path = Path(value)
-        folder = path if is_dir else path.parent
-        if not is_dir and (path.is_dir() or value.endswith(("/", os.sep))):
-            what = "is a directory" if path.is_dir() else "ends with '/', a directory"
-            example = path / ("run.json" if flag == "--report" else "run.hlog")
-            raise ConfigError(f"{flag} {value} {what}; give a file name, e.g. {example}")
-        blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
-        if blocker is not None and not blocker.is_dir():
-            raise ConfigError(f"{flag} {value}: {blocker} is a file, not a directory")
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise ConfigError(
-                f"{flag} {value}: cannot create {folder} ({err.strerror or err})"
-            ) from None
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise ConfigError(f"{flag} {value}: {folder} is not writable")
-    against = getattr(settings, "verify_against", None)
-    if against and not (os.path.isfile(against) and os.access(against, os.R_OK)):
-        raise ConfigError(f"--verify-against {against}: no such readable file")
 
 
 class EngineNet:
@@ -198,22 +76,6 @@ class EngineNet:
         return counts.bytes_in, counts.bytes_out, counts.connections
 
 
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    role: str
-    final: Snapshot
-    figures: dict[str, float]
-    thresholds: list[tuple[Threshold, bool, float]] = field(default_factory=list)
-    verify: VerifyReport | None = None
-    failures: list[str] = field(default_factory=list)
-    report_path: Path | None = None
-    notes: list[str] = field(default_factory=list)  # scenario results, backlog growth
-
-    @property
-    def passed(self) -> bool:
-        return all(ok for _, ok, _ in self.thresholds)
-
-
 class LoadController:
     def __init__(
         self,
@@ -223,8 +85,12 @@ class LoadController:
         engine: Engine | None = None,
         sample_interval: float = SAMPLE_INTERVAL_S,
         run_id: int | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
+        """`clock`: monotonic seconds, read for the run's duration, warm-up, scenario time,
+        bursts and stalls (tests step a fake one); the worker pool reads the same clock."""
         self.role = role
+        self.clock = clock
         #: High bits of the producers' verification ids (unique per run; several controllers
         #: feeding one topic need distinct ones). None: from the clock at start.
         self.run_id = run_id
@@ -278,6 +144,7 @@ class LoadController:
             self.sampler,
             seek=getattr(s, "seek", None),
             run_id=self.run_id,
+            clock=self.clock,
         )
         if paused:
             self.pool.pause()
@@ -299,7 +166,7 @@ class LoadController:
                 self.engine.close()
             raise
         self.sampler.start()
-        self.started_at = self.measuring_since = time.monotonic()
+        self.started_at = self.measuring_since = self.clock()
         self.pool.add(s.threads)
         self._thread = threading.Thread(target=self._control_loop, name="load-control", daemon=True)
         self._thread.start()
@@ -334,12 +201,12 @@ class LoadController:
                 if problem:
                     self.stop_reason = f"stopped: {problem}"
                     self.events.append(self.stop_reason)
-            now = time.monotonic()
+            now = self.clock()
             if not self._warmup_done and now - self.started_at >= self.settings.warmup_s:
                 latest = self.sampler.latest
                 self.warmup_last_seq = latest.seq if latest is not None else -1
+                self.reset_metrics()  # first: `done()` counts the duration once this is set
                 self._warmup_done = True
-                self.reset_metrics()
                 self.events.append(f"warm-up of {self.settings.warmup_s:g}s done; measuring")
             if self.scenario is not None and not pool.paused:
                 self._follow_scenario(pool, now - self.started_at)
@@ -350,7 +217,7 @@ class LoadController:
         for name in pool.check_stalls(stall_s):
             text = f"{name} stalled: no {what} for {stall_s:g}s while it should"
             self.stall_events.append(text)
-            self.events.append(f"{time.monotonic() - self.started_at:8.1f}s {text}")
+            self.events.append(f"{self.clock() - self.started_at:8.1f}s {text}")
 
     @property
     def stalls(self) -> int:
@@ -395,7 +262,7 @@ class LoadController:
             return True
         if (
             s.duration_s
-            and time.monotonic() - self.measuring_since >= s.duration_s
+            and self.clock() - self.measuring_since >= s.duration_s
             and self._warmup_done
         ):
             return True
@@ -419,7 +286,7 @@ class LoadController:
             final = self.sampler.flush()
         verify = None
         if pool is not None and self.settings.verify and self.role == "consumer":
-            verify = pool.merged_tracker().report(self._expected_counts())
+            verify = pool.merged_tracker().report(expected_counts(self.settings))
         figures = summary_figures(final, self.role, verify)
         figures["stalls"] = self.stalls
         results = evaluate(self.thresholds, figures)
@@ -429,7 +296,7 @@ class LoadController:
         if self.engine is not None:
             with contextlib.suppress(Exception):
                 self.engine.close()
-        notes, extra = self._scenario_results()
+        notes, extra = backlog_results(self.backlog)
         if self.stop_reason:
             notes.insert(0, self.stop_reason)
         if self.role == "consumer" and self.settings.topic.startswith("non-persistent://"):
@@ -455,41 +322,6 @@ class LoadController:
                 )
         return RunResult(self.role, final, figures, results, verify, failures, report_path, notes)
 
-    def _scenario_results(self) -> tuple[list[str], dict[str, Any]]:
-        """How the backlog grew (backpressure scenario), as lines and report data."""
-        notes: list[str] = []
-        extra: dict[str, Any] = {}
-        if self.backlog is not None:
-            growth = self.backlog.growth_per_second()
-            last = self.backlog.samples[-1].total if self.backlog.samples else None
-            extra["backlog"] = {
-                "growth_msg_s": growth,
-                "last_total": last,
-                "samples": [dataclasses.asdict(b) for b in self.backlog.samples],
-                "error": self.backlog.error,
-            }
-            if growth is None:
-                notes.append(f"backlog: not measured ({self.backlog.error or 'too few samples'})")
-            else:
-                notes.append(
-                    f"backlog grew {growth:,.0f}/s (last total {last:,}; the broker's msgBacklog, "
-                    "which counts a batch as one entry)"
-                )
-        return notes, extra
-
-    def _expected_counts(self) -> dict[int, int] | None:
-        """Per-producer counts from a producer's report (`--verify-against`), if given."""
-        path = getattr(self.settings, "verify_against", None)
-        if not path:
-            return None
-        try:
-            sent = read_json(path)["meta"]["verify_sent"]
-            return {int(k): int(v) for k, v in sent.items()}
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise ConfigError(
-                f"--verify-against {path}: not a producer report written with --verify ({err})"
-            ) from None
-
     def report_meta(
         self,
         figures: dict[str, float],
@@ -497,23 +329,8 @@ class LoadController:
         verify: VerifyReport | None,
         failures: list[str],
     ) -> dict[str, Any]:
-        settings = asdict(self.settings)
-        for f in dataclasses.fields(self.settings):
-            if f.metadata.get("secret"):
-                settings.pop(f.name, None)  # never write secrets (tokens) into a report
-        meta: dict[str, Any] = {
-            "role": self.role,
-            "engine": self.settings.engine,
-            "interpreter": interpreter_info().to_dict(),
-            "settings": settings,
-            "summary": figures,
-            "thresholds": [
-                {"threshold": str(t), "passed": ok, "observed": value} for t, ok, value in results
-            ],
-            "failures": failures,
-            "events": list(self.events),
-            "stalls": list(self.stall_events),
-        }
+        meta = run_meta(self.role, self.settings, figures, results, failures, self.events)
+        meta["stalls"] = list(self.stall_events)
         if self.pool is not None and self.role == "producer" and self.settings.verify:
             meta["verify_sent"] = {str(k): v for k, v in self.pool.producer_sent().items()}
         if verify is not None:
@@ -601,7 +418,7 @@ class LoadController:
                 text = "stopping"
             case _:
                 raise ValueError(f"unknown command {command!r}")
-        self.events.append(f"{time.monotonic() - self.started_at:8.1f}s {text}")
+        self.events.append(f"{self.clock() - self.started_at:8.1f}s {text}")
         return text
 
     #: Settings a running load can take without restarting its workers (marked in the model).
@@ -639,6 +456,7 @@ class LoadController:
                 self.sampler,
                 seek=seek,
                 run_id=self.run_id,
+                clock=self.clock,
             )
             if isinstance(new, ProduceSettings):
                 pool.set_rate(new.rate)
@@ -655,7 +473,7 @@ class LoadController:
                 self.apply(cmd.AddWorker(delta) if delta > 0 else cmd.RemoveWorker(-delta))
             )
         text = "; ".join(notes) or "no change"
-        self.events.append(f"{time.monotonic() - self.started_at:8.1f}s {text}")
+        self.events.append(f"{self.clock() - self.started_at:8.1f}s {text}")
         return text
 
     def peek(self, n: int) -> list[MessageSample]:
@@ -669,7 +487,7 @@ class LoadController:
     def reset_metrics(self) -> None:
         self.sampler.reset()
         self.window.clear()
-        self.measuring_since = time.monotonic()
+        self.measuring_since = self.clock()
 
     def export_now(self, directory: str | Path | None = None) -> list[Path]:
         """The `e` key: the latest snapshot as JSON, plus the CSV series written so far (into

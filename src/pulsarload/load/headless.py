@@ -15,8 +15,9 @@ from collections.abc import Callable
 
 from pulsarload.engines.factory import redelivery_reasons_known
 from pulsarload.errors import UserError
-from pulsarload.load.controller import LoadController, RunResult, summary_figures
+from pulsarload.load.controller import LoadController
 from pulsarload.load.peek import PEEK_EVERY_S
+from pulsarload.load.results import RunResult, summary_figures
 from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.resources import gil_enabled
 from pulsarload.metrics.shards import ShardStats

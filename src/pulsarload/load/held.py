@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 
 from pulsarload.load.rate import Due
 from pulsarload.metrics.recorder import Recorder
@@ -58,17 +59,21 @@ class Completion:
     (itself, first index, count, error, ack time). The engine may complete a batch in parts
     (split by max bytes, or one message at a time); parts of one producer arrive in order."""
 
-    __slots__ = ("_offset", "_queue", "first_ns", "groups", "interval_ns")
+    __slots__ = ("_now_ns", "_offset", "_queue", "first_ns", "groups", "interval_ns")
 
-    def __init__(self, queue: deque, held: HeldBatch) -> None:
+    def __init__(
+        self, queue: deque, held: HeldBatch, now_ns: Callable[[], int] = time.monotonic_ns
+    ) -> None:
+        """`now_ns`: the worker's clock in nanoseconds (the ack time is read from it)."""
         self._queue = queue
+        self._now_ns = now_ns
         self.first_ns = held.first_ns
         self.interval_ns = held.interval_ns
         self.groups = held.groups
         self._offset = 0
 
     def __call__(self, count: int, error: str | None) -> None:
-        self._queue.append((self, self._offset, count, error, time.monotonic_ns()))
+        self._queue.append((self, self._offset, count, error, self._now_ns()))
         self._offset += count
 
 

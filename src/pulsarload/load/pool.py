@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pulsarload.config import ConsumeSettings, ProduceSettings, worker_priority
 from pulsarload.engines.base import Engine, parse_properties
 from pulsarload.errors import ConfigError
+from pulsarload.load.clock import Clock
 from pulsarload.load.peek import MessageSample, newest
 from pulsarload.load.verify import SequenceTracker
 from pulsarload.load.workers import ConsumerWorker, MessageBudget, ProducerWorker, Worker
@@ -47,16 +48,18 @@ class WorkerPool:
         *,
         run_id: int | None = None,
         seek: str | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
         """`seek`: a seek to apply once, through the first consumer worker started (a seek is
         one user action; workers added later, or restarted with new settings, do not repeat
-        it)."""
+        it). `clock`: monotonic seconds, for bursts, progress and the workers' schedules."""
         if role not in ("producer", "consumer"):
             raise ValueError(f"role must be producer or consumer, not {role!r}")
         self.role = role
         self.engine = engine
         self.settings = settings
         self.sampler = sampler
+        self.clock = clock
         self.max_threads = settings.max_threads
         self._lock = threading.Lock()
         self._workers: list[Worker] = []
@@ -132,13 +135,16 @@ class WorkerPool:
                 budget=self.budget,
                 properties=self._properties,
                 verify_id=verify_id,
+                clock=self.clock,
             )
             if self._size is not None:
                 producer.size = self._size
             return producer
         if s.worker_priorities:  # each consumer its own priority level (priority dispatch)
             s = dataclasses.replace(s, priority=worker_priority(s, index))
-        worker = ConsumerWorker(index, self.engine, slot, s, name=name, budget=self.budget)
+        worker = ConsumerWorker(
+            index, self.engine, slot, s, name=name, budget=self.budget, clock=self.clock
+        )
         worker.seek_target, self._pending_seek = self._pending_seek, None
         return worker
 
@@ -147,7 +153,7 @@ class WorkerPool:
     @property
     def target_rate(self) -> float:
         """The global target now, including an active burst (0 = as fast as possible)."""
-        if self._burst_multiplier != 1.0 and time.monotonic() < self._burst_until:
+        if self._burst_multiplier != 1.0 and self.clock() < self._burst_until:
             return self._base_rate * self._burst_multiplier
         return self._base_rate
 
@@ -162,7 +168,7 @@ class WorkerPool:
 
     @property
     def bursting(self) -> bool:
-        return self._burst_multiplier != 1.0 and time.monotonic() < self._burst_until
+        return self._burst_multiplier != 1.0 and self.clock() < self._burst_until
 
     def set_rate(self, rate: float) -> None:
         if rate < 0:
@@ -184,7 +190,7 @@ class WorkerPool:
             raise ConfigError("burst needs a multiplier >= 1 and a positive duration")
         with self._lock:
             self._burst_multiplier = multiplier
-            self._burst_until = time.monotonic() + seconds
+            self._burst_until = self.clock() + seconds
             self._rebalance()
 
     def end_burst(self) -> bool:
@@ -199,7 +205,7 @@ class WorkerPool:
     @property
     def burst_left(self) -> float:
         """Seconds the running burst has left (0 when none runs)."""
-        return max(0.0, self._burst_until - time.monotonic()) if self.bursting else 0.0
+        return max(0.0, self._burst_until - self.clock()) if self.bursting else 0.0
 
     def tick(self) -> None:
         """Called by the controller a few times a second: ends bursts on time, and shows
@@ -207,7 +213,7 @@ class WorkerPool:
         for w in self.workers():
             if w.alive:
                 w.show_connection()
-        if self._burst_multiplier != 1.0 and time.monotonic() >= self._burst_until:
+        if self._burst_multiplier != 1.0 and self.clock() >= self._burst_until:
             with self._lock:
                 self._burst_multiplier = 1.0
                 self._rebalance()
@@ -250,7 +256,7 @@ class WorkerPool:
     # -- health and end -------------------------------------------------------------------------
 
     def health(self, now: float | None = None) -> list[WorkerHealth]:
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         return [
             WorkerHealth(
                 w.thread.name,
@@ -273,7 +279,7 @@ class WorkerPool:
         `stall_s` as "stalled Ns" in its state (the table, status line and report show it), and
         clear the mark once it moves again. Returns the names of newly stalled workers.
         Called from the controller's thread, like `show_connection`."""
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         newly = []
         for w, h in zip(self.workers(), self.health(now), strict=True):
             stalled = h.state.startswith("stalled")
@@ -309,7 +315,7 @@ class WorkerPool:
             everyone = list(self._retired)
         for w in everyone:
             w.stop()
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout  # threads join in real time, whatever the clock
         for w in everyone:
             w.join(max(0.0, deadline - time.monotonic()))
             if on_wait:

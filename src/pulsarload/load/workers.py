@@ -27,6 +27,7 @@ from pulsarload.engines.base import (
     ReceivedMessage,
     engine_redelivery_counts,
 )
+from pulsarload.load.clock import Clock, nanoseconds
 from pulsarload.load.held import Completion, HeldBatch, drain
 from pulsarload.load.payloads import (
     KeyGenerator,
@@ -77,8 +78,18 @@ class Worker:
 
     role = "worker"
 
-    def __init__(self, index: int, engine: Engine, slot: RecorderSlot, name: str | None) -> None:
+    def __init__(
+        self,
+        index: int,
+        engine: Engine,
+        slot: RecorderSlot,
+        name: str | None,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        """`clock`: monotonic seconds (progress, delayed acks; a producer's schedule reads the
+        same clock in nanoseconds)."""
         self.index = index
+        self.clock = clock
         self.engine = engine
         self.slot = slot
         self.name = name
@@ -86,7 +97,7 @@ class Worker:
         self.stop_event = threading.Event()
         self.error: BaseException | None = None
         self.handle: EngineProducer | EngineConsumer | None = None  # set once created
-        self.last_progress = time.monotonic()
+        self.last_progress = clock()
         self.thread = threading.Thread(target=self._main, name=f"{self.role}-{index}", daemon=True)
 
     def start(self) -> None:
@@ -158,8 +169,10 @@ class ProducerWorker(Worker):
         budget: MessageBudget | None = None,
         properties: Mapping[str, str] | None = None,
         verify_id: int | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
-        super().__init__(index, engine, slot, name)
+        super().__init__(index, engine, slot, name, clock)
+        self._now_ns = nanoseconds(clock)
         self.settings = settings
         self.rate = rate
         #: Message size now (the chaos scenario rebinds it; the worker resizes at its next turn).
@@ -219,7 +232,8 @@ class ProducerWorker(Worker):
         linger_ns = int(s.batch_delay_ms * 1e6) if s.batching else 0
         completions: deque = deque()
         self._completions = completions
-        schedule = RateSchedule(self.rate, time.monotonic_ns())
+        now_ns = self._now_ns
+        schedule = RateSchedule(self.rate, now_ns())
         applied_rate = self.rate
         was_paused = False
         held = HeldBatch()
@@ -235,7 +249,7 @@ class ProducerWorker(Worker):
                     was_paused, slot.state = True, "paused"
                 stop.wait(IDLE_SLEEP_S)
                 continue
-            now = time.monotonic_ns()
+            now = now_ns()
             if was_paused:
                 was_paused, slot.state = False, "running"
                 schedule.restart(now)
@@ -281,7 +295,7 @@ class ProducerWorker(Worker):
             wake = schedule.next_due_ns() if applied_rate else now
             if held.count:
                 wake = min(wake, held.deadline_ns)
-            wait_ns = min(max(wake - time.monotonic_ns(), MIN_SLEEP_NS), IDLE_SLEEP_NS)
+            wait_ns = min(max(wake - now_ns(), MIN_SLEEP_NS), IDLE_SLEEP_NS)
             stop.wait(wait_ns / 1e9)
         if held.count:
             self._send_held(producer, held, payloads, keys)
@@ -300,8 +314,8 @@ class ProducerWorker(Worker):
         rec = self.slot.active
         rec.record_send_batch(count, sum(map(len, batch)))
         del rec
-        done = Completion(self._completions, held)
-        wall_ns = time.time_ns() - time.monotonic_ns() + held.first_ns
+        done = Completion(self._completions, held, self._now_ns)
+        wall_ns = time.time_ns() - self._now_ns() + held.first_ns
         props = self.properties or None
         interval = held.interval_ns
         key_bytes = payloads.last_keys if isinstance(payloads, SchemaPayloads) else None
@@ -330,7 +344,7 @@ class ProducerWorker(Worker):
         held.clear()
         self.sent += count
         if not self.slot.pending_sends:  # waiting for acks starts now (a stall counts from it)
-            self.last_progress = time.monotonic()
+            self.last_progress = self.clock()
         self.slot.pending_sends = producer.pending()
 
     def _drain(self, completions: deque) -> None:
@@ -338,7 +352,7 @@ class ProducerWorker(Worker):
         if error is not None:
             self.slot.last_error = error
         else:  # acks arrived: progress
-            self.last_progress = time.monotonic()
+            self.last_progress = self.clock()
         if self.handle is not None:
             self.slot.pending_sends = self.handle.pending()  # type: ignore[union-attr]
 
@@ -355,8 +369,9 @@ class ConsumerWorker(Worker):
         *,
         name: str | None = None,
         budget: MessageBudget | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
-        super().__init__(index, engine, slot, name)
+        super().__init__(index, engine, slot, name, clock)
         self.settings = settings
         self.budget = budget
         #: A seek to apply once subscribed, set by the pool (a seek is applied once, by one
@@ -410,7 +425,7 @@ class ConsumerWorker(Worker):
                     self._ack_delayed(consumer)
                 fill = self.slot.receiver_queue = consumer.queue_fill()
                 if not fill:  # nothing waits to be taken: idle, not stalled
-                    self.last_progress = time.monotonic()
+                    self.last_progress = self.clock()
                 self._count_redeliveries(consumer)
         finally:
             self._ack_delayed(consumer, everything=True)
@@ -491,7 +506,7 @@ class ConsumerWorker(Worker):
             consumer.acknowledge_many(batch)
             rec.record_consumer_ack((time.time_ns() - received_ns) // 1000, count)
         del rec
-        self.last_progress = time.monotonic()
+        self.last_progress = self.clock()
 
     def _verify(self, rec: Recorder, data: bytes, key: str | None = None) -> None:
         """Check one payload's verification stamp (if it has one) against its producer's
@@ -540,7 +555,7 @@ class ConsumerWorker(Worker):
             )
         if s.processing_ms:
             time.sleep(s.processing_ms / 1000)
-        self.last_progress = time.monotonic()
+        self.last_progress = self.clock()
         if s.nack_ratio and self._rng.random() < s.nack_ratio:
             consumer.negative_acknowledge(msg)
             rec.record_nack()
@@ -559,7 +574,7 @@ class ConsumerWorker(Worker):
         if strategy == "none":
             return
         if strategy == "delayed":
-            self._delayed.append((time.monotonic() + self.settings.ack_delay_ms / 1000, msg))
+            self._delayed.append((self.clock() + self.settings.ack_delay_ms / 1000, msg))
             return
         if strategy == "cumulative":
             self._since_cumulative += 1
@@ -578,7 +593,7 @@ class ConsumerWorker(Worker):
 
     def _ack_delayed(self, consumer: EngineConsumer, everything: bool = False) -> None:
         delayed = self._delayed
-        now = time.monotonic()
+        now = self.clock()
         while delayed and (everything or delayed[0][0] <= now):
             due, msg = delayed.popleft()
             consumer.acknowledge(msg)

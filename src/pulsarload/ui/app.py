@@ -26,8 +26,8 @@ from textual.worker import get_current_worker
 from pulsarload.client.admin import AdminClient, AdminError
 from pulsarload.config import ACK_STRATEGIES, ProduceSettings
 from pulsarload.errors import ConfigError
-from pulsarload.load import commands as cmd
-from pulsarload.load.controller import LoadController, RunResult
+from pulsarload.load import controls as cmd
+from pulsarload.load.controller import LoadController
 from pulsarload.load.headless import (
     EXIT_ABORTED,
     EXIT_OK,
@@ -36,6 +36,7 @@ from pulsarload.load.headless import (
     abort_now,
     summary_lines,
 )
+from pulsarload.load.results import RunResult
 from pulsarload.metrics.resources import InterpreterInfo, interpreter_info
 from pulsarload.metrics.snapshot import Snapshot
 from pulsarload.ui.actions import actions_for, bindings_for

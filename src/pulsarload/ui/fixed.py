@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from pulsarload.config import ConsumeSettings, ProduceSettings, resolve_settings, validate_settings
-from pulsarload.load import commands as cmd
-from pulsarload.load.controller import RunResult, summary_figures
+from pulsarload.load import controls as cmd
 from pulsarload.load.peek import MessageSample, preview
+from pulsarload.load.results import RunResult, summary_figures
 from pulsarload.metrics.export import export_snapshot
 from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.recorder import LATENCY_FIELDS

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from pulsarload.config import ConsumeSettings, ProduceSettings
 from pulsarload.engines.factory import redelivery_reasons_known
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load.peek import MessageSample
 from pulsarload.metrics.resources import InterpreterInfo, ResourceStats, interpreter_info
 from pulsarload.metrics.shards import ShardStats

@@ -2,7 +2,7 @@
 
 Reading (`GET /api/meta`, `GET /api/stream`) needs the token when the policy says so; every
 control is a `POST` with the token in the `Authorization` header and a small JSON body, turned
-into the same command objects the terminal dashboard's keys make (`load.commands`). A bad
+into the same command objects the terminal dashboard's keys make (`load.controls`). A bad
 request gets a 4xx with one line saying what is wrong, and never reaches the run.
 """
 
@@ -35,7 +35,7 @@ from pulsarload.config import (
     settings_fields,
 )
 from pulsarload.errors import ConfigError
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.web.access import AccessPolicy
 from pulsarload.web.hub import ControllerLike, SnapshotHub, TooManyViewers
 

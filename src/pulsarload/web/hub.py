@@ -19,7 +19,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from pulsarload.metrics.snapshot import Snapshot
-from pulsarload.web.frames import HIST_EDGES_US, ROW_COLUMNS, ControlState, FrameBuilder, History
+from pulsarload.web.page_frames import (
+    HIST_EDGES_US,
+    ROW_COLUMNS,
+    ControlState,
+    FrameBuilder,
+    History,
+)
 
 log = logging.getLogger(__name__)
 INBOX_MAX = 64  # snapshots waiting for the loop (it drains them every tick; a bound all the same)

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from pulsarload.bench import model, perf, produce
+from pulsarload.bench import model, produce
+from pulsarload.bench import perf_contender as perf
+from pulsarload.bench.broker_side import TopicCounter
 from pulsarload.bench.model import Broker, Contender, Figures, Workload
 from pulsarload.bench.process import MonitoredProcess, ProcessResult, run_process
-from pulsarload.bench.topics import TopicCounter
+from support.waiting import eventually
 
 BROKER = Broker("pulsar://localhost:6650", "http://localhost:8080")
 
@@ -115,8 +117,7 @@ def test_interrupt_sends_sigint() -> None:
     )
     mp = MonitoredProcess([sys.executable, "-c", code], timeout=30)
     mp.start()
-    while not mp.lines:
-        time.sleep(0.05)
+    eventually(lambda: mp.lines, what="the child's first line")
     mp.interrupt()
     r = mp.wait()
     assert [line for _, line in r.lines] == ["up", "bye"]

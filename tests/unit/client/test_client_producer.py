@@ -362,7 +362,7 @@ def test_queue_full_fails_or_blocks(fake: FakeBroker, make_client) -> None:
     done = []
     t = threading.Thread(target=lambda: (q.send_async(b"2", None), done.append(1)))
     t.start()
-    time.sleep(0.3)
+    time.sleep(0.3)  # a chance for the send to return early (it must stay blocked)
     assert not done  # blocked on the full queue
     c, f = held[2]
     fake.receipt(c, f)
@@ -419,7 +419,7 @@ def test_reconnect_after_broker_restart(fake: FakeBroker, make_client) -> None:
     fake.stop()
     results = []
     p.send_async(b"during", lambda r, m: results.append(r))
-    time.sleep(0.3)
+    time.sleep(0.3)  # the fault: the broker stays away while the producer retries
     fake.start()  # same port
     eventually(lambda: results == [Result.Ok], 10, what="results == [Result.Ok]")
     p.send(b"after")
@@ -601,7 +601,7 @@ def test_flush_returns_after_every_callback_ran(fake: FakeBroker, make_client) -
     results = []
 
     def slow(r, m) -> None:
-        time.sleep(0.002)
+        time.sleep(0.002)  # a slow callback: flush must wait for it
         results.append(r)
 
     for _ in range(3):

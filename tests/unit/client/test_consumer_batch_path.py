@@ -18,6 +18,7 @@ from pulsarload.wire.message_id import MessageId, make_ack_set
 from pulsarload.wire.messages import MessageMetadata
 from support.fake_broker import FakeBroker
 from support.fake_broker.consumer_script import ConsumerScript
+from support.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -128,15 +129,6 @@ def client(fake: FakeBroker, make_client: Callable[..., Client]) -> Client:
     return make_client(fake.url)
 
 
-def wait(pred: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.005)
-    return pred()
-
-
 def subscribe(client: Client, **kw) -> Consumer:  # type: ignore[no-untyped-def]
     kw.setdefault("receiver_queue_size", 10)
     c = client.subscribe("t", "sub", **kw)
@@ -156,7 +148,7 @@ def test_receive_many_returns_whole_entries_and_refills_permits(
     client: Client, script: ConsumerScript
 ):
     c = subscribe(client, receiver_queue_size=10)
-    assert wait(lambda: script.permits() == [10])
+    eventually(lambda: script.permits() == [10])
     script.push(1, [b"a", b"b", b"c", b"d"])  # one entry, four permits
     got = receive_n(c, 4)
     assert [m.data() for m in got] == [b"a", b"b", b"c", b"d"]
@@ -164,7 +156,7 @@ def test_receive_many_returns_whole_entries_and_refills_permits(
     script.push(2, [b"e", b"f"])
     got += receive_n(c, 2, max_messages=1)  # the limit holds: one per call
     assert [m.data() for m in got[4:]] == [b"e", b"f"]
-    assert wait(lambda: script.permits() == [10, 5])  # 5 taken: one FLOW, then 1 carried
+    eventually(lambda: script.permits() == [10, 5])  # 5 taken: one FLOW, then 1 carried
     assert c.receive_many(10, 50) == []
     with pytest.raises(InvalidConfiguration):
         c.receive_many(0, 10)
@@ -174,16 +166,16 @@ def test_acknowledge_many_acks_the_entry_once_it_is_complete(
     client: Client, script: ConsumerScript
 ):
     c = subscribe(client, ack_grouping_time_ms=0)
-    assert wait(lambda: script.permits() == [10])
+    eventually(lambda: script.permits() == [10])
     script.push(4, [b"m0", b"m1", b"m2"])
     script.push(5, b"single")
     got = receive_n(c, 4)
     assert len(got) == 4
     c.acknowledge_many(got[:2])
-    time.sleep(0.1)
+    time.sleep(0.1)  # a chance for a wrong ACK to show up (there must be none)
     assert script.acked() == []  # index 2 of entry 4 is not acked yet
     c.acknowledge_many(got[2:])
-    assert wait(lambda: sorted(a[1:3] for a in script.acked()) == [(1, 4), (1, 5)])
+    eventually(lambda: sorted(a[1:3] for a in script.acked()) == [(1, 4), (1, 5)])
     assert len(script.acks) == 1  # both entries in one ACK command
     c.close()
     with pytest.raises(AlreadyClosed):
@@ -194,7 +186,7 @@ def test_acknowledge_many_with_ack_timeout_stops_the_redelivery(
     client: Client, script: ConsumerScript
 ):
     c = subscribe(client, unacked_messages_timeout_ms=10_000)
-    assert wait(lambda: script.permits() == [10])
+    eventually(lambda: script.permits() == [10])
     script.push(1, [b"a", b"b"])
     got = receive_n(c, 2)
     assert c._unacked is not None and len(c._unacked) == 2
@@ -208,7 +200,7 @@ def test_multi_topic_receive_many_and_acknowledge_many_route_per_partition(
     fake.partitions["persistent://public/default/pt"] = 3
     client = make_client(fake.url)
     c = client.subscribe("pt", "sub", receiver_queue_size=10, ack_grouping_time_ms=0)
-    assert wait(lambda: len(script.subs) == 3)
+    eventually(lambda: len(script.subs) == 3)
     for sub in list(script.subs):
         script.subs.append(sub)  # push through each partition in turn
         script.push(1, [sub.cmd.topic.encode(), b"second"])
@@ -220,7 +212,7 @@ def test_multi_topic_receive_many_and_acknowledge_many_route_per_partition(
     assert sorted({m.message_id().partition for m in got}) == [0, 1, 2]
     c.acknowledge_many(got)
     # One complete entry per partition, acked by that partition's consumer.
-    assert wait(lambda: len(script.acks) == 3)
+    eventually(lambda: len(script.acks) == 3)
     assert sorted(a.consumer_id for a in script.acks) == sorted(k._consumer_id for k in c.consumers)
     c.close()
 
@@ -232,7 +224,7 @@ def test_compacted_out_messages_are_skipped_and_the_entry_still_completes(
     from pulsarload.wire.messages import SingleMessageMetadata
 
     c = subscribe(client, ack_grouping_time_ms=0)
-    assert wait(lambda: script.permits() == [10])
+    eventually(lambda: script.permits() == [10])
     items = [(b"keep0", False), (b"gone", True), (b"keep2", False)]
     body = encode_batch_payload(
         [(SingleMessageMetadata(payload_size=len(p), compacted_out=gone), p) for p, gone in items]
@@ -242,4 +234,4 @@ def test_compacted_out_messages_are_skipped_and_the_entry_still_completes(
     assert [m.data() for m in got] == [b"keep0", b"keep2"]
     assert [m.message_id().batch_index for m in got] == [0, 2]
     c.acknowledge_many(got)  # the compacted-out index counts as acked already
-    assert wait(lambda: [a[1:3] for a in script.acked()] == [(1, 3)])
+    eventually(lambda: [a[1:3] for a in script.acked()] == [(1, 3)])

@@ -14,7 +14,7 @@ from pulsarload.cluster.controller import ClusterController
 from pulsarload.cluster.handles import ShardHandle
 from pulsarload.cluster.shard import merge_intervals
 from pulsarload.config import ProduceSettings, resolve_settings
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.snapshot import Counters, LatencyStats, Snapshot
 

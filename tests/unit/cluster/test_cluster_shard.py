@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import socket
-import time
 
 from pulsarload.cluster.shard import Shard, worker_facts
 from pulsarload.config import ProduceSettings, resolve_settings
 from pulsarload.load.verify import SequenceTracker
+from support.waiting import eventually
 
 
 def closed_port() -> int:
@@ -26,12 +26,10 @@ def test_a_shard_that_cannot_connect_says_why_and_stops_clean() -> None:
     )
     data = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
     shard = Shard(0, "producer", data, run_id=4096)
-    ready = shard.prepare()
-    deadline = time.monotonic() + 30
-    while not ready["failures"] and time.monotonic() < deadline:
-        time.sleep(0.1)
-        ready = shard.readiness()
-    assert ready["failures"] and "ConnectError" in ready["failures"][0], ready
+    shard.prepare()
+    eventually(lambda: shard.readiness()["failures"], 30, "the shard's connect failure")
+    ready = shard.readiness()
+    assert "ConnectError" in ready["failures"][0], ready
     poll = json.loads(shard.poll())
     assert poll["counters"]["sent"] == 0 and poll["epoch"] == 0
     final = json.loads(shard.stop())

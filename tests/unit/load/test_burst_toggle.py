@@ -5,7 +5,7 @@ from __future__ import annotations
 from test_pool import FakeEngine
 
 from pulsarload.config import ProduceSettings
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load.controller import LoadController
 
 

@@ -4,14 +4,14 @@ controller applies them."""
 
 from __future__ import annotations
 
-import time
-
 from test_pool import FakeEngine
 
 from pulsarload.config import ProduceSettings, resolve_settings
 from pulsarload.load.controller import LoadController
 from pulsarload.load.payloads import PayloadGenerator, PayloadSettings
 from pulsarload.load.scenarios import Chaos, make_scenario
+from support.clock import FakeClock
+from support.waiting import eventually
 
 
 def test_sizes_and_threads_are_seeded_and_bounded() -> None:
@@ -59,18 +59,22 @@ def test_the_controller_follows_chaos_sizes_and_threads() -> None:
         chaos_min_rate=200.0, chaos_max_rate=400.0, chaos_sizes=True, size=100,
         size_max=4000, chaos_threads=True,
     )  # fmt: skip
-    c = LoadController("producer", s, engine=FakeEngine(), sample_interval=0.05)
+    clock = FakeClock()
+    c = LoadController("producer", s, engine=FakeEngine(), sample_interval=0.05, clock=clock)
     c.start()
+
+    def changes_seen() -> bool:
+        """Two size changes and a thread change; else a scenario step (0.3 s) later."""
+        sizes = [e for e in c.events if "message size" in e]
+        threads = [e for e in c.events if "threads" in e]
+        if len(sizes) >= 2 and threads:
+            return True
+        clock.advance(0.3)
+        return False
+
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            sizes = [e for e in c.events if "message size" in e]
-            threads = [e for e in c.events if "threads" in e]
-            if len(sizes) >= 2 and threads:
-                break
-            time.sleep(0.05)
-        assert len(sizes) >= 2 and threads, c.events
-        expected = c.scenario.threads_at(time.monotonic() - c.started_at)  # type: ignore[union-attr]
+        eventually(changes_seen, what="two size changes and a thread change")
+        expected = c.scenario.threads_at(clock() - c.started_at)  # type: ignore[union-attr]
         assert 1 <= c.pool.size <= 4 and expected is not None
         assert c.pool.size_now == c.pool.workers()[0].size
     finally:

@@ -42,7 +42,7 @@ class FakeConsumer:
     def receive_many(self, max_messages: int, timeout_ms: int) -> ReceivedBatch | None:
         if self.batches:
             return ReceivedBatch(self.batches.pop(0))
-        time.sleep(timeout_ms / 1000)
+        time.sleep(timeout_ms / 1000)  # an empty queue: a receive waits out its timeout
         return None
 
     def receive(self, timeout_ms: int) -> ReceivedMessage | None:
@@ -50,7 +50,7 @@ class FakeConsumer:
         for batch in self.batches:
             if batch:
                 return batch.pop(0)
-        time.sleep(timeout_ms / 1000)
+        time.sleep(timeout_ms / 1000)  # an empty queue: a receive waits out its timeout
         return None
 
     def acknowledge_many(self, batch: ReceivedBatch) -> None:

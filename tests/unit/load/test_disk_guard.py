@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 from collections import namedtuple
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from pulsarload.broker import disk
 from pulsarload.config import PRESETS, ProduceSettings, resolve_settings
 from pulsarload.load.controller import LoadController
 from pulsarload.load.headless import summary_lines
+from support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[3]
 Usage = namedtuple("Usage", "total used free")
@@ -95,14 +95,10 @@ def test_a_run_stops_cleanly_with_one_line_when_the_disk_runs_low(
     c = LoadController("producer", settings, engine=FakeEngine(), sample_interval=0.05)
     c.start()
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not c.sampler.latest:
-            time.sleep(0.05)
+        eventually(lambda: c.sampler.latest is not None, what="the first snapshot")
         assert not c.done()
         free[0] = 2 * disk.GIB
-        while time.monotonic() < deadline and not c.done():
-            time.sleep(0.05)
-        assert c.done()
+        eventually(c.done, what="the disk guard to stop the run")
     finally:
         result = c.stop()
     reasons = [line for line in summary_lines(result) if line.startswith("stopped: only 2.0 GiB")]

@@ -61,8 +61,8 @@ def test_the_hint_fits_the_failure() -> None:
 
 
 def test_the_consumer_summary_counts_what_a_consumer_does() -> None:
-    from pulsarload.load.controller import RunResult, summary_figures
     from pulsarload.load.headless import summary_lines
+    from pulsarload.load.results import RunResult, summary_figures
 
     s = Sampler(resources=NullResources(), grace=0, labels={"role": "consumer"})  # type: ignore[arg-type]
     slot = s.new_slot("w0")
@@ -77,8 +77,8 @@ def test_the_consumer_summary_counts_what_a_consumer_does() -> None:
 
 
 def test_a_producer_summary_explains_more_acks_than_sends() -> None:
-    from pulsarload.load.controller import RunResult, summary_figures
     from pulsarload.load.headless import summary_lines
+    from pulsarload.load.results import RunResult, summary_figures
 
     def summary(sends: int, acks: int) -> str:
         s = Sampler(resources=NullResources(), grace=0, labels={"role": "producer"})  # type: ignore[arg-type]

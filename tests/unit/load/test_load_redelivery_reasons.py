@@ -90,8 +90,8 @@ def consumer_snapshot(engine: str) -> Any:
 
 @pytest.mark.parametrize("engine", ["native", "official"])
 def test_the_summary_says_the_reasons_or_that_they_are_not_known(engine: str):
-    from pulsarload.load.controller import RunResult, summary_figures
     from pulsarload.load.headless import summary_lines
+    from pulsarload.load.results import RunResult, summary_figures
 
     _, snap = consumer_snapshot(engine)
     lines = summary_lines(RunResult("consumer", snap, summary_figures(snap, "consumer")))

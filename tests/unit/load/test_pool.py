@@ -12,8 +12,10 @@ import time
 from collections.abc import Mapping, Sequence
 
 from pulsarload.config import ProduceSettings
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load.controller import LoadController
+from support.clock import FakeClock
+from support.waiting import eventually
 
 
 class FakeProducer:
@@ -47,7 +49,7 @@ class FakeProducer:
     def flush(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while self.pending() and time.monotonic() < deadline:
-            time.sleep(0.001)
+            time.sleep(0.001)  # the fake's blocking flush: it waits for its own acks
 
     def close(self) -> None:
         self.engine.closed += 1
@@ -70,7 +72,7 @@ class FakeEngine:
     def _io(self) -> None:
         while True:
             producer, n, on_done = self.io.get()
-            time.sleep(0.0005)
+            time.sleep(0.0005)  # the fake broker's round trip: acks come later than sends
             self.batches += 1
             failed = self.fail_every and self.batches % self.fail_every == 0
             if not failed:
@@ -92,13 +94,21 @@ def test_live_changes_keep_counts_exact() -> None:
     settings = ProduceSettings(rate=4000.0, threads=2, batch_max_messages=50)
     c = LoadController("producer", settings, engine=engine, sample_interval=0.02)
     c.start()
-    time.sleep(0.3)
+
+    def each_sends() -> bool:
+        """Every running worker has had sends acked or failed (so every change is under load)."""
+        workers = c.pool.workers()
+        return bool(workers) and all(w.sent and w.slot.pending_sends < w.sent for w in workers)
+
+    eventually(each_sends, what="the first two workers' acks")
     c.apply(cmd.AddWorker(3))
-    time.sleep(0.3)
+    eventually(each_sends, what="acks for the three added workers")
+    before = engine.batches
     c.apply(cmd.RemoveWorker(4))
-    time.sleep(0.2)
+    eventually(lambda: engine.batches > before + 20, what="sends after removing workers")
+    before = engine.batches
     c.apply(cmd.SetRate(0))
-    time.sleep(0.2)
+    eventually(lambda: engine.batches > before + 20, what="sends at an unlimited rate")
     result = c.stop()
     t = result.final.total
     assert t.sent == sum(p.sent for p in engine.producers)
@@ -111,16 +121,21 @@ def test_live_changes_keep_counts_exact() -> None:
 
 def test_rate_is_split_across_workers_and_burst_ends() -> None:
     engine = FakeEngine()
-    c = LoadController("producer", ProduceSettings(rate=1000.0, threads=4), engine=engine)
+    clock = FakeClock()
+    settings = ProduceSettings(rate=1000.0, threads=4)
+    c = LoadController("producer", settings, engine=engine, clock=clock)
     c.start()
     try:
         assert [w.rate for w in c.pool.workers()] == [250.0] * 4
         c.apply(cmd.Burst(3, 0.3))
         assert c.pool.target_rate == 3000 and c.pool.bursting
         assert [w.rate for w in c.pool.workers()] == [750.0] * 4
-        time.sleep(0.6)
+        clock.advance(0.3)
         assert not c.pool.bursting
-        assert [w.rate for w in c.pool.workers()] == [250.0] * 4
+        eventually(
+            lambda: [w.rate for w in c.pool.workers()] == [250.0] * 4,
+            what="the controller's turn to end the burst",
+        )
     finally:
         c.stop()
 
@@ -132,10 +147,7 @@ def test_a_failing_producer_is_reported_not_silent() -> None:
 
     c = LoadController("producer", ProduceSettings(threads=2), engine=Broken())
     c.start()
-    deadline = time.monotonic() + 5
-    while not c.done() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert c.done()
+    eventually(c.done, what="the run to end by itself")
     result = c.stop()
     assert len(result.failures) == 2 and "no broker here" in result.failures[0]
 
@@ -150,7 +162,9 @@ def test_export_now_writes_a_json_snapshot_and_the_csv_so_far(tmp_path, monkeypa
     )
     c.start()
     try:
-        time.sleep(0.5)
+        # Snapshot 2 is out, so snapshot 1 has reached the series writer's queue (`latest`
+        # is set before the subscribers hear of a snapshot).
+        eventually(lambda: c.sampler.latest is not None and c.sampler.latest.seq >= 2)
         snapshot_path, series_path = c.export_now()
         assert json.loads(snapshot_path.read_text())["schema"] == "pulsarload.snapshot"
         rows = list(csv.DictReader(series_path.open()))
@@ -179,7 +193,7 @@ def test_workers_can_be_pinned_to_cpus() -> None:
         "producer", ProduceSettings(rate=100.0, threads=2, pin_cpus=True), engine=Recording()
     )
     c.start()
-    time.sleep(0.3)
+    eventually(lambda: len(seen) == 2, what="both workers' producers")
     c.stop()
     assert (
         sorted(seen, key=min) == [{allowed[i % len(allowed)]} for i in range(2)]

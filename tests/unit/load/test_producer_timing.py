@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from pulsarload.config import ProduceSettings
-from pulsarload.load import held as held_module
 from pulsarload.load import workers as workers_module
 from pulsarload.load.held import Completion, HeldBatch, drain
 from pulsarload.load.payloads import KeyGenerator, PayloadGenerator, PayloadSettings
@@ -22,7 +21,8 @@ WALL_OFFSET_NS = 1_700_000_000 * 10**9  # the fake wall clock runs this far ahea
 
 
 class Clock:
-    """monotonic_ns/time_ns/monotonic of the `time` module, driven by the test."""
+    """monotonic_ns/time_ns/monotonic of the `time` module, driven by the test (the worker
+    is given `monotonic` as its clock; the wall clock is patched into its module)."""
 
     def __init__(self) -> None:
         self.ns = 5 * 10**9
@@ -81,7 +81,6 @@ class RecordingProducer:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     c = Clock()
     monkeypatch.setattr(workers_module, "time", c)
-    monkeypatch.setattr(held_module, "time", c)
     return c
 
 
@@ -96,7 +95,14 @@ def run_worker(
     **settings: Any,
 ) -> tuple[ProducerWorker, RecordingProducer, SteppedStop]:
     s = ProduceSettings(rate=rate, key_mode=key_mode, **settings)
-    w = ProducerWorker(0, engine=None, slot=RecorderSlot("p-0"), settings=s, rate=rate)  # type: ignore[arg-type]
+    w = ProducerWorker(
+        0,
+        engine=None,  # type: ignore[arg-type]
+        slot=RecorderSlot("p-0"),
+        settings=s,
+        rate=rate,
+        clock=clock.monotonic,
+    )
     w.budget = budget
     stop = SteppedStop(clock, clock.ns + int(seconds * 1e9), late_ns)
     w.stop_event = stop  # type: ignore[assignment]
@@ -178,11 +184,9 @@ def test_completion_in_parts_records_each_message_once() -> None:
     held.add(Due(3, 1_200_000, 100_000.0), 3, now_ns=1_210_000, linger_ns=1_000_000)
     assert (held.count, held.deadline_ns, held.intended_ns(4)) == (5, 2_050_000, 1_400_000)
     queue: deque = deque()
-    done = Completion(queue, held)
+    done = Completion(queue, held, now_ns=lambda: 3_000_000)  # the ack time
     done(1, None)
     done(4, None)
-    queue[0] = (*queue[0][:4], 3_000_000)  # the ack times, fixed for the test
-    queue[1] = (*queue[1][:4], 3_000_000)
     rec = Recorder()
     assert drain(queue, rec) is None
     assert rec.publish_latency.total_count == 5

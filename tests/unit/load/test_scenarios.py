@@ -4,7 +4,7 @@ import pytest
 
 from pulsarload.config import ProduceSettings, resolve_settings
 from pulsarload.errors import ConfigError
-from pulsarload.load.commands import Burst, SetRate, Stop, command_from_dict
+from pulsarload.load.controls import Burst, SetRate, Stop, command_from_dict
 from pulsarload.load.scenarios import Chaos, Ramp, Spike, make_scenario
 
 

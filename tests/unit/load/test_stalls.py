@@ -1,6 +1,7 @@
 """A worker that should progress but has not for `stall_s` is shown as stalled (its state, so
 the table, the status line and the report) and counted; it recovers when acks come back.
-Time is stepped: `check_stalls(now=...)` looks from a moment ahead instead of sleeping."""
+Time is stepped: `check_stalls(now=...)` looks from a moment ahead instead of sleeping (and
+test_stepped_time.py runs the controller on a fake clock)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import time
 from test_pool import FakeEngine
 
 from pulsarload.config import ProduceSettings
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load.controller import LoadController
 from pulsarload.load.headless import status_line, summary_lines
+from support.clock import FakeClock
+from support.waiting import eventually
 
 
 class HoldingEngine(FakeEngine):
@@ -33,20 +36,11 @@ class HoldingEngine(FakeEngine):
             on_done(n, None)
 
 
-def wait_for(check, timeout_s: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def started(engine: FakeEngine, **overrides: object) -> LoadController:
     settings = ProduceSettings(rate=200.0, threads=1, stall_s=0, **overrides)
     c = LoadController("producer", settings, engine=engine, sample_interval=0.05)
     c.start()
-    assert wait_for(lambda: c.sampler.latest is not None and c.sampler.latest.total.acked > 0)
+    eventually(lambda: c.sampler.latest is not None and c.sampler.latest.total.acked > 0)
     return c
 
 
@@ -57,7 +51,7 @@ def test_a_producer_without_acks_is_stalled_then_recovers() -> None:
     try:
         assert pool.check_stalls(10.0) == []  # acks flow
         engine.hold.set()
-        assert wait_for(lambda: pool.workers()[0].slot.pending_sends > 1)
+        eventually(lambda: pool.workers()[0].slot.pending_sends > 1)
         assert pool.check_stalls(10.0) == []  # not yet: less than 10 s without an ack
         later = time.monotonic() + 11
         assert pool.check_stalls(10.0, now=later) == ["producer-0"]
@@ -65,7 +59,7 @@ def test_a_producer_without_acks_is_stalled_then_recovers() -> None:
         assert pool.check_stalls(10.0, now=later + 1) == []  # counted once per episode
         engine.resume.set()
         engine.hold.clear()
-        assert wait_for(
+        eventually(
             lambda: not pool.check_stalls(10.0) and pool.workers()[0].slot.state == "running"
         )
     finally:
@@ -78,9 +72,9 @@ def test_a_paused_producer_is_not_stalled() -> None:
     c = started(engine)
     try:
         engine.hold.set()
-        assert wait_for(lambda: c.pool.workers()[0].slot.pending_sends > 0)
+        eventually(lambda: c.pool.workers()[0].slot.pending_sends > 0)
         c.apply(cmd.Pause())
-        assert wait_for(lambda: c.pool.workers()[0].slot.state == "paused")
+        eventually(lambda: c.pool.workers()[0].slot.state == "paused")
         assert c.pool.check_stalls(10.0, now=time.monotonic() + 100) == []
     finally:
         engine.resume.set()
@@ -94,7 +88,7 @@ def test_an_idle_producer_is_not_stalled() -> None:
     try:
         c.apply(cmd.SetRate(0.01))
         w = c.pool.workers()[0]
-        assert wait_for(lambda: w.slot.pending_sends == 0)
+        eventually(lambda: w.slot.pending_sends == 0)
         assert c.pool.check_stalls(10.0, now=time.monotonic() + 100) == []
     finally:
         c.stop()
@@ -102,22 +96,25 @@ def test_an_idle_producer_is_not_stalled() -> None:
 
 def test_stalls_reach_the_status_line_the_summary_and_a_threshold(tmp_path) -> None:
     engine = HoldingEngine()
+    clock = FakeClock()
     settings = ProduceSettings(
         rate=200.0,
         threads=1,
-        stall_s=0.3,
+        batching=False,  # each message goes when due: no batch delay to step past
+        stall_s=10.0,
         thresholds=("stalls<1",),
         report=str(tmp_path / "r.json"),
     )
-    c = LoadController("producer", settings, engine=engine, sample_interval=0.05)
+    c = LoadController("producer", settings, engine=engine, sample_interval=0.05, clock=clock)
     c.start()
     try:
-        assert wait_for(lambda: c.sampler.latest is not None and c.sampler.latest.total.acked > 0)
+        eventually(lambda: c.sampler.latest is not None and c.sampler.latest.total.acked > 0)
         engine.hold.set()
-        assert wait_for(lambda: c.stalls == 1)
-        assert wait_for(
-            lambda: any(w.state.startswith("stalled") for w in c.sampler.latest.workers)
-        )
+        clock.advance(0.05)  # ten more messages fall due; their acks never come
+        eventually(lambda: c.pool.workers()[0].slot.pending_sends > 0)
+        clock.advance(10.0)
+        eventually(lambda: c.stalls == 1)
+        eventually(lambda: any(w.state.startswith("stalled") for w in c.sampler.latest.workers))
         assert "STALLED 1" in status_line("producer", [c.sampler.latest], c)
     finally:
         engine.resume.set()

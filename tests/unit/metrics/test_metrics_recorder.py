@@ -178,7 +178,7 @@ def test_eight_threads_record_concurrently_while_sampler_swaps_every_ms() -> Non
                 ticks += 1
                 if ticks >= min_ticks:
                     enough.set()
-                time.sleep(0.001)
+                time.sleep(0.001)  # ticks between the writers' records, as the sampler paces them
         except BaseException as e:  # surfaced below: a harvest racing a writer would land here
             errors.append(e)
             enough.set()

@@ -166,7 +166,7 @@ def test_background_subscriber_drain_waits_for_what_was_queued() -> None:
     seen: list[int] = []
 
     def slow(snap: Snapshot) -> None:
-        time.sleep(0.02)
+        time.sleep(0.02)  # a slow writer: drain must wait for it
         seen.append(snap.seq)
 
     bg = BackgroundSubscriber(slow)
@@ -184,15 +184,16 @@ def test_background_subscriber_drain_waits_for_what_was_queued() -> None:
 
 def test_a_drain_marker_pushed_out_of_a_full_queue_does_not_hang() -> None:
     gate = threading.Event()
-    bg = BackgroundSubscriber(lambda snap: gate.wait(), maxsize=1)
+    taken = threading.Event()
+    bg = BackgroundSubscriber(lambda snap: (taken.set(), gate.wait()), maxsize=1)
     s = make_sampler()
     s.subscribe(bg)
     s.tick()  # taken by the thread, which now waits on the gate
-    time.sleep(0.05)
+    assert taken.wait(10)
     result: list[bool] = []
     drainer = threading.Thread(target=lambda: result.append(bg.drain(timeout=10)))
     drainer.start()
-    time.sleep(0.05)
+    time.sleep(0.05)  # time for the drainer to queue its marker before the next tick
     s.tick()  # the queue (size 1) holds the marker: this pushes it out
     drainer.join(timeout=10)
     assert result == [True]

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load import headless
-from pulsarload.load.controller import RunResult
+from pulsarload.load.results import RunResult
 from pulsarload.ui.app import DashboardApp, run_dashboard
 from pulsarload.ui.fixed import FixedController, fixed_app
 from pulsarload.ui.widgets import StatusLine, TitleBar

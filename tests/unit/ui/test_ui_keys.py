@@ -13,8 +13,8 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
 
 from pulsarload.config import ConsumeSettings, ProduceSettings, resolve_settings
-from pulsarload.load import commands as cmd
-from pulsarload.load.controller import RunResult
+from pulsarload.load import controls as cmd
+from pulsarload.load.results import RunResult
 from pulsarload.ui.actions import actions_for
 from pulsarload.ui.app import DashboardApp, admin_backlog
 from pulsarload.ui.fixed import FIXED_TOPIC, FixedController, fixed_app

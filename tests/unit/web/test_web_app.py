@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 from web_fake import FakeController
 
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.web.access import policy_for
 from pulsarload.web.app import create_app
 from pulsarload.web.hub import SnapshotHub

@@ -10,8 +10,8 @@ import json
 import pytest
 from web_fake import FakeController
 
-from pulsarload.web.frames import ROW_COLUMNS
 from pulsarload.web.hub import SnapshotHub, TooManyViewers, ViewerQueue
+from pulsarload.web.page_frames import ROW_COLUMNS
 
 
 def events(data: bytes) -> list[tuple[str, dict]]:

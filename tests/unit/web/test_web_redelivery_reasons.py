@@ -8,7 +8,7 @@ import dataclasses
 from web_fake import FakeController
 
 from pulsarload.client import RedeliveryCounts
-from pulsarload.web.frames import ControlState, FrameBuilder
+from pulsarload.web.page_frames import ControlState, FrameBuilder
 
 CONTROL = ControlState(state="running", threads=1, target=None, base_rate=None)
 

@@ -63,7 +63,7 @@ def test_stream_history_and_a_stalled_viewer() -> None:
             if not reader.is_alive():
                 break
             push(1)
-            time.sleep(0.01)
+            time.sleep(0.01)  # a live pace, one frame at a time, while the reader connects
         reader.join(30)
         assert seen and seen[0] == 200
         live = seen[2:]  # after the status and the frame that came with the history

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pulsarload.config import ConsumeSettings, ProduceSettings
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.metrics.sampler import Sampler
 from pulsarload.metrics.snapshot import Snapshot
 

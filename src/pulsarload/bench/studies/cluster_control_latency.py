@@ -22,7 +22,7 @@ import uuid
 
 from pulsarload.cluster.controller import ClusterController
 from pulsarload.config import ProduceSettings, resolve_settings
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -73,7 +73,10 @@ def model(rate: float, seconds: float, late_ns: int, batching: bool) -> dict:
     if held is not None:
         held.time = clock  # type: ignore[attr-defined]
     s = ProduceSettings(rate=rate, batching=batching, batch_delay_ms=1.0)
-    w = workers.ProducerWorker(0, None, RecorderSlot("p"), s, rate=rate)  # type: ignore[arg-type]
+    try:  # the worker's clock; a checkout from before injectable clocks reads the patched `time`
+        w = workers.ProducerWorker(0, None, RecorderSlot("p"), s, rate=rate, clock=clock.monotonic)  # type: ignore[arg-type]
+    except TypeError:
+        w = workers.ProducerWorker(0, None, RecorderSlot("p"), s, rate=rate)  # type: ignore[arg-type]
     w.stop_event = Stop(clock, clock.ns + int(seconds * 1e9), late_ns)  # type: ignore[assignment]
     w._loop(Producer(clock), PayloadGenerator(PayloadSettings(size=10)), KeyGenerator())  # type: ignore[arg-type]
     d = w.slot.active.send_delay

@@ -21,10 +21,10 @@ import os
 import tempfile
 from pathlib import Path
 
+from pulsarload.bench.broker_side import delete_topic
 from pulsarload.bench.interpreters import ft_python, gil_python
 from pulsarload.bench.model import Broker, Figures, fresh_topic
 from pulsarload.bench.produce import run_pulsarload_command
-from pulsarload.bench.topics import delete_topic
 from pulsarload.config import DEFAULT_ADMIN_URL, DEFAULT_BROKER_URL
 
 #: The record: ten fields of the usual kinds (a string of its own is the filler that brings

@@ -23,8 +23,9 @@ from pulsarload.errors import UserError
 from pulsarload.load.capacity.live import StatusTicker
 from pulsarload.load.capacity.run import CapacityReport, SearchDriver
 from pulsarload.load.capacity.step import client_cores, parse_slos
-from pulsarload.load.controller import LoadController, check_paths
+from pulsarload.load.controller import LoadController
 from pulsarload.load.headless import failure_hint
+from pulsarload.load.results import check_paths
 
 EXIT_FOUND, EXIT_NONE_PASSED, EXIT_WORKER_FAILED, EXIT_INTERRUPTED = 0, 1, 3, 130
 

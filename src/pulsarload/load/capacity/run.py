@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pulsarload.config import CapacitySettings
-from pulsarload.load import commands as cmd
+from pulsarload.load import controls as cmd
 from pulsarload.load.capacity.decide import Decidability, decide
 from pulsarload.load.capacity.live import LiveSearch
 from pulsarload.load.capacity.search import CapacitySearch, Outcome

@@ -1,7 +1,8 @@
-"""Commands that steer a running load: plain, serializable data.
+"""Live controls: the commands that steer a running load, as plain, serializable data.
 
-The dashboards and scenarios put these on the controller; workers apply them at their next loop
-turn. They turn into JSON and back, so one controller can later steer workers on many machines.
+The dashboards and scenarios put these on the load controller; workers apply them at their next
+loop turn. They turn into JSON and back, so one controller can steer workers on many machines.
+Not to be confused with `wire/commands.py`, the Pulsar protocol's commands.
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from pulsarload.bench.broker_side import TopicCounter, delete_topic
 from pulsarload.bench.model import Broker, Contender, Figures, Workload, fresh_topic
 from pulsarload.bench.process import MonitoredProcess, ProcessResult, child_env
 from pulsarload.bench.produce import START_SLACK_S, finish_figures
-from pulsarload.bench.topics import TopicCounter, delete_topic
 from pulsarload.config import LocalBrokerSettings
 
 #: pulsar-perf 4.0.8 rejects rate 0 (Guava RateLimiter); this is "as fast as possible" for it.
