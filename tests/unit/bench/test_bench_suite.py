@@ -253,3 +253,15 @@ def test_only_keeps_the_tables_asked_for() -> None:
     assert not plan.workloads and not plan.pair_workloads and not plan.latency_workloads
     assert plan.micro_repeat == 0 and not plan.variants
     assert suite.estimate_seconds(plan) < suite.estimate_seconds(suite.FULL) / 3
+
+
+def test_the_checked_in_benchmarks_page_ends_with_the_analysis() -> None:
+    """docs/benchmarks.md is rendered from a run plus bench/analysis.md: an edit made to the
+    page alone would be lost at the next `make bench`, so the two must agree."""
+    root = Path(__file__).resolve().parents[3]
+    page = (root / "docs" / "benchmarks.md").read_text()
+    analysis = (root / "bench" / "analysis.md").read_text()
+    assert page.rstrip().endswith(analysis.rstrip()), (
+        "docs/benchmarks.md and bench/analysis.md differ: edit bench/analysis.md, then "
+        "`pulsarload bench render` the page"
+    )
