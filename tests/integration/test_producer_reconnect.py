@@ -31,6 +31,10 @@ def test_restart_broker_while_sending(broker: Any, make_topic: Any) -> None:
         max_backoff_interval_ms=2000,
     )
     try:
+        # Pulsar keeps a topic's messages for its subscriptions (retention is 0 on the test
+        # namespace): without one, the restart may trim the ledger that held every message sent
+        # before it (it did once in CI), and the read-back below would miss them for that alone.
+        client.subscribe(topic, "keep-until-read").close()
         producer = client.create_producer(
             topic,
             send_timeout_millis=0,  # wait through the restart instead of failing
