@@ -4,6 +4,7 @@ shard table, and keys that reach every shard. Driven by Pilot, as the one-proces
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -55,8 +56,13 @@ def test_dashboard_shows_the_merged_run_and_the_shard_table(broker: Any, topic: 
         await eventually_in_app(
             pilot, lambda: table.display and "2 of 2 live" in str(table.border_title), 30, "table"
         )
-        lines = [table.render_line(y).text for y in range(4)]
-        text = "\n".join(lines)
+
+        # Its rows are drawn on a later refresh than its title: wait for them to show.
+        def table_text() -> str:
+            return "\n".join(table.render_line(y).text for y in range(4))
+
+        await eventually_in_app(pilot, lambda: "127.0.0.1" in table_text(), 30, "the shard rows")
+        text = table_text()
         assert "127.0.0.1" in text and "off" in text, (table.size, text)  # address, GIL state
         snap = controller.sampler.latest
         assert snap.total.acked == sum(s.done for s in snap.shards)  # merged = sum of shards
@@ -64,7 +70,17 @@ def test_dashboard_shows_the_merged_run_and_the_shard_table(broker: Any, topic: 
         assert {w.thread_name.split(":")[0] for w in snap.workers} == {"s0", "s1"}
 
         await pilot.press("space")  # pause reaches every shard
-        await pilot.pause(1.5)
+        # Acks in flight, and a shard's report that came late, can still land after the pause:
+        # wait until the counts have stood still for 1.5 s, then check that they stay still.
+        seen: dict[str, Any] = {"done": None, "since": 0.0}
+
+        def still() -> bool:
+            done, now = shard_done(), time.monotonic()
+            if done != seen["done"]:
+                seen.update(done=done, since=now)
+            return now - seen["since"] >= 1.5
+
+        await eventually_in_app(pilot, still, 60, "every shard's count to stand still")
         before = shard_done()
         await pilot.pause(1.5)
         assert shard_done() == before

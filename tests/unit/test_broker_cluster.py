@@ -19,17 +19,33 @@ from pulsarload.config import LocalClusterSettings
 from pulsarload.errors import ConfigError, UserError
 
 
-def free_base() -> int:
-    """A base port whose cluster range (base .. base+21) is probably free."""
+def _port_free(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return min(s.getsockname()[1], 65000)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_base(span: int = 22, avoid: range = range(0)) -> int:
+    """A base port whose whole cluster range (base .. base+span-1) is free now: a single free
+    port says nothing of its neighbours, which another program may hold."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        ports = range(base, base + span)
+        if ports[-1] <= 65535 and not set(ports) & set(avoid) and all(map(_port_free, ports)):
+            return base
+    raise RuntimeError(f"no free range of {span} ports on 127.0.0.1")
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> LocalClusterSettings:
     return LocalClusterSettings(
-        brokers=2, base_port=free_base(), web_base_port=free_base(), home=tmp_path / "cl",
+        brokers=2, base_port=(base := free_base()),
+        web_base_port=free_base(avoid=range(base, base + 22)), home=tmp_path / "cl",
         stop_timeout_s=2.0,
     )  # fmt: skip
 
