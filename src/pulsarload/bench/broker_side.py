@@ -74,7 +74,7 @@ def wait_consumer_attached(
 
 
 class TopicCounter:
-    """Samples the broker's message counters of a topic every half second: messages published
+    """Samples the broker's message counters of a topic every ``interval`` s: messages published
     to it (``msgInCounter``) and, with a subscription, dispatched to that subscription's
     consumers (its ``msgOutCounter``). One measuring stick for every tool."""
 
@@ -87,10 +87,14 @@ class TopicCounter:
         self.interval = interval
         self.series: list[tuple[float, int, int]] = []  # (time, in, out)
         self._stop = threading.Event()
+        self._first = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-topic-counter", daemon=True)
 
     def __enter__(self) -> TopicCounter:
+        """Start sampling; returns once the first sample is in (or its timeout passed), so the
+        run that follows starts after a baseline and no early count goes unseen."""
         self._thread.start()
+        self._first.wait(SAMPLE_TIMEOUT_S + 1.0)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -100,17 +104,25 @@ class TopicCounter:
     def _run(self) -> None:
         with admin(self.broker, timeout_s=SAMPLE_TIMEOUT_S) as a:
             while not self._stop.is_set():
-                t = time.time()
-                try:
-                    stats = a.topic_stats(self.topic)
-                    out = 0
-                    if self.subscription:
-                        sub = stats.get("subscriptions", {}).get(self.subscription, {})
-                        out = int(sub.get("msgOutCounter", 0))
-                    self.series.append((t, int(stats.get("msgInCounter", 0)), out))
-                except (AdminError, ValueError, TypeError, AttributeError):
-                    pass  # not created yet, or a slow answer: the next sample is on time
+                self._sample(a)
+                self._first.set()
                 self._stop.wait(self.interval)
+            self._sample(a)  # the final count, taken after the run ended
+        self._first.set()
+
+    def _sample(self, a: AdminClient) -> None:
+        """One sample, timed at the middle of its request (the broker counts somewhere inside
+        it; a slow answer would otherwise date the count too early)."""
+        t0 = time.time()
+        try:
+            stats = a.topic_stats(self.topic)
+            out = 0
+            if self.subscription:
+                sub = stats.get("subscriptions", {}).get(self.subscription, {})
+                out = int(sub.get("msgOutCounter", 0))
+            self.series.append(((t0 + time.time()) / 2, int(stats.get("msgInCounter", 0)), out))
+        except (AdminError, ValueError, TypeError, AttributeError):
+            pass  # not created yet, or a slow answer: the next sample is on time
 
     def count_at(self, t: float, column: int = 1) -> float | None:
         """The counter (1 = in, 2 = out) at time ``t``, linear between samples."""
@@ -133,10 +145,25 @@ class TopicCounter:
     def time_at(self, value: float, column: int = 2) -> float | None:
         """When the counter (1 = in, 2 = out) reached ``value``, linear between samples; None
         when it never did while sampled."""
+        pair = self._bracket(value, column)
+        if pair is None:
+            return None
+        a, b = pair
+        return a[0] + (b[0] - a[0]) * (value - a[column]) / (b[column] - a[column])
+
+    def gap_at(self, value: float, column: int = 2) -> float | None:
+        """Seconds between the two samples around the moment the counter reached ``value``:
+        how far ``time_at`` may be off."""
+        pair = self._bracket(value, column)
+        return None if pair is None else pair[1][0] - pair[0][0]
+
+    def _bracket(
+        self, value: float, column: int
+    ) -> tuple[tuple[float, int, int], tuple[float, int, int]] | None:
         s = self.series
         for a, b in zip(s, s[1:], strict=False):
             if a[column] < value <= b[column]:
-                return a[0] + (b[0] - a[0]) * (value - a[column]) / (b[column] - a[column])
+                return a, b
         return None
 
 

@@ -3,7 +3,7 @@
 The topic is filled once per table (a ``hold`` subscription made first keeps every message),
 then each contender reads all of it on a fresh subscription of its own, in interleaved rounds.
 msg/s is the broker's count of messages dispatched to that subscription (``msgOutCounter``,
-sampled every 0.2 s) between 10 % and 90 % of the messages: the same stick for every tool, and
+sampled every 0.05 s) between 10 % and 90 % of the messages: the same stick for every tool, and
 neither the start-up (a JVM takes seconds) nor the last stragglers count. CPU per message is the
 process's own over that window; the total CPU (``wait4``, start-up included) is kept beside it.
 """
@@ -35,7 +35,10 @@ HOLD_SUBSCRIPTION = "hold"
 #: The part of the drain that is timed: from this fraction of the messages to ``1 - EDGE``.
 EDGE = 0.1
 #: Counter sampling for a drain (a few seconds long): finer than the producer runs' 0.5 s.
-SAMPLE_INTERVAL_S = 0.2
+SAMPLE_INTERVAL_S = 0.05
+#: A drain's window is measured only when the samples around each of its edges lie at most this
+#: fraction of the window apart: a drain over in a sample or two has no honest rate.
+EDGE_RESOLUTION = 0.25
 #: The slowest drain rate the timeout allows for (msg/s), beyond the start-up slack.
 SLOWEST_RATE = 5_000
 
@@ -87,6 +90,7 @@ def run_drain(c: Contender, w: Workload, broker: Broker, topic: str, workdir: Pa
     n = w.drain_messages
     fig = Figures(w.name, c.key, c.label, c.kind, c.build, c.threads, topic=topic)
     fig.consumer = c.label
+    fig.raw["counter_interval_s"] = SAMPLE_INTERVAL_S
     sub = f"drain-{c.key}-{uuid.uuid4().hex[:8]}"
     create_topic_with_subscription(broker, topic, sub)
     report = workdir / f"{w.name}-{c.key}.drain.json"
@@ -101,8 +105,11 @@ def run_drain(c: Contender, w: Workload, broker: Broker, topic: str, workdir: Pa
     finish_figures(fig, proc)
     fig.received = _received(c, proc, report, fig)
     fig.messages = fig.received
-    t0, t1 = counter.time_at(EDGE * n), counter.time_at((1 - EDGE) * n)
-    if t0 is not None and t1 is not None and t1 > t0:
+    window = timed_window(counter, n)
+    if isinstance(window, str):
+        fig.notes.append(window)
+    else:
+        t0, t1 = window
         fig.window_s = t1 - t0
         fig.raw["window"] = [t0, t1]
         fig.msg_rate = fig.consume_rate = (1 - 2 * EDGE) * n / fig.window_s
@@ -111,12 +118,25 @@ def run_drain(c: Contender, w: Workload, broker: Broker, topic: str, workdir: Pa
         if cpu is not None:
             fig.cpu_s_per_m = cpu / ((1 - 2 * EDGE) * n) * 1e6
             fig.cpu_cores = cpu / fig.window_s
-    else:
-        fig.notes.append("the broker's dispatch counter did not cover the drain")
     fig.ok = proc.returncode == 0 and fig.received >= n and fig.msg_rate is not None
     if not fig.ok:
-        fig.error = f"exit {proc.returncode}, {fig.received:,} of {n:,} received: {proc.tail(3)}"
+        why = f"; {fig.notes[-1]}" if fig.msg_rate is None and fig.notes else ""
+        fig.error = (f"exit {proc.returncode}, {fig.received:,} of {n:,} received{why}: "
+                     f"{proc.tail(3)}")  # fmt: skip
     return fig
+
+
+def timed_window(counter: TopicCounter, n: int) -> tuple[float, float] | str:
+    """When the subscription's dispatch count passed ``EDGE`` and ``1 - EDGE`` of ``n``; or,
+    when the broker's samples do not resolve that, why not."""
+    t0, t1 = counter.time_at(EDGE * n), counter.time_at((1 - EDGE) * n)
+    if t0 is None or t1 is None or t1 <= t0:
+        return "the broker's dispatch counter did not cover the drain"
+    gap = max(counter.gap_at(EDGE * n) or 0.0, counter.gap_at((1 - EDGE) * n) or 0.0)
+    if gap > EDGE_RESOLUTION * (t1 - t0):
+        return (f"the drain's timed part ({t1 - t0:.2f} s) was too short for the broker's "
+                f"counter (samples {gap:.2f} s apart at its edges): read more messages (-m)")  # fmt: skip
+    return t0, t1
 
 
 def _received(c: Contender, proc: ProcessResult, report: Path, fig: Figures) -> int:

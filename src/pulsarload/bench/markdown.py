@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pulsarload.bench.drain import SAMPLE_INTERVAL_S
 from pulsarload.bench.goals import efficiency
 from pulsarload.bench.model import BUILD_LABELS, Figures, Workload
 from pulsarload.bench.pair import DRAIN_TIMEOUT_S
@@ -267,10 +268,12 @@ def _drain_table(runs: list[Figures]) -> list[str]:
             f"| {_s(fs, lambda x: x.cpu_s_per_m, '.1f')} | {_s(fs, _total_cpu_per_m, '.1f')} "
             f"| {_s(fs, lambda x: x.peak_rss_mb)} | {_s(fs, lambda x: x.received)} | {len(fs)} |"
         )
+    intervals = sorted({r.raw.get("counter_interval_s", SAMPLE_INTERVAL_S) for r in runs})
+    every = " or ".join(f"{i:g}" for i in intervals)
     out += [
         "",
         "msg/s: the broker's count of messages dispatched to the contender's subscription "
-        "(`msgOutCounter`, sampled every 0.2 s) from 10 % to 90 % of the messages, so neither "
+        f"(`msgOutCounter`, sampled every {every} s) from 10 % to 90 % of the messages, so neither "
         "start-up nor the last stragglers count. CPU s / M msgs: the process's CPU over that "
         "window; total CPU s / M msgs: the whole process from `os.wait4`, start-up included "
         "(a JVM pays seconds there). With more than one consumer they share the subscription "

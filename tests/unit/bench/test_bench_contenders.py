@@ -218,6 +218,22 @@ def test_topic_counter_finds_when_a_count_was_reached() -> None:
     assert counter.time_at(20_000) == pytest.approx(10.3)
     assert counter.time_at(70_000) == pytest.approx(10.5)
     assert counter.time_at(200_000) is None  # never reached while sampled
+    assert counter.gap_at(20_000) == pytest.approx(0.2)
+    assert counter.gap_at(200_000) is None
+
+
+def test_a_drain_is_timed_only_when_the_samples_resolve_its_edges() -> None:
+    from pulsarload.bench import drain
+
+    counter = TopicCounter(BROKER, "persistent://public/default/t", "sub", interval=0.05)
+    steady = [(10.0 + i * 0.05, 0, i * 5_000) for i in range(21)]  # 100,000 msg/s, 1 s
+    counter.series = [(9.0, 0, 0), *steady]
+    t0, t1 = drain.timed_window(counter, 100_000)  # type: ignore[misc]
+    assert (t0, t1) == (pytest.approx(10.1), pytest.approx(10.9))
+    counter.series = [(9.0, 0, 0), (10.0, 0, 0), (10.2, 0, 100_000)]  # over between two samples
+    assert "too short" in str(drain.timed_window(counter, 100_000))
+    counter.series = [(9.0, 0, 0), (10.0, 0, 50_000)]  # sampling stopped half way
+    assert "did not cover" in str(drain.timed_window(counter, 100_000))
 
 
 def test_the_gil_is_forced_on_only_for_the_free_threaded_gil_build(
