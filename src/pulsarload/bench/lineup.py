@@ -66,7 +66,7 @@ def pair_contenders(
         if c is None:
             continue
         if consumer_problem is None:
-            side = ConsumerSide("native", c.python, f"pulsarload native [{c.label}]", c.build)
+            side = ConsumerSide("native", c.python, c.label, c.build)
         elif official is not None:
             side = ConsumerSide("official", official.python, "official (native not usable)",
                                 GIL_BUILD)  # fmt: skip

@@ -82,7 +82,7 @@ def render_markdown(result: Any, json_path: Path, *, analysis: str | None, outpu
         "`/proc/PID/stat`) over its measured window, per million messages; the broker's share "
         "is excluded. **cores**: the same CPU per second of the window. **total CPU s**: the "
         "whole process from `os.wait4` rusage, start-up included (a JVM pays seconds here). "
-        "**peak RSS**: `ru_maxrss` of the process. **page faults / M msgs**: the process's minor "
+        "**peak RSS**: the process's own high-water mark (`VmHWM`, sampled every 0.1 s; `ru_maxrss` would count the runner's memory at fork). **page faults / M msgs**: the process's minor "
         "page faults (`ru_minflt`, start-up included) per million messages: memory handed back "
         "to the OS and touched again.",
         "- **Non-persistent topics**: the broker keeps nothing on disk, so these numbers "

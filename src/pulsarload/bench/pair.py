@@ -196,7 +196,7 @@ def run_pair(
             fig.received = int(cs.get("received", 0))
             fig.e2e_p50_ms, fig.e2e_p99_ms = cs.get("p50_ms"), cs.get("p99_ms")
             fig.e2e_p999_ms = cs.get("p999_ms")
-    fig.consumer_peak_rss_mb = c_proc.peak_rss_kib / 1024
+    fig.consumer_peak_rss_mb = c_proc.peak_rss_kib / 1024 if c_proc.peak_rss_kib else None
     fig.raw["sent_total"] = counter.series[-1][1] if counter.series else None
     fig.ok = fig.messages > 0 and fig.received > 0
     if not fig.ok:

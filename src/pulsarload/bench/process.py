@@ -1,9 +1,14 @@
 """A contender's child process: its output read live, its CPU sampled, its own rusage at exit.
 
 Why subprocesses: each contender's CPU time and peak memory must be its own. ``os.wait4`` gives the
-child's rusage (user+system CPU, ``ru_maxrss``) without the broker's share, and a sampler thread
-reads ``/proc/PID/stat`` every 100 ms so CPU can also be taken over just the measured window:
-a JVM spends seconds of CPU starting up, which says nothing about its cost per message.
+child's rusage (user+system CPU) without the broker's share, and a sampler thread reads
+``/proc/PID/stat`` every 100 ms so CPU can also be taken over just the measured window: a JVM
+spends seconds of CPU starting up, which says nothing about its cost per message.
+
+Peak memory is the child's own high-water mark (``VmHWM`` in ``/proc/PID/status``, sampled with the
+CPU), not ``wait4``'s ``ru_maxrss``: Linux carries the parent's resident size at fork over the
+exec into the child's ``ru_maxrss``, so a small contender started by a large runner would report
+the runner's memory.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ class ProcessResult:
     lines: list[tuple[float, str]]  # (wall time.time(), line)
     cpu_series: list[tuple[float, float]]  # (wall time, CPU seconds so far)
     cpu_total_s: float  # user + system from wait4
-    peak_rss_kib: int
+    peak_rss_kib: int  # VmHWM sampled while it ran; 0 when never sampled
     started: float
     ended: float
     timed_out: bool = False
@@ -85,6 +90,18 @@ class ProcessResult:
         return " / ".join(line.strip() for _, line in self.lines[-n:] if line.strip())
 
 
+def _proc_peak_rss_kib(pid: int) -> int | None:
+    """The process's resident high-water mark since its exec (``VmHWM``), in KiB."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def _proc_cpu_seconds(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -117,6 +134,7 @@ class MonitoredProcess:
         self.on_line = on_line
         self.lines: list[tuple[float, str]] = []
         self.cpu_series: list[tuple[float, float]] = []
+        self.peak_rss_kib = 0  # the largest VmHWM sampled
         self._proc: subprocess.Popen[str] | None = None
         self._done = threading.Event()
         self._eof = threading.Event()
@@ -170,6 +188,7 @@ class MonitoredProcess:
             if cpu is None:
                 break
             self.cpu_series.append((time.time(), cpu))
+            self.peak_rss_kib = max(self.peak_rss_kib, _proc_peak_rss_kib(pid) or 0)
             self._done.wait(SAMPLE_INTERVAL_S)
 
     def _watchdog(self) -> None:
@@ -207,7 +226,7 @@ class MonitoredProcess:
             lines=list(self.lines),
             cpu_series=list(self.cpu_series),
             cpu_total_s=usage.ru_utime + usage.ru_stime,
-            peak_rss_kib=usage.ru_maxrss,
+            peak_rss_kib=self.peak_rss_kib,
             started=self.started,
             ended=ended,
             timed_out=self._timed_out,

@@ -124,6 +124,16 @@ def test_interrupt_sends_sigint() -> None:
     assert mp.finished
 
 
+def test_peak_rss_is_the_childs_own_not_the_runners() -> None:
+    """A large runner must not lend its memory to a small child: wait4's ru_maxrss would report
+    at least the runner's resident size at fork."""
+    ballast = bytearray(300 * 1024 * 1024)
+    ballast[::4096] = b"x" * len(range(0, len(ballast), 4096))  # make the pages resident
+    code = "import time\nprint('up', flush=True)\ntime.sleep(0.5)\n"
+    r = MonitoredProcess([sys.executable, "-c", code], timeout=30).start().wait()
+    assert len(ballast) and 0 < r.peak_rss_kib < 100 * 1024, r.peak_rss_kib
+
+
 def test_children_can_be_interrupted_even_when_we_ignore_sigint() -> None:
     """A harness started as a background job ignores SIGINT, and children inherit that."""
     import signal
