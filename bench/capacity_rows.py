@@ -17,7 +17,7 @@ import re
 import sys
 from pathlib import Path
 
-from pulsarload.bench.contenders import _PERF_LATENCY, _PERF_THROUGHPUT
+from pulsarload.bench.perf_contender import PERF_LATENCY, PERF_THROUGHPUT
 
 from pulsarload.config import CapacitySettings
 from pulsarload.load.capacity.decide import decide
@@ -105,7 +105,7 @@ def steady_rows(out: Path, p99_slo: float) -> list[str]:
     for rate in rates:
         perf = out / f"perf-{rate}.txt"
         text = perf.read_text() if perf.exists() else ""
-        thr, lat = _PERF_THROUGHPUT.search(text), _PERF_LATENCY.search(text)
+        thr, lat = PERF_THROUGHPUT.search(text), PERF_LATENCY.search(text)
         if thr is None or lat is None:
             rows.append(f"| pulsar-perf | {rate:,} | no summary in {perf.name} |||||||")
             continue
