@@ -55,6 +55,13 @@ def render_markdown(result: Any, json_path: Path, *, analysis: str | None, outpu
     persistent = all(w.get("persistent", True) for w in result.workloads)
     load = " / ".join(f"{x:.2f}" for x in m["loadavg_start"])
     load_end = " / ".join(f"{x:.2f}" for x in result.loadavg_end)
+    own_rss = all(f.raw.get("rss") == "VmHWM" for f in result.runs if f.peak_rss_mb is not None)
+    rss = (
+        "the process's own high-water mark (`VmHWM`, sampled every 0.1 s)"
+        if own_rss
+        else "`ru_maxrss` from `os.wait4`, which on Linux also counts the benchmark runner's own "
+        "resident size at fork: a small contender reads at least the runner's size"
+    )
     out = [
         "# Benchmarks",
         "",
@@ -82,7 +89,7 @@ def render_markdown(result: Any, json_path: Path, *, analysis: str | None, outpu
         "`/proc/PID/stat`) over its measured window, per million messages; the broker's share "
         "is excluded. **cores**: the same CPU per second of the window. **total CPU s**: the "
         "whole process from `os.wait4` rusage, start-up included (a JVM pays seconds here). "
-        "**peak RSS**: the process's own high-water mark (`VmHWM`, sampled every 0.1 s; `ru_maxrss` would count the runner's memory at fork). **page faults / M msgs**: the process's minor "
+        f"**peak RSS**: {rss}. **page faults / M msgs**: the process's minor "
         "page faults (`ru_minflt`, start-up included) per million messages: memory handed back "
         "to the OS and touched again.",
         "- **Non-persistent topics**: the broker keeps nothing on disk, so these numbers "

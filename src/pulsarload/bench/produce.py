@@ -105,6 +105,7 @@ def fill_from_report(fig: Figures, report: dict[str, Any], proc: ProcessResult) 
 def finish_figures(fig: Figures, proc: ProcessResult) -> None:
     fig.cpu_total_s = proc.cpu_total_s
     fig.peak_rss_mb = proc.peak_rss_kib / 1024 if proc.peak_rss_kib else None
+    fig.raw["rss"] = "VmHWM"  # the child's own, not wait4's (see bench/process.py)
     fig.minor_faults = proc.minor_faults
     fig.wall_s = proc.wall_s
     fig.command = proc.command
