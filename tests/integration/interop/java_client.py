@@ -35,8 +35,9 @@ from pulsarload.config import LocalBrokerSettings
 
 #: What `consume` prints before each message.
 MESSAGE_BOUNDARY = "----- got message -----"
-#: Joins several messages in one `-m` (`produce` splits on this regex; no message holds it).
-SEPARATOR = "@@@"
+#: Joins several messages in one `-m` (`produce` splits on this regex; no message holds it;
+#: not `@`, which starts an argument file for the tool's parser).
+SEPARATOR = "~~~"
 _TOOLS_JAR = "org.apache.pulsar-pulsar-client-tools-{v}.jar"
 
 
