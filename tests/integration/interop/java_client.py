@@ -102,35 +102,25 @@ def produce_key_value(
     value_schema: str,
     encoding: str,
     key: str,
-    values: list[str] | None = None,
-    value_files: list[bytes] | None = None,
+    values: list[str],
     timeout: float = 120,
 ) -> None:
     """Send one pair per value, all with `key` (its text is the encoded key: JSON for a
     `json:` key schema), with the Java client's KeyValue schema of `encoding` ("separated" or
-    "inline"). `values`: a `json:` value is sent as its text; an `avro:` value is given as
-    Avro's JSON encoding (`avro_json`), which the tool encodes to Avro binary. `value_files`:
-    encoded values, sent as they are (after the tool checks them against the schema).
-    Batching stays on, as the tool's default: each pair goes as a batch of one."""
-    values = values or []
+    "inline"). A `json:` value is sent as its text; an `avro:` value is given as Avro's JSON
+    encoding (`avro_json`), which the tool encodes to Avro binary. Batching stays on, as the
+    tool's default: each pair goes as a batch of one."""
     if any(SEPARATOR in v for v in values):
         raise ValueError(f"a value holds the separator {SEPARATOR!r}")
-    with tempfile.TemporaryDirectory(prefix="pulsar-client-values-") as tmp:
-        files = []
-        for i, data in enumerate(value_files or []):
-            path = Path(tmp) / f"value-{i}"
-            path.write_bytes(data)
-            files.append(str(path))
-        run_tool(
-            [
-                "produce", topic,
-                "--key-schema", key_schema, "--value-schema", value_schema,
-                "--key-value-encoding-type", encoding, "--key-value-key", key,
-                *(["-s", SEPARATOR, "-m", SEPARATOR.join(values)] if values else []),
-                *(["-f", ",".join(files)] if files else []),
-            ],
-            service_url, admin_url, timeout=timeout,
-        )  # fmt: skip
+    run_tool(
+        [
+            "produce", topic,
+            "--key-schema", key_schema, "--value-schema", value_schema,
+            "--key-value-encoding-type", encoding, "--key-value-key", key,
+            "-s", SEPARATOR, "-m", SEPARATOR.join(values),
+        ],
+        service_url, admin_url, timeout=timeout,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
