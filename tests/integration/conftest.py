@@ -1,4 +1,5 @@
-"""Session fixtures for integration tests: a real Apache Pulsar, and fresh topic names.
+"""Fixtures for integration tests: a real Apache Pulsar, fresh topic names, and a namespace
+that enforces schemas.
 
 `broker` uses the broker named by PULSAR_BROKER_URL / PULSAR_ADMIN_URL when either is set and
 it answers as ready; otherwise it starts the local standalone (`pulsarload.broker`), unless that
@@ -12,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 
 from pulsarload.broker.standalone import StandaloneBroker, admin_ready
@@ -65,3 +67,17 @@ def make_topic() -> Callable[[str], str]:
 def topic(make_topic: Callable[[str], str]) -> str:
     """One fresh persistent topic name."""
     return make_topic("it")
+
+
+@pytest.fixture(scope="module")
+def enforced(broker: BrokerUnderTest) -> str:
+    """A fresh namespace with schemaValidationEnforced on (a producer must say its schema, and
+    the broker checks it); 'public/<name>'."""
+    ns = f"public/schemas-{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=broker.admin_url, timeout=30, trust_env=False) as http:
+        resp = http.put(f"/admin/v2/namespaces/{ns}", json={})
+        assert resp.status_code in (200, 204), resp.text
+        resp = http.post(f"/admin/v2/namespaces/{ns}/schemaValidationEnforced", json=True)
+        assert resp.status_code in (200, 204), resp.text
+        assert http.get(f"/admin/v2/namespaces/{ns}/schemaValidationEnforced").json() is True
+    return ns

@@ -4,8 +4,9 @@ The broker dispatches a Key_Shared entry on the key in its outer MessageMetadata
 entry must carry one (its first message's, as the official clients' batchers set it), and a
 producer that sends many keys needs the key-based batcher (one batch per key). Checked with 2
 and 3 consumers against native producers (batched with `send()`, key-based, unbatched, the
-bulk path, the load tool's engine) and the official producer (batched with `send()`, and
-key-based).
+bulk path, the load tool's engine, KEY_VALUE SEPARATED pairs unbatched then batched) and the
+official producer (batched with `send()`, and key-based). A SEPARATED key travels base64,
+flagged; the broker hashes its decoded bytes, so a batch must carry the flag as well.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 from interop import official
 
 from pulsarload.client import Client, Result, Timeout
+from pulsarload.client.schema import KeyValueEncodingType, KeyValueSchema, StringSchema
 from pulsarload.config import ProduceSettings
 from pulsarload.engines.native import NativeEngine
 from pulsarload.wire.batch import MessageShape
@@ -63,7 +65,10 @@ class Receiver:
                 msg = self.consumer.receive(timeout_millis=200)
             except Timeout:
                 continue
-            self.got.append((msg.partition_key(), int(msg.data())))
+            key = msg.partition_key()
+            if msg.has_base64_encoded_key():  # a KEY_VALUE SEPARATED key: its text, decoded
+                key = msg.key_bytes().decode()
+            self.got.append((key, int(msg.data())))
             self.consumer.acknowledge(msg)
 
     def close(self) -> None:
@@ -116,6 +121,25 @@ def _send_native_bulk(client: Client, topic: str) -> None:
     producer.close()
 
 
+def _send_key_value_separated(client: Client, topic: str) -> None:
+    """Pairs whose key is the message key, base64: the first half unbatched, the second in
+    key-based batches; each key's messages must still reach one consumer."""
+    schema = KeyValueSchema(StringSchema(), StringSchema(), KeyValueEncodingType.SEPARATED)
+    half = COUNT // 2
+    for batching, indexes in ((False, range(half)), (True, range(half, COUNT))):
+        producer = client.create_producer(
+            topic,
+            schema=schema,
+            batching_enabled=batching,
+            batching_type="KeyBased",
+            batching_max_messages=100,
+        )
+        for i in indexes:
+            producer.send_async((key_of(i), str(i)), None)
+        producer.flush(60)
+        producer.close()
+
+
 def _send_load_engine(broker: Any, topic: str) -> None:
     """The load tool's native engine with keys and batching: the key-based batcher."""
     settings = ProduceSettings(
@@ -149,6 +173,7 @@ SENDERS: dict[str, Callable[[Any, Client, str], None]] = {
     "native-unbatched": lambda b, c, t: _send_native_unbatched(c, t),
     "native-bulk": lambda b, c, t: _send_native_bulk(c, t),
     "load-engine": lambda b, c, t: _send_load_engine(b, t),
+    "key-value-separated": lambda b, c, t: _send_key_value_separated(c, t),
     "official-batched-send": lambda b, c, t: official.produce_keyed(
         b.service_url, t, COUNT, KEYS, "default", sync=True
     ),

@@ -38,6 +38,33 @@ def test_args_pass_through_after_the_client_conf() -> None:
     assert Path(log4j.split("=", 1)[1]).exists()
 
 
+def test_the_client_tool_starts_like_perf_with_its_own_conf_dir(tmp_path: Path) -> None:
+    """pulsar-client takes the same client.conf first; each caller may keep its own."""
+    args = ["consume", "-s", "sub", "persistent://public/default/x"]
+    settings = LocalBrokerSettings()
+    java = Java("java", 17)
+    cmd = perf.tool_command(
+        perf.CLIENT_TOOL, args, settings, java, service_url="pulsar://h:1",
+        admin_url="http://h:2", conf_dir=tmp_path / "c", log_level="warn",
+    )  # fmt: skip
+    main = cmd.index(perf.CLIENT_TOOL)
+    assert cmd[main + 1] == str(tmp_path / "c" / "client.conf")
+    assert cmd[main + 2 :] == args
+    assert "brokerServiceUrl=pulsar://h:1" in Path(cmd[main + 1]).read_text()
+    assert "-Dpulsar.log.level=warn" in cmd
+    perf_cmd = perf.perf_command(
+        args, settings, java, service_url="pulsar://h:1", admin_url="http://h:2"
+    )
+
+    # The same JVM, flags and classpath as pulsar-perf (log settings aside).
+    def launcher(c: list[str], main_class: str) -> list[str]:
+        head = c[: c.index(main_class)]
+        return [o for o in head if not o.startswith(("-Dlog4j.", "-Dpulsar.log."))]
+
+    assert launcher(cmd, perf.CLIENT_TOOL) == launcher(perf_cmd, perf.MAIN_CLASS)
+    assert "-cp" in launcher(cmd, perf.CLIENT_TOOL)
+
+
 def test_run_perf_targets_env_urls_then_local_broker(monkeypatch) -> None:
     seen: dict[str, str] = {}
 

@@ -4,6 +4,10 @@
 unchanged, so numbers from our tool and Pulsar's own can be compared on the same broker. Its
 first argument is a client.conf naming the broker; we write one pointing at PULSAR_BROKER_URL /
 PULSAR_ADMIN_URL (or the local standalone), and pulsar-perf's own ``-u`` still overrides it.
+
+`tool_command` is the java command line of any of the release's client tools that start the
+same way (a client.conf first): pulsar-perf, and ``pulsar-client`` (`CLIENT_TOOL`, the Java
+reference client's produce/consume, which the interop tests run).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from pulsarload.broker.standalone import TEMPLATE_DIR, write_client_conf
 from pulsarload.config import LocalBrokerSettings, cache_dir
 
 MAIN_CLASS = "org.apache.pulsar.testclient.PulsarPerfTestTool"
+#: What `bin/pulsar-client` runs: the Java client's produce, consume and read commands.
+CLIENT_TOOL = "org.apache.pulsar.client.cli.PulsarClientTool"
 #: How long pulsar-perf gets to print its final summary after Ctrl-C before it is killed.
 INTERRUPT_GRACE_S = 10.0
 
@@ -37,9 +43,33 @@ def perf_command(
     admin_url: str,
 ) -> list[str]:
     """The java command line; writes the client.conf and log4j2.xml it refers to."""
-    conf = perf_home() / "conf"
-    write_client_conf(conf / "client.conf", service_url, admin_url)
-    log4j = conf / "log4j2.xml"
+    return tool_command(
+        MAIN_CLASS,
+        args,
+        settings,
+        java,
+        service_url=service_url,
+        admin_url=admin_url,
+        conf_dir=perf_home() / "conf",
+    )
+
+
+def tool_command(
+    main_class: str,
+    args: list[str],
+    settings: LocalBrokerSettings,
+    java: jvm.Java,
+    *,
+    service_url: str,
+    admin_url: str,
+    conf_dir: Path,
+    log_level: str | None = None,
+) -> list[str]:
+    """The java command line of one of the release's client tools (`main_class` takes a
+    client.conf first, then `args`); writes that client.conf and the log4j2.xml into
+    `conf_dir`. `log_level` (e.g. "warn") quiets the tool's log, which goes to stdout."""
+    write_client_conf(conf_dir / "client.conf", service_url, admin_url)
+    log4j = conf_dir / "log4j2.xml"
     log4j.write_text((TEMPLATE_DIR / "log4j2.conf").read_text())
     return [
         java.path,
@@ -48,10 +78,11 @@ def perf_command(
         *jvm.PERF_MODULE_FLAGS,
         "-Dio.netty.allocator.maxOrder=10",
         f"-Dlog4j.configurationFile={log4j}",
+        *([f"-Dpulsar.log.level={log_level}"] if log_level else []),
         "-cp",
         f"{lib_dir(settings.pulsar_version)}/*",
-        MAIN_CLASS,
-        str(conf / "client.conf"),
+        main_class,
+        str(conf_dir / "client.conf"),
         *args,
     ]
 

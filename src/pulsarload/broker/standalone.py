@@ -482,10 +482,11 @@ def conf_ports(conf_file: Path) -> tuple[int, int] | None:
 
 
 def write_client_conf(path: Path, service_url: str, admin_url: str) -> None:
-    """The client.conf that pulsar-perf reads first (its -u flag still overrides it)."""
+    """The client.conf that pulsar-perf and pulsar-client read first (their own service-URL
+    flags still override it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        "# written by pulsarload for pulsar-perf\n"
+        "# written by pulsarload for the Java client tools\n"
         f"webServiceUrl={admin_url}\n"
         f"brokerServiceUrl={service_url}\n"
     )

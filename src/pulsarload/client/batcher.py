@@ -29,11 +29,13 @@ __all__ = ["BatchContainer", "KeyBasedContainer", "OpenBatch", "batch_container"
 
 class OpenBatch:
     """Messages collected for one SEND: encoded pieces, their completions, sequence range,
-    and the keys the entry will carry (those of its first message)."""
+    and the keys the entry will carry (those of its first message, with whether its partition
+    key is base64 of bytes)."""
 
     __slots__ = (
         "callbacks",
         "first_seq",
+        "key_b64",
         "last_seq",
         "nbytes",
         "ordering_key",
@@ -41,7 +43,13 @@ class OpenBatch:
         "pieces",
     )
 
-    def __init__(self, seq: int, partition_key: str | None, ordering_key: bytes | None) -> None:
+    def __init__(
+        self,
+        seq: int,
+        partition_key: str | None,
+        ordering_key: bytes | None,
+        key_b64: bool = False,
+    ) -> None:
         self.pieces: list[bytes] = []
         self.callbacks: list[Any] = []
         self.nbytes = 0
@@ -49,6 +57,7 @@ class OpenBatch:
         self.last_seq = seq
         self.partition_key = partition_key
         self.ordering_key = ordering_key
+        self.key_b64 = key_b64
 
 
 class BatchContainer:
@@ -79,13 +88,15 @@ class BatchContainer:
         partition_key: str | None,
         ordering_key: bytes | None,
         deadline: float,
+        key_b64: bool = False,
     ) -> bool:
         """Add one encoded message; True when it opened the container (the caller arms the
-        batch timer with `deadline`, which is kept only then)."""
+        batch timer with `deadline`, which is kept only then). `key_b64`: the partition key
+        is base64 of bytes (a KEY_VALUE SEPARATED key)."""
         group = self._group(partition_key, ordering_key)
         batch = self._batches.get(group)
         if batch is None:
-            batch = self._batches[group] = OpenBatch(seq, partition_key, ordering_key)
+            batch = self._batches[group] = OpenBatch(seq, partition_key, ordering_key, key_b64)
         batch.pieces.append(piece)
         batch.callbacks.append(done)
         batch.nbytes += len(piece)

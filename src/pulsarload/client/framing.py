@@ -141,10 +141,10 @@ class SendFraming:
             self._flush_batch_locked()
             self._entry_taken = False
         if batcher:
-            batcher.add(piece, done, seq, msg.key, msg.ordering_key, math.inf)
+            batcher.add(piece, done, seq, msg.key, msg.ordering_key, math.inf, msg.key_b64)
         else:  # the first message arms the batch timer
             deadline = time.monotonic() + self._batch_delay
-            batcher.add(piece, done, seq, msg.key, msg.ordering_key, deadline)
+            batcher.add(piece, done, seq, msg.key, msg.ordering_key, deadline, msg.key_b64)
             self._housekeeping.wake_by(deadline)
         self._entry_taken = True
         if batcher.messages >= self._batch_max_msgs or batcher.nbytes >= limit:
@@ -163,12 +163,14 @@ class SendFraming:
         uncompressed = len(payload)
         if self._codec is not None:
             payload = self._codec.compress(payload)
-        # The entry carries its first message's keys: the broker dispatches on them.
+        # The entry carries its first message's keys: the broker dispatches on them (and
+        # hashes a base64 key's decoded bytes, so the entry says when its key is base64).
         md = MessageMetadata(
             producer_name=self._name,
             sequence_id=first,
             publish_time=now_ms(),
             partition_key=batch.partition_key,
+            partition_key_b64_encoded=True if batch.key_b64 and batch.partition_key else None,
             num_messages_in_batch=n,
             compression=self._compression,
             uncompressed_size=uncompressed if self._compression is not None else None,

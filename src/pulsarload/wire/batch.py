@@ -204,6 +204,7 @@ def batch_metadata(
     highest_sequence_id: int | None = None,
     partition_key: str | None = None,
     ordering_key: bytes | None = None,
+    partition_key_b64_encoded: bool | None = None,
 ) -> MessageMetadata:
     """The outer MessageMetadata of a batch (num_messages_in_batch always present); the keys
     are those of its first message, which the broker dispatches the entry on."""
@@ -213,6 +214,7 @@ def batch_metadata(
         sequence_id=sequence_id,
         publish_time=publish_time,
         partition_key=partition_key,
+        partition_key_b64_encoded=partition_key_b64_encoded if partition_key is not None else None,
         ordering_key=ordering_key,
         compression=CompressionType(compression) if compressed else None,
         uncompressed_size=uncompressed_size if compressed else None,
@@ -275,17 +277,27 @@ class SendFrameBuilder:
         # 16 schema_version: which registry version the payloads are encoded with.
         schema = b"" if schema_version is None else encode_length_delimited(16, schema_version)
         high.append(schema)
+        # 17 partition_key_b64_encoded: the key is base64 of bytes (a KEY_VALUE SEPARATED key).
+        b64 = (
+            b""
+            if t.partition_key is None or t.partition_key_b64_encoded is None
+            else b"\x88\x01" + (b"\x01" if t.partition_key_b64_encoded else b"\x00")
+        )
+        high.append(b64)
         if t.ordering_key is not None:
             high.append(encode_length_delimited(18, t.ordering_key))
         self._single_low = b"".join(low)
         self._single_high = b"".join(high)
         # A batch's outer MessageMetadata carries the shape's keys too (6 partition_key,
-        # 18 ordering_key): the broker dispatches a whole entry on them (Key_Shared).
+        # 17 its base64 flag, 18 ordering_key): the broker dispatches a whole entry on them
+        # (Key_Shared hashes the decoded bytes of a base64 key, as the Java client's batches say).
         self._batch_low = (
             b"" if t.partition_key is None else encode_length_delimited(6, t.partition_key.encode())
         )
-        self._batch_high = schema + (
-            b"" if t.ordering_key is None else encode_length_delimited(18, t.ordering_key)
+        self._batch_high = (
+            schema
+            + b64
+            + (b"" if t.ordering_key is None else encode_length_delimited(18, t.ordering_key))
         )
         self._single_tail = (
             b"" if t.null_value is None else b"\xc8\x01\x01" if t.null_value else b"\xc8\x01\x00"

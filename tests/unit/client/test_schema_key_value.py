@@ -27,6 +27,7 @@ from pulsarload.client.schema import (
     StringSchema,
 )
 from pulsarload.client.schema.schemas import SchemaInfo, schema_for_info
+from pulsarload.wire.batch import parse_batch
 from pulsarload.wire.message_id import MessageId
 from pulsarload.wire.messages import MessageMetadata, SingleMessageMetadata
 
@@ -164,3 +165,32 @@ def test_the_admin_api_sees_a_pair_as_json_of_its_halves() -> None:
     assert (
         AvroSchema(Body).schema_info().admin_definition() == AvroSchema(Body).schema_info().schema()
     )
+
+
+@pytest.mark.parametrize("batching", [False, True])
+def test_the_producer_flags_a_separated_key_on_the_entry_and_in_the_batch(
+    fake: Any, make_client: Any, batching: bool
+) -> None:
+    """Each message says its key is base64, and so does the entry (batched or not): the
+    broker hashes the decoded key for Key_Shared, as for the Java client's batches."""
+    schema = KeyValueSchema(StringSchema(), StringSchema(), SEPARATED)
+    producer = make_client(fake.url).create_producer(
+        "t", schema=schema, batching_enabled=batching, batching_max_publish_delay_ms=60_000
+    )
+    for i in range(3):
+        producer.send_async((f"k{i}", f"v{i}"), None)
+    producer.flush()
+    entries = [r.metadata for r in fake.received]
+    assert [(md.partition_key, md.partition_key_b64_encoded) for md in entries] == (
+        [("azA=", True)] if batching else [(base64.b64encode(f"k{i}".encode()).decode(), True)
+                                           for i in range(3)]
+    )  # fmt: skip
+    if batching:
+        inner = parse_batch(fake.received[0].payload, 3)
+        assert [(m.partition_key, m.partition_key_b64_encoded, bytes(p)) for m, p in inner] == [
+            (base64.b64encode(f"k{i}".encode()).decode(), True, f"v{i}".encode()) for i in range(3)
+        ]
+    # A plain key beside it carries no flag.
+    plain = make_client(fake.url).create_producer("u", batching_enabled=batching)
+    plain.send(b"x", partition_key="k")
+    assert fake.received[-1].metadata.partition_key_b64_encoded is None

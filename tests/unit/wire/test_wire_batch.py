@@ -227,6 +227,41 @@ def test_builder_batch_frames_carry_the_shape_keys_in_the_outer_metadata(
     assert md.properties == ()  # properties stay per message
 
 
+@pytest.mark.parametrize("schema_version", [None, b"\x00" * 7 + b"\x02"])
+def test_a_base64_key_is_flagged_on_the_entry_as_in_each_message(
+    schema_version: bytes | None,
+) -> None:
+    """A KEY_VALUE SEPARATED key is base64 of bytes: the entry's metadata says so too, as the
+    Java client's batches do, since the broker hashes the decoded bytes for Key_Shared."""
+    shape = MessageShape(partition_key="AAEC", partition_key_b64_encoded=True, ordering_key=b"o")
+    builder = SendFrameBuilder(2, "pn", shape=shape, schema_version=schema_version)
+    payloads = [b"one", b"two"]
+    frame = builder.batch(payloads, 40, 99, highest_sequence_id=41)
+    md = batch_metadata(
+        "pn", 40, 99, 2, highest_sequence_id=41, partition_key="AAEC",
+        ordering_key=b"o", partition_key_b64_encoded=True,
+    )  # fmt: skip
+    md = replace(md, schema_version=schema_version)
+    assert frame == encode_payload_command(
+        CommandSend(producer_id=2, sequence_id=40, num_messages=2, highest_sequence_id=41),
+        md,
+        shape.batch_payload(payloads),
+    )
+    parsed = _parse_one(frame)
+    assert parsed.metadata.partition_key_b64_encoded is True
+    assert [m.partition_key_b64_encoded for m, _ in parse_batch(parsed.payload, 2)] == [True] * 2
+
+    single = _parse_one(builder.single(b"solo", 9, 1000)).metadata
+    assert (single.partition_key, single.partition_key_b64_encoded) == ("AAEC", True)
+    assert single == MessageMetadata(
+        producer_name="pn", sequence_id=9, publish_time=1000, partition_key="AAEC",
+        partition_key_b64_encoded=True, ordering_key=b"o", schema_version=schema_version,
+    )  # fmt: skip
+    # A plain key carries no flag at all, on the entry or in the messages.
+    plain = SendFrameBuilder(2, "pn", shape=MessageShape(partition_key="k")).batch([b"x"], 1, 2)
+    assert _parse_one(plain).metadata.partition_key_b64_encoded is None
+
+
 @pytest.mark.parametrize("compression", AVAILABLE)
 def test_entry_properties_go_on_the_entry_metadata_only(compression: CompressionType) -> None:
     payloads = [b"x" * 40, b"y" * 41]
