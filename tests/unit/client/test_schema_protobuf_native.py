@@ -229,3 +229,17 @@ def test_a_descriptor_set_without_files_or_with_a_cycle_is_refused() -> None:
         ProtobufNativeSchema.from_descriptor_set(descriptor_set([a, b]), "X")
     with pytest.raises(ProtobufNativeSchemaError, match="not PROTOBUF_NATIVE schema data"):
         ProtobufNativeSchema.from_schema_data(b'{"rootMessageTypeName": "x"}')
+
+
+def test_a_refusal_names_the_type_and_root_message(schema: ProtobufNativeSchema) -> None:
+    from pulsarload.client.errors import refused_schema
+
+    broker_text = (
+        "IncompatibleSchema: org.apache.pulsar.broker.service.schema.exceptions."
+        "IncompatibleSchemaException: Protobuf root message isn't allow change!"
+    )
+    err = refused_schema(Exception(broker_text), "persistent://public/default/t", schema)
+    assert str(err) == (
+        "IncompatibleSchema: topic persistent://public/default/t refused the PROTOBUF_NATIVE "
+        "schema of record shop.Order: Protobuf root message isn't allow change!"
+    )
