@@ -11,10 +11,11 @@ The set holds the root message's file and every file it imports (what
 
 Why the `protobuf` package: on a free-threaded interpreter it installs its pure-Python
 implementation (the compiled one ships abi3 wheels only, which free-threaded builds cannot load),
-which leaves the GIL off. Its descriptor pool turns a descriptor set into message classes at run
-time; the pure-Python codec costs some tens of microseconds per message, which a run's
-`encode_us_per_msg` shows. This module imports it, so the schema package imports this module
-only when a protobuf schema is used.
+which leaves the GIL off. Its descriptor pool reads a descriptor set and makes message classes
+at run time. Dict values go through our compiled codec (`protobuf_codec.py`), several times
+faster than building and serializing a pure-Python message object; instances of a generated
+class, and messages with proto2 group fields, go through the package's own. This module imports
+it, so the schema package imports this module only when a protobuf schema is used.
 
 Values: a schema made from a generated message class encodes and decodes instances of it; one
 made from a descriptor set takes and gives dicts (nested messages as dicts, repeated fields as
@@ -34,6 +35,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor, FileDescript
 from google.protobuf.message import DecodeError, EncodeError
 from google.protobuf.message import Message as ProtoMessage
 
+from pulsarload.client.schema.protobuf_codec import MessageCodec, Unsupported, compile_codec
 from pulsarload.client.schema.schemas import (
     Schema,
     SchemaDecodeError,
@@ -41,6 +43,7 @@ from pulsarload.client.schema.schemas import (
     SchemaInfo,
 )
 from pulsarload.wire.enums import SchemaType
+from pulsarload.wire.errors import DecodeError as WireDecodeError
 
 __all__ = [
     "ProtobufNativeSchema",
@@ -283,6 +286,11 @@ class ProtobufNativeSchema(Schema):
             separators=(",", ":"),
         )
         super().__init__(message_cls, SchemaInfo(SchemaType.ProtobufNative, "", data))
+        self._codec: MessageCodec | None
+        try:
+            self._codec = compile_codec(descriptor)
+        except Unsupported:  # group fields: the protobuf package's codec does those
+            self._codec = None
 
     @property
     def descriptor(self) -> Descriptor:
@@ -315,6 +323,11 @@ class ProtobufNativeSchema(Schema):
                 )
             msg = obj
         elif isinstance(obj, Mapping):
+            if self._codec is not None:
+                try:
+                    return self._codec.encode(obj)
+                except (TypeError, ValueError) as err:
+                    raise SchemaEncodeError(f"ProtobufNativeSchema: {err}") from None
             msg = self._message_cls()
             _fill(msg, obj, "")
         else:
@@ -328,6 +341,13 @@ class ProtobufNativeSchema(Schema):
             raise SchemaEncodeError(f"ProtobufNativeSchema: {err}") from None
 
     def decode(self, data: bytes) -> Any:
+        if self._values_as_dicts and self._codec is not None:
+            try:
+                return self._codec.decode(data)
+            except (DecodeError, WireDecodeError, ValueError, TypeError) as err:
+                raise SchemaDecodeError(
+                    f"ProtobufNativeSchema: payload is not a {self._descriptor.full_name}: {err}"
+                ) from None
         msg = self._message_cls()
         try:
             msg.ParseFromString(bytes(data))
