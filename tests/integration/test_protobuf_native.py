@@ -185,3 +185,22 @@ def test_a_refused_root_message_stops_the_run_in_one_line(
     assert run.returncode != 0, out
     line = next(x for x in out.splitlines() if "IncompatibleSchema" in x)
     assert topic in line and "refuses --schema" in line
+
+
+def test_schema_registry_check_says_before_the_run(broker: Any, make_topic, tmp_path: Path) -> None:
+    topic = make_topic("load-proto-check")
+    with Client(broker.service_url) as client:
+        order = ProtobufNativeSchema.from_descriptor_set(descriptor_set(), "shop.Order")
+        client.create_producer(topic, schema=order).close()
+    desc = write_descriptor_set(tmp_path / "order.desc")
+    same = cli(broker, "produce", topic, "--schema", f"protobuf-native:{desc}:shop.Order",
+               "--schema-registry-check", "-m", "10")  # fmt: skip
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "schema check:" in same.stdout and "takes --schema" in same.stdout
+    refused = cli(broker, "produce", topic, "--schema", f"protobuf-native:{desc}:shop.common.Line",
+                  "--schema-registry-check", "-m", "10")  # fmt: skip
+    out = refused.stdout + refused.stderr
+    assert refused.returncode != 0, out
+    line = next(x for x in out.splitlines() if "schema check:" in x)
+    assert "does not take --schema" in line and "PROTOBUF_NATIVE" in line
+    assert "acked" not in out  # nothing ran
