@@ -92,7 +92,16 @@ type _FieldReader = Callable[[Any, int, int, dict[str, Any]], int]
 class MessageCodec:
     """The encoder and decoder of one message type (filled in by `compile_codec`)."""
 
-    __slots__ = ("_fields", "_known", "_readers", "_required", "_template", "name")
+    __slots__ = (
+        "_fields",
+        "_fresh",
+        "_known",
+        "_readers",
+        "_required",
+        "_static",
+        "_template",
+        "name",
+    )
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -103,8 +112,11 @@ class MessageCodec:
         #: field number -> (wire type, read(buf, pos, end, out) -> pos, the packed reader of a
         #: repeated scalar or None)
         self._readers: dict[int, tuple[int, _FieldReader, _FieldReader | None]] = {}
-        #: the dict of an empty message: (name, value or a factory of a fresh one)
+        #: the dict of an empty message: (name, value or a factory of a fresh one), split by
+        #: `compile_codec` into the values copied as they are and the factories
         self._template: list[tuple[str, Any]] = []
+        self._static: dict[str, Any] = {}
+        self._fresh: tuple[tuple[str, Callable[[], Any]], ...] = ()
 
     def encode(self, value: Mapping[str, Any]) -> bytes:
         out: list[bytes] = []
@@ -136,10 +148,16 @@ class MessageCodec:
         return self._read(buf, 0, len(buf))
 
     def _read(self, buf: Any, pos: int, end: int) -> dict[str, Any]:
-        out = {k: (v() if callable(v) else v) for k, v in self._template}
+        out = self._static.copy()
+        for name, make in self._fresh:
+            out[name] = make()
         readers = self._readers
         while pos < end:
-            key, pos = decode_varint(buf, pos)
+            key = buf[pos]
+            if key < 0x80:
+                pos += 1
+            else:
+                key, pos = decode_varint(buf, pos)
             number, wire = key >> 3, key & 7
             entry = readers.get(number)
             if entry is None:
@@ -175,6 +193,10 @@ class _Compiler:
             self._field(codec, f)
         codec._known = frozenset(name for name, _ in codec._fields)
         codec._required = tuple(f.name for f in descriptor.fields if f.is_required)
+        # Every field in the static dict (factories' fields as None, filled per decode), so
+        # that a decoded dict lists the fields in the message's order.
+        codec._static = {k: None if callable(v) else v for k, v in codec._template}
+        codec._fresh = tuple((k, v) for k, v in codec._template if callable(v))
         return codec
 
     # -- one field ----------------------------------------------------------------------------
