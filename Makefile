@@ -36,8 +36,9 @@ $(STAMP): $(PY) pyproject.toml
 	mkdir -p $(WHEELS)
 	$(PY) -m pip wheel -q --prefer-binary --find-links $(WHEELS) --wheel-dir $(WHEELS) $(SDIST_ONLY_FT)
 	$(PY) -m pip install -q --prefer-binary --find-links $(WHEELS) \
-		--only-binary=numpy,lz4,crc32c,psutil,backports.zstd,pycryptodome -e '.[test,cluster]'
+		--only-binary=numpy,lz4,crc32c,psutil,backports.zstd,pycryptodome,protobuf -e '.[test,cluster]'
 	$(PY) -c "import sys; assert not sys._is_gil_enabled(), 'GIL is on in .venv'"
+	$(PY) -c "import sys, google.protobuf.descriptor_pool; assert not sys._is_gil_enabled(), 'protobuf turns the GIL on'"
 	$(PY) -c "import sys, distributed; assert not sys._is_gil_enabled(), 'distributed turns the GIL on'"
 	touch $@
 

@@ -373,15 +373,13 @@ def _check_schema_registry(settings: config.RunSettings) -> None:
     if not (settings.schema_registry_check and settings.schema):
         return
     from pulsarload.client.admin import AdminClient
-    from pulsarload.client.schema import parse_schema_spec
+    from pulsarload.client.schema import parse_schema_spec, registry_type_name
     from pulsarload.errors import UserError
 
     schema = parse_schema_spec(settings.schema)
     assert schema is not None
     info = schema.schema_info()
-    kind = {"None_": "BYTES", "KeyValue": "KEY_VALUE"}.get(
-        info.schema_type().name, info.schema_type().name.upper()
-    )
+    kind = registry_type_name(info.schema_type())
     with AdminClient.for_settings(settings) as admin:
         current = admin.topic_schema(settings.topic)
         if current is None:

@@ -325,9 +325,11 @@ class RunSettings:
     schema: str = _opt(
         "",
         env="PULSARLOAD_SCHEMA",
-        help="payload schema: avro:FILE, json:FILE (or inline JSON), string, bytes, or "
-        "key-value:KEY,VALUE[,separated] (two of those; the key inside the payload, or with "
-        "separated in the message key, base64; native engine only); '' = raw bytes, no schema",
+        help="payload schema: avro:FILE, json:FILE (or inline JSON), string, bytes, "
+        "protobuf-native:FILE:pkg.Message (FILE a descriptor set from protoc --include_imports "
+        "--descriptor_set_out; native engine only), or key-value:KEY,VALUE[,separated] (two of "
+        "avro/json/string/bytes; the key inside the payload, or with separated in the message "
+        "key, base64; native engine only); '' = raw bytes, no schema",
     )
     schema_registry_check: bool = _opt(
         False,
@@ -851,12 +853,19 @@ def _validate_schema(s: RunSettings) -> None:
         AvroSchema,
         JsonSchema,
         KeyValueSchema,
+        SchemaType,
         StringSchema,
         parse_schema_spec,
     )
     from pulsarload.client.schema.spec import first_text_field
 
     schema = parse_schema_spec(s.schema)  # raises ConfigError naming the spec
+    protobuf = schema is not None and schema.schema_type == SchemaType.ProtobufNative
+    if protobuf and s.engine != "native":
+        raise ConfigError(
+            f"--schema {s.schema!r}: the official Python client has no PROTOBUF_NATIVE schema; "
+            "use --engine native"
+        )
     if isinstance(schema, KeyValueSchema):
         if s.engine != "native":
             raise ConfigError(
@@ -876,7 +885,7 @@ def _validate_schema(s: RunSettings) -> None:
     if (
         s.verify
         and isinstance(s, ProduceSettings)
-        and isinstance(schema, AvroSchema | JsonSchema | KeyValueSchema)
+        and (isinstance(schema, AvroSchema | JsonSchema | KeyValueSchema) or protobuf)
         and first_text_field(schema) is None
     ):
         raise ConfigError(

@@ -31,6 +31,7 @@ RUNTIME_DEPENDENCIES: dict[str, str] = {
     "starlette": "starlette",
     "uvicorn": "uvicorn",
     "pycryptodome": "Crypto.Cipher.AES",
+    "protobuf": "google.protobuf.descriptor_pool",
 }
 if sys.version_info < (3, 14):
     RUNTIME_DEPENDENCIES["backports.zstd"] = "backports.zstd"

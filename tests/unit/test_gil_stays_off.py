@@ -91,3 +91,29 @@ def test_web_server_parts_and_the_browser_driver_leave_the_gil_off() -> None:
         [sys.executable, "-c", LAZY_SCRIPT], capture_output=True, text=True, timeout=120, check=True
     ).stdout
     assert "GIL False" in out, out
+
+
+PROTOBUF_SCRIPT = """
+import sys
+from google.protobuf import descriptor_pb2
+from google.protobuf.internal import api_implementation
+from pulsarload.client.schema import ProtobufNativeSchema
+schema = ProtobufNativeSchema(descriptor_pb2.FileDescriptorProto)
+for n in range(100):
+    schema.decode(schema.encode({"name": f"f{n}.proto", "dependency": ["a", "b"]}))
+print("IMPL", api_implementation.Type())
+print("GIL", sys._is_gil_enabled())
+"""
+
+
+def test_protobuf_schemas_in_use_leave_the_gil_off() -> None:
+    # PROTOBUF_NATIVE builds message classes at run time and encodes with them: on a
+    # free-threaded build pip installs protobuf's pure-Python wheel (its compiled one is abi3).
+    out = subprocess.run(
+        [sys.executable, "-c", PROTOBUF_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "GIL False" in out, out

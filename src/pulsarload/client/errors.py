@@ -497,7 +497,11 @@ def refused_schema(err: BaseException, topic: str, schema: Any) -> IncompatibleS
     inner = getattr(schema, "schema", schema)  # an AutoProduceBytesSchema names its schema
     avro = getattr(inner, "avro_type", None)
     record = avro.record_name() if avro is not None else None
-    what = info.schema_type().name.upper() + " schema" + (f" of record {record}" if record else "")
+    if record is None and callable(getattr(inner, "record_name", None)):  # protobuf-native
+        record = inner.record_name()
+    # The registry's spelling: ProtobufNative -> PROTOBUF_NATIVE, KeyValue -> KEY_VALUE.
+    kind = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", info.schema_type().name).upper()
+    what = kind + " schema" + (f" of record {record}" if record else "")
     return IncompatibleSchema(
         f"IncompatibleSchema: topic {topic} refused the {what}: {reason}",
         code=int(ServerError.IncompatibleSchema),

@@ -19,7 +19,14 @@ from typing import Any
 
 from pulsarload.broker.disk import GIB, DiskGuard
 from pulsarload.client.admin import AdminClient
-from pulsarload.client.schema import AvroSchema, JsonSchema, KeyValueSchema, parse_schema_spec
+from pulsarload.client.schema import (
+    AvroSchema,
+    JsonSchema,
+    KeyValueSchema,
+    SchemaType,
+    parse_schema_spec,
+    registry_type_name,
+)
 from pulsarload.config import (
     CapacitySettings,
     ConsumeSettings,
@@ -353,14 +360,16 @@ class LoadController:
         schema = parse_schema_spec(self.settings.schema)
         out: dict[str, Any] = {"spec": self.settings.schema}
         if schema is not None:
-            out["type"] = str(schema.schema_info().schema_type().name).upper().rstrip("_")
+            out["type"] = registry_type_name(schema.schema_info().schema_type())
             if isinstance(schema, KeyValueSchema):
-                out["type"] = "KEY_VALUE"
                 out["encoding"] = schema.encoding.name
                 schema = schema.value_schema
             if isinstance(schema, AvroSchema | JsonSchema):
                 out["record"] = schema.avro_type.record_name()
                 out["fields"] = len(schema.avro_type.field_names())
+            elif schema.schema_type == SchemaType.ProtobufNative:
+                out["record"] = schema.record_name()  # type: ignore[attr-defined]
+                out["fields"] = len(schema.field_names())  # type: ignore[attr-defined]
         with contextlib.suppress(Exception):  # best effort: the report is written regardless
             with AdminClient.for_settings(self.settings, timeout_s=5.0) as admin:
                 current = admin.topic_schema(self.settings.topic)

@@ -1,11 +1,12 @@
 """Payloads that fit a schema: records generated from the schema, encoded once per message.
 
-A producer with `--schema avro:...` (or json:, string) sends records a real consumer of the
-topic would accept: every field gets a value of its type (nested records, optional fields,
-enums, arrays and maps included), drawn from a seeded generator so runs repeat. One string or
-bytes field of the top-level record is the *filler*: it is sized so that the encoded record is
-near `--size`, and under `--verify` it starts with the verification stamp (producer id and
-sequence, as text in a string field), which the consumer finds again after decoding.
+A producer with `--schema avro:...` (or json:, protobuf-native:, string) sends records a real
+consumer of the topic would accept: every field gets a value of its type (nested records,
+optional fields, enums, arrays and maps included; for protobuf also one member of each oneof),
+drawn from a seeded generator so runs repeat. One string or bytes field of the top-level record
+is the *filler*: it is sized so that the encoded record is near `--size`, and under `--verify`
+it starts with the verification stamp (producer id and sequence, as text in a string field),
+which the consumer finds again after decoding.
 
 A key/value schema (`key-value:KEY,VALUE`) pairs a generated key (from a pool of keys of the
 key schema) with a generated value; the value carries the filler and the stamp. INLINE: the
@@ -30,6 +31,7 @@ from pulsarload.client.schema import (
     JsonSchema,
     KeyValueSchema,
     Schema,
+    SchemaType,
     StringSchema,
 )
 from pulsarload.client.schema.avro import AvroType
@@ -53,12 +55,21 @@ def _record_schema(schema: Schema) -> AvroType | None:
     return schema.avro_type if isinstance(schema, AvroSchema | JsonSchema) else None
 
 
+def _is_protobuf(schema: Schema | None) -> bool:
+    return schema is not None and schema.schema_type == SchemaType.ProtobufNative
+
+
 def decodes_records(schema: Schema | None) -> bool:
-    """Whether payloads of `schema` are generated and decoded here (Avro, JSON, string, and
-    key/value pairs of them); bytes (and no schema) go through the plain payload generator."""
-    if isinstance(schema, KeyValueSchema):
+    """Whether payloads of `schema` are generated and decoded here (Avro, JSON, PROTOBUF_NATIVE,
+    string, and key/value pairs of them); bytes (and no schema) go through the plain payload
+    generator."""
+    if isinstance(schema, KeyValueSchema) or _is_protobuf(schema):
         return True
     return isinstance(schema, AvroSchema | JsonSchema | StringSchema)
+
+
+def _varint_len(n: int) -> int:
+    return max(1, (n.bit_length() + 6) // 7)
 
 
 def _value_half(schema: Schema) -> Schema:
@@ -118,6 +129,68 @@ class _ValueMaker:
         return "".join(self.rng.choices(_ALPHABET, k=n))
 
 
+class _ProtoValueMaker:
+    """Random values of a protobuf message (a descriptor), as the dicts `ProtobufNativeSchema`
+    encodes: one member of each oneof, proto3 `optional` fields sometimes unset, enums by name,
+    nested messages to a depth."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def value(self, descriptor: Any, depth: int = 0) -> dict[str, Any]:
+        rng = self.rng
+        chosen = {o.full_name: rng.choice(o.fields) for o in descriptor.oneofs if len(o.fields) > 1}
+        out: dict[str, Any] = {}
+        for f in descriptor.fields:
+            oneof = f.containing_oneof
+            if oneof is not None and len(oneof.fields) > 1:
+                if chosen[oneof.full_name] is not f:
+                    continue
+            elif oneof is not None and rng.random() < 0.1:  # proto3 optional: sometimes unset
+                continue
+            is_message = f.type in (f.TYPE_MESSAGE, f.TYPE_GROUP)
+            if is_message and depth >= _MAX_DEPTH:
+                if f.is_required:
+                    raise ConfigError(
+                        f"schema: message {descriptor.full_name} nests deeper than "
+                        f"{_MAX_DEPTH} levels"
+                    )
+                continue
+            mt = f.message_type
+            if mt is not None and f.is_repeated and mt.GetOptions().map_entry:
+                k, v = mt.fields_by_name["key"], mt.fields_by_name["value"]
+                n = rng.randint(0, 3)
+                out[f.name] = {self._one(k, depth + 1): self._one(v, depth + 1) for _ in range(n)}
+            elif f.is_repeated:
+                out[f.name] = [self._one(f, depth + 1) for _ in range(rng.randint(0, 3))]
+            else:
+                out[f.name] = self._one(f, depth + 1)
+        return out
+
+    def _one(self, f: Any, depth: int) -> Any:
+        rng = self.rng
+        t = f.type
+        if t in (f.TYPE_MESSAGE, f.TYPE_GROUP):
+            return self.value(f.message_type, depth)
+        if t == f.TYPE_ENUM:
+            return rng.choice(f.enum_type.values).name
+        if t == f.TYPE_BOOL:
+            return rng.random() < 0.5
+        if t in (f.TYPE_DOUBLE, f.TYPE_FLOAT):
+            return float(rng.randint(-(2**20), 2**20)) / 8  # exact in both widths
+        if t == f.TYPE_STRING:
+            return "".join(rng.choices(_ALPHABET, k=rng.randint(4, 16)))
+        if t == f.TYPE_BYTES:
+            return rng.randbytes(rng.randint(4, 16))
+        if t in (f.TYPE_INT32, f.TYPE_SINT32, f.TYPE_SFIXED32):
+            return rng.randint(-(2**31), 2**31 - 1)
+        if t in (f.TYPE_UINT32, f.TYPE_FIXED32):
+            return rng.randint(0, 2**32 - 1)
+        if t in (f.TYPE_UINT64, f.TYPE_FIXED64):
+            return rng.randint(0, 2**64 - 1)
+        return rng.randint(-(2**63), 2**63 - 1)  # int64, sint64, sfixed64
+
+
 class SchemaPayloads:
     """Hands out encoded records for one worker (`next_batch(n)`), as `PayloadGenerator`."""
 
@@ -148,9 +221,12 @@ class SchemaPayloads:
         self._rng = random.Random(seed)
         self._string = isinstance(schema, StringSchema)
         self._filler = first_text_field(schema)
-        if not self._string and _record_schema(schema) is None:
+        self._protobuf = _is_protobuf(schema)
+        if not self._string and not self._protobuf and _record_schema(schema) is None:
             what = "the value of a key-value schema" if self._kv is not None else "schema"
-            raise ConfigError(f"{what}: {schema} has no records to generate; use avro:, json:")
+            raise ConfigError(
+                f"{what}: {schema} has no records to generate; use avro:, json:, protobuf-native:"
+            )
         if verify_producer_id is not None and not self._string and self._filler is None:
             raise ConfigError(
                 "--verify with --schema needs a string or bytes field in the record, to carry "
@@ -199,6 +275,8 @@ class SchemaPayloads:
         """(record, filler length) pairs: each record's filler makes it about `size` bytes."""
         if self._string:
             return [({}, self.size)]
+        if self._protobuf:
+            return self._make_protobuf_records()
         avro = _record_schema(self._value)
         assert avro is not None
         maker = _ValueMaker(avro, self._rng, text_bytes=isinstance(self._value, JsonSchema))
@@ -212,6 +290,24 @@ class SchemaPayloads:
                 base = len(self._value.encode(rec))
                 # The length prefix grows with the filler (1-3 bytes for common sizes).
                 fill = max(0, self.size - self._overhead - base - (len(str(self.size)) // 2))
+            records.append((rec, fill))
+        return records
+
+    def _make_protobuf_records(self) -> list[tuple[dict[str, Any], int]]:
+        """As `_make_records`; the filler's length is measured with one character in it (an
+        empty proto3 string is not written at all), then its length prefix is counted."""
+        descriptor = self._value.descriptor  # type: ignore[attr-defined]
+        maker = _ProtoValueMaker(self._rng)
+        records = []
+        for _ in range(RECORD_POOL):
+            rec = maker.value(descriptor)
+            fill = 0
+            if self._filler is not None:
+                name, kind = self._filler
+                rec[name] = "x" if kind == "string" else b"x"
+                # Bytes of everything but the filler's characters and its one-byte length.
+                base = len(self._value.encode(rec)) - 2
+                fill = max(0, self.size - base - _varint_len(self.size))
             records.append((rec, fill))
         return records
 

@@ -186,6 +186,8 @@ def schema_label(spec: str) -> str:
     kind = spec.split(":", 1)[0]
     if isinstance(schema, AvroSchema | JsonSchema):
         return f" · {kind} {schema.avro_type.record_name() or ''}".rstrip()
+    if schema is not None and hasattr(schema, "record_name"):  # protobuf-native
+        return f" · {kind} {schema.record_name()}"
     return f" · {kind}"
 
 

@@ -212,6 +212,24 @@ def test_with_a_schema_every_payload_is_decoded_and_failures_counted() -> None:
     assert w.stamps is not None and w.stamps.decoded == 4
 
 
+def test_protobuf_native_payloads_are_decoded_and_failures_counted(tmp_path) -> None:
+    from pulsarload.client.schema import parse_schema_spec
+    from pulsarload.load.schema_payloads import SchemaPayloads
+    from support.proto_descriptors import write_descriptor_set
+
+    spec = f"protobuf-native:{write_descriptor_set(tmp_path / 'o.desc')}:shop.Order"
+    good = SchemaPayloads(parse_schema_spec(spec), 300, verify_producer_id=7).next_batch(3)
+    now_ms = time.time_ns() // 1_000_000
+    fake = FakeConsumer([])
+    w, slot = worker(fake, schema=spec, verify=True)
+    batch = [rm(good[0], now_ms), rm(b"\xff\xff", now_ms), rm(good[2], now_ms), rm(good[1], now_ms)]
+    w._handle_many(fake, ReceivedBatch(batch))  # type: ignore[arg-type]
+    rec = slot.active
+    assert rec.failed == {"schema_decode": 1}
+    assert rec.out_of_order == 1  # the stamps were read from the decoded messages: 0, 2, 1
+    assert w.stamps is not None and w.stamps.decoded == 4
+
+
 @pytest.mark.parametrize("path", ["batch", "one_by_one"])
 def test_a_separated_key_value_decodes_each_message_key_too(path: str) -> None:
     import base64

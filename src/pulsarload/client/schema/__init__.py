@@ -12,9 +12,14 @@
     user = consumer.receive().value()
 
 Modules: `definition` (record classes and field types), `avro` (the Avro binary codec),
-`schemas` (the schema classes: what goes to the registry, encode, decode), `spec` (a schema
-from a one-line spec such as ``avro:user.avsc``).
+`schemas` (the schema classes: what goes to the registry, encode, decode), `from_registry`
+(a schema from a registry entry, AUTO_CONSUME), `protobuf_native`
+(PROTOBUF_NATIVE, on the `protobuf` package: imported on first use of `ProtobufNativeSchema`,
+so a client without protobuf schemas never loads it), `spec` (a schema from a one-line spec
+such as ``avro:user.avsc``).
 """
+
+from typing import TYPE_CHECKING, Any
 
 from pulsarload.client.schema.avro import AvroDecodeError, AvroEncodeError, AvroSchemaError
 from pulsarload.client.schema.definition import (
@@ -32,8 +37,8 @@ from pulsarload.client.schema.definition import (
     Record,
     String,
 )
+from pulsarload.client.schema.from_registry import AutoConsumeSchema, schema_for_info
 from pulsarload.client.schema.schemas import (
-    AutoConsumeSchema,
     AutoProduceBytesSchema,
     AvroSchema,
     BytesSchema,
@@ -46,12 +51,24 @@ from pulsarload.client.schema.schemas import (
     SchemaEncodeError,
     SchemaInfo,
     StringSchema,
-    schema_for_info,
+    registry_type_name,
     schema_version_bytes,
     schema_version_int,
 )
 from pulsarload.client.schema.spec import parse_schema_spec
 from pulsarload.wire.enums import SchemaType
+
+if TYPE_CHECKING:
+    from pulsarload.client.schema.protobuf_native import ProtobufNativeSchema
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ProtobufNativeSchema":
+        from pulsarload.client.schema.protobuf_native import ProtobufNativeSchema
+
+        return ProtobufNativeSchema
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Array",
@@ -76,6 +93,7 @@ __all__ = [
     "Long",
     "Map",
     "Null",
+    "ProtobufNativeSchema",
     "Record",
     "Schema",
     "SchemaDecodeError",
@@ -85,6 +103,7 @@ __all__ = [
     "String",
     "StringSchema",
     "parse_schema_spec",
+    "registry_type_name",
     "schema_for_info",
     "schema_version_bytes",
     "schema_version_int",

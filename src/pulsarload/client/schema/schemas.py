@@ -3,8 +3,8 @@
 Each says how values become payload bytes (`encode`), how payloads become values again
 (`decode`, or `decode_message`, which also sees the message's schema version), and what the
 broker's registry is told (`schema_info`). Names and behaviour follow `pulsar.schema`:
-`BytesSchema`, `StringSchema`, `JsonSchema`, `AvroSchema`; `KeyValueSchema` and
-`AutoConsumeSchema` follow the Java client's (the official Python client has neither).
+`BytesSchema`, `StringSchema`, `JsonSchema`, `AvroSchema`; `KeyValueSchema` follows the Java
+client's (the official Python client has none); `AutoConsumeSchema` lives in `from_registry`.
 
 A message written with another version of the schema (the topic's schema evolved) is decoded
 with the writer's definition, fetched once per version from the broker, and its fields are
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from pulsarload.client.message import Message
 
 __all__ = [
-    "AutoConsumeSchema",
     "AutoProduceBytesSchema",
     "AvroSchema",
     "BytesSchema",
@@ -45,8 +44,10 @@ __all__ = [
     "SchemaEncodeError",
     "SchemaInfo",
     "StringSchema",
+    "registry_type_name",
     "schema_version_bytes",
     "schema_version_int",
+    "split_key_value",
 ]
 
 
@@ -426,10 +427,10 @@ class KeyValueSchema(Schema):
         data = _LEN.pack(len(kd)) + kd + _LEN.pack(len(vd)) + vd
         props = {
             "key.schema.name": k.name(),
-            "key.schema.type": _java_type_name(k.schema_type()),
+            "key.schema.type": registry_type_name(k.schema_type()),
             "key.schema.properties": json.dumps(k.properties()),
             "value.schema.name": v.name(),
-            "value.schema.type": _java_type_name(v.schema_type()),
+            "value.schema.type": registry_type_name(v.schema_type()),
             "value.schema.properties": json.dumps(v.properties()),
             "kv.encoding.type": self.encoding.name,
         }
@@ -510,22 +511,14 @@ _JAVA_NAMES = {
     SchemaType.Avro: "AVRO",
     SchemaType.Protobuf: "PROTOBUF",
     SchemaType.KeyValue: "KEY_VALUE",
+    SchemaType.ProtobufNative: "PROTOBUF_NATIVE",
+    SchemaType.AutoConsume: "AUTO_CONSUME",
 }
 
 
-def _java_type_name(t: SchemaType) -> str:
+def registry_type_name(t: SchemaType) -> str:
+    """A schema type as the registry and the admin API spell it ("AVRO", "PROTOBUF_NATIVE")."""
     return _JAVA_NAMES.get(t, t.name.upper())
-
-
-def _schema_from_java_name(name: str, data: bytes) -> Schema:
-    """The schema a key/value half names ("AVRO", "JSON", "STRING", "BYTES")."""
-    if name == "AVRO":
-        return AvroSchema(None, json.loads(data))
-    if name == "JSON":
-        return JsonSchema(None, json.loads(data))
-    if name == "STRING":
-        return StringSchema()
-    return BytesSchema()
 
 
 class AutoProduceBytesSchema(Schema):
@@ -574,66 +567,3 @@ class AutoProduceBytesSchema(Schema):
 
     def __str__(self) -> str:
         return f"AutoProduceBytesSchema({self.schema})"
-
-
-class AutoConsumeSchema(Schema):
-    """Decodes each message with the schema version it was written with, whatever the topic's
-    schema is: Avro and JSON records become dicts, strings str, key/value pairs `KeyValue`,
-    anything else bytes (the Java client's `Schema.AUTO_CONSUME()`)."""
-
-    def __init__(self) -> None:
-        super().__init__(object, SchemaInfo(SchemaType.AutoConsume, "AUTO_CONSUME", b""))
-        self._versions: dict[bytes, Schema] = {}
-        self._lock = threading.Lock()
-
-    def encode(self, obj: Any) -> bytes:
-        raise SchemaEncodeError("AutoConsumeSchema is for consumers; producers cannot use it")
-
-    def decode(self, data: bytes) -> Any:
-        return data
-
-    def decode_message(self, msg: Message) -> Any:
-        version = msg.schema_version()
-        schema = self._versions.get(version)
-        if schema is None:
-            info = msg.fetch_schema_info() if version else None
-            schema = schema_for_info(info)
-            with self._lock:
-                self._versions[version] = schema
-        try:
-            if isinstance(schema, KeyValueSchema):  # SEPARATED: the key is in the message key
-                return schema.decode_message(msg)
-            return schema.decode(msg.data())
-        except (ValueError, TypeError) as err:
-            raise SchemaDecodeError(
-                f"AutoConsumeSchema: message {msg.message_id()} (schema version "
-                f"{schema_version_int(version)}, {schema}) does not decode: {err}"
-            ) from None
-
-
-def schema_for_info(info: SchemaInfo | None) -> Schema:
-    """A schema object that decodes payloads written with `info` into plain values."""
-    if info is None:
-        return BytesSchema()
-    t = info.schema_type()
-    if t == SchemaType.Avro:
-        return AvroSchema(None, json.loads(info.schema_bytes()))
-    if t == SchemaType.Json:
-        return JsonSchema(None, json.loads(info.schema_bytes()))
-    if t == SchemaType.String:
-        return StringSchema()
-    if t == SchemaType.KeyValue:
-        kb, vb = split_key_value(info.schema_bytes())
-        props = info.properties()
-        return KeyValueSchema(
-            _schema_from_java_name(props.get("key.schema.type", "BYTES"), kb),
-            _schema_from_java_name(props.get("value.schema.type", "BYTES"), vb),
-            _encoding_of(props),
-        )
-    return BytesSchema()
-
-
-def _encoding_of(props: Mapping[str, str]) -> KeyValueEncodingType:
-    """A KEY_VALUE registry entry's encoding (INLINE when the property is missing, as Java)."""
-    name = props.get("kv.encoding.type", "INLINE").upper()
-    return KeyValueEncodingType.SEPARATED if name == "SEPARATED" else KeyValueEncodingType.INLINE

@@ -4,6 +4,9 @@
     "bytes", "string"        BytesSchema(), StringSchema()
     "avro:FILE" "json:FILE"  an Avro definition read from FILE (.avsc / .json)
     "avro:{...}"             ... or given inline as JSON text
+    "protobuf-native:FILE:pkg.Msg"
+                             PROTOBUF_NATIVE: messages of pkg.Msg, from a descriptor set FILE
+                             (protoc --include_imports --descriptor_set_out=FILE)
     "key-value:KEY,VALUE[,separated|,inline]"
                              KeyValueSchema of two of the above (the key and the value spec,
                              split at the first comma outside inline JSON); INLINE by default
@@ -27,10 +30,11 @@ from pulsarload.client.schema.schemas import (
     StringSchema,
 )
 from pulsarload.errors import ConfigError
+from pulsarload.wire.enums import SchemaType
 
 __all__ = ["SCHEMA_KINDS", "first_text_field", "parse_schema_spec"]
 
-SCHEMA_KINDS = ("avro", "json", "string", "bytes", "key-value")
+SCHEMA_KINDS = ("avro", "json", "string", "bytes", "protobuf-native", "key-value")
 
 
 def parse_schema_spec(spec: str | None) -> Schema | None:
@@ -45,10 +49,13 @@ def parse_schema_spec(spec: str | None) -> Schema | None:
     kind, sep, rest = text.partition(":")
     if kind == "key-value":
         return _key_value(text, rest)
+    if kind == "protobuf-native":
+        return _protobuf_native(text, rest)
     if not sep or kind not in ("avro", "json") or not rest.strip():
         raise ConfigError(
             f"schema {text!r} is not a schema spec; use avro:FILE, json:FILE (an Avro "
-            "definition, in a file or inline as JSON), string, bytes or key-value:KEY,VALUE"
+            "definition, in a file or inline as JSON), string, bytes, "
+            "protobuf-native:FILE:pkg.Message or key-value:KEY,VALUE"
         )
     rest = rest.strip()
     if rest.startswith(("{", "[", '"')):
@@ -71,10 +78,42 @@ def parse_schema_spec(spec: str | None) -> Schema | None:
         raise ConfigError(f"schema {text!r}: {where} is not a valid Avro schema: {err}") from None
 
 
+def _protobuf_native(text: str, rest: str) -> Schema:
+    """protobuf-native:FILE:pkg.Msg (the message name after the last colon: a path may hold
+    colons, a message name cannot)."""
+    path, sep, message = rest.strip().rpartition(":")
+    path, message = path.strip(), message.strip()
+    if not sep or not path or not message:
+        raise ConfigError(
+            f"schema {text!r}: use protobuf-native:FILE:pkg.Message, FILE a descriptor set "
+            "(protoc --include_imports --descriptor_set_out=FILE) and pkg.Message its root "
+            "message's full name"
+        )
+    try:
+        data = Path(path).expanduser().read_bytes()
+    except OSError as err:
+        raise ConfigError(f"schema {text!r}: cannot read {path}: {err.strerror or err}") from None
+    # Imported here: the protobuf runtime loads only for a protobuf schema.
+    from pulsarload.client.schema.protobuf_native import (
+        ProtobufNativeSchema,
+        ProtobufNativeSchemaError,
+    )
+
+    try:
+        return ProtobufNativeSchema.from_descriptor_set(data, message)
+    except ProtobufNativeSchemaError as err:
+        raise ConfigError(f"schema {text!r}: {path}: {err}") from None
+
+
 def _key_value(text: str, rest: str) -> KeyValueSchema:
     parts = [p.strip() for p in _split_top_level(rest)]
     if any(p.startswith("key-value") for p in parts):
         raise ConfigError(f"schema {text!r}: a key-value half cannot be a key-value")
+    if any(p.startswith("protobuf-native") for p in parts):
+        raise ConfigError(
+            f"schema {text!r}: a key-value half cannot be protobuf-native (the load tool "
+            "generates key/value pairs of avro:, json:, string and bytes)"
+        )
     encoding = KeyValueEncodingType.INLINE
     if len(parts) == 3 and parts[2].lower() in ("separated", "inline"):
         encoding = KeyValueEncodingType[parts[2].upper()]
@@ -117,10 +156,12 @@ def _split_top_level(text: str) -> list[str]:
 
 def first_text_field(schema: Schema) -> tuple[str, str] | None:
     """(name, "string" | "bytes") of the first string or bytes field (optional ones too) of an
-    Avro or JSON schema's top-level record (a key/value schema: of its value); None when it
-    has none."""
+    Avro or JSON schema's top-level record (a key/value schema: of its value; a protobuf
+    schema: of its root message, a singular field not sharing a oneof); None when it has none."""
     if isinstance(schema, KeyValueSchema):
         return first_text_field(schema.value_schema)
+    if schema.schema_type == SchemaType.ProtobufNative:
+        return _first_proto_text_field(schema)
     if not isinstance(schema, AvroSchema | JsonSchema):
         return None
     avro = schema.avro_type
@@ -132,4 +173,17 @@ def first_text_field(schema: Schema) -> tuple[str, str] | None:
         for branch in t if isinstance(t, list) else [t]:
             if branch in ("string", "bytes"):
                 return f["name"], branch
+    return None
+
+
+def _first_proto_text_field(schema: Schema) -> tuple[str, str] | None:
+    descriptor = schema.descriptor  # type: ignore[attr-defined]
+    for f in descriptor.fields:
+        oneof = f.containing_oneof  # proto3 `optional` is a oneof of one field: it qualifies
+        if f.is_repeated or (oneof is not None and len(oneof.fields) > 1):
+            continue
+        if f.type == f.TYPE_STRING:
+            return f.name, "string"
+        if f.type == f.TYPE_BYTES:
+            return f.name, "bytes"
     return None
