@@ -237,21 +237,45 @@ class Producer(Handler, SendFraming, PendingSends):
 
     # --- sending -------------------------------------------------------------------------------
 
-    def _encode(self, content: Any, partition_key: str | None) -> tuple[Any, str | None, bool]:
-        """The payload, partition key and whether the key is base64 of bytes: a schema that
-        keeps its key apart (KEY_VALUE SEPARATED) puts the encoded key in the message key,
-        base64 as the Java client does."""
-        if self._schema is None or content is None:
-            return content, partition_key, False
-        payload, key = self._schema.encode_message(content)
-        if key is None:
-            return payload, partition_key, False
-        if partition_key is not None:
-            raise InvalidMessage(
-                f"{self._schema}: the message key is the encoded key of the value; "
-                "do not pass partition_key too"
-            )
-        return payload, base64.b64encode(key).decode("ascii"), True
+    def _outgoing(
+        self,
+        content: Any,
+        properties: Mapping[str, str] | None,
+        partition_key: str | None,
+        ordering_key: str | bytes | None,
+        sequence_id: int | None,
+        event_timestamp: int | None,
+        deliver_at: int | None,
+        deliver_after: timedelta | float | None,
+        replication_clusters: Sequence[str] | None,
+        disable_replication: bool,
+    ) -> OutgoingMessage:
+        """One `send`'s message, its content encoded by the schema (if any) and checked. A
+        schema that keeps its key apart (KEY_VALUE SEPARATED) puts the encoded key in the
+        message key, base64 as the Java client does."""
+        payload, key_b64 = content, False
+        if self._schema is not None and content is not None:
+            payload, key = self._schema.encode_message(content)
+            if key is not None:
+                if partition_key is not None:
+                    raise InvalidMessage(
+                        f"{self._schema}: the message key is the encoded key of the value; "
+                        "do not pass partition_key too"
+                    )
+                partition_key, key_b64 = base64.b64encode(key).decode("ascii"), True
+        return OutgoingMessage(
+            payload,
+            properties,
+            partition_key,
+            ordering_key,
+            sequence_id,
+            event_timestamp,
+            deliver_at,
+            deliver_after,
+            replication_clusters,
+            disable_replication,
+            key_b64,
+        )
 
     def send(
         self,
@@ -268,9 +292,8 @@ class Producer(Handler, SendFraming, PendingSends):
     ) -> MessageId:
         """Send one message and wait for its receipt; raises the mapped error on failure.
         With a schema, `content` is a value of it (a Record, a str...), encoded here."""
-        payload, partition_key, key_b64 = self._encode(content, partition_key)
-        msg = OutgoingMessage(
-            payload,
+        msg = self._outgoing(
+            content,
             properties,
             partition_key,
             ordering_key,
@@ -280,7 +303,6 @@ class Producer(Handler, SendFraming, PendingSends):
             deliver_after,
             replication_clusters,
             disable_replication,
-            key_b64,
         )
         waiter = SyncWaiter()
         self._send_message(msg, waiter)
@@ -315,9 +337,8 @@ class Producer(Handler, SendFraming, PendingSends):
         Raises at once only for bad input, a closed producer, or a full queue when
         `block_if_queue_full` is off (`ProducerQueueIsFull`), as the official client.
         """
-        payload, partition_key, key_b64 = self._encode(content, partition_key)
-        msg = OutgoingMessage(
-            payload,
+        msg = self._outgoing(
+            content,
             properties,
             partition_key,
             ordering_key,
@@ -327,7 +348,6 @@ class Producer(Handler, SendFraming, PendingSends):
             deliver_after,
             replication_clusters,
             disable_replication,
-            key_b64,
         )
         self._send_message(msg, callback)
 
