@@ -10,7 +10,6 @@ Subscribers (the dashboards, the headless status lines, the exports) get the sam
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -22,10 +21,7 @@ from pulsarload.metrics.recorder import LATENCY_FIELDS
 from pulsarload.metrics.resources import ResourceStats
 from pulsarload.metrics.shards import ShardStats
 from pulsarload.metrics.snapshot import Counters, LatencyStats, Snapshot, WorkerStats
-
-log = logging.getLogger(__name__)
-
-Subscriber = Callable[[Snapshot], None]
+from pulsarload.metrics.subscribers import Subscriber, Subscribers
 
 
 @dataclass(slots=True)
@@ -113,7 +109,7 @@ class MergedSampler:
     def __init__(self, labels: Mapping[str, str] | None = None) -> None:
         self.labels = dict(labels or {})
         self._lock = threading.Lock()
-        self._subscribers: list[Subscriber] = []
+        self._subscribers = Subscribers("merged snapshot")
         self._seq = 0
         self._start_mono = time.monotonic()
         self._last_mono = self._start_mono
@@ -131,15 +127,7 @@ class MergedSampler:
         return self._latest
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        with self._lock:
-            self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     def start(self) -> None:
         """The run's clock starts now (elapsed counts from here)."""
@@ -158,12 +146,7 @@ class MergedSampler:
         """Merge one round and hand the snapshot to every subscriber."""
         with self._lock:
             snap = self._merge(parts, shards)
-            subscribers = list(self._subscribers)
-        for cb in subscribers:
-            try:
-                cb(snap)
-            except Exception:
-                log.exception("merged snapshot subscriber %r failed", cb)
+        self._subscribers.publish(snap)
         return snap
 
     def _merge(self, parts: list[ShardPart], shards: tuple[ShardStats, ...]) -> Snapshot:

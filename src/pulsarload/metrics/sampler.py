@@ -27,13 +27,11 @@ from pulsarload.metrics.snapshot import (
     Snapshot,
     WorkerStats,
 )
+from pulsarload.metrics.subscribers import Subscriber, Subscribers
 
 __all__ = ["BackgroundSubscriber", "Sampler", "Subscriber"]
 
 log = logging.getLogger(__name__)
-
-
-Subscriber = Callable[[Snapshot], None]
 
 
 class BackgroundSubscriber:
@@ -122,7 +120,7 @@ class Sampler:
         self._resources = resources if resources is not None else ResourceMonitor()
         self._lock = threading.Lock()
         self._slots: list[RecorderSlot] = []
-        self._subscribers: list[Subscriber] = []
+        self._subscribers = Subscribers("metrics")
         # Retired recorders waiting for their writers to let go, and the slot each came from.
         self._pending: list[Recorder] = []
         self._pending_slots: list[RecorderSlot] = []
@@ -156,15 +154,7 @@ class Sampler:
 
         Callbacks must be quick (post to a queue); wrap slow ones in ``BackgroundSubscriber``.
         """
-        with self._lock:
-            self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     @property
     def latest(self) -> Snapshot | None:
@@ -267,13 +257,7 @@ class Sampler:
         """Swap, harvest, merge, publish. Runs on the sampler thread (or a test)."""
         with self._tick_lock:
             snap = self._tick()
-        with self._lock:
-            subscribers = list(self._subscribers)
-        for cb in subscribers:
-            try:
-                cb(snap)
-            except Exception:
-                log.exception("metrics subscriber %r failed", cb)
+        self._subscribers.publish(snap)
         return snap
 
     def _tick(self) -> Snapshot:
