@@ -341,11 +341,7 @@ def _run_controller(role: str, settings: Any) -> None:
 @setting_options(config.ProduceSettings)
 def produce(topic: str | None, **params: Any) -> None:
     """The producer controller: a dashboard, or with --headless status lines and a summary."""
-    if topic:
-        params["topic"] = topic
-    settings = _settings_from_flags(config.ProduceSettings, params)
-    _check_terminal(settings)
-    _check_schema_registry(settings)
+    settings = _checked_run_settings(config.ProduceSettings, topic, params)
     if settings.partitions:
         from pulsarload.client.admin import AdminClient
 
@@ -359,12 +355,18 @@ def produce(topic: str | None, **params: Any) -> None:
 @setting_options(config.ConsumeSettings)
 def consume(topic: str | None, **params: Any) -> None:
     """The consumer controller: a dashboard, or with --headless status lines and a summary."""
+    _run_controller("consumer", _checked_run_settings(config.ConsumeSettings, topic, params))
+
+
+def _checked_run_settings(cls: type, topic: str | None, params: dict[str, Any]) -> Any:
+    """A produce or consume run's settings from its flags (the positional topic wins over
+    --topic), checked before any load: the terminal, then the topic's schema registry."""
     if topic:
         params["topic"] = topic
-    settings = _settings_from_flags(config.ConsumeSettings, params)
+    settings = _settings_from_flags(cls, params)
     _check_terminal(settings)
     _check_schema_registry(settings)
-    _run_controller("consumer", settings)
+    return settings
 
 
 def _check_schema_registry(settings: config.RunSettings) -> None:
