@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import socket
@@ -102,23 +103,7 @@ def merge_intervals(snaps: list[Snapshot]) -> dict[str, Any]:
     rows = []
     for wid, w in workers.items():
         c = worker_counts[wid]
-        rows.append(
-            WorkerStats(
-                worker_id=w.worker_id,
-                role=w.role,
-                state=w.state,
-                counters=c,
-                rates=c.rates(seconds),
-                publish_latency=w.publish_latency,
-                e2e_latency=w.e2e_latency,
-                cpu_percent=w.cpu_percent,
-                pending_sends=w.pending_sends,
-                receiver_queue=w.receiver_queue,
-                last_error=w.last_error,
-                thread_name=w.thread_name,
-                native_id=w.native_id,
-            ).to_dict()
-        )
+        rows.append(dataclasses.replace(w, counters=c, rates=c.rates(seconds)).to_dict())
     return {
         "seconds": seconds,
         "intervals": len(snaps),
@@ -130,20 +115,8 @@ def merge_intervals(snaps: list[Snapshot]) -> dict[str, Any]:
 
 
 def _with_latency(w: WorkerStats, prev: WorkerStats) -> WorkerStats:
-    return WorkerStats(
-        worker_id=w.worker_id,
-        role=w.role,
-        state=w.state,
-        counters=w.counters,
-        rates=w.rates,
-        publish_latency=prev.publish_latency,
-        e2e_latency=prev.e2e_latency,
-        cpu_percent=w.cpu_percent,
-        pending_sends=w.pending_sends,
-        receiver_queue=w.receiver_queue,
-        last_error=w.last_error,
-        thread_name=w.thread_name,
-        native_id=w.native_id,
+    return dataclasses.replace(
+        w, publish_latency=prev.publish_latency, e2e_latency=prev.e2e_latency
     )
 
 
