@@ -22,6 +22,7 @@ from pulsarload.metrics.resources import ResourceStats
 from pulsarload.metrics.shards import ShardStats
 from pulsarload.metrics.snapshot import Counters, LatencyStats, Snapshot, WorkerStats
 from pulsarload.metrics.subscribers import Subscriber, Subscribers
+from pulsarload.metrics.totals import RunTotals
 
 
 @dataclass(slots=True)
@@ -113,9 +114,7 @@ class MergedSampler:
         self._seq = 0
         self._start_mono = time.monotonic()
         self._last_mono = self._start_mono
-        self._total = Counters()
-        self._total_hists = {k: Histogram() for k in LATENCY_FIELDS}
-        self._total_stats = dict.fromkeys(LATENCY_FIELDS, LatencyStats())
+        self._totals = RunTotals()
         self._latest: Snapshot | None = None
         self._last_resources: dict[int, ResourceStats] = {}
         # A shard whose report came late this round keeps its last rows in the worker table
@@ -137,9 +136,7 @@ class MergedSampler:
     def reset(self) -> None:
         """Restart the totals (the next snapshot's `total` starts from zero)."""
         with self._lock:
-            self._total = Counters()
-            self._total_hists = {k: Histogram() for k in LATENCY_FIELDS}
-            self._total_stats = dict.fromkeys(LATENCY_FIELDS, LatencyStats())
+            self._totals.reset()
             self._start_mono = time.monotonic()
 
     def publish(self, parts: list[ShardPart], shards: tuple[ShardStats, ...]) -> Snapshot:
@@ -168,17 +165,8 @@ class MergedSampler:
             self._last_workers.pop(lost, None)
         hists = merge_histograms(p.histograms for p in parts)
         latency = {k: LatencyStats.from_histogram(h) for k, h in hists.items()}
-        self._total = self._total + counters
-        totals = {}
-        for k in LATENCY_FIELDS:
-            if hists[k].total_count:
-                t = self._total_hists[k].copy()  # copy-on-write: published ones stay untouched
-                t.add(hists[k])
-                totals[k] = t
-                self._total_stats[k] = LatencyStats.from_histogram(t)
-            else:
-                totals[k] = self._total_hists[k]
-        self._total_hists = totals
+        totals = self._totals
+        totals.add(counters, hists)
         workers = tuple(
             w for shard in sorted(self._last_workers) for w in self._last_workers[shard]
         )
@@ -190,12 +178,12 @@ class MergedSampler:
             counters=counters,
             rates=counters.rates(interval),
             latency=latency,
-            total=self._total,
-            total_latency=dict(self._total_stats),
+            total=totals.counters,
+            total_latency=dict(totals.latency),
             workers=workers,
             resources=sum_resources(self._last_resources.values()),
             histograms=hists,
-            total_histograms=dict(totals),
+            total_histograms=dict(totals.histograms),
             labels=dict(self.labels),
             shards=shards,
         )

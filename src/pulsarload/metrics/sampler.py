@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from pulsarload.metrics.hdr import Histogram, Sparse
+from pulsarload.metrics.hdr import Sparse
 from pulsarload.metrics.recorder import (
     LATENCY_FIELDS,
     Recorder,
@@ -28,6 +28,7 @@ from pulsarload.metrics.snapshot import (
     WorkerStats,
 )
 from pulsarload.metrics.subscribers import Subscriber, Subscribers
+from pulsarload.metrics.totals import RunTotals
 
 __all__ = ["BackgroundSubscriber", "Sampler", "Subscriber"]
 
@@ -128,9 +129,7 @@ class Sampler:
         self._seq = 0
         self._start_mono = time.monotonic()
         self._last_mono = self._start_mono
-        self._total = Counters()
-        self._total_hists: dict[str, Histogram] = {k: Histogram() for k in LATENCY_FIELDS}
-        self._total_stats: dict[str, LatencyStats] = dict.fromkeys(LATENCY_FIELDS, LatencyStats())
+        self._totals = RunTotals()
         self._latest: Snapshot | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -206,9 +205,7 @@ class Sampler:
     def reset(self) -> None:
         """Restart the cumulative totals (the next snapshot's ``total`` starts from zero)."""
         with self._tick_lock:
-            self._total = Counters()
-            self._total_hists = {k: Histogram() for k in LATENCY_FIELDS}
-            self._total_stats = dict.fromkeys(LATENCY_FIELDS, LatencyStats())
+            self._totals.reset()
             self._start_mono = time.monotonic()
 
     # -- the tick ------------------------------------------------------------------------------
@@ -332,20 +329,8 @@ class Sampler:
         hists = {k: getattr(merged, k) for k in LATENCY_FIELDS}
         latency = {k: LatencyStats.from_histogram(hists[k], mviews[k]) for k in LATENCY_FIELDS}
 
-        # Copy-on-write totals: histograms referenced by earlier snapshots stay untouched.
-        self._total = self._total + counters
-        total_hists = {}
-        total_latency = {}
-        for k in LATENCY_FIELDS:
-            if mviews[k].total:
-                t = self._total_hists[k].copy()
-                t.add(hists[k], mviews[k])
-                total_hists[k] = t
-                self._total_stats[k] = LatencyStats.from_histogram(t)
-            else:
-                total_hists[k] = self._total_hists[k]
-            total_latency[k] = self._total_stats[k]
-        self._total_hists = total_hists
+        totals = self._totals
+        totals.add(counters, hists, mviews)
 
         # Recycle harvested recorders as spares; drop closed slots that have nothing pending.
         for rec, slot in zip(ready, ready_slots, strict=True):
@@ -366,12 +351,12 @@ class Sampler:
             counters=counters,
             rates=counters.rates(interval),
             latency=latency,
-            total=self._total,
-            total_latency=total_latency,
+            total=totals.counters,
+            total_latency=dict(totals.latency),
             workers=tuple(workers),
             resources=res,
             histograms=hists,
-            total_histograms=dict(total_hists),
+            total_histograms=dict(totals.histograms),
             labels=dict(self.labels),
         )
         self._latest = snap
