@@ -29,6 +29,7 @@ from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.recorder import LATENCY_FIELDS
 from pulsarload.metrics.resources import gil_enabled, interpreter_info
 from pulsarload.metrics.snapshot import Counters, Snapshot, WorkerStats
+from pulsarload.metrics.subscribers import SnapshotInbox
 
 #: Worker states that mean "still creating its producer or consumer".
 CONNECTING_STATES = frozenset({"starting", "connecting"})
@@ -49,25 +50,6 @@ def worker_facts() -> dict[str, Any]:
         "cpus": info.cpu_count,
         "time": time.time(),
     }
-
-
-class _Inbox:
-    """The sampler's snapshots since the last poll (the sampler thread appends, the actor
-    thread takes them all). A lock, because an append that read the old list just before a
-    take would land in a list that is already being merged, and be lost."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._snaps: list[Snapshot] = []
-
-    def __call__(self, snap: Snapshot) -> None:
-        with self._lock:
-            self._snaps.append(snap)
-
-    def take(self) -> list[Snapshot]:
-        with self._lock:
-            snaps, self._snaps = self._snaps, []
-        return snaps
 
 
 def merge_intervals(snaps: list[Snapshot]) -> dict[str, Any]:
@@ -134,7 +116,7 @@ class Shard:
         self.settings = cls(**settings)
         self.run_id = run_id
         self.controller: LoadController | None = None
-        self._inbox = _Inbox()
+        self._inbox = SnapshotInbox()
         self._epoch = 0
         self._go_timer: threading.Timer | None = None
         self.started_at: float | None = None  # wall time (this host's clock) of the go

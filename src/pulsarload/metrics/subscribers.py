@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from pulsarload.metrics.snapshot import Snapshot
 
-__all__ = ["Subscriber", "Subscribers"]
+__all__ = ["SnapshotInbox", "Subscriber", "Subscribers"]
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +46,23 @@ class Subscribers:
                 cb(snapshot)
             except Exception:
                 log.exception("%s subscriber %r failed", self._name, cb)
+
+
+class SnapshotInbox:
+    """A subscriber that keeps the snapshots since the last `take()` (the sampler thread
+    appends, a reader takes them all: a status line, a shard's report, a capacity step).
+    A lock, because an append that read the old list just before a take would land in a
+    list that is already being read, and be lost."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._snaps: list[Snapshot] = []
+
+    def __call__(self, snap: Snapshot) -> None:
+        with self._lock:
+            self._snaps.append(snap)
+
+    def take(self) -> list[Snapshot]:
+        with self._lock:
+            snaps, self._snaps = self._snaps, []
+        return snaps
