@@ -278,6 +278,14 @@ def _check_terminal(settings: Any) -> None:
             )
 
 
+def _dask_missing(err: ImportError) -> UserError:
+    """What --cluster says when Dask (the cluster extra) cannot be imported."""
+    return UserError(
+        f"--cluster needs Dask ({err.name or err} is not installed): "
+        "pip install 'pulsarload[cluster]' (make setup installs it)"
+    )
+
+
 def _make_controller(role: str, settings: Any) -> Any:
     """One process (the load layer's controller), or shards on a Dask cluster (--cluster)."""
     if not settings.cluster:
@@ -287,10 +295,7 @@ def _make_controller(role: str, settings: Any) -> Any:
     try:
         from pulsarload.cluster.controller import ClusterController
     except ImportError as err:
-        raise UserError(
-            f"--cluster needs Dask ({err.name or err} is not installed): "
-            "pip install 'pulsarload[cluster]' (make setup installs it)"
-        ) from None
+        raise _dask_missing(err) from None
     return ClusterController(role, settings)
 
 
@@ -441,10 +446,7 @@ def _capacity_runner(settings: Any) -> Any:
     try:
         from pulsarload.cluster.capacity import run_cluster_capacity
     except ImportError as err:
-        raise UserError(
-            f"--cluster needs Dask ({err.name or err} is not installed): "
-            "pip install 'pulsarload[cluster]' (make setup installs it)"
-        ) from None
+        raise _dask_missing(err) from None
     return run_cluster_capacity
 
 
