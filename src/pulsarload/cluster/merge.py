@@ -10,6 +10,7 @@ Subscribers (the dashboards, the headless status lines, the exports) get the sam
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -54,18 +55,9 @@ class ShardPart:
 
 def _shard_worker(shard: int, w: WorkerStats) -> WorkerStats:
     """A worker row named after its shard (s1/p0), so rows of different shards stay apart."""
-    return WorkerStats(
+    return dataclasses.replace(
+        w,
         worker_id=f"s{shard}/{w.worker_id}",
-        role=w.role,
-        state=w.state,
-        counters=w.counters,
-        rates=w.rates,
-        publish_latency=w.publish_latency,
-        e2e_latency=w.e2e_latency,
-        cpu_percent=w.cpu_percent,
-        pending_sends=w.pending_sends,
-        receiver_queue=w.receiver_queue,
-        last_error=w.last_error,
         thread_name=f"s{shard}:{w.thread_name or w.worker_id}",
         native_id=None,  # a thread id means nothing outside its own process
     )
