@@ -26,7 +26,8 @@ from pulsarload.client.schema import (
     String,
     StringSchema,
 )
-from pulsarload.client.schema.schemas import SchemaInfo, schema_for_info
+from pulsarload.client.schema.auto import schema_for_info
+from pulsarload.client.schema.schemas import SchemaInfo
 from pulsarload.wire.message_id import MessageId
 from pulsarload.wire.messages import MessageMetadata, SingleMessageMetadata
 

@@ -16,6 +16,11 @@ Modules: `definition` (record classes and field types), `avro` (the Avro binary 
 from a one-line spec such as ``avro:user.avsc``).
 """
 
+from pulsarload.client.schema.auto import (
+    AutoConsumeSchema,
+    AutoProduceBytesSchema,
+    schema_for_info,
+)
 from pulsarload.client.schema.avro import AvroDecodeError, AvroEncodeError, AvroSchemaError
 from pulsarload.client.schema.definition import (
     Array,
@@ -32,21 +37,16 @@ from pulsarload.client.schema.definition import (
     Record,
     String,
 )
+from pulsarload.client.schema.key_value import KeyValue, KeyValueEncodingType, KeyValueSchema
 from pulsarload.client.schema.schemas import (
-    AutoConsumeSchema,
-    AutoProduceBytesSchema,
     AvroSchema,
     BytesSchema,
     JsonSchema,
-    KeyValue,
-    KeyValueEncodingType,
-    KeyValueSchema,
     Schema,
     SchemaDecodeError,
     SchemaEncodeError,
     SchemaInfo,
     StringSchema,
-    schema_for_info,
     schema_version_bytes,
     schema_version_int,
 )
