@@ -16,6 +16,12 @@ Encoding rules, as the specification: int and long are zig-zag varints, float an
 little-endian IEEE 754, bytes and string a long length then the bytes, arrays and maps blocks of
 items ended by a zero count, a union the branch index then the value, an enum its symbol index,
 a fixed its bytes. Logical types are encoded as their underlying type.
+
+Why it is this long: it is one job, a schema in and its encoder and decoder out, in three
+steps that share one form of the schema (the checked node tree): the primitive types' codecs,
+the parser that checks a definition into nodes, and the compiler that turns nodes into
+closures (a record into generated code, so that encoding one costs one call). Each step is
+useful only with the others; the error types name where a datum or a byte went wrong.
 """
 
 from __future__ import annotations
