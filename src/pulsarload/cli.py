@@ -278,6 +278,14 @@ def _check_terminal(settings: Any) -> None:
             )
 
 
+def _dask_missing(err: ImportError) -> UserError:
+    """What --cluster says when Dask (the cluster extra) cannot be imported."""
+    return UserError(
+        f"--cluster needs Dask ({err.name or err} is not installed): "
+        "pip install 'pulsarload[cluster]' (make setup installs it)"
+    )
+
+
 def _make_controller(role: str, settings: Any) -> Any:
     """One process (the load layer's controller), or shards on a Dask cluster (--cluster)."""
     if not settings.cluster:
@@ -287,10 +295,7 @@ def _make_controller(role: str, settings: Any) -> Any:
     try:
         from pulsarload.cluster.controller import ClusterController
     except ImportError as err:
-        raise UserError(
-            f"--cluster needs Dask ({err.name or err} is not installed): "
-            "pip install 'pulsarload[cluster]' (make setup installs it)"
-        ) from None
+        raise _dask_missing(err) from None
     return ClusterController(role, settings)
 
 
@@ -341,11 +346,7 @@ def _run_controller(role: str, settings: Any) -> None:
 @setting_options(config.ProduceSettings)
 def produce(topic: str | None, **params: Any) -> None:
     """The producer controller: a dashboard, or with --headless status lines and a summary."""
-    if topic:
-        params["topic"] = topic
-    settings = _settings_from_flags(config.ProduceSettings, params)
-    _check_terminal(settings)
-    _check_schema_registry(settings)
+    settings = _checked_run_settings(config.ProduceSettings, topic, params)
     if settings.partitions:
         from pulsarload.client.admin import AdminClient
 
@@ -359,12 +360,18 @@ def produce(topic: str | None, **params: Any) -> None:
 @setting_options(config.ConsumeSettings)
 def consume(topic: str | None, **params: Any) -> None:
     """The consumer controller: a dashboard, or with --headless status lines and a summary."""
+    _run_controller("consumer", _checked_run_settings(config.ConsumeSettings, topic, params))
+
+
+def _checked_run_settings(cls: type, topic: str | None, params: dict[str, Any]) -> Any:
+    """A produce or consume run's settings from its flags (the positional topic wins over
+    --topic), checked before any load: the terminal, then the topic's schema registry."""
     if topic:
         params["topic"] = topic
-    settings = _settings_from_flags(config.ConsumeSettings, params)
+    settings = _settings_from_flags(cls, params)
     _check_terminal(settings)
     _check_schema_registry(settings)
-    _run_controller("consumer", settings)
+    return settings
 
 
 def _check_schema_registry(settings: config.RunSettings) -> None:
@@ -437,10 +444,7 @@ def _capacity_runner(settings: Any) -> Any:
     try:
         from pulsarload.cluster.capacity import run_cluster_capacity
     except ImportError as err:
-        raise UserError(
-            f"--cluster needs Dask ({err.name or err} is not installed): "
-            "pip install 'pulsarload[cluster]' (make setup installs it)"
-        ) from None
+        raise _dask_missing(err) from None
     return run_cluster_capacity
 
 

@@ -49,6 +49,11 @@ def _order(f: Figures) -> tuple[Any, ...]:
     return (f.kind != "native", build, f.kind, f.diagnostic, f.threads)
 
 
+def _ordered_contenders(runs: list[Figures]) -> list[list[Figures]]:
+    """Each contender's runs with numbers, in table order (`_order`: ours first)."""
+    return sorted(_by_contender(runs).values(), key=lambda fs: _order(fs[0]))
+
+
 def render_markdown(result: Any, json_path: Path, *, analysis: str | None, output_dir: Path) -> str:
     m = result.machine
     ft, gil = m.get("python_free_threaded") or {}, m.get("python_gil") or {}
@@ -238,8 +243,7 @@ def _producer_table(runs: list[Figures]) -> list[str]:
         "| CPU s / M msgs | cores | total CPU s | peak RSS MiB | page faults / M msgs | rounds |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    groups = _by_contender(runs)
-    for fs in sorted(groups.values(), key=lambda fs: _order(fs[0])):
+    for fs in _ordered_contenders(runs):
         f = fs[0]
         out.append(
             f"| {f.label} | {f.gil} | {f.threads} | {_s(fs, lambda x: x.msg_rate)} "
@@ -267,8 +271,7 @@ def _drain_table(runs: list[Figures]) -> list[str]:
         "| peak RSS MiB | received | rounds |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    groups = _by_contender(runs)
-    for fs in sorted(groups.values(), key=lambda fs: _order(fs[0])):
+    for fs in _ordered_contenders(runs):
         f = fs[0]
         out.append(
             f"| {f.label} | {f.gil} | {f.threads} | {_s(fs, lambda x: x.msg_rate)} "
@@ -296,8 +299,7 @@ def _latency_table(runs: list[Figures]) -> list[str]:
         "| from the intended send: p50 ms | p99 ms | p99.9 ms | send delay p99 ms | rounds |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    groups = _by_contender(runs)
-    for fs in sorted(groups.values(), key=lambda fs: _order(fs[0])):
+    for fs in _ordered_contenders(runs):
         f = fs[0]
         perf = f.kind == "pulsar-perf"
         out.append(

@@ -100,38 +100,32 @@ def make_payload_generation(seed: int) -> tuple[Op, int]:
     return op, BATCH
 
 
-def make_batch_encoding(seed: int) -> tuple[Op, int]:
-    """A whole SEND frame for a batch: metadata, framing and CRC32C (``SendFrameBuilder.batch``)."""
+def _frame_building(seed: int, count: int, compression: str = "none") -> tuple[Op, int]:
+    """An op that builds one SEND frame of `count` payloads, each time with new sequence ids."""
     from pulsarload.wire.batch import SendFrameBuilder
 
-    builder = SendFrameBuilder(seed, f"bench-{seed}")
-    payloads = _payloads(seed)
+    builder = SendFrameBuilder(seed, f"bench-{seed}", compression=compression)
+    payloads = _payloads(seed)[:count]
     seq = [0]
     build = builder.batch
 
     def op() -> None:
-        seq[0] += BATCH
+        seq[0] += count
         build(payloads, seq[0], 1_700_000_000_000)
 
-    return op, BATCH
+    return op, count
+
+
+def make_batch_encoding(seed: int) -> tuple[Op, int]:
+    """A whole SEND frame for a batch: metadata, framing and CRC32C (``SendFrameBuilder.batch``)."""
+    return _frame_building(seed, BATCH)
 
 
 def make_batch_encoding_small(seed: int) -> tuple[Op, int]:
     """As ``make_batch_encoding`` with 120 messages: the frame stays under 128 KiB, mimalloc's
     largest "medium" block. Bigger buffers take mimalloc's large-object path, which on 3.13t
     with two threads hands pages back to the OS and faults them in again on every batch."""
-    from pulsarload.wire.batch import SendFrameBuilder
-
-    builder = SendFrameBuilder(seed, f"bench-{seed}")
-    payloads = _payloads(seed)[:SMALL_BATCH]
-    seq = [0]
-    build = builder.batch
-
-    def op() -> None:
-        seq[0] += SMALL_BATCH
-        build(payloads, seq[0], 1_700_000_000_000)
-
-    return op, SMALL_BATCH
+    return _frame_building(seed, SMALL_BATCH)
 
 
 def make_lz4_batch(seed: int) -> tuple[Op, int]:
@@ -150,18 +144,7 @@ def make_lz4_batch(seed: int) -> tuple[Op, int]:
 
 def make_lz4_frame(seed: int) -> tuple[Op, int]:
     """A whole LZ4-compressed SEND frame (batch payload, LZ4, framing, CRC32C)."""
-    from pulsarload.wire.batch import SendFrameBuilder
-
-    builder = SendFrameBuilder(seed, f"bench-{seed}", compression="lz4")
-    payloads = _payloads(seed)
-    seq = [0]
-    build = builder.batch
-
-    def op() -> None:
-        seq[0] += BATCH
-        build(payloads, seq[0], 1_700_000_000_000)
-
-    return op, BATCH
+    return _frame_building(seed, BATCH, "lz4")
 
 
 def make_histogram_record(seed: int) -> tuple[Op, int]:

@@ -29,6 +29,12 @@ Every (re)subscription starts a new *generation*: messages of an older one still
 are dropped (the broker sends everything unacked again) and earn no permits; a seek also
 discards what the old position delivered. Non-durable subscriptions resume after the last
 message the application took.
+
+Why it is this long: what stays here is what starts or ends a generation (subscribe, the
+re-subscription after a drop, seek, close), and those steps share one rule: what the old
+position delivered is dropped from the queue, the ack groups and the redelivery trackers
+together, and where the next subscription starts from. Apart, the rule would be split over
+modules; every other concern already has its part (above).
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ from pulsarload.load.results import (
 from pulsarload.load.scenarios import Scenario, make_scenario
 from pulsarload.load.thresholds import evaluate, parse_threshold
 from pulsarload.load.verify import SequenceTracker, VerifyReport
+from pulsarload.load.warmup import Warmup
 from pulsarload.metrics.export import ExportSet, report_data
 from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.html_report import is_html_report, write_html_report
@@ -97,8 +98,7 @@ class ClusterController:
         self.events: list[str] = []
         self.started_at = 0.0
         self.measuring_since = 0.0
-        self.warmup_last_seq = -1
-        self._warmup_done = settings.warmup_s <= 0
+        self.warmup = Warmup(settings.warmup_s)
         self._epoch = 0
         self._lock = threading.RLock()  # commands, reset and the collection round
         self._stop = threading.Event()
@@ -403,12 +403,8 @@ class ClusterController:
         if pool is None:
             return
         pool.tick()
-        if not self._warmup_done and now - self.started_at >= self.settings.warmup_s:
-            latest = self.sampler.latest
-            self.warmup_last_seq = latest.seq if latest is not None else -1
-            self._warmup_done = True
-            self.reset_metrics()
-            self._event(f"warm-up of {self.settings.warmup_s:g}s done; measuring")
+        if self.warmup.end_if_due(now - self.started_at, self.sampler.latest, self.reset_metrics):
+            self._event(self.warmup.event())
         if self.scenario is not None and not pool.paused:
             rate = self.scenario.rate_at(now - self.started_at, self.sampler.latest)
             if rate is not None and rate != pool.base_rate:
@@ -434,10 +430,10 @@ class ClusterController:
 
     @property
     def warming_up(self) -> bool:
-        return not self._warmup_done
+        return self.warmup.active
 
     def in_warmup(self, snap: Any) -> bool:
-        return not self._warmup_done or snap.seq <= self.warmup_last_seq
+        return self.warmup.covers(snap)
 
     def done(self) -> bool:
         s = self.settings
@@ -449,7 +445,7 @@ class ClusterController:
             return True
         if (
             s.duration_s
-            and self._warmup_done
+            and not self.warmup.active
             and time.monotonic() - self.measuring_since >= s.duration_s
         ):
             return True

@@ -10,7 +10,7 @@ Subscribers (the dashboards, the headless status lines, the exports) get the sam
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -22,10 +22,8 @@ from pulsarload.metrics.recorder import LATENCY_FIELDS
 from pulsarload.metrics.resources import ResourceStats
 from pulsarload.metrics.shards import ShardStats
 from pulsarload.metrics.snapshot import Counters, LatencyStats, Snapshot, WorkerStats
-
-log = logging.getLogger(__name__)
-
-Subscriber = Callable[[Snapshot], None]
+from pulsarload.metrics.subscribers import Subscriber, Subscribers
+from pulsarload.metrics.totals import RunTotals
 
 
 @dataclass(slots=True)
@@ -57,18 +55,9 @@ class ShardPart:
 
 def _shard_worker(shard: int, w: WorkerStats) -> WorkerStats:
     """A worker row named after its shard (s1/p0), so rows of different shards stay apart."""
-    return WorkerStats(
+    return dataclasses.replace(
+        w,
         worker_id=f"s{shard}/{w.worker_id}",
-        role=w.role,
-        state=w.state,
-        counters=w.counters,
-        rates=w.rates,
-        publish_latency=w.publish_latency,
-        e2e_latency=w.e2e_latency,
-        cpu_percent=w.cpu_percent,
-        pending_sends=w.pending_sends,
-        receiver_queue=w.receiver_queue,
-        last_error=w.last_error,
         thread_name=f"s{shard}:{w.thread_name or w.worker_id}",
         native_id=None,  # a thread id means nothing outside its own process
     )
@@ -113,13 +102,11 @@ class MergedSampler:
     def __init__(self, labels: Mapping[str, str] | None = None) -> None:
         self.labels = dict(labels or {})
         self._lock = threading.Lock()
-        self._subscribers: list[Subscriber] = []
+        self._subscribers = Subscribers("merged snapshot")
         self._seq = 0
         self._start_mono = time.monotonic()
         self._last_mono = self._start_mono
-        self._total = Counters()
-        self._total_hists = {k: Histogram() for k in LATENCY_FIELDS}
-        self._total_stats = dict.fromkeys(LATENCY_FIELDS, LatencyStats())
+        self._totals = RunTotals()
         self._latest: Snapshot | None = None
         self._last_resources: dict[int, ResourceStats] = {}
         # A shard whose report came late this round keeps its last rows in the worker table
@@ -131,15 +118,7 @@ class MergedSampler:
         return self._latest
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        with self._lock:
-            self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     def start(self) -> None:
         """The run's clock starts now (elapsed counts from here)."""
@@ -149,21 +128,14 @@ class MergedSampler:
     def reset(self) -> None:
         """Restart the totals (the next snapshot's `total` starts from zero)."""
         with self._lock:
-            self._total = Counters()
-            self._total_hists = {k: Histogram() for k in LATENCY_FIELDS}
-            self._total_stats = dict.fromkeys(LATENCY_FIELDS, LatencyStats())
+            self._totals.reset()
             self._start_mono = time.monotonic()
 
     def publish(self, parts: list[ShardPart], shards: tuple[ShardStats, ...]) -> Snapshot:
         """Merge one round and hand the snapshot to every subscriber."""
         with self._lock:
             snap = self._merge(parts, shards)
-            subscribers = list(self._subscribers)
-        for cb in subscribers:
-            try:
-                cb(snap)
-            except Exception:
-                log.exception("merged snapshot subscriber %r failed", cb)
+        self._subscribers.publish(snap)
         return snap
 
     def _merge(self, parts: list[ShardPart], shards: tuple[ShardStats, ...]) -> Snapshot:
@@ -185,17 +157,8 @@ class MergedSampler:
             self._last_workers.pop(lost, None)
         hists = merge_histograms(p.histograms for p in parts)
         latency = {k: LatencyStats.from_histogram(h) for k, h in hists.items()}
-        self._total = self._total + counters
-        totals = {}
-        for k in LATENCY_FIELDS:
-            if hists[k].total_count:
-                t = self._total_hists[k].copy()  # copy-on-write: published ones stay untouched
-                t.add(hists[k])
-                totals[k] = t
-                self._total_stats[k] = LatencyStats.from_histogram(t)
-            else:
-                totals[k] = self._total_hists[k]
-        self._total_hists = totals
+        totals = self._totals
+        totals.add(counters, hists)
         workers = tuple(
             w for shard in sorted(self._last_workers) for w in self._last_workers[shard]
         )
@@ -207,12 +170,12 @@ class MergedSampler:
             counters=counters,
             rates=counters.rates(interval),
             latency=latency,
-            total=self._total,
-            total_latency=dict(self._total_stats),
+            total=totals.counters,
+            total_latency=dict(totals.latency),
             workers=workers,
             resources=sum_resources(self._last_resources.values()),
             histograms=hists,
-            total_histograms=dict(totals),
+            total_histograms=dict(totals.histograms),
             labels=dict(self.labels),
             shards=shards,
         )

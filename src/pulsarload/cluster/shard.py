@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import socket
@@ -28,6 +29,7 @@ from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.recorder import LATENCY_FIELDS
 from pulsarload.metrics.resources import gil_enabled, interpreter_info
 from pulsarload.metrics.snapshot import Counters, Snapshot, WorkerStats
+from pulsarload.metrics.subscribers import SnapshotInbox
 
 #: Worker states that mean "still creating its producer or consumer".
 CONNECTING_STATES = frozenset({"starting", "connecting"})
@@ -48,25 +50,6 @@ def worker_facts() -> dict[str, Any]:
         "cpus": info.cpu_count,
         "time": time.time(),
     }
-
-
-class _Inbox:
-    """The sampler's snapshots since the last poll (the sampler thread appends, the actor
-    thread takes them all). A lock, because an append that read the old list just before a
-    take would land in a list that is already being merged, and be lost."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._snaps: list[Snapshot] = []
-
-    def __call__(self, snap: Snapshot) -> None:
-        with self._lock:
-            self._snaps.append(snap)
-
-    def take(self) -> list[Snapshot]:
-        with self._lock:
-            snaps, self._snaps = self._snaps, []
-        return snaps
 
 
 def merge_intervals(snaps: list[Snapshot]) -> dict[str, Any]:
@@ -102,23 +85,7 @@ def merge_intervals(snaps: list[Snapshot]) -> dict[str, Any]:
     rows = []
     for wid, w in workers.items():
         c = worker_counts[wid]
-        rows.append(
-            WorkerStats(
-                worker_id=w.worker_id,
-                role=w.role,
-                state=w.state,
-                counters=c,
-                rates=c.rates(seconds),
-                publish_latency=w.publish_latency,
-                e2e_latency=w.e2e_latency,
-                cpu_percent=w.cpu_percent,
-                pending_sends=w.pending_sends,
-                receiver_queue=w.receiver_queue,
-                last_error=w.last_error,
-                thread_name=w.thread_name,
-                native_id=w.native_id,
-            ).to_dict()
-        )
+        rows.append(dataclasses.replace(w, counters=c, rates=c.rates(seconds)).to_dict())
     return {
         "seconds": seconds,
         "intervals": len(snaps),
@@ -130,20 +97,8 @@ def merge_intervals(snaps: list[Snapshot]) -> dict[str, Any]:
 
 
 def _with_latency(w: WorkerStats, prev: WorkerStats) -> WorkerStats:
-    return WorkerStats(
-        worker_id=w.worker_id,
-        role=w.role,
-        state=w.state,
-        counters=w.counters,
-        rates=w.rates,
-        publish_latency=prev.publish_latency,
-        e2e_latency=prev.e2e_latency,
-        cpu_percent=w.cpu_percent,
-        pending_sends=w.pending_sends,
-        receiver_queue=w.receiver_queue,
-        last_error=w.last_error,
-        thread_name=w.thread_name,
-        native_id=w.native_id,
+    return dataclasses.replace(
+        w, publish_latency=prev.publish_latency, e2e_latency=prev.e2e_latency
     )
 
 
@@ -161,7 +116,7 @@ class Shard:
         self.settings = cls(**settings)
         self.run_id = run_id
         self.controller: LoadController | None = None
-        self._inbox = _Inbox()
+        self._inbox = SnapshotInbox()
         self._epoch = 0
         self._go_timer: threading.Timer | None = None
         self.started_at: float | None = None  # wall time (this host's clock) of the go

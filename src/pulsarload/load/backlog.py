@@ -1,8 +1,10 @@
-"""Backlog of a topic's subscriptions over time, from the broker's admin REST API.
+"""Backlog of a topic's subscriptions, from the broker's admin REST API.
 
-The backpressure scenario runs producers above what the consumers take; this monitor polls the
-topic stats once a second on its own thread (every request has a timeout) and reports how fast
-the backlog grows. When the admin API cannot be reached it says so instead of inventing zeros.
+`RunBacklog` asks once for the run's topic; both dashboards (terminal and browser) poll it and
+draw its answer, the broker's numbers rather than a measurement of ours. The backpressure
+scenario runs producers above what the consumers take; `BacklogMonitor` polls the topic stats
+once a second on its own thread and reports how fast the backlog grows. Every request has a
+timeout; when the admin API cannot be reached they say so instead of inventing zeros.
 """
 
 from __future__ import annotations
@@ -10,10 +12,46 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from pulsarload.client.admin import AdminClient, AdminError
+from pulsarload.client.admin import AdminClient, AdminError, SubscriptionBacklog
 
 POLL_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class BacklogAnswer:
+    """One answer of the admin API: rows, or why there are none."""
+
+    state: str  # ok, unreachable, error (the API answered with a failure), unavailable
+    rows: tuple[SubscriptionBacklog, ...] = ()
+    error: str | None = None
+
+
+class RunBacklog:
+    """Asks the admin API for the backlog of a run's topic, per partition and subscription.
+
+    Reads the run's settings on each call, so an admin URL changed while running is followed
+    (with a new client)."""
+
+    def __init__(self, controller: Any, timeout_s: float) -> None:
+        self._controller = controller
+        self._timeout_s = timeout_s
+        self._client: AdminClient | None = None
+
+    def __call__(self) -> BacklogAnswer:
+        s = self._controller.settings
+        if getattr(s, "pattern", None):
+            return BacklogAnswer(
+                "unavailable", error="a topic pattern has no single topic to ask about"
+            )
+        try:
+            if self._client is None or self._client.base != s.admin_url.rstrip("/"):
+                self._client = AdminClient.for_settings(s, timeout_s=self._timeout_s)
+            rows = self._client.backlog(s.topic)
+        except AdminError as err:
+            return BacklogAnswer("error" if err.status else "unreachable", error=str(err))
+        return BacklogAnswer("ok", tuple(rows))
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,7 @@ from pulsarload.load.results import (
 from pulsarload.load.scenarios import Scenario, make_scenario
 from pulsarload.load.thresholds import Threshold, evaluate, parse_threshold
 from pulsarload.load.verify import VerifyReport
+from pulsarload.load.warmup import Warmup
 from pulsarload.metrics.export import ExportSet, report_data
 from pulsarload.metrics.html_report import is_html_report, write_html_report
 from pulsarload.metrics.resources import ResourceMonitor
@@ -114,9 +115,7 @@ class LoadController:
         self.scenario: Scenario | None = None
         self.started_at = 0.0
         self.measuring_since = 0.0
-        self._warmup_done = settings.warmup_s <= 0
-        #: The last sampler snapshot taken during the warm-up (-1: none, or no warm-up).
-        self.warmup_last_seq = -1
+        self.warmup = Warmup(settings.warmup_s)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._closers: list[Callable[[], Any]] = []
@@ -209,12 +208,10 @@ class LoadController:
                     self.stop_reason = f"stopped: {problem}"
                     self.events.append(self.stop_reason)
             now = self.clock()
-            if not self._warmup_done and now - self.started_at >= self.settings.warmup_s:
-                latest = self.sampler.latest
-                self.warmup_last_seq = latest.seq if latest is not None else -1
-                self.reset_metrics()  # first: `done()` counts the duration once this is set
-                self._warmup_done = True
-                self.events.append(f"warm-up of {self.settings.warmup_s:g}s done; measuring")
+            if self.warmup.end_if_due(
+                now - self.started_at, self.sampler.latest, self.reset_metrics
+            ):
+                self.events.append(self.warmup.event())
             if self.scenario is not None and not pool.paused:
                 self._follow_scenario(pool, now - self.started_at)
 
@@ -253,11 +250,11 @@ class LoadController:
     @property
     def warming_up(self) -> bool:
         """True until the warm-up (`--warmup`) has passed and the metrics were reset."""
-        return not self._warmup_done
+        return self.warmup.active
 
     def in_warmup(self, snap: Snapshot) -> bool:
         """Whether this snapshot's figures are from the warm-up (left out of the summary)."""
-        return not self._warmup_done or snap.seq <= self.warmup_last_seq
+        return self.warmup.covers(snap)
 
     def done(self) -> bool:
         """True when the run has reached its end by itself (duration, message count, scenario)."""
@@ -270,7 +267,7 @@ class LoadController:
         if (
             s.duration_s
             and self.clock() - self.measuring_since >= s.duration_s
-            and self._warmup_done
+            and not self.warmup.active
         ):
             return True
         if self.scenario is not None and self.scenario.finished:

@@ -106,3 +106,15 @@ def command_from_dict(data: dict[str, Any]) -> Command:
     if kind not in COMMANDS:
         raise ValueError(f"unknown command kind {kind!r}; known: {', '.join(COMMANDS)}")
     return COMMANDS[kind](**fields)
+
+
+def run_state(pool: Any, producer: bool) -> str:
+    """The state both dashboards show, from the pool the controls steer: `starting` (no pool
+    yet), `paused`, `burst` (a producer's), else `running`."""
+    if pool is None:
+        return "starting"
+    if pool.paused:
+        return "paused"
+    if producer and pool.bursting:
+        return "burst"
+    return "running"

@@ -22,25 +22,11 @@ from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.resources import gil_enabled
 from pulsarload.metrics.shards import ShardStats
 from pulsarload.metrics.snapshot import Snapshot
+from pulsarload.metrics.subscribers import SnapshotInbox
 
 EXIT_OK, EXIT_THRESHOLD_FAILED, EXIT_WORKER_FAILED = 0, 1, 3
 #: An aborted run (a second Ctrl-C or q while stopping): the shell's code for SIGINT.
 EXIT_ABORTED = 130
-
-
-class IntervalAccumulator:
-    """Collects the sampler's 100 ms snapshots between two status lines (sampler thread appends,
-    the printing thread swaps the list: a rebinding, so no lock is needed)."""
-
-    def __init__(self) -> None:
-        self._snaps: list[Snapshot] = []
-
-    def __call__(self, snap: Snapshot) -> None:
-        self._snaps.append(snap)
-
-    def take(self) -> list[Snapshot]:
-        snaps, self._snaps = self._snaps, []
-        return snaps
 
 
 def _merged(snaps: list[Snapshot], kind: str) -> Histogram | None:
@@ -306,7 +292,7 @@ def run_headless(
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, on_signal)
-    acc = IntervalAccumulator()
+    acc = SnapshotInbox()
     controller.sampler.subscribe(acc)
     controller.start()
     interval = controller.settings.stats_interval_s

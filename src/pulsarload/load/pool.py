@@ -18,9 +18,11 @@ from pulsarload.config import ConsumeSettings, ProduceSettings, worker_priority
 from pulsarload.engines.base import Engine, parse_properties
 from pulsarload.errors import ConfigError
 from pulsarload.load.clock import Clock
+from pulsarload.load.consumer_worker import ConsumerWorker
 from pulsarload.load.peek import MessageSample, newest
+from pulsarload.load.producer_worker import ProducerWorker
 from pulsarload.load.verify import SequenceTracker
-from pulsarload.load.workers import ConsumerWorker, MessageBudget, ProducerWorker, Worker
+from pulsarload.load.workers import MessageBudget, Worker
 from pulsarload.metrics.sampler import Sampler
 
 STOP_TIMEOUT_S = 30.0

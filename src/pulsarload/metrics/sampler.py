@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from pulsarload.metrics.hdr import Histogram, Sparse
+from pulsarload.metrics.hdr import Sparse
 from pulsarload.metrics.recorder import (
     LATENCY_FIELDS,
     Recorder,
@@ -27,13 +27,12 @@ from pulsarload.metrics.snapshot import (
     Snapshot,
     WorkerStats,
 )
+from pulsarload.metrics.subscribers import Subscriber, Subscribers
+from pulsarload.metrics.totals import RunTotals
 
 __all__ = ["BackgroundSubscriber", "Sampler", "Subscriber"]
 
 log = logging.getLogger(__name__)
-
-
-Subscriber = Callable[[Snapshot], None]
 
 
 class BackgroundSubscriber:
@@ -122,7 +121,7 @@ class Sampler:
         self._resources = resources if resources is not None else ResourceMonitor()
         self._lock = threading.Lock()
         self._slots: list[RecorderSlot] = []
-        self._subscribers: list[Subscriber] = []
+        self._subscribers = Subscribers("metrics")
         # Retired recorders waiting for their writers to let go, and the slot each came from.
         self._pending: list[Recorder] = []
         self._pending_slots: list[RecorderSlot] = []
@@ -130,9 +129,7 @@ class Sampler:
         self._seq = 0
         self._start_mono = time.monotonic()
         self._last_mono = self._start_mono
-        self._total = Counters()
-        self._total_hists: dict[str, Histogram] = {k: Histogram() for k in LATENCY_FIELDS}
-        self._total_stats: dict[str, LatencyStats] = dict.fromkeys(LATENCY_FIELDS, LatencyStats())
+        self._totals = RunTotals()
         self._latest: Snapshot | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -156,15 +153,7 @@ class Sampler:
 
         Callbacks must be quick (post to a queue); wrap slow ones in ``BackgroundSubscriber``.
         """
-        with self._lock:
-            self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     @property
     def latest(self) -> Snapshot | None:
@@ -216,9 +205,7 @@ class Sampler:
     def reset(self) -> None:
         """Restart the cumulative totals (the next snapshot's ``total`` starts from zero)."""
         with self._tick_lock:
-            self._total = Counters()
-            self._total_hists = {k: Histogram() for k in LATENCY_FIELDS}
-            self._total_stats = dict.fromkeys(LATENCY_FIELDS, LatencyStats())
+            self._totals.reset()
             self._start_mono = time.monotonic()
 
     # -- the tick ------------------------------------------------------------------------------
@@ -267,13 +254,7 @@ class Sampler:
         """Swap, harvest, merge, publish. Runs on the sampler thread (or a test)."""
         with self._tick_lock:
             snap = self._tick()
-        with self._lock:
-            subscribers = list(self._subscribers)
-        for cb in subscribers:
-            try:
-                cb(snap)
-            except Exception:
-                log.exception("metrics subscriber %r failed", cb)
+        self._subscribers.publish(snap)
         return snap
 
     def _tick(self) -> Snapshot:
@@ -348,20 +329,8 @@ class Sampler:
         hists = {k: getattr(merged, k) for k in LATENCY_FIELDS}
         latency = {k: LatencyStats.from_histogram(hists[k], mviews[k]) for k in LATENCY_FIELDS}
 
-        # Copy-on-write totals: histograms referenced by earlier snapshots stay untouched.
-        self._total = self._total + counters
-        total_hists = {}
-        total_latency = {}
-        for k in LATENCY_FIELDS:
-            if mviews[k].total:
-                t = self._total_hists[k].copy()
-                t.add(hists[k], mviews[k])
-                total_hists[k] = t
-                self._total_stats[k] = LatencyStats.from_histogram(t)
-            else:
-                total_hists[k] = self._total_hists[k]
-            total_latency[k] = self._total_stats[k]
-        self._total_hists = total_hists
+        totals = self._totals
+        totals.add(counters, hists, mviews)
 
         # Recycle harvested recorders as spares; drop closed slots that have nothing pending.
         for rec, slot in zip(ready, ready_slots, strict=True):
@@ -382,12 +351,12 @@ class Sampler:
             counters=counters,
             rates=counters.rates(interval),
             latency=latency,
-            total=self._total,
-            total_latency=total_latency,
+            total=totals.counters,
+            total_latency=dict(totals.latency),
             workers=tuple(workers),
             resources=res,
             histograms=hists,
-            total_histograms=dict(total_hists),
+            total_histograms=dict(totals.histograms),
             labels=dict(self.labels),
         )
         self._latest = snap

@@ -19,21 +19,14 @@ from typing import Final
 
 from pulsarload.metrics.hdr import Histogram
 from pulsarload.metrics.recorder import LATENCY_FIELDS
-from pulsarload.metrics.snapshot import Counters, Snapshot
+from pulsarload.metrics.snapshot import RATE_FIELDS, Counters, Snapshot
 
 __all__ = ["DEFAULT_HEATMAP_EDGES", "MetricsWindow", "SeriesPoint", "RATE_SERIES", "LATENCY_SERIES"]
 
 # Heatmap rows: powers of two from 16 us to ~33 s (and one overflow row above the last edge).
 DEFAULT_HEATMAP_EDGES: Final[tuple[int, ...]] = tuple(1 << k for k in range(4, 26))
-RATE_SERIES: Final = (
-    "sent",
-    "acked",
-    "failed",
-    "bytes_sent",
-    "received",
-    "bytes_received",
-    "consumer_acked",
-)
+#: A point's rates are its interval's `Counters.rates`.
+RATE_SERIES: Final = RATE_FIELDS
 LATENCY_SERIES: Final = ("p50", "p90", "p95", "p99", "p99_9", "max", "mean")
 HEATMAP_KINDS: Final = ("publish_latency", "e2e_latency")
 

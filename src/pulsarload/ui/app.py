@@ -23,10 +23,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from pulsarload.client.admin import AdminClient, AdminError
 from pulsarload.config import ACK_STRATEGIES, ProduceSettings
 from pulsarload.errors import ConfigError
 from pulsarload.load import controls as cmd
+from pulsarload.load.backlog import RunBacklog
 from pulsarload.load.controller import LoadController
 from pulsarload.load.headless import (
     EXIT_ABORTED,
@@ -61,27 +61,17 @@ BacklogSource = Callable[[], BacklogView]
 
 def admin_backlog(controller: ControllerLike, timeout_s: float = 2.0) -> BacklogSource:
     """A fetcher of the consumer's backlog per partition from the admin REST API."""
-    client: AdminClient | None = None
+    ask = RunBacklog(controller, timeout_s)
 
     def fetch() -> BacklogView:
-        nonlocal client
-        s = controller.settings
-        if getattr(s, "pattern", None):
-            return BacklogView(
-                state="unavailable", error="a topic pattern has no single topic to ask about"
-            )
-        try:
-            if client is None or client.base != s.admin_url.rstrip("/"):
-                client = AdminClient.for_settings(s, timeout_s=timeout_s)
-            rows = client.backlog(s.topic)
-        except AdminError as err:
-            return BacklogView(state="error" if err.status else "unreachable", error=str(err))
+        answer = ask()
         return BacklogView(
             rows=tuple(
                 BacklogRow(r.topic, r.subscription, r.backlog, r.consumers, r.msg_rate_out)
-                for r in rows
+                for r in answer.rows
             ),
-            state="ok",
+            state=answer.state,
+            error=answer.error,
         )
 
     return fetch

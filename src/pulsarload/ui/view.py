@@ -319,14 +319,7 @@ def collect(
         target = float(pool.target_rate) if pool is not None else float(settings.rate)  # type: ignore[union-attr]
         history.record(elapsed, target)
     if state is None:
-        if pool is None or snap is None:
-            state = "starting"
-        elif pool.paused:
-            state = "paused"
-        elif producer and pool.bursting:
-            state = "burst"
-        else:
-            state = "running"
+        state = "starting" if snap is None else cmd.run_state(pool, producer)
 
     done_key = "acked" if producer else "received"
     bytes_key = "bytes_sent" if producer else "bytes_received"

@@ -1,7 +1,7 @@
 """The consumer's backlog per partition, for the page: the admin REST API once a second.
 
-The broker's answer, not a measurement of ours: the same numbers the terminal dashboard shows.
-One thread polls (every request has a timeout) and keeps the last answer; frames read it.
+The broker's answer (`load.backlog.RunBacklog`, as the terminal dashboard asks it): one
+thread polls and keeps the last answer; frames read it.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from pulsarload.client.admin import AdminClient, AdminError
+from pulsarload.load.backlog import RunBacklog
 
 POLL_S = 1.0
 TIMEOUT_S = 2.0
@@ -35,39 +35,23 @@ class BacklogPoller:
             self._thread.join(TIMEOUT_S + 1)
 
     def _run(self) -> None:
-        client: AdminClient | None = None
+        ask = RunBacklog(self._controller, TIMEOUT_S)
         while not self._stop.is_set():
-            s = self._controller.settings
-            if getattr(s, "pattern", None):
-                self.latest = {
-                    "state": "unavailable",
-                    "rows": [],
-                    "error": "a topic pattern has no single topic to ask about",
-                }
+            answer = ask()
+            self.latest = {
+                "state": answer.state,
+                "rows": [
+                    {
+                        "partition": r.topic,
+                        "subscription": r.subscription,
+                        "backlog": r.backlog,
+                        "consumers": r.consumers,
+                        "rate_out": round(r.msg_rate_out, 1),
+                    }
+                    for r in answer.rows
+                ],
+                "error": answer.error,
+            }
+            if answer.state == "unavailable":  # a topic pattern: no answer will come
                 return
-            try:
-                if client is None or client.base != s.admin_url.rstrip("/"):
-                    client = AdminClient.for_settings(s, timeout_s=TIMEOUT_S)
-                rows = client.backlog(s.topic)
-            except AdminError as err:
-                self.latest = {
-                    "state": "error" if err.status else "unreachable",
-                    "rows": [],
-                    "error": str(err),
-                }
-            else:
-                self.latest = {
-                    "state": "ok",
-                    "rows": [
-                        {
-                            "partition": r.topic,
-                            "subscription": r.subscription,
-                            "backlog": r.backlog,
-                            "consumers": r.consumers,
-                            "rate_out": round(r.msg_rate_out, 1),
-                        }
-                        for r in rows
-                    ],
-                    "error": None,
-                }
             self._stop.wait(self._interval)

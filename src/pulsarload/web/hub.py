@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from pulsarload.load.controls import run_state
 from pulsarload.metrics.snapshot import Snapshot
 from pulsarload.web.page_frames import (
     HIST_EDGES_US,
@@ -64,16 +65,8 @@ def sse(event: str, data: str) -> bytes:
 def control_state(controller: ControllerLike, busy: str | None) -> ControlState:
     pool = controller.pool
     producer = controller.role == "producer"
-    if pool is None:
-        state = "starting"
-    elif pool.paused:
-        state = "paused"
-    elif producer and pool.bursting:
-        state = "burst"
-    else:
-        state = "running"
     return ControlState(
-        state=state,
+        state=run_state(pool, producer),
         threads=pool.size if pool is not None else 0,
         target=float(pool.target_rate) if producer and pool is not None else None,
         base_rate=float(pool.base_rate) if producer and pool is not None else None,

@@ -5,8 +5,9 @@ Each command is a slotted keyword-only dataclass named as in ``PulsarApi.proto``
 ``TYPE`` (its ``CommandType``), ``.encode()`` (the sub-command bytes) and ``Type.decode(buf)``.
 Optional fields are ``None`` when absent (proto defaults are not filled in: an absent
 ``CommandProducerSuccess.last_sequence_id`` means -1, an absent ``producer_ready`` means True).
-The module is long because it is a declarative table (one short dataclass per protocol command
-the client uses), not because it does several jobs.
+
+Why it is this long: it is a declarative table (one short dataclass per protocol command the
+client uses), not several jobs.
 
 Envelope:
     ``encode_base_command(cmd) -> bytes``   BaseCommand bytes: type (field 1) + the

@@ -333,6 +333,20 @@ def _read_varint_lines(indent: str, category: str) -> list[str]:
     return [indent + line for line in lines]
 
 
+def _length_lines(*overrun: str) -> list[str]:
+    """Generated lines that read a field's length into `n` and its end into `stop`, then
+    run `overrun` (lines that raise) when it runs past the message's `end`."""
+    return [
+        "n = buf[pos]",
+        "pos += 1",
+        "if n > 0x7F:",
+        "    n, pos = _read_varint(buf, pos - 1)",
+        "stop = pos + n",
+        "if stop > end:",
+        *overrun,
+    ]
+
+
 def _generate_codec(dc: Any) -> None:
     name = dc.__name__
     ns: dict[str, Any] = {
@@ -393,18 +407,12 @@ def _generate_codec(dc: Any) -> None:
                 body.append(f"v = _enum{i}.get(v, v)")
             body += store
         else:
-            body += [
-                "n = buf[pos]",
-                "pos += 1",
-                "if n > 0x7F:",
-                "    n, pos = _read_varint(buf, pos - 1)",
-                "stop = pos + n",
-                "if stop > end:",
+            body += _length_lines(
                 "    raise DecodeError(",
                 f"        f'{where}: length {{n}} at offset {{pos}} runs past the end of the '",
                 "        f'{end}-byte message'",
                 "    )",
-            ]
+            )
             if category == STRING:
                 body += [
                     "try:",
@@ -428,13 +436,9 @@ def _generate_codec(dc: Any) -> None:
         if is_repeated and wire == WIRE_VARINT:  # the packed form of a repeated scalar
             dec.append(f"            elif key == {(number << 3) | WIRE_LEN}:")
             packed = [
-                "n = buf[pos]",
-                "pos += 1",
-                "if n > 0x7F:",
-                "    n, pos = _read_varint(buf, pos - 1)",
-                "stop = pos + n",
-                "if stop > end:",
-                f"    raise DecodeError(f'{where}: packed length {{n}} runs past the end')",
+                *_length_lines(
+                    f"    raise DecodeError(f'{where}: packed length {{n}} runs past the end')"
+                ),
                 f"if f{i} is None:",
                 f"    f{i} = []",
                 "while pos < stop:",

@@ -26,7 +26,7 @@ from pulsarload.client.schema import (
     String,
     StringSchema,
 )
-from pulsarload.client.schema.from_registry import schema_for_info
+from pulsarload.client.schema.auto import schema_for_info
 from pulsarload.client.schema.schemas import SchemaInfo
 from pulsarload.wire.batch import parse_batch
 from pulsarload.wire.message_id import MessageId

@@ -11,8 +11,9 @@ import pytest
 
 from pulsarload.config import ConsumeSettings
 from pulsarload.engines.base import ReceivedBatch, ReceivedMessage
+from pulsarload.load.consumer_worker import ConsumerWorker
 from pulsarload.load.payloads import VERIFY_HEADER, VERIFY_MAGIC
-from pulsarload.load.workers import ConsumerWorker, MessageBudget
+from pulsarload.load.workers import MessageBudget
 from pulsarload.metrics.recorder import RecorderSlot
 
 pytestmark = pytest.mark.timeout(30)

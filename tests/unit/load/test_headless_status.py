@@ -39,8 +39,11 @@ def test_snapshots_up_to_the_reset_count_as_warm_up() -> None:
     controller = LoadController("producer", ProduceSettings(warmup_s=2.0))
     snap = one_tick()
     assert controller.in_warmup(snap)  # still warming up
-    controller._warmup_done = True
-    controller.warmup_last_seq = snap.seq
+    resets: list[bool] = []
+    assert not controller.warmup.end_if_due(1.9, snap, lambda: resets.append(True))
+    assert controller.in_warmup(snap) and not resets
+    assert controller.warmup.end_if_due(2.0, snap, lambda: resets.append(True))
+    assert resets == [True] and not controller.warming_up
     assert controller.in_warmup(snap)  # taken before the reset, printed after it
     later = one_tick()
     object.__setattr__(later, "seq", snap.seq + 1)

@@ -9,7 +9,7 @@ import pytest
 
 from pulsarload.client import RedeliveryCounts
 from pulsarload.engines.factory import redelivery_reasons_known
-from pulsarload.load.workers import REDELIVERY_POLL_NS, ConsumerWorker
+from pulsarload.load.consumer_worker import REDELIVERY_POLL_NS, ConsumerWorker
 from pulsarload.metrics.recorder import RecorderSlot
 
 pytestmark = pytest.mark.timeout(30)
@@ -35,7 +35,7 @@ def worker() -> tuple[ConsumerWorker, RecorderSlot]:
 
 def test_the_growth_since_the_last_look_lands_in_the_recorder(monkeypatch: Any):
     clock = [10 * REDELIVERY_POLL_NS]
-    monkeypatch.setattr("pulsarload.load.workers.time.monotonic_ns", lambda: clock[0])
+    monkeypatch.setattr("pulsarload.load.consumer_worker.time.monotonic_ns", lambda: clock[0])
     w, slot = worker()
     c = CountingConsumer()
     c.counts = RedeliveryCounts(negative_ack=4, seek=1)

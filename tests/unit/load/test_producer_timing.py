@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from pulsarload.config import ProduceSettings
-from pulsarload.load import workers as workers_module
+from pulsarload.load import producer_worker as producer_worker_module
 from pulsarload.load.held import Completion, HeldBatch, drain
 from pulsarload.load.payloads import KeyGenerator, PayloadGenerator, PayloadSettings
+from pulsarload.load.producer_worker import MIN_SLEEP_NS, ProducerWorker
 from pulsarload.load.rate import Due
-from pulsarload.load.workers import MIN_SLEEP_NS, MessageBudget, ProducerWorker
+from pulsarload.load.workers import MessageBudget
 from pulsarload.metrics.recorder import Recorder, RecorderSlot
 
 WALL_OFFSET_NS = 1_700_000_000 * 10**9  # the fake wall clock runs this far ahead of monotonic
@@ -80,7 +81,7 @@ class RecordingProducer:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     c = Clock()
-    monkeypatch.setattr(workers_module, "time", c)
+    monkeypatch.setattr(producer_worker_module, "time", c)
     return c
 
 

@@ -89,3 +89,31 @@ def test_a_taken_port_is_one_line() -> None:
             WebServer(FakeController(), f"127.0.0.1:{port}")
     finally:
         holder.close()
+
+
+def test_the_backlog_poller_says_why_it_has_no_rows() -> None:
+    from types import SimpleNamespace
+
+    from pulsarload.config import ConsumeSettings, resolve_settings
+    from pulsarload.web.backlog import BacklogPoller
+
+    settings = resolve_settings(
+        ConsumeSettings, {"topic": "t", "admin_url": "http://127.0.0.1:9"}, environ={}
+    )
+    poller = BacklogPoller(SimpleNamespace(settings=settings), interval=0.05)
+    assert poller()["state"] == "pending"
+    poller.start()
+    try:
+        eventually(lambda: poller()["state"] == "unreachable", what="the unreachable state")
+        assert poller()["rows"] == [] and poller()["error"]
+    finally:
+        poller.stop()
+    pattern = resolve_settings(
+        ConsumeSettings, {"pattern": "persistent://public/default/x-.*"}, environ={}
+    )
+    poller = BacklogPoller(SimpleNamespace(settings=pattern))
+    poller.start()
+    try:
+        eventually(lambda: poller()["state"] == "unavailable", what="the unavailable state")
+    finally:
+        poller.stop()

@@ -15,10 +15,13 @@ import argparse
 import json
 
 from pulsarload.config import ProduceSettings
-from pulsarload.load import workers
 from pulsarload.load.payloads import KeyGenerator, PayloadGenerator, PayloadSettings
 from pulsarload.metrics.recorder import RecorderSlot
 
+try:
+    from pulsarload.load import producer_worker as workers
+except ImportError:  # a checkout from before load/producer_worker.py
+    from pulsarload.load import workers  # type: ignore[no-redef]
 try:
     from pulsarload.load import held
 except ImportError:  # a checkout from before load/held.py

@@ -12,8 +12,9 @@
     user = consumer.receive().value()
 
 Modules: `definition` (record classes and field types), `avro` (the Avro binary codec),
-`schemas` (the schema classes: what goes to the registry, encode, decode), `from_registry`
-(a schema from a registry entry, AUTO_CONSUME), `protobuf_native`
+`schemas` (the schema classes: what goes to the registry, encode, decode), `key_value` (a pair
+of schemas), `auto` (a schema from a registry entry, AUTO_PRODUCE_BYTES, AUTO_CONSUME),
+`protobuf_native`
 (PROTOBUF_NATIVE, on the `protobuf` package: imported on first use of `ProtobufNativeSchema`,
 so a client without protobuf schemas never loads it), `spec` (a schema from a one-line spec
 such as ``avro:user.avsc``).
@@ -21,6 +22,11 @@ such as ``avro:user.avsc``).
 
 from typing import TYPE_CHECKING, Any
 
+from pulsarload.client.schema.auto import (
+    AutoConsumeSchema,
+    AutoProduceBytesSchema,
+    schema_for_info,
+)
 from pulsarload.client.schema.avro import AvroDecodeError, AvroEncodeError, AvroSchemaError
 from pulsarload.client.schema.definition import (
     Array,
@@ -37,15 +43,11 @@ from pulsarload.client.schema.definition import (
     Record,
     String,
 )
-from pulsarload.client.schema.from_registry import AutoConsumeSchema, schema_for_info
+from pulsarload.client.schema.key_value import KeyValue, KeyValueEncodingType, KeyValueSchema
 from pulsarload.client.schema.schemas import (
-    AutoProduceBytesSchema,
     AvroSchema,
     BytesSchema,
     JsonSchema,
-    KeyValue,
-    KeyValueEncodingType,
-    KeyValueSchema,
     Schema,
     SchemaDecodeError,
     SchemaEncodeError,

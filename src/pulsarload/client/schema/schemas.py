@@ -3,8 +3,8 @@
 Each says how values become payload bytes (`encode`), how payloads become values again
 (`decode`, or `decode_message`, which also sees the message's schema version), and what the
 broker's registry is told (`schema_info`). Names and behaviour follow `pulsar.schema`:
-`BytesSchema`, `StringSchema`, `JsonSchema`, `AvroSchema`; `KeyValueSchema` follows the Java
-client's (the official Python client has none); `AutoConsumeSchema` lives in `from_registry`.
+`BytesSchema`, `StringSchema`, `JsonSchema`, `AvroSchema`. A pair of schemas
+(`key_value.py`) and the schemas that take the topic's (`auto.py`) build on these.
 
 A message written with another version of the schema (the topic's schema evolved) is decoded
 with the writer's definition, fetched once per version from the broker, and its fields are
@@ -18,8 +18,8 @@ import json
 import struct
 import threading
 from collections.abc import Callable, Mapping
-from enum import Enum, IntEnum
-from typing import TYPE_CHECKING, Any, NamedTuple
+from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 from pulsarload.client.errors import InvalidMessage, PulsarError
 from pulsarload.client.schema.avro import AvroDecodeError, AvroEncodeError, AvroType, parse
@@ -32,18 +32,16 @@ if TYPE_CHECKING:
     from pulsarload.client.message import Message
 
 __all__ = [
-    "AutoProduceBytesSchema",
     "AvroSchema",
     "BytesSchema",
     "JsonSchema",
-    "KeyValue",
-    "KeyValueEncodingType",
-    "KeyValueSchema",
     "Schema",
     "SchemaDecodeError",
     "SchemaEncodeError",
     "SchemaInfo",
     "StringSchema",
+    "join_key_value",
+    "protobuf_native_from_data",
     "registry_type_name",
     "schema_version_bytes",
     "schema_version_int",
@@ -387,106 +385,14 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"{type(o).__name__} is not JSON serializable")
 
 
-class KeyValueEncodingType(IntEnum):
-    """Where a key/value pair's key goes: inside the payload (INLINE) or in the message key."""
-
-    INLINE = 0
-    SEPARATED = 1
-
-
-class KeyValue(NamedTuple):
-    """A decoded key/value pair."""
-
-    key: Any
-    value: Any
-
-
+#: An INLINE key/value payload (and a KEY_VALUE schema's definition): the key's bytes and the
+#: value's, each after its length as a 4-byte big-endian int.
 _LEN = struct.Struct(">i")
 
 
-class KeyValueSchema(Schema):
-    """A pair of schemas, one for the key and one for the value, as the Java client's
-    `Schema.KeyValue(key, value, encoding)`. INLINE: the payload is the encoded key and the
-    encoded value, each after a 4-byte big-endian length. SEPARATED: the payload is the encoded
-    value and the encoded key is the message key (base64, flagged in the metadata), so that
-    key-based routing, Key_Shared and compaction see it."""
-
-    def __init__(
-        self,
-        key_schema: Schema,
-        value_schema: Schema,
-        encoding: KeyValueEncodingType = KeyValueEncodingType.INLINE,
-    ) -> None:
-        if not isinstance(key_schema, Schema) or not isinstance(value_schema, Schema):
-            raise TypeError("KeyValueSchema: key_schema and value_schema must be schemas")
-        self.encoding = KeyValueEncodingType(encoding)
-        self.key_schema = key_schema
-        self.value_schema = value_schema
-        k, v = key_schema.schema_info(), value_schema.schema_info()
-        kd, vd = k.schema_bytes(), v.schema_bytes()
-        data = _LEN.pack(len(kd)) + kd + _LEN.pack(len(vd)) + vd
-        props = {
-            "key.schema.name": k.name(),
-            "key.schema.type": registry_type_name(k.schema_type()),
-            "key.schema.properties": json.dumps(k.properties()),
-            "value.schema.name": v.name(),
-            "value.schema.type": registry_type_name(v.schema_type()),
-            "value.schema.properties": json.dumps(v.properties()),
-            "kv.encoding.type": self.encoding.name,
-        }
-        super().__init__(KeyValue, SchemaInfo(SchemaType.KeyValue, "KeyValue", data, props))
-
-    @property
-    def separated(self) -> bool:
-        return self.encoding is KeyValueEncodingType.SEPARATED
-
-    def _halves(self, obj: Any) -> tuple[bytes, bytes]:
-        if not isinstance(obj, tuple) or len(obj) != 2:
-            raise SchemaEncodeError(
-                f"KeyValueSchema: expected a (key, value) pair, got {type(obj).__name__}"
-            )
-        return self.key_schema.encode(obj[0]), self.value_schema.encode(obj[1])
-
-    def encode(self, obj: Any) -> bytes:
-        """The payload: INLINE both halves; SEPARATED the value only (see `encode_message`)."""
-        kb, vb = self._halves(obj)
-        if self.separated:
-            return vb
-        return b"".join((_LEN.pack(len(kb)), kb, _LEN.pack(len(vb)), vb))
-
-    def encode_message(self, obj: Any) -> tuple[bytes, bytes | None]:
-        if not self.separated:
-            return self.encode(obj), None
-        kb, vb = self._halves(obj)
-        return vb, kb
-
-    def separated_key(self, obj: Any) -> bytes | None:
-        if not self.separated or not isinstance(obj, tuple) or len(obj) != 2:
-            return None
-        return self.key_schema.encode(obj[0])
-
-    def decode(self, data: bytes, key: bytes | None = None) -> Any:
-        """A pair from a payload; SEPARATED needs the key bytes too (None: the key is None)."""
-        if self.separated:
-            return KeyValue(
-                None if key is None else self.key_schema.decode(key), self.value_schema.decode(data)
-            )
-        kb, vb = split_key_value(data)
-        return KeyValue(self.key_schema.decode(kb), self.value_schema.decode(vb))
-
-    def decode_message(self, msg: Message) -> Any:
-        if not self.separated:
-            return self.decode(msg.data())
-        try:
-            key = msg.key_bytes() if msg.partition_key() else None
-        except ValueError as err:
-            raise SchemaDecodeError(
-                f"KeyValueSchema: message {msg.message_id()}: the key is not base64: {err}"
-            ) from None
-        return self.decode(msg.data(), key)
-
-    def __str__(self) -> str:
-        return f"KeyValueSchema({self.key_schema}, {self.value_schema}, {self.encoding.name})"
+def join_key_value(key: bytes, value: bytes) -> bytes:
+    """An INLINE key/value payload from its two halves."""
+    return b"".join((_LEN.pack(len(key)), key, _LEN.pack(len(value)), value))
 
 
 def split_key_value(data: bytes) -> tuple[bytes, bytes]:
@@ -504,7 +410,7 @@ def split_key_value(data: bytes) -> tuple[bytes, bytes]:
     return kb, vb
 
 
-_JAVA_NAMES = {
+_REGISTRY_NAMES = {
     SchemaType.None_: "BYTES",
     SchemaType.String: "STRING",
     SchemaType.Json: "JSON",
@@ -518,52 +424,18 @@ _JAVA_NAMES = {
 
 def registry_type_name(t: SchemaType) -> str:
     """A schema type as the registry and the admin API spell it ("AVRO", "PROTOBUF_NATIVE")."""
-    return _JAVA_NAMES.get(t, t.name.upper())
+    return _REGISTRY_NAMES.get(t, t.name.upper())
 
 
-class AutoProduceBytesSchema(Schema):
-    """Payloads already encoded with `schema` (the Java client's `AUTO_PRODUCE_BYTES`): the
-    registry is told `schema`, `send` takes the encoded bytes as they are and consumers decode
-    with `schema`. For a producer whose values are encoded elsewhere (the load tool encodes
-    each record itself, to time it)."""
+def protobuf_native_from_data(data: bytes) -> Schema:
+    """A PROTOBUF_NATIVE schema from its registry data; imports `protobuf_native` (and the
+    `protobuf` package) only when such an entry is met."""
+    from pulsarload.client.schema.protobuf_native import (  # noqa: PLC0415 - on first use only
+        ProtobufNativeSchema,
+        ProtobufNativeSchemaError,
+    )
 
-    def __init__(self, schema: Schema) -> None:
-        if not isinstance(schema, Schema):
-            raise TypeError(f"AutoProduceBytesSchema: expected a schema, got {schema!r}")
-        super().__init__(bytes, schema.schema_info())
-        self.schema = schema
-
-    def encode(self, obj: Any) -> bytes:
-        if not isinstance(obj, bytes | bytearray | memoryview):
-            raise SchemaEncodeError(
-                f"AutoProduceBytesSchema: expected encoded bytes, got {type(obj).__name__}"
-            )
-        return bytes(obj)
-
-    def encode_message(self, obj: Any) -> tuple[bytes, bytes | None]:
-        """For a SEPARATED key/value schema, `obj` may be the pair (encoded key, encoded
-        value): the value is the payload and the key goes into the message key."""
-        inner = self.schema
-        if isinstance(obj, tuple) and isinstance(inner, KeyValueSchema) and inner.separated:
-            if len(obj) != 2 or not all(isinstance(b, bytes | bytearray) for b in obj):
-                raise SchemaEncodeError(
-                    "AutoProduceBytesSchema: expected (encoded key, encoded value) bytes"
-                )
-            return bytes(obj[1]), bytes(obj[0])
-        return self.encode(obj), None
-
-    def separated_key(self, obj: Any) -> bytes | None:
-        inner = self.schema
-        if isinstance(obj, tuple) and isinstance(inner, KeyValueSchema) and inner.separated:
-            key = obj[0] if len(obj) == 2 else None
-            return bytes(key) if isinstance(key, bytes | bytearray) else None
-        return None
-
-    def decode(self, data: bytes) -> Any:
-        return self.schema.decode(data)
-
-    def decode_message(self, msg: Message) -> Any:
-        return self.schema.decode_message(msg)
-
-    def __str__(self) -> str:
-        return f"AutoProduceBytesSchema({self.schema})"
+    try:
+        return ProtobufNativeSchema.from_schema_data(data)
+    except ProtobufNativeSchemaError as err:
+        raise SchemaDecodeError(f"PROTOBUF_NATIVE schema: {err}") from None

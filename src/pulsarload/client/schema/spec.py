@@ -20,12 +20,11 @@ import json
 from pathlib import Path
 
 from pulsarload.client.schema.avro import AvroSchemaError
+from pulsarload.client.schema.key_value import KeyValueEncodingType, KeyValueSchema
 from pulsarload.client.schema.schemas import (
     AvroSchema,
     BytesSchema,
     JsonSchema,
-    KeyValueEncodingType,
-    KeyValueSchema,
     Schema,
     StringSchema,
 )

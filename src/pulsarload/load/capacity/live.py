@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pulsarload.load.capacity.step import StepResult
-from pulsarload.load.headless import IntervalAccumulator, status_line
+from pulsarload.load.headless import status_line
+from pulsarload.metrics.subscribers import SnapshotInbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,7 @@ class StatusTicker:
         every: float,
     ) -> None:
         self.producer, self.live, self.echo, self.every = producer, live, echo, every
-        self._acc = IntervalAccumulator()
+        self._acc = SnapshotInbox()
         self._stop = threading.Event()
         self._unsubscribe = producer.subscribe(self._acc)
         self._thread = threading.Thread(target=self._loop, name="capacity-status", daemon=True)

@@ -22,6 +22,7 @@ from pulsarload.load.capacity.search import CapacitySearch, Outcome
 from pulsarload.load.capacity.step import StepResult, client_cores, judge, measure_step
 from pulsarload.load.thresholds import Threshold
 from pulsarload.metrics.snapshot import Snapshot
+from pulsarload.metrics.subscribers import SnapshotInbox
 
 Measure = Callable[[int, str, int], StepResult]  # (rate, phase, index) -> judged step
 
@@ -32,20 +33,6 @@ class LoadTarget(Protocol):
     def apply(self, command: cmd.Command) -> str: ...
 
     def subscribe(self, callback: Callable[[Snapshot], None]) -> Callable[[], None]: ...
-
-
-class SnapshotBuffer:
-    """Snapshots since the last `take()` (the sampler thread appends; `take` rebinds)."""
-
-    def __init__(self) -> None:
-        self._snaps: list[Snapshot] = []
-
-    def __call__(self, snap: Snapshot) -> None:
-        self._snaps.append(snap)
-
-    def take(self) -> list[Snapshot]:
-        snaps, self._snaps = self._snaps, []
-        return snaps
 
 
 def drive(
@@ -274,7 +261,7 @@ class SearchDriver:
     def measure(self, rate: int, phase: str, index: int) -> StepResult:
         """Set the rate, discard the warm-up, measure the window, judge."""
         s = self.settings
-        produced, consumed = SnapshotBuffer(), SnapshotBuffer()
+        produced, consumed = SnapshotInbox(), SnapshotInbox()
         unsubscribe = [self.producer.subscribe(produced)]
         if self.consumer is not None:
             unsubscribe.append(self.consumer.subscribe(consumed))
@@ -309,7 +296,7 @@ class SearchDriver:
         )
         return judge(step, self.slos, s, self.cores)
 
-    def _settle(self, produced: SnapshotBuffer) -> None:
+    def _settle(self, produced: SnapshotInbox) -> None:
         """Start each step from a clean slate: pause until the sends in flight are answered
         (bounded by the warm-up), then resume, which forgives what the schedule still owed.
         Without it, a failing step's queue (seconds of messages behind schedule) would be

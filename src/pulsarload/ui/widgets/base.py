@@ -175,6 +175,14 @@ class LinesTable(StyleCache, ScrollView):
     def build_table(self, width: int) -> tuple[Line, list[Line]]:
         raise NotImplementedError
 
+    def table_styles(self, *names: str) -> list[Style]:
+        """The styles of the `table--<name>` components, in the order named."""
+        return [self.style_of(f"table--{name}") for name in names]
+
+    def note_line(self, text: str, style: Style, width: int) -> Line:
+        """A row that is one note across the whole table (an empty table, an error)."""
+        return columns_line([(text, style)], [width], "l", self.base_style)
+
     def _rebuild(self, full: bool = False) -> None:
         width = self.scrollable_content_region.width
         base = self.base_style

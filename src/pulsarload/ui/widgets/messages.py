@@ -32,10 +32,7 @@ class MessagesTable(LinesTable):
     def build_table(self, width: int) -> tuple[Line, list[Line]]:
         view: DashboardView = self._data
         base = self.base_style
-        head = self.style_of("table--head")
-        cell = self.style_of("table--cell")
-        dim = self.style_of("table--dim")
-        warn = self.style_of("table--warn")
+        head, cell, dim, warn = self.table_styles("head", "cell", "dim", "warn")
         names = ["message id", "key", "properties", "published", "event", "redel", "size"]
         widths = [14, 10, 14, 12, 12, 5, 7, 0]
         widths[-1] = max(8, width - sum(widths) - len(widths))
@@ -56,5 +53,5 @@ class MessagesTable(LinesTable):
             ]
             rows.append(columns_line(values, widths, aligns, base))
         if not rows:
-            rows.append(columns_line([("no message received yet", dim)], [width], "l", base))
+            rows.append(self.note_line("no message received yet", dim, width))
         return header, rows

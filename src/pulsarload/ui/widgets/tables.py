@@ -22,6 +22,19 @@ STATE_CLASSES = {
 }
 
 
+#: The components of a table whose rows have a state (threads, shards).
+STATE_TABLE_CLASSES = {
+    "table--head",
+    "table--cell",
+    "table--dim",
+    "table--error",
+    "state--running",
+    "state--paused",
+    "state--failed",
+    "state--dim",
+}
+
+
 def partition_label(topic: str) -> str:
     """`#3` for `...-partition-3`; the local topic name for a non-partitioned topic."""
     local = topic.rsplit("/", 1)[-1]
@@ -32,16 +45,7 @@ def partition_label(topic: str) -> str:
 class WorkerTable(LinesTable):
     """One row per worker thread: state, rate, p99, CPU, errors (since start), queue."""
 
-    COMPONENT_CLASSES = {
-        "table--head",
-        "table--cell",
-        "table--dim",
-        "table--error",
-        "state--running",
-        "state--paused",
-        "state--failed",
-        "state--dim",
-    }
+    COMPONENT_CLASSES = STATE_TABLE_CLASSES
 
     def show(self, data: DashboardView) -> None:
         if data is not self._data:
@@ -51,10 +55,7 @@ class WorkerTable(LinesTable):
     def build_table(self, width: int) -> tuple[Line, list[Line]]:
         view: DashboardView = self._data
         base = self.base_style
-        head = self.style_of("table--head")
-        cell = self.style_of("table--cell")
-        dim = self.style_of("table--dim")
-        err = self.style_of("table--error")
+        head, cell, dim, err = self.table_styles("head", "cell", "dim", "error")
         queue = "pending" if view.producer else "queue"
         names = ["thread", "state", "msg/s", "p99 ms", "cpu %", "errors", queue, "last error"]
         widths = [12, 12, 9, 8, 6, 7, 8]
@@ -77,9 +78,7 @@ class WorkerTable(LinesTable):
             ]
             rows.append(columns_line(values, widths, aligns, base))
         if not rows:
-            rows.append(
-                columns_line([("no worker threads (press + to add one)", dim)], [width], "l", base)
-            )
+            rows.append(self.note_line("no worker threads (press + to add one)", dim, width))
         return header, rows
 
 
@@ -116,11 +115,7 @@ class BacklogTable(LinesTable):
     def build_table(self, width: int) -> tuple[Line, list[Line]]:
         data: BacklogView = self._data
         base = self.base_style
-        head = self.style_of("table--head")
-        cell = self.style_of("table--cell")
-        dim = self.style_of("table--dim")
-        err = self.style_of("table--error")
-        warn = self.style_of("table--warn")
+        head, cell, dim, err, warn = self.table_styles("head", "cell", "dim", "error", "warn")
         narrow = width < 48
         widths = [5 if narrow else 10, 0, 9, 0 if narrow else 4, 7]  # narrow: no consumer count
         widths[1] = max(6, width - sum(widths) - sum(1 for w in widths if w) - 2)
@@ -133,17 +128,13 @@ class BacklogTable(LinesTable):
         )
         if data.error:
             return header, [
-                columns_line([(part, err)], [width], "l", base)
+                self.note_line(part, err, width)
                 for part in textwrap.wrap(data.error, max(10, width - 1))
             ]
         if data.state == "pending":
-            return header, [
-                columns_line([("waiting for the first answer…", dim)], [width], "l", base)
-            ]
+            return header, [self.note_line("waiting for the first answer…", dim, width)]
         if not data.rows:
-            return header, [
-                columns_line([("no subscriptions on this topic yet", dim)], [width], "l", base)
-            ]
+            return header, [self.note_line("no subscriptions on this topic yet", dim, width)]
         rows = []
         for r in data.rows:
             name = partition_label(r.partition)
@@ -171,16 +162,7 @@ class ShardTable(LinesTable):
     """A run spread over many processes: one row per shard (where it runs, its share of the
     load, its clock). Shown only when the snapshots carry shards."""
 
-    COMPONENT_CLASSES = {
-        "table--head",
-        "table--cell",
-        "table--dim",
-        "table--error",
-        "state--running",
-        "state--paused",
-        "state--failed",
-        "state--dim",
-    }
+    COMPONENT_CLASSES = STATE_TABLE_CLASSES
 
     def show(self, data: DashboardView) -> None:
         if data is not self._data:
@@ -195,10 +177,7 @@ class ShardTable(LinesTable):
     def build_table(self, width: int) -> tuple[Line, list[Line]]:
         view: DashboardView = self._data
         base = self.base_style
-        head = self.style_of("table--head")
-        cell = self.style_of("table--cell")
-        dim = self.style_of("table--dim")
-        err = self.style_of("table--error")
+        head, cell, dim, err = self.table_styles("head", "cell", "dim", "error")
         names = ["shard", "worker", "state", "thr", "msg/s", "p99 ms", "errors", "cpu %", "GIL"]
         names.append("clock ms")
         widths = [5, 0, 8, 3, 7, 7, 6, 5, 3, 8]
