@@ -19,7 +19,6 @@ from pulsarload.client.schema.schemas import (
     SchemaEncodeError,
     SchemaInfo,
     StringSchema,
-    protobuf_native_from_data,
     schema_version_int,
 )
 from pulsarload.wire.enums import SchemaType
@@ -125,7 +124,16 @@ def schema_for_info(info: SchemaInfo | None) -> Schema:
     if t == SchemaType.String:
         return StringSchema()
     if t == SchemaType.ProtobufNative:
-        return protobuf_native_from_data(info.schema_bytes())
+        return _protobuf_native_from_data(info.schema_bytes())
     if t == SchemaType.KeyValue:
         return key_value_schema_of(info)
     return BytesSchema()
+
+
+def _protobuf_native_from_data(data: bytes) -> Schema:
+    """Imports `protobuf_native` (and the `protobuf` package) only when such an entry is met."""
+    from pulsarload.client.schema.protobuf_native import (  # noqa: PLC0415 - on first use only
+        protobuf_native_from_data,
+    )
+
+    return protobuf_native_from_data(data)

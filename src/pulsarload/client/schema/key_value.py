@@ -22,7 +22,6 @@ from pulsarload.client.schema.schemas import (
     SchemaInfo,
     StringSchema,
     join_key_value,
-    protobuf_native_from_data,
     registry_type_name,
     split_key_value,
 )
@@ -142,7 +141,7 @@ def _schema_from_java_name(name: str, data: bytes) -> Schema:
     if name == "STRING":
         return StringSchema()
     if name == "PROTOBUF_NATIVE":
-        return protobuf_native_from_data(data)
+        return _protobuf_native_from_data(data)
     return BytesSchema()
 
 
@@ -161,3 +160,12 @@ def _encoding_of(props: Mapping[str, str]) -> KeyValueEncodingType:
     """A KEY_VALUE registry entry's encoding (INLINE when the property is missing, as Java)."""
     name = props.get("kv.encoding.type", "INLINE").upper()
     return KeyValueEncodingType.SEPARATED if name == "SEPARATED" else KeyValueEncodingType.INLINE
+
+
+def _protobuf_native_from_data(data: bytes) -> Schema:
+    """Imports `protobuf_native` (and the `protobuf` package) only when such an entry is met."""
+    from pulsarload.client.schema.protobuf_native import (  # noqa: PLC0415 - on first use only
+        protobuf_native_from_data,
+    )
+
+    return protobuf_native_from_data(data)

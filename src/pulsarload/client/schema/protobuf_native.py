@@ -374,3 +374,12 @@ def _message_names(pool: descriptor_pool.DescriptorPool, fds: Any) -> list[str]:
     for f in fds.file:
         walk(f"{f.package}." if f.package else "", f.message_type)
     return names
+
+
+def protobuf_native_from_data(data: bytes) -> Schema:
+    """A PROTOBUF_NATIVE schema from a registry entry's data, its errors as a decode error (what
+    AUTO_CONSUME and a key/value half read from the registry)."""
+    try:
+        return ProtobufNativeSchema.from_schema_data(data)
+    except ProtobufNativeSchemaError as err:
+        raise SchemaDecodeError(f"PROTOBUF_NATIVE schema: {err}") from None

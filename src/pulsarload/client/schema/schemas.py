@@ -41,7 +41,6 @@ __all__ = [
     "SchemaInfo",
     "StringSchema",
     "join_key_value",
-    "protobuf_native_from_data",
     "registry_type_name",
     "schema_version_bytes",
     "schema_version_int",
@@ -425,17 +424,3 @@ _REGISTRY_NAMES = {
 def registry_type_name(t: SchemaType) -> str:
     """A schema type as the registry and the admin API spell it ("AVRO", "PROTOBUF_NATIVE")."""
     return _REGISTRY_NAMES.get(t, t.name.upper())
-
-
-def protobuf_native_from_data(data: bytes) -> Schema:
-    """A PROTOBUF_NATIVE schema from its registry data; imports `protobuf_native` (and the
-    `protobuf` package) only when such an entry is met."""
-    from pulsarload.client.schema.protobuf_native import (  # noqa: PLC0415 - on first use only
-        ProtobufNativeSchema,
-        ProtobufNativeSchemaError,
-    )
-
-    try:
-        return ProtobufNativeSchema.from_schema_data(data)
-    except ProtobufNativeSchemaError as err:
-        raise SchemaDecodeError(f"PROTOBUF_NATIVE schema: {err}") from None
