@@ -50,7 +50,7 @@ def test_compare_consume_drains_a_filled_topic_in_rounds(broker: Any) -> None:
     if gil_python() is None:
         pytest.skip("no GIL build here (.venv-gil)")
     lines: list[str] = []
-    argv = ["-u", broker.service_url, "--admin-url", broker.admin_url, "-m", "100000", "-s", "1024"]
+    argv = ["-u", broker.service_url, "--admin-url", broker.admin_url, "-m", "200000", "-s", "1024"]
     code = run_compare(argv, echo=lines.append, include_official=False, rounds=2, role="consume")
     out = "\n".join(lines)
     assert code == 0, out
