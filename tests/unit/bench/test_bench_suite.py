@@ -205,10 +205,11 @@ def test_missing_gil_build_is_skipped_with_a_reason(monkeypatch: pytest.MonkeyPa
 
 
 def test_plans_fit_their_time_budgets() -> None:
-    """make bench (three rounds of every table) within an hour, --quick within a few minutes."""
+    """make bench (three rounds of every table) within an hour, --quick within a few minutes
+    (its drain must still be long enough for the broker's counter to time)."""
     assert suite.FULL.rounds == 3 and suite.QUICK.rounds >= 2
     assert suite.estimate_seconds(suite.FULL) < 50 * 60
-    assert suite.estimate_seconds(suite.QUICK) < 4 * 60
+    assert suite.estimate_seconds(suite.QUICK) < 5 * 60
 
 
 def test_results_round_trip_through_json(tmp_path: Path) -> None:
