@@ -4,6 +4,7 @@ timing end-to-end latency from each message's intended send time, and acknowledg
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections import deque
 
@@ -63,6 +64,10 @@ class ConsumerWorker(Worker):
         self._since_cumulative = 0
         self._last_unacked: ReceivedMessage | None = None
         self.consumer: EngineConsumer | None = None
+        #: Set once `create_consumer` has returned (or failed): a listener can fire inside it,
+        #: before `consumer` is known, and waits for this rather than dropping the message
+        #: (a dropped message stays unacknowledged on this consumer until it closes).
+        self._subscribed = threading.Event()
         #: A sample of received messages (at most one per PEEK_EVERY_S) for the messages panel.
         self.peek = MessagePeek(self.thread.name)
         # The client's redelivery counts by reason as last carried into the recorder.
@@ -73,8 +78,11 @@ class ConsumerWorker(Worker):
         s = self.settings
         self.slot.state = "connecting"
         listener = self._handle if s.mode == "listener" else None
-        consumer = self.engine.create_consumer(s, self.name, listener=listener)
-        self.consumer = self.handle = consumer
+        try:
+            consumer = self.engine.create_consumer(s, self.name, listener=listener)
+            self.consumer = self.handle = consumer
+        finally:
+            self._subscribed.set()
         self.slot.state = "running"
         batched = self._batch_path(consumer)
         receive_timeout_ms = int(IDLE_SLEEP_S * 5000)
@@ -211,8 +219,13 @@ class ConsumerWorker(Worker):
         """Per received message: record, verify, simulate processing, then ack per strategy."""
         s = self.settings
         consumer = self.consumer
-        if consumer is None:  # listener fired before create_consumer returned
-            return
+        if consumer is None:  # the listener fired before create_consumer returned
+            while not self._subscribed.wait(IDLE_SLEEP_S):
+                if self.stop_event.is_set():
+                    return
+            consumer = self.consumer
+            if consumer is None:  # subscribing failed; the run reports why
+                return
         received_ns = time.time_ns()
         if received_ns >= self.peek.next_ns:
             self.peek.add(msg, received_ns)

@@ -265,3 +265,38 @@ def test_a_separated_key_value_decodes_each_message_key_too(path: str) -> None:
     rec = slot.active
     assert rec.failed == {"schema_decode": 2}
     assert w.stamps is not None and w.stamps.decoded == 4
+
+
+class EarlyListenerEngine(FakeEngine):
+    """An engine whose listener fires inside `create_consumer`, before it returns, as a real
+    client's listener thread can when the broker dispatches right after the subscribe."""
+
+    def __init__(self, consumer: FakeConsumer, early: ReceivedMessage) -> None:
+        super().__init__(consumer)
+        self.early = early
+        self.listener_thread: threading.Thread | None = None
+
+    def create_consumer(self, settings: Any, name: Any, listener: Any = None) -> FakeConsumer:
+        self.listener_thread = threading.Thread(target=listener, args=(self.early,))
+        self.listener_thread.start()
+        self.listener_thread.join(0.2)  # the listener runs (or waits) while subscribing goes on
+        return self.consumer
+
+
+def test_a_message_the_listener_gets_before_subscribing_returns_is_handled_not_dropped() -> None:
+    fake = FakeConsumer([])
+    early = rm(b"early", time.time_ns() // 1_000_000)
+    engine = EarlyListenerEngine(fake, early)
+    slot = RecorderSlot("c-0", "consumer")
+    settings = ConsumeSettings(topic="t", mode="listener")
+    w = ConsumerWorker(0, engine, slot, settings, budget=MessageBudget(1))  # type: ignore[arg-type]
+    runner = threading.Thread(target=w.run, daemon=True)
+    runner.start()
+    runner.join(10)
+    w.stop_event.set()  # ends the run if the budget was never spent (the message was dropped)
+    assert engine.listener_thread is not None
+    engine.listener_thread.join(10)
+    runner.join(10)
+    assert slot.active.received == 1 and fake.acked == [early]
+    assert not runner.is_alive() and not engine.listener_thread.is_alive()
+    assert fake.closed.is_set()
