@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The capacity benchmark of docs/benchmarks.md: two capacity searches on the same broker, then
 # steady 60 s runs at the rate found and at 1.25x that rate, with pulsarload and pulsar-perf.
-# Usage: [P99_MS=50] bench/capacity_check.sh [extra capacity/produce flags, e.g. -t 2]
+# Usage: [P99_MS=50] [CAPACITY_FLAGS='--step-window 30'] bench/capacity_check.sh [extra
+#        capacity/produce flags, e.g. -t 2]  (CAPACITY_FLAGS go to the searches only)
 #        (producers over a Dask cluster: bench/capacity_check.sh --cluster local --workers 2)
 # Outputs go to bench/results/capacity-<UTC time>/ (the console of every run, and its report);
 # at the end it prints the Markdown rows of docs/benchmarks.md's capacity tables
@@ -16,11 +17,12 @@ BASE="persistent://public/default/capbench-$(date -u +%H%M%S)"
 P99="${P99_MS:-50}"  # the latency SLO; a busy machine may need a looser one
 SLO=(--slo "p99_ms<$P99" --slo 'error_rate<0.001')
 EXTRA=("$@")
+read -r -a SEARCH <<< "${CAPACITY_FLAGS:-}"  # search-only flags (step window, start rate)
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/log.txt"; }
 
 for i in 1 2; do
   log "load average before capacity run $i: $(cut -d' ' -f1-3 /proc/loadavg)"
-  $PL capacity "$BASE-cap$i" --headless -s 1024 "${SLO[@]}" "${EXTRA[@]}" \
+  $PL capacity "$BASE-cap$i" --headless -s 1024 "${SLO[@]}" "${SEARCH[@]}" "${EXTRA[@]}" \
       --report "$OUT/capacity-$i.json" | tee "$OUT/capacity-$i.txt"
   log "load average after capacity run $i: $(cut -d' ' -f1-3 /proc/loadavg)"
 done

@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.broker, pytest.mark.timeout(600)]
 LIMIT = 1800  # msg/s the broker lets through in the test namespace
 RESOLUTION = 0.10
 SLO = "p99_ms<2000"
-STEP = {"step_warmup_s": 2.0, "step_window_s": 3.0}
+STEP = {"step_warmup_s": 2.0, "step_window_s": 3.0, "prime_s": 1.0}
 FLOOR, CEILING = 500, 4000
 
 
@@ -187,6 +187,7 @@ def test_capacity_html_report_holds_every_step_with_a_consumer(
         "capacity", topic, "-u", broker.service_url, "--admin-url", broker.admin_url,
         "--slo", SLO, "--slo", "e2e_p99_ms<5000", "--with-consumer",
         "--start-rate", "300", "--max-rate", "600", "--step-warmup", "1", "--step-window", "2",
+        "--prime", "1",
         "--report", str(page),
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr

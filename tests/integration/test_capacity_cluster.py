@@ -45,7 +45,7 @@ def test_capacity_over_two_shards_finds_the_broker_limit(
             "--cluster", "local", "--workers", "2",
             "--slo", "p99_ms<3000", "--resolution", f"{RESOLUTION:.0%}",
             "--start-rate", "200", "--max-rate", "1600",
-            "--step-warmup", "2", "--step-window", "4", "--report", str(report),
+            "--step-warmup", "2", "--step-window", "4", "--prime", "1", "--report", str(report),
         ],
         capture_output=True, text=True, timeout=480, env=child_env(), check=False,
     )  # fmt: skip

@@ -37,6 +37,7 @@ def test_the_dashboard_follows_a_real_search_and_q_stops_it(
             "max_rate": 800.0,
             "step_warmup_s": 1.0,
             "step_window_s": 2.0,
+            "prime_s": 1.0,
             "report": str(report),
         },
         environ={},

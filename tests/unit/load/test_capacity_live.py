@@ -25,6 +25,8 @@ def test_the_line_says_the_step_its_stage_and_the_bracket() -> None:
     )
     start = LiveSearch(None, None, None, "starting", 0.0, 0.0, None, None, 0, 0, None, 0.05)
     assert start.line() == "search starting | no pass yet | no fail yet | 0 passed, 0 failed"
+    priming = LiveSearch(None, None, None, "priming", 4.2, 15.0, None, None, 0, 0, None, 0.05)
+    assert priming.line().startswith("priming (not measured) 4/15 s | no pass yet")
 
 
 class Pool:

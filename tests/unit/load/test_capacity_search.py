@@ -252,7 +252,9 @@ def test_the_driver_runs_the_whole_search_against_a_fake_cluster() -> None:
     assert o.passing is not None and o.failing is not None
     assert o.passing <= 6500 < o.failing and (o.failing - o.passing) / o.passing <= 0.05
     data = report.to_dict()
-    assert [s["target"] for s in data["steps"]] == cluster.rates
+    # First the unmeasured priming at the start rate, then one rate per step.
+    assert cluster.rates == [settings.start_rate] + [s["target"] for s in data["steps"]]
+    assert lines[0].startswith(f"priming: {settings.start_rate:,.0f} msg/s for 15 s")
     assert data["limited_by"] == "broker" and "pending 90%" in data["limited_why"]
     assert data["confidence"]["level"] == "high"
     step_lines = [line for line in lines if " -> " in line]
@@ -261,3 +263,20 @@ def test_the_driver_runs_the_whole_search_against_a_fake_cluster() -> None:
     summary = "\n".join(report.lines())
     assert f"capacity {o.capacity:,.0f} msg/s meeting p99_ms<50" in summary
     assert "limited by the broker" in summary and "load average" in summary
+
+
+def test_no_priming_when_it_is_set_to_zero() -> None:
+    from pulsarload.config import CapacitySettings
+    from pulsarload.load.capacity.run import SearchDriver
+    from pulsarload.load.capacity.step import parse_slos
+
+    cluster = FakeCluster(capacity=3000)
+    settings = CapacitySettings(step_warmup_s=1.0, step_window_s=2.0, prime_s=0.0)
+    lines: list[str] = []
+    driver = SearchDriver(
+        settings, parse_slos(["p99_ms<50"], False), cluster, echo=lines.append,
+        stop=FakeClock(cluster),
+    )  # fmt: skip
+    data = driver.run().to_dict()
+    assert cluster.rates == [s["target"] for s in data["steps"]]
+    assert not any(line.startswith("priming") for line in lines)

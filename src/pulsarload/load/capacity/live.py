@@ -22,7 +22,7 @@ class LiveSearch:
     index: int | None
     phase: str | None
     target: int | None
-    stage: str  # starting, settling, warm-up, measuring, done
+    stage: str  # starting, priming, settling, warm-up, measuring, done
     stage_elapsed_s: float
     stage_length_s: float
     passing: int | None  # highest passing rate below the lowest failing one
@@ -32,10 +32,19 @@ class LiveSearch:
     last: StepResult | None
     resolution: float
 
+    def between_steps(self) -> str:
+        """What the search is doing when no step is under way."""
+        if self.stage == "done":
+            return "search done"
+        if self.stage == "priming":
+            shown = min(self.stage_elapsed_s, self.stage_length_s)
+            return f"priming (not measured) {shown:.0f}/{self.stage_length_s:.0f} s"
+        return "search starting"
+
     def line(self) -> str:
         """One line: 'step 4 bisect 1,500 msg/s measuring 3/10 s | passes 1,000 | fails 2,000'."""
         if self.target is None:
-            head = "search done" if self.stage == "done" else "search starting"
+            head = self.between_steps()
         else:
             shown = min(self.stage_elapsed_s, self.stage_length_s or self.stage_elapsed_s)
             head = (

@@ -296,6 +296,20 @@ class SearchDriver:
         )
         return judge(step, self.slos, s, self.cores)
 
+    def _prime(self) -> None:
+        """Send at the start rate for `prime_s`, unmeasured, so that the first step does not
+        pay for the topic's first ledger and a cold broker."""
+        s = self.settings
+        if not s.prime_s or self.stop.is_set():
+            return
+        self.echo(
+            f"priming: {s.start_rate:,.0f} msg/s for {s.prime_s:g} s, not measured "
+            "(a new topic's first ledger, a cold broker)"
+        )
+        self._enter("priming", s.prime_s)
+        self.producer.apply(cmd.SetRate(float(s.start_rate)))
+        self.stop.wait(s.prime_s)
+
     def _settle(self, produced: SnapshotInbox) -> None:
         """Start each step from a clean slate: pause until the sends in flight are answered
         (bounded by the warm-up), then resume, which forgives what the schedule still owed.
@@ -338,6 +352,7 @@ class SearchDriver:
     def run(self) -> CapacityReport:
         load_start = os.getloadavg()
         self.loads = [load_start[0]]
+        self._prime()
         steps = drive(
             self.search,
             self.measure,

@@ -47,7 +47,7 @@ class CapacityPanel(Static):
             out.append("starting the load…", style="dim")
             return out
         if live.target is None:
-            out.append("search done" if live.stage == "done" else "search starting", "bold")
+            out.append(live.between_steps(), "bold")
         else:
             shown = min(live.stage_elapsed_s, live.stage_length_s or live.stage_elapsed_s)
             out.append(f"step {live.index} ", "bold")
