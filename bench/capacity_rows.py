@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 from pulsarload.bench.perf_contender import PERF_LATENCY, PERF_THROUGHPUT
-
 from pulsarload.config import CapacitySettings
 from pulsarload.load.capacity.decide import decide
 from pulsarload.load.capacity.search import Outcome

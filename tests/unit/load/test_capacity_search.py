@@ -254,7 +254,9 @@ def test_the_driver_runs_the_whole_search_against_a_fake_cluster() -> None:
     data = report.to_dict()
     # First the unmeasured priming at the start rate, then one rate per step.
     assert cluster.rates == [settings.start_rate] + [s["target"] for s in data["steps"]]
-    assert lines[0].startswith(f"priming: {settings.start_rate:,.0f} msg/s for 15 s")
+    assert lines[0].startswith(
+        f"priming: {settings.start_rate:,.0f} msg/s for {settings.prime_s:g} s"
+    )
     assert data["limited_by"] == "broker" and "pending 90%" in data["limited_why"]
     assert data["confidence"]["level"] == "high"
     step_lines = [line for line in lines if " -> " in line]

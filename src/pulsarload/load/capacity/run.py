@@ -298,13 +298,13 @@ class SearchDriver:
 
     def _prime(self) -> None:
         """Send at the start rate for `prime_s`, unmeasured, so that the first step does not
-        pay for the topic's first ledger and a cold broker."""
+        pay for a new topic's slow first minute."""
         s = self.settings
         if not s.prime_s or self.stop.is_set():
             return
         self.echo(
             f"priming: {s.start_rate:,.0f} msg/s for {s.prime_s:g} s, not measured "
-            "(a new topic's first ledger, a cold broker)"
+            "(a new topic is slower in its first minute)"
         )
         self._enter("priming", s.prime_s)
         self.producer.apply(cmd.SetRate(float(s.start_rate)))
