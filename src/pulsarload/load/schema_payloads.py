@@ -24,6 +24,7 @@ import random
 import string
 import struct
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pulsarload.client.schema import (
@@ -42,6 +43,8 @@ from pulsarload.load.payloads import PayloadSettings
 __all__ = ["SchemaPayloads", "StampReader", "decodes_records"]
 
 RECORD_POOL = 16
+#: Draws per pool record to find one small enough for `--size` (see `_fitting`).
+FIT_TRIES = 32
 #: Distinct keys of a key/value schema (cycled apart from the values).
 KEY_POOL = 64
 _LEN = struct.Struct(">i")
@@ -280,36 +283,54 @@ class SchemaPayloads:
         avro = _record_schema(self._value)
         assert avro is not None
         maker = _ValueMaker(avro, self._rng, text_bytes=isinstance(self._value, JsonSchema))
-        records = []
-        for _ in range(RECORD_POOL):
+
+        def draw() -> tuple[dict[str, Any], int]:
             rec = maker.value(avro.root)
-            fill = 0
-            if self._filler is not None:
-                name, kind = self._filler
-                rec[name] = "" if kind == "string" else b""
-                base = len(self._value.encode(rec))
-                # The length prefix grows with the filler (1-3 bytes for common sizes).
-                fill = max(0, self.size - self._overhead - base - (len(str(self.size)) // 2))
-            records.append((rec, fill))
-        return records
+            if self._filler is None:
+                return rec, 0
+            name, kind = self._filler
+            rec[name] = "" if kind == "string" else b""
+            base = len(self._value.encode(rec))
+            # The length prefix grows with the filler (1-3 bytes for common sizes).
+            return rec, self.size - self._overhead - base - (len(str(self.size)) // 2)
+
+        return [self._fitting(draw) for _ in range(RECORD_POOL)]
 
     def _make_protobuf_records(self) -> list[tuple[dict[str, Any], int]]:
         """As `_make_records`; the filler's length is measured with one character in it (an
         empty proto3 string is not written at all), then its length prefix is counted."""
         descriptor = self._value.descriptor  # type: ignore[attr-defined]
         maker = _ProtoValueMaker(self._rng)
-        records = []
-        for _ in range(RECORD_POOL):
+
+        def draw() -> tuple[dict[str, Any], int]:
             rec = maker.value(descriptor)
-            fill = 0
-            if self._filler is not None:
-                name, kind = self._filler
-                rec[name] = "x" if kind == "string" else b"x"
-                # Bytes of everything but the filler's characters and its one-byte length.
-                base = len(self._value.encode(rec)) - 2
-                fill = max(0, self.size - base - _varint_len(self.size))
-            records.append((rec, fill))
-        return records
+            if self._filler is None:
+                return rec, 0
+            name, kind = self._filler
+            rec[name] = "x" if kind == "string" else b"x"
+            # Bytes of everything but the filler's characters and its one-byte length.
+            base = len(self._value.encode(rec)) - 2
+            return rec, self.size - base - _varint_len(self.size)
+
+        return [self._fitting(draw) for _ in range(RECORD_POOL)]
+
+    def _fitting(
+        self, draw: Callable[[], tuple[dict[str, Any], int]]
+    ) -> tuple[dict[str, Any], int]:
+        """A (record, filler length) whose filler has room for the stamp (under `--verify`),
+        from up to `FIT_TRIES` draws, else the smallest drawn. Arrays and maps of nested records
+        can make a random record bigger than a small `--size` without its filler; redrawing
+        keeps payloads at the size asked for rather than a stamp's length over it."""
+        need = _STAMP_TEXT_LEN if self._verify_id is not None else 0
+        best: tuple[dict[str, Any], int] | None = None
+        for _ in range(FIT_TRIES):
+            rec, room = draw()
+            if self._filler is None or room >= need:
+                return rec, max(0, room)
+            if best is None or room > best[1]:
+                best = (rec, room)
+        assert best is not None
+        return best[0], max(0, best[1])
 
     def _filler_value(self, fill: int, seq: int) -> Any:
         kind = "string" if self._string else self._filler[1]  # type: ignore[index]
