@@ -34,6 +34,8 @@ def child_env(extra_path: str | None = None) -> dict[str, str]:
     # The test machine is shared and can be very busy: bounds, not paces.
     env.setdefault("PULSARLOAD_CLUSTER_TIMEOUT", "60")
     env.setdefault("DASK_DISTRIBUTED__WORKER__DAEMON", "False")
+    # As docs/distributed.md tells users: Dask's profiler crashes free-threaded processes.
+    env.setdefault("DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED", "False")
     # A crash in a child (a coordinator or a Dask worker) prints every thread's stack.
     env.setdefault("PYTHONFAULTHANDLER", "1")
     return env
@@ -46,7 +48,9 @@ class CliCluster:
     workers: list[subprocess.Popen] = field(default_factory=list)
     log_dir: Path | None = None
 
-    def add_worker(self, name: str, extra_path: str | None = None) -> subprocess.Popen:
+    def add_worker(
+        self, name: str, extra_path: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "wb") if self.log_dir else subprocess.DEVNULL  # noqa: SIM115
         proc = subprocess.Popen(
             [
@@ -62,7 +66,7 @@ class CliCluster:
                 "--host",
                 "127.0.0.1",
             ],
-            env=child_env(extra_path),
+            env={**child_env(extra_path), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -268,8 +268,24 @@ def other_version_cluster(tmp_path: Path) -> Iterator[CliCluster]:
         cluster.stop()
 
 
+@pytest.fixture
+def profiler_cluster(tmp_path: Path) -> Iterator[CliCluster]:
+    """A worker started without the setting docs/distributed.md asks for: Dask's profiler on."""
+    cluster = start_cli_cluster(0, tmp_path)
+    try:
+        cluster.add_worker("profiled", env={"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "True"})
+        cluster.wait_for_workers(1)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 def test_bad_cluster_input_is_one_line_before_any_load(
-    broker: Any, cli_cluster: CliCluster, other_version_cluster: CliCluster, make_topic: Any
+    broker: Any,
+    cli_cluster: CliCluster,
+    other_version_cluster: CliCluster,
+    profiler_cluster: CliCluster,
+    make_topic: Any,
 ) -> None:
     topic = make_topic("cluster-bad")
     base = ["produce", topic, "--headless", *urls(broker), "-r", "100", "-d", "2"]
@@ -281,6 +297,8 @@ def test_bad_cluster_input_is_one_line_before_any_load(
          "has 3 worker(s) after waiting"),
         ([*base, "--cluster", other_version_cluster.address, "--workers", "1"],
          "has pulsarload 9.9.9"),
+        ([*base, "--cluster", profiler_cluster.address, "--workers", "1"],
+         "runs Dask's profiler"),
         (["consume", topic, "--headless", *urls(broker), "--cluster", "local", "--workers", "2"],
          "exclusive lets one consumer in"),
     ]  # fmt: skip

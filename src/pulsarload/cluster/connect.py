@@ -2,7 +2,8 @@
 
 Everything here happens before any load starts, and every way it can fail is one line
 (`ClusterError`): the scheduler does not answer, too few workers turn up within the wait,
-a worker has no pulsarload or another version of it. Placement spreads shards across hosts
+a worker has no pulsarload or another version of it, or runs Dask's sampling profiler on a
+free-threaded interpreter (see `PROFILER_OFF`). Placement spreads shards across hosts
 first (round robin over hosts, each host's workers in address order), so 4 shards on 2 hosts
 of 4 workers each land 2 and 2, not 4 on the first host.
 """
@@ -22,7 +23,23 @@ from pulsarload import __version__
 from pulsarload.config import RunSettings
 from pulsarload.errors import UserError
 
-__all__ = ["ClusterError", "DaskCluster", "WorkerInfo", "check_versions", "place_shards"]
+__all__ = [
+    "PROFILER_OFF",
+    "ClusterError",
+    "DaskCluster",
+    "WorkerInfo",
+    "check_profiler",
+    "check_versions",
+    "place_shards",
+]
+
+#: Dask's sampling profiler (on by default in every scheduler, nanny and worker) reads the
+#: frames of other running threads from a thread of its own. Without a GIL nothing stops those
+#: frames changing under it: on free-threaded CPython it crashes the process (SIGSEGV in
+#: `distributed/profile.py`), seen on busy machines within a few minutes. Our local clusters
+#: start with it off; workers started by hand need this in their environment.
+PROFILER_OFF = {"distributed.worker.profile.enabled": False}
+PROFILER_ENV = "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False"
 
 
 class ClusterError(UserError):
@@ -51,7 +68,13 @@ def probe():
     else:
         why = None
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    try:
+        import dask
+        profiler = bool(dask.config.get("distributed.worker.profile.enabled", default=False))
+    except Exception:
+        profiler = False
     return {
+        "dask_profiler": profiler,
         "pulsarload": version,
         "import_error": why,
         "python": sys.version.split()[0],
@@ -83,6 +106,17 @@ def check_versions(facts: Mapping[str, Mapping[str, Any]], want: str = __version
             raise ClusterError(
                 f"Dask worker {address} has pulsarload {f['pulsarload']}, this is {want}; "
                 "run the same version everywhere (one container image for both)"
+            )
+
+
+def check_profiler(facts: Mapping[str, Mapping[str, Any]]) -> None:
+    """Refuse a free-threaded worker that runs Dask's profiler (it would crash mid-run)."""
+    for address, f in sorted(facts.items()):
+        if f.get("dask_profiler") and f.get("free_threaded_build"):
+            raise ClusterError(
+                f"Dask worker {address} runs Dask's profiler, which crashes free-threaded "
+                f"Python; start its workers and scheduler with {PROFILER_ENV} "
+                "(see docs/distributed.md)"
             )
 
 
@@ -137,8 +171,10 @@ class DaskCluster:
     def open(cls, settings: RunSettings, shards: int | None) -> DaskCluster:
         """Connect (or start a local cluster); the scheduler must answer within
         `cluster_timeout_s`, and enough workers turn up within `cluster_wait_s`."""
+        import dask
         import distributed
 
+        dask.config.set(PROFILER_OFF)  # this process's scheduler and the workers it starts
         for name in ("distributed", "distributed.worker", "distributed.nanny", "tornado"):
             logging.getLogger(name).setLevel(logging.ERROR)
         if settings.cluster == "local":
@@ -195,6 +231,7 @@ class DaskCluster:
         """Versions, GIL and clock of each worker (runs outside Dask's task queue)."""
         facts = self.client.run(_make_probe(), workers=addresses)
         check_versions(facts)
+        check_profiler(facts)
         return {a: WorkerInfo(a, str(facts[a]["host"]), dict(facts[a])) for a in addresses}
 
     def close(self) -> None:

@@ -301,25 +301,29 @@ class ClusterController:
             if h.pending is None:
                 h.pending, h.pending_since = h.actor.poll(), now
         deadline = now + wait_s
-        answered: list[tuple[ShardHandle, Any]] = []
+        answered: list[tuple[ShardHandle, Any, Any, BaseException | None]] = []
         for h in self.live_shards():  # wait without the lock: commands go out meanwhile
             fut = h.pending
             if fut is None:
                 continue
-            # Only waits here: an error (a lost worker) is raised again and handled below.
-            with contextlib.suppress(Exception):
-                fut.result(timeout=max(0.001, deadline - time.monotonic()))
-            if fut.done():
-                answered.append((h, fut))
+            # Even an answered poll is handed over through Dask's event loop, which a busy
+            # machine can hold up for seconds: such a wait is not a loss, only a wait.
+            wait = COMMAND_TIMEOUT_S if fut.done() else max(0.001, deadline - time.monotonic())
+            try:
+                raw = fut.result(timeout=wait)
+            except TimeoutError:
+                continue  # still pending: collected in a later round (see `_check_late`)
+            except Exception as err:  # noqa: BLE001 - the worker or its actor is gone
+                answered.append((h, fut, None, err))
+            else:
+                answered.append((h, fut, raw, None))
         with self._lock:
             parts: list[ShardPart] = []
-            for h, fut in answered:
+            for h, fut, raw, err in answered:
                 if not h.live or h.pending is not fut:
                     continue
                 h.pending = None
-                try:
-                    raw = fut.result(timeout=1)
-                except Exception as err:  # noqa: BLE001 - the worker or its actor is gone
+                if err is not None:
                     self._lost(h, f"{type(err).__name__}: {err}")
                     continue
                 part, _report = self._take_part(h, raw, time.monotonic() - now)

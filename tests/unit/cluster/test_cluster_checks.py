@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from pulsarload.cluster.connect import ClusterError, _make_probe, check_versions, place_shards
+from pulsarload.cluster.connect import (
+    PROFILER_OFF,
+    ClusterError,
+    _make_probe,
+    check_profiler,
+    check_versions,
+    place_shards,
+)
 from pulsarload.config import ConsumeSettings, ProduceSettings, resolve_settings
 from pulsarload.errors import ConfigError
 
@@ -44,6 +51,28 @@ def test_a_worker_without_pulsarload_or_another_version_is_refused(facts, words)
         check_versions({"tcp://w:1": facts}, want="0.1.0")
     assert words in str(err.value) and "\n" not in str(err.value)
     check_versions({"tcp://w:1": {"pulsarload": "0.1.0"}}, want="0.1.0")
+
+
+def test_a_free_threaded_worker_running_dasks_profiler_is_refused_in_one_line() -> None:
+    ft = {"free_threaded_build": True, "dask_profiler": True}
+    with pytest.raises(ClusterError) as err:
+        check_profiler({"tcp://w:1": {"free_threaded_build": False}, "tcp://w:2": ft})
+    text = str(err.value)
+    assert "tcp://w:2" in text and "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False" in text
+    assert "\n" not in text
+    # a GIL build's profiler is safe; a free-threaded worker without it is what we want
+    check_profiler({"tcp://w:1": {"free_threaded_build": False, "dask_profiler": True}})
+    check_profiler({"tcp://w:1": {"free_threaded_build": True, "dask_profiler": False}})
+
+
+def test_the_probe_reports_dasks_profiler_as_configured() -> None:
+    import dask
+
+    probe = _make_probe()
+    with dask.config.set({"distributed.worker.profile.enabled": True}):
+        assert probe()["dask_profiler"] is True
+    with dask.config.set(PROFILER_OFF):
+        assert probe()["dask_profiler"] is False
 
 
 def test_the_probe_runs_without_pulsarload_on_the_other_side() -> None:

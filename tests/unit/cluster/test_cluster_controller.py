@@ -157,3 +157,33 @@ def test_every_shard_lost_ends_the_run(n: int) -> None:
         s.dead = True
     c.collect_round(wait_s=0)
     assert c.done() and not c.live_shards()
+
+
+class BusyHandOver(Done):
+    """An answered poll whose result the busy Dask event loop does not hand over in time
+    (a done ActorFuture's `result` still goes through the loop) for the first `slow` tries."""
+
+    def __init__(self, value: Any, slow: int) -> None:
+        super().__init__(value)
+        self.slow = slow
+
+    def result(self, timeout: float | None = None) -> Any:
+        if self.slow > 0:
+            self.slow -= 1
+            raise TimeoutError(f"timed out after {timeout} s.")
+        return super().result(timeout)
+
+
+def test_an_answer_held_up_by_a_busy_event_loop_is_collected_later_not_a_loss() -> None:
+    c, shards = controller(2)
+    answer = shards[0].poll()
+    slow = BusyHandOver(answer.value, slow=2)
+    polls = []
+    shards[0].poll = lambda: polls.append(1) or slow  # type: ignore[method-assign]
+    c.collect_round(wait_s=0)
+    c.collect_round(wait_s=0)
+    assert c.shards[0].state != "lost" and c.shards[0].done_total == 0
+    c.collect_round(wait_s=0)
+    assert len(polls) == 1  # one poll in flight, collected once, never dropped
+    assert c.shards[0].state == "running" and c.shards[0].done_total == 10
+    assert c.sampler.latest.total.acked == 10 + 3 * 20
